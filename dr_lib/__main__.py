@@ -1,0 +1,3 @@
+from dr_lib.cli.main import run
+
+run()

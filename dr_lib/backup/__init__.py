@@ -1,0 +1,1 @@
+"""dr_lib.backup."""

@@ -1,0 +1,1 @@
+"""Pure rotation: which archives to keep (no I/O, time passed in)."""

@@ -1,0 +1,1 @@
+"""dr_lib.checks (see its feature's issue)."""

@@ -1,0 +1,76 @@
+"""``k3s-dr``: the entry point and the one place that maps errors to exit status.
+
+Commands raise :class:`dr_lib.errors.DRError` subclasses; :func:`main` prints one clear line
+(``k3s-dr: error: …``) and exits with the error's code. A traceback is printed only with
+``--debug`` (or ``K3S_DR_DEBUG=1``), and for unexpected exceptions, which are our bugs.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+
+import click
+
+from dr_lib import __version__
+from dr_lib.cli import backup, cluster, drill, host, lab, restore
+from dr_lib.cli.common import AppContext
+from dr_lib.errors import DRError, ExitCode
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="k3s-dr")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
+              help="Configuration file [default: $K3S_DR_CONFIG or /etc/k3s-dr/config.yaml if present].")
+@click.option("--debug", is_flag=True, default=False, help="Print tracebacks for errors.")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None, debug: bool) -> None:
+    """Disaster recovery for k3s clusters: verified backups, safe restores, drills."""
+    ctx.obj = AppContext(config_path=config_path, debug=debug)
+
+
+for module in (cluster, backup, restore, host, lab, drill):
+    for command in module.COMMANDS:
+        cli.add_command(command)
+
+
+def _debug_requested(argv: Sequence[str]) -> bool:
+    return "--debug" in argv or os.environ.get("K3S_DR_DEBUG", "") not in ("", "0")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = _debug_requested(args)
+    try:
+        cli.main(args=args, prog_name="k3s-dr", standalone_mode=False)
+    except DRError as exc:
+        if debug:
+            traceback.print_exc()
+        click.echo(f"k3s-dr: error: {exc}", err=True)
+        return exc.exit_code
+    except click.exceptions.Abort:
+        click.echo("k3s-dr: interrupted", err=True)
+        return ExitCode.INTERRUPTED
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        return ExitCode.USAGE
+    except KeyboardInterrupt:
+        click.echo("k3s-dr: interrupted", err=True)
+        return ExitCode.INTERRUPTED
+    except BrokenPipeError:
+        return ExitCode.OK
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: a bug of ours
+        if debug:
+            traceback.print_exc()
+        click.echo(f"k3s-dr: internal error: {type(exc).__name__}: {exc} (run with --debug for a traceback)", err=True)
+        return ExitCode.FAILURE
+    return ExitCode.OK
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

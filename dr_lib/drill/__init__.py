@@ -1,0 +1,1 @@
+"""dr_lib.drill (see its feature's issue)."""

@@ -1,0 +1,1 @@
+"""dr_lib.hooks (see its feature's issue)."""

@@ -1,0 +1,1 @@
+"""dr_lib.host (see its feature's issue)."""

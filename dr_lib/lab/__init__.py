@@ -1,0 +1,1 @@
+"""dr_lib.lab (see its feature's issue)."""

@@ -1,0 +1,1 @@
+"""dr_lib.metrics (see its feature's issue)."""

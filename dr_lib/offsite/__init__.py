@@ -1,0 +1,1 @@
+"""dr_lib.offsite (see its feature's issue)."""

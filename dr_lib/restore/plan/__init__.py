@@ -1,0 +1,1 @@
+"""Pure restore planning: archive objects in, ordered and sanitized objects out (no I/O)."""
