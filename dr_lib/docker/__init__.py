@@ -1,0 +1,1 @@
+"""The one door to the Docker engine and locally built images (no registry)."""
