@@ -1,0 +1,162 @@
+"""k3s-dr's pytest plugin: real clusters for tests.
+
+Options: ``--cluster=local|k3d|kubeconfig`` (default ``local``), ``--kubeconfig-path`` for the
+``kubeconfig`` provider, ``--run-e2e``. Fixtures:
+
+- ``cluster`` (session): one ready cluster; ``.kubeconfig``, ``.server``, ``.db_path`` (local);
+- ``cluster_factory`` (per test) / ``session_cluster_factory``: ``factory(nodes=3, real_node=False)``
+  starts another fresh cluster, stopped when the test (session) ends;
+- ``namespace`` (per test): a fresh namespace name in ``cluster``, deleted after the test;
+- ``kube`` (session): a :class:`dr_lib.kube.client.Kube` for ``cluster``.
+
+A provider that cannot run here (binaries not built, no k3d, no Docker engine) skips the
+tests that need it with a reason naming the missing tool. e2e tests (marker ``e2e`` or under
+``tests/e2e``) run only with ``--run-e2e`` or when named on the command line, and run last.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dr_lib.cluster.kubeconfig import open_existing
+from dr_lib.cluster.providers import PROVIDERS, start_with_provider
+from dr_lib.cluster.spec import ClusterSpec, ToolMissing
+from dr_lib.kube.client import Kube
+
+E2E_DIR = Path(__file__).parent / "tests" / "e2e"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("k3s-dr", "k3s-dr clusters")
+    group.addoption("--cluster", choices=PROVIDERS, default="local",
+                    help="cluster provider for tests: local (binaries), k3d, kubeconfig (existing cluster)")
+    group.addoption("--kubeconfig-path", default=None,
+                    help="kubeconfig of the existing cluster for --cluster=kubeconfig")
+    group.addoption("--run-e2e", action="store_true", default=False, help="run the e2e drill tests (last)")
+
+
+def _is_e2e(item: pytest.Item) -> bool:
+    return item.get_closest_marker("e2e") is not None
+
+
+def _under_e2e_dir(path: Path) -> bool:
+    try:
+        path.resolve().relative_to(E2E_DIR.resolve())
+    except ValueError:
+        return False
+    return True
+
+
+def _e2e_named(config: pytest.Config) -> bool:
+    """True when the command line names something inside tests/e2e (an explicit request)."""
+    return any(_under_e2e_dir(Path(arg.split("::", 1)[0])) for arg in config.args)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if _under_e2e_dir(Path(str(item.path))):
+            item.add_marker(pytest.mark.e2e)
+    if not (config.getoption("--run-e2e") or _e2e_named(config)):
+        skip = pytest.mark.skip(reason="e2e drill test: pass --run-e2e (or name tests/e2e on the command line)")
+        for item in items:
+            if _is_e2e(item):
+                item.add_marker(skip)
+    items.sort(key=_is_e2e)  # stable: everything else first, e2e last
+
+
+def _real_node_missing() -> str | None:
+    try:
+        from dr_lib.cluster import realnode_host  # noqa: PLC0415 - optional, another engineer's module
+    except ImportError:
+        return "real node support (dr_lib.cluster.realnode) is not installed"
+    missing = getattr(realnode_host, "missing_requirements", lambda: [])()
+    if missing:
+        return "the real node needs: " + ", ".join(f"{m.tool} (apt-get install {m.package})" for m in missing)
+    return None
+
+
+class ClusterFactory:
+    """Starts fresh clusters with the chosen provider and stops them all in :meth:`close`."""
+
+    _counter = itertools.count()
+
+    def __init__(self, provider: str, kubeconfig_path: str | None) -> None:
+        self.provider = provider
+        self.kubeconfig_path = kubeconfig_path
+        self.handles: list[Any] = []
+
+    def __call__(self, *, nodes: int = 3, real_node: bool = False, name: str | None = None) -> Any:
+        if self.provider == "kubeconfig":
+            pytest.skip("--cluster=kubeconfig uses one existing cluster: it cannot start fresh ones")
+        if real_node:
+            missing = _real_node_missing()
+            if missing:
+                pytest.skip(missing)
+        spec = ClusterSpec(name or f"pt{os.getpid()}-{next(self._counter)}", nodes=nodes, real_node=real_node,
+                           owned_by_process=True)
+        try:
+            handle = start_with_provider(self.provider, spec, kubeconfig_path=self.kubeconfig_path)
+        except ToolMissing as exc:
+            pytest.skip(f"--cluster={self.provider} cannot run here: {exc}")
+        self.handles.append(handle)
+        return handle
+
+    def close(self) -> None:
+        errors = []
+        while self.handles:
+            handle = self.handles.pop()
+            try:
+                handle.stop()
+            except Exception as exc:  # noqa: BLE001 - stop the others, then report
+                errors.append(f"{handle.name}: {exc}")
+        if errors:
+            raise RuntimeError("stopping test clusters failed: " + "; ".join(errors))
+
+
+def _factory(config: pytest.Config) -> ClusterFactory:
+    return ClusterFactory(config.getoption("--cluster"), config.getoption("--kubeconfig-path"))
+
+
+@pytest.fixture(scope="session")
+def session_cluster_factory(pytestconfig: pytest.Config) -> Iterator[ClusterFactory]:
+    factory = _factory(pytestconfig)
+    yield factory
+    factory.close()
+
+
+@pytest.fixture
+def cluster_factory(pytestconfig: pytest.Config) -> Iterator[ClusterFactory]:
+    factory = _factory(pytestconfig)
+    yield factory
+    factory.close()
+
+
+@pytest.fixture(scope="session")
+def cluster(pytestconfig: pytest.Config) -> Iterator[Any]:
+    factory = _factory(pytestconfig)
+    if factory.provider == "kubeconfig":
+        handle = open_existing(factory.kubeconfig_path)
+        yield handle
+        handle.stop()  # deletes only the namespaces the tests created
+        return
+    yield factory()
+    factory.close()
+
+
+@pytest.fixture(scope="session")
+def kube(cluster: Any) -> Iterator[Kube]:
+    with Kube.from_kubeconfig(cluster.kubeconfig) as client:
+        yield client
+
+
+@pytest.fixture
+def namespace(cluster: Any, request: pytest.FixtureRequest) -> Iterator[str]:
+    name = cluster.create_namespace(request.node.name)
+    yield name
+    cluster.delete_namespace(name)

@@ -1,0 +1,52 @@
+"""The pytest plugin (top-level conftest.py): e2e tests are skipped unless asked for, and run last."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+TESTS = textwrap.dedent("""
+    import pytest
+
+    @pytest.mark.e2e
+    def test_drill():
+        pass
+
+    def test_plain():
+        pass
+""")
+
+
+def run_pytest(tmp_path: Path, *extra: str) -> str:
+    (tmp_path / "test_sample.py").write_text(TESTS)
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "conftest", "-v", "-p", "no:cacheprovider", "--rootdir", str(tmp_path),
+         "-c", os.devnull, "-o", "markers=e2e", str(tmp_path / "test_sample.py"), *extra],
+        capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(REPO)}, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def test_e2e_is_skipped_by_default_with_the_reason(tmp_path: Path) -> None:
+    out = run_pytest(tmp_path, "-rs")
+    assert "test_plain PASSED" in out
+    assert "test_drill SKIPPED" in out and "--run-e2e" in out
+
+
+def test_run_e2e_runs_it_last(tmp_path: Path) -> None:
+    out = run_pytest(tmp_path, "--run-e2e", "-rA")
+    assert out.index("test_plain PASSED") < out.index("test_drill PASSED")
+
+
+def test_unknown_provider_is_a_usage_error(tmp_path: Path) -> None:
+    (tmp_path / "test_sample.py").write_text(TESTS)
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "conftest", "--cluster=nope", "-c", os.devnull,
+         "--rootdir", str(tmp_path), str(tmp_path / "test_sample.py")],
+        capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(REPO)}, check=False)
+    assert result.returncode == 4
+    assert "invalid choice: 'nope'" in result.stderr

@@ -1,0 +1,34 @@
+"""k3d command lines (pure): pinned image, no load balancer, our own kubeconfig."""
+
+from pathlib import Path
+
+from dr_lib.cluster.binaries import K8S_VERSION
+from dr_lib.cluster.k3d import K3S_IMAGE, create_argv, delete_argv, kubeconfig_argv
+
+
+def test_create_pins_the_k3s_image_waits_and_skips_the_load_balancer() -> None:
+    argv = create_argv("drill")
+    assert argv[:4] == ["k3d", "cluster", "create", "drill"]
+    assert argv[argv.index("--image") + 1] == K3S_IMAGE == f"rancher/k3s:{K8S_VERSION}-k3s1"
+    assert "--wait" in argv and "--no-lb" in argv
+    assert argv[argv.index("--timeout") + 1] == "120s"
+    assert argv[argv.index("--agents") + 1] == "0"
+
+
+def test_create_never_touches_the_users_default_kubeconfig() -> None:
+    argv = create_argv("drill")
+    assert "--kubeconfig-update-default=false" in argv
+    assert "--kubeconfig-switch-context=false" in argv
+
+
+def test_nodes_are_one_server_plus_agents_and_the_api_port_is_loopback() -> None:
+    argv = create_argv("drill", nodes=3, api_port=16443, image="rancher/k3s:v1.33.1-k3s1")
+    assert argv[argv.index("--agents") + 1] == "2"
+    assert argv[argv.index("--api-port") + 1] == "127.0.0.1:16443"
+    assert argv[argv.index("--image") + 1] == "rancher/k3s:v1.33.1-k3s1"
+
+
+def test_kubeconfig_and_delete_lines() -> None:
+    assert kubeconfig_argv("drill", Path("/x/kc.yaml")) == ["k3d", "kubeconfig", "write", "drill", "--output",
+                                                            "/x/kc.yaml"]
+    assert delete_argv("drill") == ["k3d", "cluster", "delete", "drill"]
