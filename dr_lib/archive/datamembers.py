@@ -1,0 +1,48 @@
+"""Reading application data members back out of an archive, in one streaming pass.
+
+A tar.gz can only be read front to back, so every data member a restore wants is handed to
+one handler call in a single pass: the handler reads as much as it needs from the member's
+stream; what it leaves is drained, and the member's size and sha256 are checked against the
+manifest *after* the handler returns. So a handler must treat what it wrote as provisional
+(a staging directory, a temporary file) until :func:`read_data_members` returns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO
+
+from dr_lib.archive.dataentry import DataEntry
+from dr_lib.archive.manifest import Manifest
+from dr_lib.archive.reader import check_digest, hashed, open_archive, skip_member
+
+_CHUNK = 1024 * 1024
+
+DataHandler = Callable[[DataEntry, IO[bytes]], None]
+
+
+def read_data_members(path: str | Path, handler: DataHandler,
+                      wanted: Callable[[DataEntry], bool] = lambda _entry: True) -> Manifest:
+    """Call ``handler(entry, stream)`` for every wanted data member; IntegrityError on any mismatch."""
+    with open_archive(path) as stream:
+        manifest = stream.read_manifest()
+        for entry in manifest.files:
+            skip_member(stream, entry.path, entry.bytes, entry.sha256)
+        datastore = manifest.datastore
+        if datastore is not None:
+            skip_member(stream, datastore.path, datastore.bytes, datastore.sha256)
+            skip_member(stream, datastore.token_path, datastore.token_bytes, datastore.token_sha256)
+        for data in manifest.data:
+            if not wanted(data):
+                skip_member(stream, data.path, data.bytes, data.sha256)
+                continue
+            reader = hashed(stream.open_member(stream.next_member(data.path)))
+            handler(data, reader.as_io())
+            while reader.read(_CHUNK):
+                pass
+            check_digest(data.path, reader, data.bytes, data.sha256)
+    return manifest
+
+
+__all__ = ["DataHandler", "read_data_members"]

@@ -1,0 +1,178 @@
+"""The safe, streaming archive reader: nothing is extracted, nothing is trusted unchecked.
+
+An archive is read front to back once: the gzip stream (its CRC included), every tar header,
+every member's bytes. Members must be regular files whose names are exactly the manifest's, in
+the manifest's order; anything else — absolute paths, ``..``, links, devices, extra or
+missing members, sizes or checksums or object counts that differ from the manifest, a
+compression ratio only a bomb reaches — is an :class:`IntegrityError` naming the reason.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import tarfile
+import zlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, cast
+
+from dr_lib.archive import format as fmt
+from dr_lib.archive.manifest import Manifest, parse_manifest
+from dr_lib.errors import IntegrityError
+
+_CHUNK = 1024 * 1024
+_BROKEN = (tarfile.TarError, gzip.BadGzipFile, EOFError, zlib.error)
+
+
+class _Counting:
+    """A read-only file wrapper that hashes and counts what passes through it."""
+
+    def __init__(self, inner: IO[bytes], on_read: Callable[[int], None] | None = None) -> None:
+        self.inner = inner
+        self.sha = hashlib.sha256()
+        self.count = 0
+        self._on_read = on_read
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.inner.read(size)
+        self.sha.update(data)
+        self.count += len(data)
+        if self._on_read is not None:
+            self._on_read(self.count)
+        return data
+
+    def as_io(self) -> IO[bytes]:
+        return cast(IO[bytes], self)
+
+    def drain(self) -> bool:
+        """Read to the end; True when anything but zero padding was left."""
+        dirty = False
+        while chunk := self.read(_CHUNK):
+            dirty = dirty or bool(chunk.strip(b"\0"))
+        return dirty
+
+
+def _describe(member: tarfile.TarInfo) -> str:
+    if member.issym():
+        return f"a symbolic link to {member.linkname!r}"
+    if member.islnk():
+        return f"a hard link to {member.linkname!r}"
+    if member.isdev():
+        return "a device or FIFO"
+    if member.isdir():
+        return "a directory"
+    if member.issparse():
+        return "a sparse file"
+    return f"of tar type {member.type!r}"
+
+
+def check_member_name(name: str) -> None:
+    if name.startswith("/") or "\\" in name:
+        raise IntegrityError(f"member {name!r} has an absolute or non-POSIX path")
+    if ".." in name.split("/") or "" in name.split("/") or "." in name.split("/"):
+        raise IntegrityError(f"member {name!r} has '..', '.' or empty path components")
+
+
+class ArchiveStream:
+    """One front-to-back pass over an archive file."""
+
+    def __init__(self, path: Path, raw: IO[bytes]) -> None:
+        self.path = path
+        self.raw = _Counting(raw)
+        gunzip = gzip.GzipFile(fileobj=cast(IO[bytes], self.raw), mode="rb")
+        self.unpacked = _Counting(cast(IO[bytes], gunzip), self._check_ratio)
+        self.tar = tarfile.open(fileobj=cast(IO[bytes], self.unpacked), mode="r|")  # noqa: SIM115 - closed with the file
+
+    def _check_ratio(self, unpacked: int) -> None:
+        if unpacked > fmt.RATIO_CHECK_AFTER_BYTES and unpacked > fmt.MAX_COMPRESSION_RATIO * max(self.raw.count, 1):
+            raise IntegrityError(f"{self.path}: expands more than {fmt.MAX_COMPRESSION_RATIO}x "
+                                 f"({unpacked} bytes from {self.raw.count}); refusing a likely gzip bomb")
+
+    def next_member(self, expected: str) -> tarfile.TarInfo:
+        member: tarfile.TarInfo | None = self.tar.next()
+        if member is None:
+            raise IntegrityError(f"{self.path}: member {expected!r} is missing (the archive ends early)")
+        check_member_name(member.name)
+        if member.type not in (tarfile.REGTYPE, tarfile.AREGTYPE):
+            raise IntegrityError(f"member {member.name!r} is {_describe(member)}; only regular files are allowed")
+        if member.name != expected:
+            raise IntegrityError(f"member {member.name!r} found where the manifest expects {expected!r}")
+        return member
+
+    def open_member(self, member: tarfile.TarInfo) -> IO[bytes]:
+        handle: IO[bytes] | None = self.tar.extractfile(member)
+        if handle is None:  # unreachable for regular files; keeps the type honest
+            raise IntegrityError(f"member {member.name!r} cannot be read")
+        return handle
+
+    def read_manifest(self) -> Manifest:
+        member = self.next_member(fmt.MANIFEST_MEMBER)
+        if member.size > fmt.MAX_MANIFEST_BYTES:
+            raise IntegrityError(f"manifest.json is {member.size} bytes; the limit is {fmt.MAX_MANIFEST_BYTES}")
+        return parse_manifest(self.open_member(member).read())
+
+    def finish(self) -> tuple[str, int]:
+        """Check nothing follows the last member; return the whole file's sha256 and size."""
+        extra = self.tar.next()
+        if extra is not None:
+            raise IntegrityError(f"member {extra.name!r} is not in the manifest")
+        if self.unpacked.drain():
+            raise IntegrityError(f"{self.path}: data after the end of the tar archive")
+        self.raw.drain()
+        return self.raw.sha.hexdigest(), self.raw.count
+
+
+@contextmanager
+def open_archive(path: str | Path) -> Iterator[ArchiveStream]:
+    """An :class:`ArchiveStream` over ``path``; unreadable or corrupt input becomes IntegrityError."""
+    archive = Path(path)
+    if archive.is_symlink() and not archive.exists():
+        raise IntegrityError(f"{archive}: a link to {archive.readlink()} which does not exist")
+    try:
+        handle = archive.open("rb")
+    except OSError as exc:
+        raise IntegrityError(f"{archive}: cannot be read: {exc.strerror}") from None
+    try:
+        yield ArchiveStream(archive, handle)
+    except IntegrityError as exc:
+        if str(archive) in exc.message:
+            raise
+        raise IntegrityError(f"{archive}: {exc.message}", hint=exc.hint) from None
+    except _BROKEN as exc:
+        raise IntegrityError(f"{archive}: not a readable tar.gz: {type(exc).__name__}: {exc}") from None
+    except OSError as exc:
+        raise IntegrityError(f"{archive}: read failed: {exc.strerror or exc}") from None
+    finally:
+        handle.close()
+
+
+def hashed(handle: IO[bytes]) -> _Counting:
+    """A reader of ``handle`` that counts and hashes; pass ``.as_io()`` where a file is expected."""
+    return _Counting(handle)
+
+
+def check_digest(where: str, reader: _Counting, size: int, sha256: str) -> None:
+    if reader.count != size:
+        raise IntegrityError(f"{where}: {reader.count} bytes, the manifest says {size}")
+    if reader.sha.hexdigest() != sha256:
+        raise IntegrityError(f"{where}: sha256 differs from the manifest (content changed or corrupt)")
+
+
+def skip_member(stream: ArchiveStream, expected: str, size: int, sha256: str) -> None:
+    """Read a member through, checking its size and checksum."""
+    member = stream.next_member(expected)
+    reader = hashed(stream.open_member(member))
+    while reader.read(_CHUNK):
+        pass
+    check_digest(expected, reader, size, sha256)
+
+
+def copy_member(stream: ArchiveStream, expected: str, size: int, sha256: str, target: IO[bytes]) -> None:
+    member = stream.next_member(expected)
+    reader = hashed(stream.open_member(member))
+    while chunk := reader.read(_CHUNK):
+        target.write(chunk)
+    check_digest(expected, reader, size, sha256)
+

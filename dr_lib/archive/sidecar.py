@@ -1,0 +1,67 @@
+"""``<archive>.verified.json``: the record that an archive passed verification.
+
+Written atomically only after :func:`dr_lib.archive.verify_archive` passed. It binds the
+verdict to the exact file (sha256 and size of the whole archive), so a file replaced or
+truncated later no longer counts as verified: :func:`is_verified` compares the size cheaply;
+``k3s-dr verify`` recomputes everything.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from dr_lib import __version__
+from dr_lib.archive import format as fmt
+from dr_lib.archive.access import VerifyResult
+from dr_lib.archive.fsutil import atomic_write
+
+
+@dataclass(frozen=True)
+class Sidecar:
+    archive: str
+    sha256: str
+    bytes: int
+    objects: int
+    verified_at: str
+    tool_version: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"archive": self.archive, "sha256": self.sha256, "bytes": self.bytes, "objects": self.objects,
+                "verified_at": self.verified_at, "tool_version": self.tool_version}
+
+
+def sidecar_path(archive: Path) -> Path:
+    return archive.with_name(fmt.sidecar_name(archive.name))
+
+
+def write_sidecar(result: VerifyResult, now: datetime) -> Sidecar:
+    archive = result.path.resolve()  # verified through a link: the sidecar belongs beside the file itself
+    sidecar = Sidecar(archive.name, result.sha256, result.bytes, result.objects, fmt.format_time(now), __version__)
+    atomic_write(sidecar_path(archive), (json.dumps(sidecar.to_dict(), indent=2) + "\n").encode())
+    return sidecar
+
+
+def read_sidecar(archive: Path) -> Sidecar | None:
+    """The sidecar of ``archive`` if it exists and is well formed, else None."""
+    try:
+        data = json.loads(sidecar_path(archive).read_bytes())
+        sidecar = Sidecar(str(data["archive"]), str(data["sha256"]), int(data["bytes"]), int(data["objects"]),
+                          str(data["verified_at"]), str(data["tool_version"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return sidecar
+
+
+def is_verified(archive: Path) -> bool:
+    """A sidecar exists for this very file (same name, same size)."""
+    sidecar = read_sidecar(archive)
+    if sidecar is None or sidecar.archive != archive.name:
+        return False
+    try:
+        return archive.stat().st_size == sidecar.bytes
+    except OSError:
+        return False

@@ -1,0 +1,75 @@
+"""What is in a backup directory: our archives, their sidecars and the links (read only)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from dr_lib.archive import format as fmt
+from dr_lib.archive.access import read_manifest
+from dr_lib.archive.links import LinkState, read_links
+from dr_lib.archive.sidecar import is_verified, read_sidecar
+from dr_lib.backup.rotation import ArchiveRecord
+from dr_lib.errors import IntegrityError
+
+
+@dataclass(frozen=True)
+class ArchiveInfo:
+    path: Path
+    created: datetime
+    bytes: int
+    verified: bool
+    objects: int | None  # None when the manifest cannot be read
+    error: str | None = None
+    links: tuple[str, ...] = ()  # names of the links pointing at it
+
+    @property
+    def record(self) -> ArchiveRecord:
+        return ArchiveRecord(self.path.name, self.created, self.verified)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.path.name, "path": str(self.path), "created": fmt.format_time(self.created),
+                "bytes": self.bytes, "objects": self.objects, "verified": self.verified, "links": list(self.links),
+                "error": self.error}
+
+
+def _objects(path: Path, verified: bool) -> tuple[int | None, str | None]:
+    sidecar = read_sidecar(path) if verified else None
+    if sidecar is not None:
+        return sidecar.objects, None
+    try:
+        return read_manifest(path).objects, None
+    except IntegrityError as exc:
+        return None, exc.message
+
+
+def scan(directory: Path, link_names: Sequence[str]) -> tuple[list[ArchiveInfo], list[LinkState]]:
+    """Our archives in ``directory``, newest first, and the state of each link."""
+    links = read_links(directory, link_names) if directory.is_dir() else []
+    found = []
+    for path in directory.iterdir() if directory.is_dir() else ():
+        created = fmt.archive_time(path.name)
+        if created is None or path.is_symlink() or not path.is_file():
+            continue
+        verified = is_verified(path)
+        objects, error = _objects(path, verified)
+        pointing = tuple(link.name for link in links if link.state == "ok" and link.target == path.name)
+        found.append(ArchiveInfo(path, created, path.stat().st_size, verified, objects, error, pointing))
+    found.sort(key=lambda info: (info.created, info.path.name), reverse=True)
+    return found, links
+
+
+def orphan_files(directory: Path) -> list[Path]:
+    """Leftovers of killed runs (hidden temp files, spool dirs) and sidecars whose archive is gone."""
+    leftovers = []
+    for path in directory.iterdir():
+        if path.name.startswith(fmt.TEMP_PREFIX):
+            leftovers.append(path)
+        elif path.name.endswith(fmt.SIDECAR_SUFFIX):
+            archive = path.with_name(path.name[: -len(fmt.SIDECAR_SUFFIX)])
+            if fmt.archive_time(archive.name) is not None and not archive.exists():
+                leftovers.append(path)
+    return leftovers

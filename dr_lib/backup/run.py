@@ -1,0 +1,268 @@
+"""One backup run, start to finish, in an order that keeps every crash harmless.
+
+lock → clean leftovers of killed runs → connect → discover and resolve the scope → export
+kinds in parallel (and the datastore snapshot beside them) into a private spool dir → write the
+archive atomically → verify it from disk → sidecar → shrink guard → promote both links →
+rotate. A kill at any point leaves at most hidden temporary files (removed by the next run);
+the links only ever move to an archive that is complete, verified and has its sidecar, and
+rotation never deletes what a link points at.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+
+from dr_lib import __version__
+from dr_lib.archive import format as fmt
+from dr_lib.archive.access import VerifyResult, object_counts, verify_archive
+from dr_lib.archive.dataentry import CollectedData
+from dr_lib.archive.fsutil import ensure_private_dir, os_problem
+from dr_lib.archive.links import promote, read_links
+from dr_lib.archive.lock import exclusive_lock
+from dr_lib.archive.manifest import ClusterIdentity, FileEntry, Manifest
+from dr_lib.archive.sidecar import write_sidecar
+from dr_lib.archive.writer import write_archive
+from dr_lib.backup.catalog import orphan_files, scan
+from dr_lib.backup.datastore import DatastoreSnapshot, DatastoreSource, detect_datastore, take_snapshot
+from dr_lib.backup.export import DEFAULT_WORKERS, ExportedKind, ProgressSink, export_scope
+from dr_lib.backup.guard import shrink_reason
+from dr_lib.backup.result import BackupResult, append_log, failure_line
+from dr_lib.backup.rotation import RotationPolicy, plan_rotation
+from dr_lib.backup.scope import ScopeOptions, resolve_scope
+from dr_lib.clock import monotonic, utc_now
+from dr_lib.config import BackupConfig
+from dr_lib.errors import DRError, EnvironmentProblem
+from dr_lib.kube.client import Kube
+from dr_lib.kube.discovery import discover
+from dr_lib.kube.listing import DEFAULT_PAGE_SIZE
+
+Clock = Callable[[], datetime]
+# Application data (hook dumps, volume copies: dr_lib.hooks) spooled into spool_dir, called after
+# the API objects are exported. Raising a DRError fails the backup; failures it reports make it partial.
+DataCollector = Callable[[Kube, Path], CollectedData]
+
+
+@dataclass(frozen=True)
+class BackupRequest:
+    kubeconfig: Path
+    directory: Path
+    lock_file: Path
+    log_file: Path | None = None
+    options: ScopeOptions = field(default_factory=ScopeOptions)
+    datastore: str = "auto"  # "auto" (when this is a k3s server) | "on" (required) | "off"
+    datastore_source: DatastoreSource | None = None  # explicit source instead of detection under k3s_data_dir
+    k3s_data_dir: Path = Path("/var/lib/rancher/k3s")
+    allow_shrink: bool = False
+    shrink_threshold: float = 0.5
+    policy: RotationPolicy = field(default_factory=lambda: RotationPolicy(keep=2))
+    link_names: tuple[str, ...] = ("latest-backup.tar.gz", "k3s-cluster-snapshot.tar.gz")
+    workers: int = DEFAULT_WORKERS
+    page_size: int = DEFAULT_PAGE_SIZE
+    progress: ProgressSink | None = None
+    data_collector: DataCollector | None = None
+
+    @classmethod
+    def from_config(cls, config: BackupConfig, *, kubeconfig: Path, directory: Path | None = None,
+                    **overrides: object) -> BackupRequest:
+        base = cls(
+            kubeconfig=kubeconfig, directory=directory or Path(config.dir), lock_file=Path(config.lock_file),
+            log_file=Path(config.log_file), k3s_data_dir=Path(config.k3s_data_dir),
+            shrink_threshold=config.shrink_threshold,
+            policy=RotationPolicy(config.keep, config.keep_daily, config.keep_weekly),
+            link_names=(config.latest_link, config.snapshot_link),
+        )
+        return replace(base, **overrides)  # type: ignore[arg-type]
+
+
+def run_backup(request: BackupRequest, *, clock: Clock = utc_now) -> BackupResult:
+    """Take, verify, promote and rotate one backup. Raises DRError; the log gets a line either way."""
+    started = monotonic()
+    try:
+        with exclusive_lock(request.lock_file, "back up"):
+            result = _run_locked(request, clock, started)
+    except DRError as exc:
+        append_log(request.log_file, failure_line(clock(), exc))
+        raise
+    warning = append_log(request.log_file, result.log_line(clock()))
+    return result if warning is None else replace(result, warnings=(*result.warnings, warning))
+
+
+def _run_locked(request: BackupRequest, clock: Clock, started: float) -> BackupResult:
+    directory = request.directory
+    warnings: list[str] = []
+    if ensure_private_dir(directory):
+        warnings.append(f"backup directory {directory} was readable by others: tightened to mode 0700")
+    _remove_leftovers(directory)
+    phases: dict[str, float] = {}
+    archive, datastore, collected = _write(request, clock, warnings, phases)
+    mark = monotonic()
+    verified = verify_archive(archive)
+    write_sidecar(verified, clock())
+    phases["verify"] = monotonic() - mark
+    mark = monotonic()
+    reason = None if request.allow_shrink else shrink_reason(
+        _promoted_objects(directory, request.link_names), verified.objects, request.shrink_threshold)
+    if reason is None:
+        promote(directory, archive.name, request.link_names)
+    deleted = _rotate(directory, request, clock())
+    phases["promote_rotate"] = monotonic() - mark
+    result = _result(verified, datastore, reason, request, deleted=deleted, seconds=monotonic() - started,
+                     warnings=warnings + [f"application data: {failure}" for failure in collected.failures])
+    return replace(result, phases={name: round(value, 3) for name, value in phases.items()},
+                   data=dict(collected.report), partial=collected.partial)
+
+
+def _write(request: BackupRequest, clock: Clock, warnings: list[str],
+           phases: dict[str, float]) -> tuple[Path, DatastoreSnapshot | None, CollectedData]:
+    mark = monotonic()
+    with Kube.from_kubeconfig(request.kubeconfig, pool_size=max(16, 2 * request.workers + 2)) as kube:
+        identity = cluster_identity(kube)
+        discovery = discover(kube)
+        scope = resolve_scope(discovery, request.options)
+        warnings.extend(scope.warnings)
+        source = _datastore_source(request)
+        created = free_second(request.directory, clock)
+        spool_dir = _make_spool_dir(request.directory)
+        phases["connect_discover"] = monotonic() - mark
+        try:
+            mark = monotonic()
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="datastore") as side:
+                # The datastore snapshot runs beside the API export: both describe the same moment.
+                pending = None if source is None else side.submit(
+                    take_snapshot, source, spool_dir, fmt.archive_name(created).removesuffix(fmt.ARCHIVE_SUFFIX))
+                exported, gone = export_scope(kube, discovery, scope, request.options, spool_dir,
+                                              workers=request.workers, page_size=request.page_size,
+                                              progress=request.progress)
+                snapshot = None if pending is None else pending.result()
+            warnings.extend(gone)
+            phases["export"] = monotonic() - mark
+            collected = _collect_data(request, kube, spool_dir, phases)
+            mark = monotonic()
+            manifest = _manifest(identity, created, exported, snapshot=snapshot, options=request.options,
+                                 collected=collected)
+            archive = write_archive(request.directory, manifest, _sources(exported, snapshot, collected))
+            phases["write"] = monotonic() - mark
+            return archive, snapshot, collected
+        finally:
+            shutil.rmtree(spool_dir, ignore_errors=True)
+
+
+def _make_spool_dir(directory: Path) -> Path:
+    """Private scratch space beside the archives (same file system, same 0700 protection)."""
+    spool_dir = directory / f"{fmt.TEMP_PREFIX}spool-{os.getpid()}"
+    try:
+        spool_dir.mkdir(mode=fmt.ARCHIVE_DIR_MODE)
+    except OSError as exc:
+        raise os_problem(exc, "create the spool directory in", directory) from None
+    return spool_dir
+
+
+def _collect_data(request: BackupRequest, kube: Kube, spool_dir: Path, phases: dict[str, float]) -> CollectedData:
+    if request.data_collector is None:
+        return CollectedData()
+    mark = monotonic()
+    collected = request.data_collector(kube, spool_dir)
+    phases["data"] = monotonic() - mark
+    return collected
+
+
+def cluster_identity(kube: Kube) -> ClusterIdentity:
+    version = kube.version()
+    response = kube.request("GET", "/api/v1/namespaces/kube-system")
+    uid = str((response.body.get("metadata") or {}).get("uid", "")) if response.ok else ""
+    return ClusterIdentity(kube.server, version, uid)
+
+
+def _datastore_source(request: BackupRequest) -> DatastoreSource | None:
+    if request.datastore == "off":
+        return None
+    source = request.datastore_source or detect_datastore(request.k3s_data_dir)
+    if source is None and request.datastore == "on":
+        raise EnvironmentProblem(f"--datastore: no k3s datastore under {request.k3s_data_dir}/server/db",
+                                 hint="run on the k3s server, or set backup.k3s_data_dir")
+    return source
+
+
+def free_second(directory: Path, clock: Clock, *, tries: int = 3) -> datetime:
+    """The run's timestamp: a second no archive in ``directory`` is named after."""
+    for _ in range(tries):
+        created = clock().replace(microsecond=0)
+        if not (directory / fmt.archive_name(created)).exists():
+            return created
+        time.sleep(1.05 - clock().microsecond / 1_000_000)
+    raise EnvironmentProblem(f"an archive named {fmt.archive_name(created)} already exists in {directory}",
+                             hint="is the clock stuck?")
+
+
+def _manifest(identity: ClusterIdentity, created: datetime, exported: list[ExportedKind], *,
+              snapshot: DatastoreSnapshot | None, options: ScopeOptions, collected: CollectedData) -> Manifest:
+    files = tuple(
+        FileEntry(fmt.resource_member(k.resource.type.group, k.resource.type.plural), k.resource.type.group,
+                  k.resource.type.version, k.resource.type.plural, k.resource.type.kind, k.resource.type.namespaced,
+                  k.summary.objects, k.summary.bytes, k.summary.sha256)
+        for k in exported)
+    scope = {**options.to_dict(), "kinds": [k.resource.name for k in exported]}
+    return Manifest(tool_version=__version__, created=fmt.format_time(created), cluster=identity, files=files,
+                    datastore=None if snapshot is None else snapshot.entry, scope=scope,
+                    data=collected.entries, data_failures=collected.failures)
+
+
+def _sources(exported: list[ExportedKind], snapshot: DatastoreSnapshot | None,
+             collected: CollectedData) -> dict[str, Path]:
+    sources = {fmt.resource_member(k.resource.type.group, k.resource.type.plural): k.summary.path for k in exported}
+    if snapshot is not None:
+        sources[snapshot.entry.path] = snapshot.snapshot
+        sources[snapshot.entry.token_path] = snapshot.token
+    sources.update({entry.path: path for entry, path in collected.members})
+    return sources
+
+
+def _remove_leftovers(directory: Path) -> None:
+    """Hidden temp files, spool dirs and orphan sidecars of killed runs: ours alone hold the lock now."""
+    for path in orphan_files(directory):
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+
+
+def _promoted_objects(directory: Path, link_names: tuple[str, ...]) -> int | None:
+    """Objects in the archive the links point at (the first link that resolves), None when none does."""
+    archives, links = scan(directory, link_names)
+    by_name = {info.path.name: info for info in archives}
+    for link in links:
+        if link.state == "ok" and link.target in by_name:
+            return by_name[link.target].objects
+    return None
+
+
+def _rotate(directory: Path, request: BackupRequest, now: datetime) -> tuple[str, ...]:
+    archives, links = scan(directory, request.link_names)
+    protected = {link.target: f"linked by {link.name}" for link in links if link.state == "ok" and link.target}
+    plan = plan_rotation([info.record for info in archives], request.policy, now=now, protected=protected)
+    for name in plan.delete:
+        try:
+            (directory / name).unlink(missing_ok=True)
+            (directory / fmt.sidecar_name(name)).unlink(missing_ok=True)
+        except OSError as exc:
+            raise os_problem(exc, "delete the old archive", directory / name) from None
+    return tuple(plan.delete)
+
+
+def _result(verified: VerifyResult, snapshot: DatastoreSnapshot | None, reason: str | None, request: BackupRequest,
+            *, deleted: tuple[str, ...], seconds: float, warnings: list[str]) -> BackupResult:
+    links = {link.name: link.target for link in read_links(request.directory, request.link_names)}
+    return BackupResult(
+        archive=verified.path, created=verified.manifest.created, objects=verified.objects,
+        kinds=object_counts(verified.manifest), bytes=verified.bytes, sha256=verified.sha256, seconds=seconds,
+        verified=True, promoted=reason is None, links=links, not_promoted_reason=reason, deleted=deleted,
+        datastore=None if snapshot is None else snapshot.entry.to_dict(),
+        cluster=verified.manifest.cluster.to_dict(), warnings=tuple(warnings),
+    )

@@ -1,0 +1,102 @@
+"""The resources-file codec: JSON documents in a YAML stream, split without a YAML parser."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+import yaml
+
+from dr_lib.archive.documents import encode_documents, encode_object, iter_documents, parse_document
+from dr_lib.errors import IntegrityError
+
+
+class Trickle(io.RawIOBase):
+    """A stream that returns at most ``step`` bytes per read, to put separators across reads."""
+
+    def __init__(self, data: bytes, step: int) -> None:
+        self.data, self.step, self.pos = data, step, 0
+
+    def read(self, size: int = -1) -> bytes:  # type: ignore[override]
+        chunk = self.data[self.pos:self.pos + min(self.step, size if size > 0 else self.step)]
+        self.pos += len(chunk)
+        return chunk
+
+
+OBJECTS = [
+    {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "plain", "namespace": "ns"}, "data": {"a": "b"}},
+    {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "tricky"},
+     "data": {"dashes": "---", "newline": "x\n---\ny", "unicode": "é😀", "c1": "\x85\x9f\x7f", "ls": "\u2028\u2029",
+              "nul": "\x00", "bom": "\ufeff", "quote": '"\'\\', "yaml-ish": "key: value # no"}},
+    {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "nested"},
+     "spec": {"replicas": 3, "flag": True, "none": None, "float": 1.5, "list": [1, [2, {"x": []}], {}]}},
+    {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "empty"}},
+]
+
+
+def test_round_trip_through_our_reader() -> None:
+    data = encode_documents(OBJECTS)
+    docs = [parse_document(raw, where="t") for raw in iter_documents(io.BytesIO(data), where="t")]
+    assert docs == OBJECTS
+
+
+def test_every_document_is_yaml_that_pyyaml_reads_back_identically() -> None:
+    assert list(yaml.safe_load_all(encode_documents(OBJECTS))) == OBJECTS
+
+
+def test_top_level_fields_are_one_per_line_and_each_document_starts_with_a_separator() -> None:
+    text = encode_object(OBJECTS[0])
+    assert text.startswith("---\n{\"apiVersion\": \"v1\",\n \"kind\": \"ConfigMap\",\n")
+    assert text.endswith("}\n")
+    assert json.loads(text[4:]) == OBJECTS[0]
+
+
+def test_characters_yaml_refuses_raw_are_escaped() -> None:
+    text = encode_documents(OBJECTS[1:2]).decode()
+    for raw in ("\x85", "\x9f", "\x7f", "\u2028", "\u2029", "\ufeff"):
+        assert raw not in text
+    assert "\\u0085" in text and "é😀" in text
+
+
+@pytest.mark.parametrize("step", [1, 2, 3, 5, 7, 64, 4096])
+def test_separators_split_across_reads_are_found(step: int) -> None:
+    data = encode_documents(OBJECTS * 3)
+    docs = list(iter_documents(Trickle(data, step), where="t"))  # type: ignore[arg-type]
+    assert [json.loads(d) for d in docs] == OBJECTS * 3
+
+
+def test_empty_stream_has_no_documents() -> None:
+    assert list(iter_documents(io.BytesIO(b""), where="t")) == []
+
+
+def test_compact_and_indented_json_documents_are_read_too() -> None:
+    data = ("---\n" + json.dumps(OBJECTS[0]) + "\n---\n" + json.dumps(OBJECTS[2], indent=2) + "\n").encode()
+    assert [json.loads(d) for d in iter_documents(io.BytesIO(data), where="t")] == [OBJECTS[0], OBJECTS[2]]
+
+
+@pytest.mark.parametrize(("data", "reason"), [
+    (b"garbage\n---\n{}\n", "before the first"),
+    (b"{\"a\": 1}\n", "no '---' line"),
+    (b"---\n{\"a\": 1}", "cut off"),
+])
+def test_malformed_streams_are_refused(data: bytes, reason: str) -> None:
+    with pytest.raises(IntegrityError, match=reason):
+        list(iter_documents(io.BytesIO(data), where="t"))
+
+
+def test_an_oversized_document_is_refused_with_bounded_memory() -> None:
+    data = b"---\n{\"a\": \"" + b"x" * 5000 + b"\"}\n"
+    with pytest.raises(IntegrityError, match="larger than 1000 bytes"):
+        list(iter_documents(Trickle(data, 100), where="t", max_document=1000))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("raw", "reason"), [
+    (b"{not json", "does not parse"),
+    (b"[1, 2]", "is list"),
+    (b"{\"kind\": \"ConfigMap\"}", "no apiVersion/kind"),
+    (b"{\"apiVersion\": \"v1\", \"kind\": 3}", "no apiVersion/kind"),
+])
+def test_documents_that_are_not_api_objects_are_refused(raw: bytes, reason: str) -> None:
+    with pytest.raises(IntegrityError, match=reason):
+        parse_document(raw, where="t")
