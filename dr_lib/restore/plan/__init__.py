@@ -1,1 +1,35 @@
 """Pure restore planning: archive objects in, ordered and sanitized objects out (no I/O)."""
+
+from dr_lib.restore.plan.compare import Difference, compare_objects
+from dr_lib.restore.plan.context import ArchiveContext, build_context
+from dr_lib.restore.plan.model import (
+    ArchiveType,
+    JSONObject,
+    LeftOut,
+    ObjectKey,
+    Plan,
+    PlannedObject,
+    PlanOptions,
+    Tier,
+    TypeRef,
+)
+from dr_lib.restore.plan.planner import build_plan
+from dr_lib.restore.plan.sanitize import sanitize
+
+__all__ = [
+    "ArchiveContext",
+    "ArchiveType",
+    "Difference",
+    "JSONObject",
+    "LeftOut",
+    "ObjectKey",
+    "Plan",
+    "PlanOptions",
+    "PlannedObject",
+    "Tier",
+    "TypeRef",
+    "build_context",
+    "build_plan",
+    "compare_objects",
+    "sanitize",
+]

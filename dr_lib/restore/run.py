@@ -1,0 +1,139 @@
+"""One restore, start to end: lock, verify, plan, preflight, apply, wait, ledger.
+
+Nothing is written to the cluster before the archive passed verification, the plan was
+built from all of it (a forged object anywhere refuses the whole archive) and the live
+server confirmed it serves every type. The backup lock is held throughout, so no backup of
+a half-restored cluster is taken and promoted meanwhile (a dry run changes nothing and takes
+no lock).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from dr_lib.archive import VerifyResult, exclusive_lock, iter_archive_objects, verify_archive
+from dr_lib.clock import monotonic
+from dr_lib.errors import IntegrityError
+from dr_lib.kube.client import Kube
+from dr_lib.kube.writing import Writer
+from dr_lib.restore.apply import Applier, ApplyOptions
+from dr_lib.restore.files import write_json_atomic
+from dr_lib.restore.ledger import Entry, Ledger
+from dr_lib.restore.objects import ObjectSettings
+from dr_lib.restore.plan import Plan, PlanOptions, build_plan
+from dr_lib.restore.preflight import run_preflight
+from dr_lib.restore.wait import wait_until_ready
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RestoreRequest:
+    archive: Path
+    ledger_dir: Path
+    lock_file: Path | None = None
+    plan_options: PlanOptions = field(default_factory=PlanOptions)
+    policy: str = "skip"
+    dry_run: bool = False
+    wait: bool = False
+    wait_timeout: float = 600.0
+    workers: int = 16
+    crd_timeout: float = 60.0
+    namespace_timeout: float = 120.0
+    delete_timeout: float = 60.0
+    # Application data (dr_lib.hooks, composed by the CLI; not run in a dry run): volume data is put
+    # back before any object exists, so pods find it at first start; dumps go in once pods are Ready.
+    before_apply: Callable[[Path], None] | None = None
+    after_apply: Callable[[Path], None] | None = None
+
+
+@dataclass(frozen=True)
+class RestoreOutcome:
+    ledger: Ledger
+    ledger_path: Path
+    verified: VerifyResult
+    plan: Plan
+
+
+def _stamp(now: datetime) -> str:
+    return now.strftime("%Y%m%dT%H%M%SZ")
+
+
+def ledger_path_for(directory: Path, now: datetime, dry_run: bool) -> Path:
+    base = f"restore-{_stamp(now)}{'-dry-run' if dry_run else ''}"
+    path = directory / f"{base}.json"
+    counter = 1
+    while path.exists():
+        counter += 1
+        path = directory / f"{base}-{counter}.json"
+    return path
+
+
+@contextlib.contextmanager
+def _maybe_locked(request: RestoreRequest) -> Iterator[None]:
+    if request.lock_file is None or request.dry_run:
+        yield
+        return
+    with exclusive_lock(request.lock_file, "restore"):
+        yield
+
+
+@contextlib.contextmanager
+def _refusal(archive: Path) -> Iterator[None]:
+    """Name the archive and say that nothing was applied, whoever found the problem."""
+    try:
+        yield
+    except IntegrityError as exc:
+        if "nothing applied" in exc.message:
+            raise
+        raise IntegrityError(f"archive {archive.name} refused, nothing applied: {exc.message}",
+                             hint=exc.hint) from None
+
+
+def load_plan(archive: Path, options: PlanOptions) -> tuple[VerifyResult, Plan]:
+    """Verify the whole archive, then plan it: IntegrityError before anything else happens."""
+    with _refusal(archive):
+        verified = verify_archive(archive)
+        return verified, build_plan(iter_archive_objects(archive), options)
+
+
+def restore_archive(request: RestoreRequest, kube: Kube, *, now: datetime,
+                    progress: Callable[[Entry], None] | None = None,
+                    clock: Callable[[], float] = monotonic) -> RestoreOutcome:
+    archive = request.archive.resolve()
+    with _maybe_locked(request):
+        started = clock()
+        verified, plan = load_plan(archive, request.plan_options)
+        log.info("archive %s verified (%d objects); plan: %d to restore, %d left out",
+                 archive, verified.objects, plan.count, len(plan.left_out))
+        writer = Writer(kube)
+        with _refusal(archive):
+            preflight = run_preflight(writer, plan, plan.context)
+        if request.before_apply is not None and not request.dry_run:
+            request.before_apply(archive)
+        settings = ObjectSettings(
+            writer, request.policy, request.dry_run, plan.context, request.plan_options,
+            delete_timeout=request.delete_timeout, namespace_timeout=request.namespace_timeout,
+            absent_namespaces=preflight.absent_namespaces if request.dry_run else frozenset(),
+            unserved_resources=preflight.unserved_resources if request.dry_run else frozenset(),
+            planned=frozenset(obj.key for obj in plan.objects()),
+            clock=clock,
+        )
+        entries = Applier(settings, ApplyOptions(request.workers, request.crd_timeout), progress).apply(plan.tiers)
+        ledger = Ledger(str(archive), request.dry_run, request.policy, now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                        entries, plan.left_out, archive_sha256=verified.sha256)
+        if request.wait and not request.dry_run:
+            ledger.wait = wait_until_ready(writer, entries, request.wait_timeout, clock=clock).to_dict()
+        path = ledger_path_for(request.ledger_dir, now, request.dry_run)
+        try:
+            if request.after_apply is not None and not request.dry_run:
+                request.after_apply(archive)
+        finally:  # the objects were restored: their ledger is written whatever happens after
+            ledger.seconds = clock() - started
+            write_json_atomic(path, ledger.to_dict(), indent=None)
+    return RestoreOutcome(ledger, path, verified, plan)
