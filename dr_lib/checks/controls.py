@@ -1,0 +1,214 @@
+"""The control catalogue: every conformance check as data (ID, title, severity, why, remediation).
+
+The suite in ``tests/checks`` has one test per control; ``docs/checks.md`` is rendered from
+this table (a unit test keeps them equal). Remediation texts name settings in braces, filled
+from the host's own configuration by :func:`remediation`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from dr_lib.checks.model import Control
+from dr_lib.checks.model import Severity as S
+from dr_lib.config import Config
+
+CONTROLS: tuple[Control, ...] = (
+    Control(
+        "DR-CONF-001", "Configuration file is valid", S.CRITICAL,
+        "The backup timer, auto-restore and every other check take their paths, unit names and thresholds "
+        "from it; an invalid file leaves them all running on guesses.",
+        "edit {config} (the message names the key, its value and what is accepted), then `k3s-dr install --dry-run`",
+        fixable=False,
+    ),
+    Control(
+        "DR-BKP-001", "Backup directory is private", S.HIGH,
+        "Archives hold every Secret of the cluster and the server token; a directory others can read lets "
+        "any local user list and copy them.",
+        "chmod 0700 {backup_dir}   (or `k3s-dr fix`)", fixable=True,
+    ),
+    Control(
+        "DR-BKP-002", "Archives present, within retention", S.HIGH,
+        "No archive means nothing to restore; more archives than retention allows means rotation is not "
+        "running and the disk will fill.",
+        "none: `systemctl start {backup_service}`; too many: `journalctl -u {backup_service}` (rotation)",
+        fixable=False, covers="seed test 1 (backup files)",
+    ),
+    Control(
+        "DR-BKP-003", "Archives readable only by their owner", S.HIGH,
+        "Archives hold every Secret of the cluster and the server token in clear text.",
+        "chmod 0600 {backup_dir}/{archive_glob}   (or `k3s-dr fix`)", fixable=True,
+    ),
+    Control(
+        "DR-BKP-004", "Newest verified backup is within the RPO", S.CRITICAL,
+        "The RPO is the most recent work you accept to lose; restoring an older backup loses more than that.",
+        "`systemctl start {backup_service}`, then find why the timer did not run: `journalctl -u {backup_service}`",
+        fixable=False, covers="seed checklist (backup < 1 h)",
+    ),
+    Control(
+        "DR-LINK-001", "Latest link points at a verified archive", S.HIGH,
+        "Operators and tools restore 'the latest backup' through this link; a missing or stale link sends "
+        "them to nothing or to an archive nobody verified.",
+        "k3s-dr fix   (re-points it at the newest verified archive)", fixable=True, covers="seed test 2",
+    ),
+    Control(
+        "DR-LINK-002", "Snapshot link exists", S.CRITICAL,
+        "The auto-restore unit only starts when this path exists (ConditionPathExists); without it restore "
+        "can never fire at boot — the seed's problem 1.",
+        "k3s-dr fix   (creates it on the newest verified archive)", fixable=True,
+        covers="seed test 3, problem 1",
+    ),
+    Control(
+        "DR-LINK-003", "Snapshot link points at a verified archive", S.CRITICAL,
+        "Auto-restore restores whatever the link names, unattended; an unverified or corrupt archive "
+        "fails the restore at the worst moment.",
+        "k3s-dr fix   (re-points it at the newest verified archive)", fixable=True,
+    ),
+    Control(
+        "DR-ARCH-001", "Newest verified archive is intact", S.CRITICAL,
+        "Archives can rot or be altered after verification; restore refuses a damaged one, so you would "
+        "only find out during the outage.",
+        "k3s-dr verify <archive>; take a new backup: `systemctl start {backup_service}`",
+        fixable=False, covers="seed test 4 (backup contents)",
+    ),
+    Control(
+        "DR-ARCH-002", "Archive holds the expected kinds", S.HIGH,
+        "A narrowed scope (a wrong include/exclude, a kind the API stopped serving) silently leaves out "
+        "what a restore can then never bring back.",
+        "check the backup scope, then `systemctl start {backup_service}` and `k3s-dr list`",
+        fixable=False, covers="seed test 4 (19 YAML files)",
+    ),
+    Control(
+        "DR-ARCH-003", "Datastore snapshot carries the server token", S.CRITICAL,
+        "k3s encrypts its CA keys inside the datastore with the server token: a datastore snapshot without "
+        "it cannot bring the server back.",
+        "make sure {token} is readable by k3s-dr, then `systemctl start {backup_service}`", fixable=False,
+    ),
+    Control(
+        "DR-K3S-001", "Server token present and private", S.CRITICAL,
+        "Every datastore backup must copy it; whoever reads it can decrypt the cluster's CA keys.",
+        "restore it from an archive (`tar -xzf <archive> datastore/token`) to {token}, mode 0600",
+        fixable=False,
+    ),
+    Control(
+        "DR-K3S-002", "k3s starts at boot", S.HIGH,
+        "Auto-restore runs after k3s at boot; if k3s does not start, there is no cluster to restore into.",
+        "systemctl enable {k3s}", fixable=False,
+    ),
+    Control(
+        "DR-UNIT-001", "systemd runs the unit files on disk", S.HIGH,
+        "Unit files changed without `systemctl daemon-reload` keep running their old definition until the "
+        "next boot, so what you read on disk is not what runs.",
+        "systemctl daemon-reload   (or `k3s-dr fix`)", fixable=True,
+    ),
+    Control(
+        "DR-UNIT-002", "Units run an existing, executable program", S.CRITICAL,
+        "A unit whose ExecStart names a missing or non-executable file fails every time it starts.",
+        "k3s-dr fix   (re-renders the unit), or reinstall k3s-dr", fixable=True,
+        covers="seed tests 5 and 6 (scripts present)",
+    ),
+    Control(
+        "DR-TIMER-001", "Backup timer enabled and scheduled within the RPO", S.CRITICAL,
+        "Without an active timer no backup is taken and every other backup check slowly turns red.",
+        "systemctl enable --now {backup_timer}   (or `k3s-dr fix`)", fixable=True,
+    ),
+    Control(
+        "DR-TIMER-002", "Last backup run succeeded", S.HIGH,
+        "A failing backup keeps the old archive in place: the RPO is silently exceeded.",
+        "journalctl -u {backup_service} -n 50; fix the cause; systemctl start {backup_service}", fixable=False,
+    ),
+    Control(
+        "DR-RESTORE-001", "Auto-restore unit enabled (not disabled, not masked)", S.CRITICAL,
+        "A disabled or masked unit never runs at boot — the seed's problem 2.",
+        "systemctl unmask {auto_restore}; systemctl enable {auto_restore}   (or `k3s-dr fix`)",
+        fixable=True, covers="seed test 7, problem 2",
+    ),
+    Control(
+        "DR-RESTORE-002", "Auto-restore waits for the snapshot link and nothing else blocks it", S.CRITICAL,
+        "Its ConditionPathExists must name the link backups maintain; any other unmet condition makes "
+        "ConditionResult=no and the unit silently skips.",
+        "k3s-dr fix   (re-renders the unit from the config)", fixable=True, covers="seed checklist (ConditionResult)",
+    ),
+    Control(
+        "DR-RESTORE-003", "Auto-restore is ordered after k3s", S.HIGH,
+        "Started before the API server answers, a restore fails; After= and Wants= on k3s make it wait.",
+        "k3s-dr fix   (re-renders the unit from the config)", fixable=True,
+    ),
+    Control(
+        "DR-RESTORE-004", "Auto-restore runs k3s-dr's guarded restore", S.HIGH,
+        "The seed's unit ran an untested script that skipped the restore whenever more than 5 Deployments "
+        "existed and refused a second restore the same day (its problem 3); `k3s-dr restore --auto` decides "
+        "by comparing the live cluster with the snapshot, and that decision is tested.",
+        "k3s-dr fix   (re-renders the unit to run `k3s-dr restore --auto`)", fixable=True,
+        covers="seed problem 3",
+    ),
+    Control(
+        "DR-LOG-001", "Log shows a recent success and no errors", S.MEDIUM,
+        "Errors in the log are early warnings of a failing backup or restore; no success line within the "
+        "RPO means backups stopped reporting.",
+        "read {log_file}; fix the cause; `systemctl start {backup_service}`", fixable=False, covers="seed test 8",
+    ),
+    Control(
+        "DR-LOG-002", "Log rotation configured", S.LOW,
+        "An unrotated log fills the disk that also holds the backups.",
+        "k3s-dr fix   (writes /etc/logrotate.d/k3s-dr)", fixable=True,
+    ),
+    Control(
+        "DR-METRICS-001", "Backup metrics are fresh", S.MEDIUM,
+        "Alerts and dashboards read these metrics; stale values hide a failing backup.",
+        "check the metrics textfile {textfile} is written after each backup", fixable=False,
+        covers="seed checklist (metrics updated)",
+    ),
+    Control(
+        "DR-METRICS-002", "Metrics exporter answers with fresh values", S.MEDIUM,
+        "The seed's exporter on :9101 fed the dashboard; an exporter that is down, serves stale values or "
+        "cannot read its sources makes every alert and panel lie.",
+        "start `k3s-dr exporter` (e.g. as a systemd service); check metrics.listen and the paths in {config}",
+        fixable=False, covers="seed report (metrics endpoint :9101)",
+    ),
+    Control(
+        "DR-WAIVER-001", "Waivers are valid and unexpired", S.HIGH,
+        "A waiver accepts a known risk for a limited time; an expired or malformed one hides a problem "
+        "nobody re-approved.",
+        "edit {waivers}: renew (new expiry, justification) or remove the entry", fixable=False,
+    ),
+)
+
+BY_ID: Mapping[str, Control] = MappingProxyType({c.id: c for c in CONTROLS})
+
+
+def control(control_id: str) -> Control:
+    try:
+        return BY_ID[control_id]
+    except KeyError:
+        raise KeyError(f"unknown control {control_id!r}; known: {', '.join(BY_ID)}") from None
+
+
+def placeholders(config: Config, config_path: str) -> dict[str, str]:
+    """The values remediation texts name, from the configuration of the host under test."""
+    return {
+        "config": config_path,
+        "backup_dir": config.backup.dir,
+        "archive_glob": config.checks.archive_glob,
+        "backup_service": config.units.backup,
+        "backup_timer": config.units.backup_timer,
+        "auto_restore": config.units.auto_restore,
+        "k3s": config.units.k3s,
+        "log_file": config.backup.log_file,
+        "waivers": config.checks.waivers,
+        "token": f"{config.backup.k3s_data_dir}/server/token",
+        "textfile": config.metrics.textfile,
+    }
+
+
+def remediation(item: Control, values: Mapping[str, str] | None) -> str:
+    """The control's remediation with the host's own paths and unit names filled in."""
+    if values is None:
+        return item.remediation
+    return item.remediation.format_map(_Defaulting(values))
+
+
+class _Defaulting(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"

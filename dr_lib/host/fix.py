@@ -1,0 +1,126 @@
+"""``k3s-dr fix``: repair what the conformance controls find and a machine can safely repair.
+
+It reads the host exactly as the suite does (:func:`dr_lib.checks.gather.gather`, run locally),
+plans repairs purely (:func:`plan_fix`), applies them, then judges again and reports what is
+left for a person (a stale backup, a failed run, a missing token: causes, not symptoms).
+Idempotent: on a repaired host it plans nothing.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Mapping
+
+from dr_lib.checks.evaluate import evaluate_all
+from dr_lib.checks.gather import gather
+from dr_lib.checks.hostfacts import HostFacts, PathFacts
+from dr_lib.checks.model import Outcome
+from dr_lib.config import Config
+from dr_lib.errors import DeadlineExceeded, UsageError
+from dr_lib.host.fsops import Root
+from dr_lib.host.install import HostChange, InstallState, admin_steps, dir_steps, enable_steps, needs_reload, read_state
+from dr_lib.host.steps import Kind, Step, apply_steps, file_steps
+from dr_lib.host.systemd import Systemctl, systemctl
+from dr_lib.host.units import FOREIGN_SUFFIX, render_all
+
+LOCAL_COMMAND_SECONDS = 120.0
+PRIVATE_ARCHIVE = 0o600
+
+
+def local_runner(command: str) -> tuple[int, str, str]:
+    try:
+        done = subprocess.run(["sh", "-c", command], capture_output=True, text=True, timeout=LOCAL_COMMAND_SECONDS,
+                              check=False)
+    except subprocess.TimeoutExpired:
+        raise DeadlineExceeded(f"reading the host took longer than {LOCAL_COMMAND_SECONDS:.0f}s") from None
+    return done.returncode, done.stdout, done.stderr
+
+
+def _failing(findings: Mapping[str, Outcome], *controls: str) -> str:
+    return ", ".join(c for c in controls if findings.get(c) is Outcome.FAIL)
+
+
+def _link_steps(facts: HostFacts, findings: Mapping[str, Outcome]) -> tuple[list[Step], list[tuple[str, str]]]:
+    newest = facts.files.newest_verified
+    steps: list[Step] = []
+    unfixable: list[tuple[str, str]] = []
+    for path, controls in ((facts.layout.latest_link, ("DR-LINK-001",)),
+                           (facts.layout.snapshot_link, ("DR-LINK-002", "DR-LINK-003"))):
+        label = _failing(findings, *controls)
+        if not label:
+            continue
+        if newest is None:
+            unfixable.append((label, f"no verified archive to point {path} at: run a backup first"))
+            continue
+        st: PathFacts = facts.files.stat(path)
+        if st.lexists and not st.is_link:
+            steps.append(Step(Kind.MOVE_ASIDE, path, f"a {st.kind}, not a link: kept as {path}{FOREIGN_SUFFIX}",
+                              label, args=(FOREIGN_SUFFIX,)))
+        was = "missing" if not st.lexists else f"was → {st.target}"
+        steps.append(Step(Kind.RELINK, path, f"{was}; newest verified archive", label, args=(newest,)))
+    return steps, unfixable
+
+
+def _permission_steps(facts: HostFacts, findings: Mapping[str, Outcome]) -> list[Step]:
+    steps = []
+    if findings.get("DR-BKP-001") is Outcome.FAIL:
+        mode = facts.files.stat(facts.layout.backup_dir)
+        steps += dir_steps({facts.layout.backup_dir: 0o700}, {facts.layout.backup_dir: mode.mode if mode.exists
+                                                              else None}, "DR-BKP-001")
+    if findings.get("DR-BKP-003") is Outcome.FAIL:
+        steps += [Step(Kind.CHMOD, a.path, f"mode {a.mode:04o}", "DR-BKP-003", mode=PRIVATE_ARCHIVE)
+                  for a in facts.files.archives if a.mode & 0o077]
+    return steps
+
+
+def _labelled_file_steps(config: Config, exe: str, config_path: str, state: InstallState,
+                         findings: Mapping[str, Outcome]) -> list[Step]:
+    units = config.units
+    labels = {
+        f"/usr/local/lib/systemd/system/{units.auto_restore}": _failing(
+            findings, "DR-RESTORE-002", "DR-RESTORE-003", "DR-RESTORE-004", "DR-UNIT-002", "DR-UNIT-001"),
+        f"/usr/local/lib/systemd/system/{units.backup}": _failing(findings, "DR-UNIT-002", "DR-UNIT-001"),
+        f"/usr/local/lib/systemd/system/{units.backup_timer}": _failing(findings, "DR-TIMER-001", "DR-UNIT-001"),
+        "/etc/logrotate.d/k3s-dr": _failing(findings, "DR-LOG-002"),
+    }
+    desired = [f for f in render_all(config, exe, config_path) if not f.keep_existing]
+    steps = []
+    for wanted in desired:
+        for step in file_steps([wanted], state.files):
+            steps.append(Step(step.kind, step.target, step.reason, labels.get(wanted.path) or "drift",
+                              step.content, step.mode, step.args, step.diff))
+    return steps
+
+
+def plan_fix(facts: HostFacts, exe: str, state: InstallState) -> tuple[list[Step], list[tuple[str, str]]]:
+    """Repairs for the failing fixable controls, in a safe order; and what cannot be repaired here."""
+    config, config_path = facts.layout.config, facts.layout.config_path
+    findings = {cid: finding.outcome for cid, finding in evaluate_all(facts).items()}
+    steps = _permission_steps(facts, findings)
+    steps += _labelled_file_steps(config, exe, config_path, state, findings)
+    steps += admin_steps(config, state.admin, _failing(findings, "DR-RESTORE-001", "DR-TIMER-001") or "shadowed")
+    unit_paths = {f.path for f in render_all(config, exe, config_path) if f.is_unit}
+    if needs_reload(steps, state.units, unit_paths):
+        steps.append(Step(Kind.SYSTEMCTL, "systemd", "unit files on disk differ from what systemd runs",
+                          _failing(findings, "DR-UNIT-001") or "reload", args=("daemon-reload",)))
+    relinked = {s.target.rsplit("/", 1)[-1] for s in steps if s.kind is Kind.MOVE_ASIDE}
+    steps += enable_steps(config, state.units, relinked, _failing(findings, "DR-RESTORE-001", "DR-TIMER-001"))
+    link_steps, unfixable = _link_steps(facts, findings)
+    return steps + link_steps, unfixable
+
+
+def fix(config_path: str, exe: str, *, dry_run: bool, root: Root | None = None,
+        run: Systemctl = systemctl) -> HostChange:
+    base = root or Root()
+    facts = gather(local_runner, "local", config_path)
+    if facts.config_problem:  # repairing against default paths could damage another layout
+        raise UsageError(f"refusing to fix with an unusable configuration: {facts.config_problem}")
+    config = facts.layout.config
+    state = read_state(config, config_path, render_all(config, exe, config_path), base, run)
+    steps, unfixable = plan_fix(facts, exe, state)
+    if dry_run:
+        return HostChange(tuple(steps), True, tuple(unfixable))
+    apply_steps(steps, base, run)
+    after = evaluate_all(gather(local_runner, "local", config_path))
+    remaining = tuple((cid, f.problem) for cid, f in after.items() if f.outcome is Outcome.FAIL)
+    return HostChange(tuple(steps), False, remaining)

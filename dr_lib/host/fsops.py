@@ -1,0 +1,82 @@
+"""File changes on the host, each atomic, all under one root (``/`` for real, a temp dir in tests)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from dr_lib.archive.fsutil import fsync_dir, os_problem, replace_symlink, temp_path, unlink_quietly
+
+
+@dataclass(frozen=True)
+class Root:
+    """Maps the host's absolute paths under ``base``; ``Root(Path('/'))`` is the real host."""
+
+    base: Path = Path("/")
+
+    def __call__(self, path: str) -> Path:
+        return self.base / path.lstrip("/")
+
+    def read_text(self, path: str) -> str | None:
+        try:
+            return self(path).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise os_problem(exc, "read", path) from None
+        except UnicodeDecodeError:
+            return ""
+
+    def write_text(self, path: str, content: str, mode: int) -> None:
+        """Temp file beside it, fsync, rename over, fsync the directory: old or new, never half."""
+        final = self(path)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        temp = temp_path(final)
+        unlink_quietly(temp)
+        try:
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(content)
+                handle.flush()
+                os.fchmod(handle.fileno(), mode)  # the umask may have taken bits away
+                os.fsync(handle.fileno())
+            temp.replace(final)
+            fsync_dir(final.parent)
+        except OSError as exc:
+            unlink_quietly(temp)
+            raise os_problem(exc, "write", path) from None
+
+    def move_aside(self, path: str, suffix: str) -> str:
+        """Rename a file we must replace but did not write, keeping it beside (never lost)."""
+        source = self(path)
+        kept = f"{path}{suffix}"
+        target = self(kept)
+        counter = 1
+        while target.exists() or target.is_symlink():
+            kept = f"{path}{suffix}.{counter}"
+            target = self(kept)
+            counter += 1
+        try:
+            source.rename(target)
+            fsync_dir(source.parent)
+        except OSError as exc:
+            raise os_problem(exc, "move aside", path) from None
+        return kept
+
+    def chmod(self, path: str, mode: int) -> None:
+        try:
+            self(path).chmod(mode)
+        except OSError as exc:
+            raise os_problem(exc, "change the mode of", path) from None
+
+    def make_dir(self, path: str, mode: int) -> None:
+        try:
+            self(path).mkdir(mode=mode, parents=True, exist_ok=True)
+            self(path).chmod(mode)
+        except OSError as exc:
+            raise os_problem(exc, "create the directory", path) from None
+
+    def relink(self, link: str, target_name: str) -> None:
+        """Point ``link`` at ``target_name`` (relative, in the same directory) in one rename."""
+        replace_symlink(self(link), target_name)

@@ -1,0 +1,171 @@
+"""``k3s-dr install``: units, config file, log rotation, directories; enabled; idempotent.
+
+Planning is pure (:func:`plan_install` from an :class:`InstallState`); reading the state and
+applying the steps are the only I/O. A second run finds nothing to change.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import shutil
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from dr_lib.checks.units import UnitFacts
+from dr_lib.config import Config
+from dr_lib.errors import UsageError
+from dr_lib.host.fsops import Root
+from dr_lib.host.steps import Kind, Step, apply_steps, file_steps
+from dr_lib.host.systemd import Systemctl, systemctl, unit_states
+from dr_lib.host.units import ADMIN_UNIT_DIR, FOREIGN_SUFFIX, ManagedFile, render_all
+
+MASK = "mask"
+FOREIGN = "foreign"
+
+
+@dataclass(frozen=True)
+class InstallState:
+    files: Mapping[str, str | None]  # current content of each file install manages
+    admin: Mapping[str, str | None]  # what /etc/systemd/system/<unit> is: None, MASK or FOREIGN
+    units: Mapping[str, UnitFacts]
+    dirs: Mapping[str, int | None]  # current mode of each directory, None when missing
+
+
+@dataclass(frozen=True)
+class HostChange:
+    """The result of install or fix: the steps, and whether they were only shown."""
+
+    steps: tuple[Step, ...]
+    dry_run: bool
+    remaining: tuple[tuple[str, str], ...] = ()  # (control, problem) left after a fix
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.steps) and not self.dry_run
+
+
+def directories(config: Config, config_path: str) -> dict[str, int]:
+    return {
+        config.backup.dir: 0o700,  # archives hold Secrets and the server token
+        config.restore.state_dir: 0o700,
+        posixpath.dirname(config_path): 0o755,
+    }
+
+
+def dir_steps(wanted: Mapping[str, int], current: Mapping[str, int | None], control: str = "") -> list[Step]:
+    steps = []
+    for path, mode in wanted.items():
+        now = current.get(path)
+        if now is None:
+            steps.append(Step(Kind.MKDIR, path, "missing", control, mode=mode))
+        elif now != mode:
+            steps.append(Step(Kind.CHMOD, path, f"mode {now:04o}, wanted {mode:04o}", control, mode=mode))
+    return steps
+
+
+def admin_steps(config: Config, admin: Mapping[str, str | None], control: str = "") -> list[Step]:
+    """Free /etc/systemd/system/<unit> so our unit is the one systemd loads."""
+    steps = []
+    for name in (config.units.backup, config.units.backup_timer, config.units.auto_restore):
+        path = f"{ADMIN_UNIT_DIR}/{name}"
+        if admin.get(name) == MASK:
+            steps.append(Step(Kind.SYSTEMCTL, name, "masked", control, args=("unmask", name)))
+        elif admin.get(name) == FOREIGN:
+            steps.append(Step(Kind.MOVE_ASIDE, path, f"shadows our unit: kept as {path}{FOREIGN_SUFFIX}", control,
+                              args=(FOREIGN_SUFFIX,)))
+    return steps
+
+
+def enable_steps(config: Config, units: Mapping[str, UnitFacts], relinked: set[str], control: str = "") -> list[Step]:
+    steps = []
+    restore = units.get(config.units.auto_restore)
+    name = config.units.auto_restore
+    if name in relinked:
+        steps.append(Step(Kind.SYSTEMCTL, name, "re-enable for the new unit file", control, args=("reenable", name)))
+    elif restore is None or restore.unit_file_state != "enabled":
+        state = restore.unit_file_state if restore else "absent"
+        steps.append(Step(Kind.SYSTEMCTL, name, f"{state or 'not installed'}: must run at boot", control,
+                          args=("enable", name)))
+    timer = units.get(config.units.backup_timer)
+    name = config.units.backup_timer
+    if name in relinked:
+        steps.append(Step(Kind.SYSTEMCTL, name, "re-enable for the new unit file", control,
+                          args=("reenable", "--now", name)))
+    elif timer is None or timer.unit_file_state != "enabled":
+        state = timer.unit_file_state if timer else "absent"
+        steps.append(Step(Kind.SYSTEMCTL, name, f"{state or 'not installed'}: must schedule backups", control,
+                          args=("enable", "--now", name)))
+    elif timer.active_state != "active":
+        steps.append(Step(Kind.SYSTEMCTL, name, f"{timer.active_state}: must be waiting", control,
+                          args=("start", name)))
+    return steps
+
+
+def needs_reload(steps: list[Step], units: Mapping[str, UnitFacts], unit_paths: set[str]) -> bool:
+    touched = any(s.target in unit_paths or s.kind is Kind.MOVE_ASIDE for s in steps)
+    return touched or any(u.need_daemon_reload for u in units.values())
+
+
+def plan_install(config: Config, exe: str, config_path: str, state: InstallState) -> list[Step]:
+    desired = render_all(config, exe, config_path)
+    unit_paths = {f.path for f in desired if f.is_unit}
+    steps = dir_steps(directories(config, config_path), state.dirs)
+    steps += file_steps(desired, state.files)
+    moved = admin_steps(config, state.admin)
+    steps += moved
+    if needs_reload(steps, state.units, unit_paths):
+        steps.append(Step(Kind.SYSTEMCTL, "systemd", "unit files changed", args=("daemon-reload",)))
+    relinked = {s.target.rsplit("/", 1)[-1] for s in moved if s.kind is Kind.MOVE_ASIDE}
+    steps += enable_steps(config, state.units, relinked)
+    return steps
+
+
+def _admin_entry(root: Root, name: str) -> str | None:
+    path = root(f"{ADMIN_UNIT_DIR}/{name}")
+    if not path.is_symlink() and not path.exists():
+        return None
+    if path.is_symlink() and str(path.readlink()) == "/dev/null":
+        return MASK
+    return FOREIGN
+
+
+def _mode(root: Root, path: str) -> int | None:
+    try:
+        return root(path).stat().st_mode & 0o7777
+    except FileNotFoundError:
+        return None
+
+
+def read_state(config: Config, config_path: str, files: tuple[ManagedFile, ...], root: Root,
+               run: Systemctl) -> InstallState:
+    names = [config.units.backup, config.units.backup_timer, config.units.auto_restore]
+    return InstallState(
+        files={f.path: root.read_text(f.path) for f in files},
+        admin={name: _admin_entry(root, name) for name in names},
+        units=unit_states(run, names),
+        dirs={path: _mode(root, path) for path in directories(config, config_path)},
+    )
+
+
+def default_exe() -> str:
+    """The k3s-dr program the units should run: this one, as installed."""
+    argv0 = Path(sys.argv[0])
+    if argv0.name == "k3s-dr" and argv0.is_absolute() and os.access(argv0, os.X_OK):
+        return str(argv0)
+    found = shutil.which("k3s-dr")
+    if found is None:
+        raise UsageError("cannot tell where the k3s-dr program is installed", hint="pass --exec /path/to/k3s-dr")
+    return str(Path(found).absolute())
+
+
+def install(config: Config, exe: str, config_path: str, *, dry_run: bool, root: Root | None = None,
+            run: Systemctl = systemctl) -> HostChange:
+    base = root or Root()
+    files = render_all(config, exe, config_path)
+    steps = plan_install(config, exe, config_path, read_state(config, config_path, files, base, run))
+    if not dry_run:
+        apply_steps(steps, base, run)
+    return HostChange(tuple(steps), dry_run)

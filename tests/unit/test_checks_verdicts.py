@@ -1,0 +1,199 @@
+"""The controls' verdicts on a synthetic host: healthy passes everything; each seeded problem is
+caught by its intended control and by no other (the pure twin of the reference-host table)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from datetime import date
+
+import pytest
+from _host_facts import (
+    ARCHIVE,
+    DIR,
+    EXE,
+    LAYOUT,
+    NOW,
+    archive,
+    healthy,
+    iso,
+    link,
+    manifest,
+    members_for,
+    path,
+    with_file_content,
+    with_files,
+    with_stat,
+    with_unit,
+)
+
+from dr_lib.checks.controls import CONTROLS
+from dr_lib.checks.evaluate import evaluate_all
+from dr_lib.checks.hostfacts import LOGROTATE_PATH, HostFacts, Inspection, PathFacts
+from dr_lib.checks.model import Outcome
+from dr_lib.checks.units import PathCondition
+from dr_lib.checks.waivers import Waiver, WaiverSet
+
+UNITS = LAYOUT.config.units
+
+
+def failing(facts: HostFacts) -> dict[str, str]:
+    return {cid: f.problem for cid, f in evaluate_all(facts).items() if f.outcome is Outcome.FAIL}
+
+
+def test_healthy_host_passes_every_control() -> None:
+    findings = evaluate_all(healthy())
+    assert {cid for cid, f in findings.items() if f.outcome is not Outcome.PASS} == {"DR-METRICS-001",
+                                                                                     "DR-METRICS-002"}
+    assert findings["DR-METRICS-001"].outcome is Outcome.NOT_APPLICABLE  # no textfile and checks.metrics: auto
+    assert findings["DR-METRICS-002"].outcome is Outcome.NOT_APPLICABLE  # no exporter and checks.metrics: auto
+
+
+def _inspected(data: dict) -> Callable[[HostFacts], HostFacts]:
+    return lambda f: with_files(f, inspected=Inspection(ARCHIVE, data, members_for(data), ()))
+
+
+def _tampered(f: HostFacts) -> HostFacts:
+    corrupt = archive("k3s-dr-20000101T000000Z.tar.gz", sidecar=None, sha256="00" * 32)
+    return with_stat(with_files(f, archives=(*f.files.archives, corrupt)),
+                     link(LAYOUT.snapshot_link, "k3s-dr-20000101T000000Z.tar.gz"))
+
+
+def _extra_archives(count: int) -> Callable[[HostFacts], HostFacts]:
+    extra = tuple(archive(f"k3s-dr-2000010{i}T000000Z.tar.gz", sidecar=None, sha256=None, mtime=NOW - 9000)
+                  for i in range(count))
+    return lambda f: with_files(f, archives=(*f.files.archives, *extra))
+
+
+def _waivers(*waivers: Waiver) -> Callable[[HostFacts], HostFacts]:
+    return lambda f: dataclasses.replace(f, waivers=WaiverSet(waivers, (), "/etc/k3s-dr/waivers.yaml", True))
+
+
+# (what is wrong, how it is seeded, the one control that must catch it)
+MUTATIONS: list[tuple[str, Callable[[HostFacts], HostFacts], str]] = [
+    ("snapshot link missing", lambda f: with_stat(f, PathFacts(LAYOUT.snapshot_link)), "DR-LINK-002"),
+    ("snapshot link dangling", lambda f: with_stat(f, dataclasses.replace(
+        link(LAYOUT.snapshot_link, "gone.tar.gz"), exists=False)), "DR-LINK-002"),
+    ("snapshot link on a corrupt archive", _tampered, "DR-LINK-003"),
+    ("latest link missing", lambda f: with_stat(f, PathFacts(LAYOUT.latest_link)), "DR-LINK-001"),
+    ("latest link is a plain file", lambda f: with_stat(f, path(LAYOUT.latest_link)), "DR-LINK-001"),
+    ("auto-restore disabled", lambda f: with_unit(f, UNITS.auto_restore, unit_file_state="disabled"),
+     "DR-RESTORE-001"),
+    ("auto-restore masked", lambda f: with_unit(f, UNITS.auto_restore, load_state="masked",
+                                                unit_file_state="masked"), "DR-RESTORE-001"),
+    ("condition names another path", lambda f: with_unit(f, UNITS.auto_restore, path_conditions=(
+        PathCondition(f"{DIR}/k3s-snapshot.tar.gz"),)), "DR-RESTORE-002"),
+    ("another condition unmet", lambda f: with_unit(f, UNITS.auto_restore, other_conditions=(
+        "ConditionVirtualization=!container",), other_conditions_hold=False), "DR-RESTORE-002"),
+    ("not ordered after k3s", lambda f: with_unit(f, UNITS.auto_restore, after=("basic.target",)),
+     "DR-RESTORE-003"),
+    ("runs the seed's script", lambda f: with_unit(f, UNITS.auto_restore, exec_argv=(
+        ("/usr/local/bin/restore-cluster-state.sh",),)), "DR-RESTORE-004"),
+    ("ExecStart program missing", lambda f: with_stat(f, PathFacts(EXE)), "DR-UNIT-002"),
+    ("unit changed without daemon-reload", lambda f: with_unit(f, UNITS.backup, need_daemon_reload=True),
+     "DR-UNIT-001"),
+    ("timer disabled", lambda f: with_unit(f, UNITS.backup_timer, unit_file_state="disabled",
+                                           active_state="inactive"), "DR-TIMER-001"),
+    ("timer slower than the RPO", lambda f: with_unit(f, UNITS.backup_timer, timer_intervals=(
+        ("OnUnitActive", 7200.0),)), "DR-TIMER-001"),
+    ("last backup run failed", lambda f: with_unit(f, UNITS.backup, result="exit-code", exec_main_status=7),
+     "DR-TIMER-002"),
+    ("stale backup", lambda f: with_files(f, archives=(archive(mtime=NOW - 3 * 3600),)), "DR-BKP-004"),
+    ("archive world-readable", lambda f: with_files(f, archives=(archive(mode=0o644),)), "DR-BKP-003"),
+    ("backup directory open", lambda f: with_stat(f, path(DIR, kind="dir", mode=0o755)), "DR-BKP-001"),
+    ("too many archives", _extra_archives(3), "DR-BKP-002"),
+    ("kinds missing", _inspected(manifest(kinds=(("", "namespaces"), ("", "services")))), "DR-ARCH-002"),
+    ("archive without datastore", _inspected(manifest(datastore=False)), "DR-ARCH-003"),
+    ("token missing on the host", lambda f: with_stat(f, PathFacts(LAYOUT.token)), "DR-K3S-001"),
+    ("token readable by others", lambda f: with_stat(f, path(LAYOUT.token, mode=0o644)), "DR-K3S-001"),
+    ("k3s disabled", lambda f: with_unit(f, UNITS.k3s, unit_file_state="disabled"), "DR-K3S-002"),
+    ("error line in the log", lambda f: with_files(f, log_lines=(*f.files.log_lines, f"{iso(NOW - 60)} k3s-dr "
+                                                   "backup FAILED exit=6 error='refused'")), "DR-LOG-001"),
+    ("no success in the RPO", lambda f: with_files(f, log_lines=(f"{iso(NOW - 7200)} k3s-dr backup ok",)),
+     "DR-LOG-001"),
+    ("log rotation missing", lambda f: with_file_content(f, LOGROTATE_PATH, None), "DR-LOG-002"),
+    ("metrics stale", lambda f: with_file_content(f, LAYOUT.config.metrics.textfile,
+                                                  f"k3s_dr_backup_last_success_timestamp_seconds {NOW - 9000}\n"),
+     "DR-METRICS-001"),
+    ("exporter serves stale values", lambda f: with_files(f, scrape={
+        "status": 200, "body": f"k3s_dr_metrics_collected_timestamp_seconds {NOW - 3600}\n"}), "DR-METRICS-002"),
+    ("expired waiver", _waivers(Waiver("DR-LOG-002", "accepted for the migration", date(2020, 1, 1))),
+     "DR-WAIVER-001"),
+]
+
+
+@pytest.mark.parametrize(("seeded", "mutate", "control_id"), MUTATIONS, ids=[m[0] for m in MUTATIONS])
+def test_each_problem_is_caught_by_its_control_only(seeded: str, mutate: Callable[[HostFacts], HostFacts],
+                                                     control_id: str) -> None:
+    assert set(failing(mutate(healthy()))) == {control_id}, seeded
+
+
+def test_mutations_cover_every_control() -> None:
+    covered = {m[2] for m in MUTATIONS}
+    assert {c.id for c in CONTROLS} - covered == {"DR-CONF-001", "DR-ARCH-001"}  # judged in other tests
+
+
+def test_tampered_archive_fails_integrity_and_both_links() -> None:
+    tampered = archive(sha256="00" * 32)
+    facts = with_files(healthy(), archives=(tampered,), newest_verified=None)
+    assert {"DR-ARCH-001", "DR-LINK-001", "DR-LINK-003", "DR-BKP-004"} <= set(failing(facts))
+    assert "changed after verification" in failing(facts)["DR-LINK-003"]
+
+
+def test_member_checksum_mismatch_is_an_integrity_failure() -> None:
+    data = manifest()
+    members = members_for(data)
+    members["resources/configmaps.yaml"] = {"sha256": "99" * 32, "bytes": 10}
+    facts = with_files(healthy(), inspected=Inspection(ARCHIVE, data, members, ()))
+    assert set(failing(facts)) == {"DR-ARCH-001"}
+    assert "resources/configmaps.yaml" in failing(facts)["DR-ARCH-001"]
+
+
+def test_unknown_format_version_is_an_integrity_failure() -> None:
+    data = dict(manifest(), format_version=2)
+    facts = with_files(healthy(), inspected=Inspection(ARCHIVE, data, members_for(data), ()))
+    assert set(failing(facts)) == {"DR-ARCH-001"}
+
+
+def test_masked_unit_details_are_not_applicable_not_failed() -> None:
+    facts = with_unit(healthy(), UNITS.auto_restore, load_state="masked", unit_file_state="masked")
+    outcomes = {cid: f.outcome for cid, f in evaluate_all(facts).items()}
+    for cid in ("DR-RESTORE-002", "DR-RESTORE-003", "DR-RESTORE-004"):
+        assert outcomes[cid] is Outcome.NOT_APPLICABLE
+
+
+def test_snapshot_missing_makes_its_target_check_not_applicable() -> None:
+    facts = with_stat(healthy(), PathFacts(LAYOUT.snapshot_link))
+    assert evaluate_all(facts)["DR-LINK-003"].outcome is Outcome.NOT_APPLICABLE
+
+
+def test_host_without_k3s_server_skips_server_controls() -> None:
+    facts = healthy()
+    for p in (LAYOUT.server_dir, LAYOUT.sqlite_db, LAYOUT.token):
+        facts = with_stat(facts, PathFacts(p))
+    facts = with_unit(facts, UNITS.k3s, load_state="not-found", unit_file_state="")
+    outcomes = {cid: f.outcome for cid, f in evaluate_all(facts).items()}
+    assert outcomes["DR-K3S-001"] is outcomes["DR-K3S-002"] is outcomes["DR-ARCH-003"] is Outcome.NOT_APPLICABLE
+
+
+def test_backup_never_run_by_systemd_is_not_a_failure() -> None:
+    facts = with_unit(healthy(), UNITS.backup, exec_main_start=None, result="success")
+    finding = evaluate_all(facts)["DR-TIMER-002"]
+    assert finding.outcome is Outcome.PASS and "not run by systemd yet" in finding.evidence
+
+
+def test_config_problem_fails_the_config_control() -> None:
+    facts = dataclasses.replace(healthy(), config_problem="config key 'backup.keep' has value 0")
+    assert failing(facts) == {"DR-CONF-001": "config key 'backup.keep' has value 0"}
+
+
+def test_fresh_metrics_pass() -> None:
+    facts = with_file_content(healthy(), LAYOUT.config.metrics.textfile,
+                              f"# HELP x\nk3s_dr_backup_last_success_timestamp_seconds {NOW - 60}\n")
+    assert evaluate_all(facts)["DR-METRICS-001"].outcome is Outcome.PASS
+
+
+def test_active_waiver_keeps_waivers_control_passing() -> None:
+    facts = _waivers(Waiver("DR-LOG-002", "accepted for the migration", date(2027, 2, 1)))(healthy())
+    assert "DR-WAIVER-001" not in failing(facts)
+    assert facts.waivers.active("DR-LOG-002", facts.files.host_today) is not None

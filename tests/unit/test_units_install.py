@@ -1,0 +1,150 @@
+"""install and fix planning and applying, into a temporary root with a *fake* systemctl
+(named as such: the real systemd is exercised on the reference host)."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+import pytest
+from _host_facts import ARCHIVE, LAYOUT, healthy, link, with_stat, with_unit
+
+from dr_lib.checks.hostfacts import PathFacts
+from dr_lib.config import Config
+from dr_lib.host.fix import plan_fix
+from dr_lib.host.fsops import Root
+from dr_lib.host.install import InstallState, install, read_state
+from dr_lib.host.steps import Kind
+from dr_lib.host.units import FOREIGN_SUFFIX, render_all
+
+EXE = "/usr/local/bin/k3s-dr"
+CFG = "/etc/k3s-dr/config.yaml"
+UNITS = Config().units
+
+
+class FakeSystemctl:
+    """Records calls and answers `show` from a table of unit states; enable/disable update it."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, ...]] = []
+        self.state = {name: {"LoadState": "not-found", "UnitFileState": "", "ActiveState": "inactive"}
+                      for name in (UNITS.backup, UNITS.backup_timer, UNITS.auto_restore)}
+
+    def __call__(self, *args: str) -> str:
+        if args[0] == "show":
+            return "\n".join("\n".join([f"Id={n}", *(f"{k}={v}" for k, v in self.state[n].items()), ""])
+                             for n in args[3:])
+        self.calls.append(args)
+        name = args[-1]
+        if args[0] in ("enable", "reenable"):
+            self.state[name].update(LoadState="loaded", UnitFileState="enabled")
+            if "--now" in args:
+                self.state[name]["ActiveState"] = "active"
+        if args[0] == "daemon-reload":
+            for entry in self.state.values():
+                entry["LoadState"] = "loaded"
+        return ""
+
+
+def test_install_writes_everything_then_is_idempotent(tmp_path: Path) -> None:
+    root, fake = Root(tmp_path), FakeSystemctl()
+    first = install(Config(), EXE, CFG, dry_run=False, root=root, run=fake)
+    assert first.changed
+    assert fake.calls == [("daemon-reload",), ("enable", UNITS.auto_restore), ("enable", "--now", UNITS.backup_timer)]
+    unit = tmp_path / "usr/local/lib/systemd/system" / UNITS.auto_restore
+    assert "ConditionPathExists=/var/backups/k3s-cluster/k3s-cluster-snapshot.tar.gz" in unit.read_text()
+    assert (tmp_path / "var/backups/k3s-cluster").stat().st_mode & 0o777 == 0o700
+    assert (tmp_path / "etc/logrotate.d/k3s-dr").is_file() and (tmp_path / CFG.lstrip("/")).is_file()
+    assert not [p for p in tmp_path.rglob(".k3s-dr-tmp-*")]  # no temporary file left behind
+    fake.calls.clear()
+    second = install(Config(), EXE, CFG, dry_run=False, root=root, run=fake)
+    assert second.steps == () and fake.calls == []
+
+
+def test_dry_run_changes_nothing_and_shows_diffs(tmp_path: Path) -> None:
+    root, fake = Root(tmp_path), FakeSystemctl()
+    install(Config(), EXE, CFG, dry_run=False, root=root, run=fake)
+    unit = tmp_path / "usr/local/lib/systemd/system" / UNITS.backup
+    unit.write_text(unit.read_text().replace("Nice=10", "Nice=0"))
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    change = install(Config(), EXE, CFG, dry_run=True, root=root, run=fake)
+    assert [s.kind for s in change.steps] == [Kind.WRITE, Kind.SYSTEMCTL]
+    assert "-Nice=0\n+Nice=10" in change.steps[0].diff
+    assert before == {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+
+
+def test_existing_config_is_kept_and_a_foreign_unit_is_moved_aside(tmp_path: Path) -> None:
+    root, fake = Root(tmp_path), FakeSystemctl()
+    (tmp_path / "etc/k3s-dr").mkdir(parents=True)
+    (tmp_path / CFG.lstrip("/")).write_text("backup: {keep: 7}\n")
+    seed_unit = tmp_path / "etc/systemd/system" / UNITS.auto_restore
+    seed_unit.parent.mkdir(parents=True)
+    seed_unit.write_text("[Service]\nExecStart=/home/mpasqui/k8s/restore-cluster-state.sh\n")
+    fake.state[UNITS.auto_restore].update(LoadState="loaded", UnitFileState="enabled")
+    change = install(Config(), EXE, CFG, dry_run=False, root=root, run=fake)
+    assert (tmp_path / CFG.lstrip("/")).read_text() == "backup: {keep: 7}\n"
+    assert not seed_unit.exists()
+    kept = seed_unit.with_name(UNITS.auto_restore + FOREIGN_SUFFIX)
+    assert "restore-cluster-state.sh" in kept.read_text()
+    assert ("reenable", UNITS.auto_restore) in fake.calls  # the enablement links pointed at the old file
+    assert any(s.kind is Kind.MOVE_ASIDE for s in change.steps)
+
+
+def test_mask_is_lifted(tmp_path: Path) -> None:
+    root, fake = Root(tmp_path), FakeSystemctl()
+    install(Config(), EXE, CFG, dry_run=False, root=root, run=fake)
+    mask = tmp_path / "etc/systemd/system" / UNITS.auto_restore
+    mask.parent.mkdir(parents=True, exist_ok=True)
+    mask.symlink_to("/dev/null")
+    fake.calls.clear()
+    install(Config(), EXE, CFG, dry_run=False, root=root, run=fake)
+    assert fake.calls[0] == ("unmask", UNITS.auto_restore)
+
+
+def _state(tmp_path: Path) -> InstallState:
+    files = render_all(LAYOUT.config, EXE, LAYOUT.config_path)
+    return dataclasses.replace(read_state(LAYOUT.config, LAYOUT.config_path, files, Root(tmp_path),
+                                          FakeSystemctl()),
+                               files={f.path: f.content for f in files},
+                               units={n: u for n, u in healthy().units.items()})
+
+
+def test_fix_plans_nothing_on_a_healthy_host(tmp_path: Path) -> None:
+    steps, unfixable = plan_fix(healthy(), EXE, _state(tmp_path))
+    assert steps == [] and unfixable == []
+
+
+@pytest.mark.parametrize(("name", "facts", "expected"), [
+    ("snapshot missing", with_stat(healthy(), PathFacts(LAYOUT.snapshot_link)), [(Kind.RELINK, "DR-LINK-002")]),
+    ("latest dangling", with_stat(healthy(), dataclasses.replace(link(LAYOUT.latest_link, "x"), exists=False)),
+     [(Kind.RELINK, "DR-LINK-001")]),
+    ("restore disabled", with_unit(healthy(), UNITS.auto_restore, unit_file_state="disabled"),
+     [(Kind.SYSTEMCTL, "DR-RESTORE-001")]),
+    ("not reloaded", with_unit(healthy(), UNITS.backup, need_daemon_reload=True), [(Kind.SYSTEMCTL, "DR-UNIT-001")]),
+])
+def test_fix_repairs_what_fails(tmp_path: Path, name: str, facts, expected) -> None:
+    state = dataclasses.replace(_state(tmp_path), units=dict(facts.units))
+    steps, unfixable = plan_fix(facts, EXE, state)
+    assert [(s.kind, s.control) for s in steps] == expected, name
+    assert unfixable == []
+    if expected[0][0] is Kind.RELINK:
+        assert steps[0].args == (ARCHIVE,)
+
+
+def test_fix_without_a_verified_archive_says_so(tmp_path: Path) -> None:
+    facts = with_stat(healthy(), PathFacts(LAYOUT.snapshot_link))
+    facts = dataclasses.replace(facts, files=dataclasses.replace(facts.files, newest_verified=None))
+    steps, unfixable = plan_fix(facts, EXE, _state(tmp_path))
+    assert [c for c, _ in unfixable] == ["DR-LINK-002"] and "run a backup first" in unfixable[0][1]
+    assert not [s for s in steps if s.kind is Kind.RELINK]
+
+
+def test_write_is_atomic_and_keeps_the_mode(tmp_path: Path) -> None:
+    root = Root(tmp_path)
+    old = os.umask(0o077)
+    try:
+        root.write_text("/etc/x/y.conf", "hello\n", 0o644)
+    finally:
+        os.umask(old)
+    assert (tmp_path / "etc/x/y.conf").stat().st_mode & 0o777 == 0o644
