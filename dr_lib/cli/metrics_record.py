@@ -1,0 +1,107 @@
+"""The CLI's side of the metrics: turn each command's result into a ``dr_lib.metrics`` record.
+
+The features (backup, restore, drill) and metrics share a layer and never import each other;
+the CLI, above both, converts here. Recording never fails a command: problems become one
+warning line on stderr.
+
+Backups are recorded only when they went to the configured backup directory: an ad-hoc
+``--dir`` elsewhere (a test, a one-off copy) says nothing about this host's backups. Dry runs
+change nothing and are not recorded.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from dr_lib.config import Config
+from dr_lib.errors import DRError
+from dr_lib.metrics import (
+    BackupRecord,
+    DecisionRecord,
+    DrillRecord,
+    RestoreRecord,
+    record_auto_restore,
+    record_backup,
+    record_drill,
+    record_restore,
+)
+from dr_lib.metrics.records import BACKUP_FAILED, BACKUP_NOT_PROMOTED, BACKUP_OK
+
+if TYPE_CHECKING:
+    from dr_lib.backup.result import BackupResult
+    from dr_lib.restore.auto_runner import AutoOutcome
+    from dr_lib.restore.run import RestoreOutcome
+
+
+def _warn(warnings: list[str]) -> None:
+    for warning in warnings:
+        click.echo(f"k3s-dr: warning: {warning}", err=True)
+
+
+def _configured_dir(config: Config, directory: Path | str | None) -> bool:
+    if directory is None:
+        return True
+    try:
+        return Path(directory).resolve() == Path(config.backup.dir).resolve()
+    except OSError:
+        return False
+
+
+def backup_done(config: Config, result: BackupResult) -> None:
+    if not _configured_dir(config, result.archive.parent):
+        return
+    record = BackupRecord(
+        at=time.time(), status=BACKUP_OK if result.promoted else BACKUP_NOT_PROMOTED, seconds=result.seconds,
+        archive=result.archive.name, objects=result.objects, kinds=dict(result.kinds), bytes=result.bytes,
+        verified=result.verified, datastore=result.datastore is not None,
+        error=result.not_promoted_reason or "")
+    _warn(record_backup(config, record))
+
+
+def backup_failed(config: Config, error: DRError, directory: Path | str | None) -> None:
+    if _configured_dir(config, directory):
+        _warn(record_backup(config, BackupRecord(at=time.time(), status=BACKUP_FAILED, error=error.message[:500])))
+
+
+def _restore_record(outcome: RestoreOutcome, *, auto: bool) -> RestoreRecord:
+    ledger = outcome.ledger
+    return RestoreRecord(at=time.time(), complete=ledger.complete, outcome=ledger.outcome, seconds=ledger.seconds,
+                         counts=dict(ledger.counts), archive=Path(ledger.archive).name, auto=auto)
+
+
+def restore_done(config: Config, outcome: RestoreOutcome) -> None:
+    if not outcome.ledger.dry_run:
+        _warn(record_restore(config, _restore_record(outcome, auto=False)))
+
+
+def restore_failed(config: Config, error: DRError, *, dry_run: bool = False) -> None:
+    """A restore that stopped with an error (archive refused, cluster unreachable…) is a failed restore."""
+    if not dry_run:
+        _warn(record_restore(config, RestoreRecord(at=time.time(), complete=False, outcome="error", seconds=0.0,
+                                                   counts={}, archive="")))
+
+
+def auto_restore_done(config: Config, result: AutoOutcome) -> None:
+    decision = DecisionRecord(at=time.time(), restore=result.decision.restore, reason=result.decision.reason[:500])
+    restored = _restore_record(result.restore, auto=True) if result.restore is not None else None
+    _warn(record_auto_restore(config, decision, restored))
+
+
+def drill_done(config: Config, outcome: Any) -> None:
+    """``outcome``: a :class:`dr_lib.drill.runner.DrillOutcome` (not imported: it loads pytest)."""
+    targets = outcome.evidence.get("targets", {}) if isinstance(outcome.evidence, dict) else {}
+    record = DrillRecord(
+        at=time.time(), passed=bool(outcome.passed), rto_seconds=outcome.rto_seconds,
+        rpo_seconds=outcome.rpo_seconds, rto_target_seconds=targets.get("rto_seconds"),
+        rpo_target_seconds=targets.get("rpo_seconds"), drill_id=str(outcome.drill_id),
+        failed_step=str(outcome.failed_step or ""))
+    _warn(record_drill(config, record))
+
+
+def drill_failed(config: Config, error: DRError) -> None:
+    """A drill that could not run to its verdict is a failed drill."""
+    _warn(record_drill(config, DrillRecord(at=time.time(), passed=False, failed_step=f"error: {error.message[:200]}")))

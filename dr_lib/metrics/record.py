@@ -1,0 +1,66 @@
+"""After every backup, restore, auto-restore decision and drill: update the state, rewrite the textfile.
+
+Called by the CLI once a run's result is known. Metrics must never fail the run they
+describe, so these functions do not raise: they return warnings for the caller to print.
+The textfile is written only where its directory exists (node_exporter's textfile collector
+is installed); ``k3s-dr metrics --write`` creates it on purpose.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from dr_lib.config import Config
+from dr_lib.errors import DRError
+from dr_lib.metrics.collect import MetricsSettings, gather, render
+from dr_lib.metrics.files import atomic_write_text
+from dr_lib.metrics.records import BackupRecord, DecisionRecord, DrillRecord, RestoreRecord, State
+from dr_lib.metrics.statefile import update_state
+
+
+def write_textfile(settings: MetricsSettings, now: float, now_monotonic: float, *, path: Path | None = None,
+                   make_parents: bool = False, state: State | None = None) -> tuple[Path, str]:
+    """Render the full set now and replace the textfile atomically; returns (path, text)."""
+    target = path or settings.textfile
+    text = render(settings.prefix, gather(settings, now, now_monotonic, state=state))
+    atomic_write_text(target, text, make_parents=make_parents)
+    return target, text
+
+
+def _record(config: Config, change: Callable[[State], State]) -> list[str]:
+    settings = MetricsSettings.from_config(config)
+    warnings: list[str] = []
+    try:
+        state, warning = update_state(settings.state_file, change)
+    except DRError as exc:
+        return [f"metrics not recorded: {exc}"]
+    if warning:
+        warnings.append(warning)
+    if settings.textfile.parent.is_dir():
+        try:
+            write_textfile(settings, time.time(), time.monotonic(), state=state)
+        except DRError as exc:
+            warnings.append(f"metrics textfile not written: {exc}")
+    return warnings
+
+
+def record_backup(config: Config, record: BackupRecord) -> list[str]:
+    return _record(config, lambda state: state.with_backup(record))
+
+
+def record_restore(config: Config, record: RestoreRecord) -> list[str]:
+    return _record(config, lambda state: state.with_restore(record))
+
+
+def record_auto_restore(config: Config, decision: DecisionRecord, restore: RestoreRecord | None) -> list[str]:
+    def change(state: State) -> State:
+        state = state.with_decision(decision)
+        return state.with_restore(restore) if restore is not None else state
+
+    return _record(config, change)
+
+
+def record_drill(config: Config, record: DrillRecord) -> list[str]:
+    return _record(config, lambda state: state.with_drill(record))

@@ -1,0 +1,41 @@
+"""Inputs for the metric catalogue, built from plain values (no I/O): shared by the metrics unit tests."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from dr_lib.metrics.backupdir import ArchiveFacts, DirFacts
+from dr_lib.metrics.catalog import Inputs
+from dr_lib.metrics.records import BackupRecord, DecisionRecord, DrillRecord, RestoreRecord, State
+from dr_lib.metrics.systemd import SystemdFacts, UnitReadiness
+
+NOW = 1_800_000_000.0
+CREATED = NOW - 1800  # the newest archive is half an hour old
+
+LATEST = ArchiveFacts("k3s-dr-20270115T073000Z.tar.gz", 111_616, CREATED, verified=True,
+                      kinds={"configmaps": 12, "deployments.apps": 3}, datastore=True)
+OLDER = ArchiveFacts("k3s-dr-20270115T063000Z.tar.gz", 110_000, CREATED - 3600, verified=True,
+                     kinds={"configmaps": 11})
+HEALTHY_DIR = DirFacts("/var/backups/k3s-cluster", archives=(LATEST, OLDER), latest=LATEST, latest_link="ok", count=2)
+READY_UNIT = UnitReadiness(loaded=True, enabled=True, masked=False, conditions_hold=True)
+
+
+def full_state() -> State:
+    """A host after a backup, an auto-restore that restored, and a passing drill."""
+    backup = BackupRecord(at=CREATED + 40, status="success", seconds=4.2, archive=LATEST.name, objects=15,
+                          kinds=dict(LATEST.kinds), bytes=LATEST.bytes, verified=True, datastore=True)
+    restore = RestoreRecord(at=NOW - 600, complete=True, outcome="complete", seconds=12.5,
+                            counts={"created": 14, "updated": 0, "unchanged": 1, "skipped": 0, "failed": 0},
+                            archive=LATEST.name, auto=True)
+    state = State().with_backup(backup).with_decision(DecisionRecord(NOW - 700, restore=False, reason="healthy"))
+    state = state.with_decision(DecisionRecord(NOW - 610, restore=True, reason="objects lost")).with_restore(restore)
+    drill = DrillRecord(at=NOW - 86400, passed=True, rto_seconds=38.5, rpo_seconds=12.0, rto_target_seconds=900,
+                        rpo_target_seconds=3600, drill_id="abc123")
+    return state.with_drill(drill)
+
+
+def full_inputs(**changes: object) -> Inputs:
+    inputs = Inputs(now=NOW, state=full_state(), backups=HEALTHY_DIR,
+                    systemd=SystemdFacts(next_backup_at=NOW + 300, auto_restore=READY_UNIT),
+                    rto_target_seconds=900.0, rpo_target_seconds=3600.0)
+    return replace(inputs, **changes)  # type: ignore[arg-type]
