@@ -1,1 +1,13 @@
-"""dr_lib.hooks (see its feature's issue)."""
+"""Application data: database dumps through hooks run in pods, and persistent-volume copies.
+
+``DataCollector`` (backup) and ``DataRestorer`` (restore) are handed to the backup and restore
+runs as callbacks by the CLI (hooks and backup are sibling features that do not import each
+other). Declarations: pod annotations or config rules (spec.py); presets for common databases
+(presets.py); volume copies (pvdata.py, zfs.py). See docs/hooks.md.
+"""
+
+from dr_lib.hooks.collect import DataCollector, HookFailed
+from dr_lib.hooks.restoredata import DataRestorer
+from dr_lib.hooks.settings import HookSettings
+
+__all__ = ["DataCollector", "DataRestorer", "HookFailed", "HookSettings"]

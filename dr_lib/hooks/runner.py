@@ -1,0 +1,130 @@
+"""Run one hook in its pod and judge how it ended: exit code, timeout, output that is no dump.
+
+An exec whose stream is closed does not stop the process in the container (seen on
+containerd: a timed-out ``sleep`` kept running). So a hook runs under a tiny ``/bin/sh``
+wrapper that records its process group in ``/tmp``; on timeout a second exec kills that
+group. A container without ``/bin/sh`` runs the hook directly (and a hung one is only
+reported, not stopped).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from dr_lib.errors import ClusterError
+from dr_lib.hooks.redact import Redactor, tail_text
+from dr_lib.hooks.spec import Hook, PodPlan
+from dr_lib.kube.client import Kube
+from dr_lib.kube.exec import ExecResult, exec_in_pod
+
+# $1 is the pid file's token; the hook's own argv follows. The wrapper stays the group leader
+# (no exec), so killing the group stops the hook and everything it started.
+_WRAP = 'p=/tmp/.k3s-dr-hook-$1.pid; shift; echo $$ > "$p" 2>/dev/null; "$@"; rc=$?; rm -f "$p"; exit $rc'
+_KILL = ('p=/tmp/.k3s-dr-hook-$1.pid; [ -s "$p" ] || exit 3; g=$(cat "$p"); '
+         'kill -KILL -"$g" 2>/dev/null || kill -KILL "$g"; rm -f "$p"')
+_NO_SHELL = ("/bin/sh: no such file", "\"/bin/sh\": stat /bin/sh", "exec: \"/bin/sh\"")
+KILL_TIMEOUT = 15.0
+
+
+@dataclass(frozen=True)
+class HookOutcome:
+    """One hook's result as reports show it: no command, no secret."""
+
+    namespace: str
+    pod: str
+    hook: str  # "dump hook (preset postgresql)"
+    phase: str
+    container: str | None
+    ok: bool
+    reason: str  # "" when ok
+    exit_code: int | None
+    seconds: float
+    on_error: str
+    output_bytes: int = 0
+    stderr: str = ""  # redacted tail, for reports
+    stdout: str = ""  # redacted, verify hooks only (a count, "ok")
+
+    @property
+    def label(self) -> str:
+        container = f" container {self.container!r}" if self.container else ""
+        return f"{self.hook} of pod {self.namespace}/{self.pod}{container}"
+
+    def message(self) -> str:
+        return f"{self.label} failed: {self.reason}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"namespace": self.namespace, "pod": self.pod, "hook": self.hook, "phase": self.phase,
+                "container": self.container, "ok": self.ok, "reason": self.reason, "exit_code": self.exit_code,
+                "seconds": round(self.seconds, 3), "on_error": self.on_error, "output_bytes": self.output_bytes,
+                **({"stderr": self.stderr} if self.stderr else {}), **({"stdout": self.stdout} if self.stdout else {})}
+
+
+def _no_shell(result: ExecResult) -> bool:
+    text = (result.failure or "") + result.stderr.decode("utf-8", "replace")
+    return result.exit_code is None and any(marker in text for marker in _NO_SHELL)
+
+
+def run_in_pod(kube: Kube, plan: PodPlan, hook: Hook, *, stdin: Callable[[], Iterable[bytes]] | None = None,
+               stdout_sink: Callable[[bytes], None] | None = None) -> tuple[ExecResult, bool]:
+    """Exec the hook (wrapped when the container has a shell); (result, stopped-after-timeout).
+
+    ``stdin`` makes a fresh iterable of chunks each time it is called (a retry without the
+    wrapper needs the input again).
+    """
+    token = secrets.token_hex(8)
+    wrapped = ["/bin/sh", "-c", _WRAP, "k3s-dr-hook", token, *hook.command]
+    try:
+        result = exec_in_pod(kube, plan.namespace, plan.pod, hook.container, wrapped, timeout=hook.timeout,
+                             stdin=None if stdin is None else stdin(), stdout_sink=stdout_sink)
+    except ClusterError as exc:  # no pod, no container, not running: the hook's failure, judged by its policy
+        return ExecResult(None, b"", b"", 0, 0.0, failure=exc.message), False
+    if _no_shell(result) and result.stdout_bytes == 0:
+        result = exec_in_pod(kube, plan.namespace, plan.pod, hook.container, list(hook.command),
+                             timeout=hook.timeout, stdin=None if stdin is None else stdin(), stdout_sink=stdout_sink)
+        return result, False
+    stopped = False
+    if result.timed_out:
+        try:
+            killed = exec_in_pod(kube, plan.namespace, plan.pod, hook.container,
+                                 ["/bin/sh", "-c", _KILL, "k3s-dr-kill", token], timeout=KILL_TIMEOUT)
+            stopped = killed.ok
+        except ClusterError:
+            stopped = False
+    return result, stopped
+
+
+def judge(plan: PodPlan, hook: Hook, result: ExecResult, stopped: bool, redactor: Redactor,
+          *, first_bytes: bytes = b"", keep_stdout: bool = False) -> HookOutcome:
+    """Turn an exec result into a verdict with the exact reason, redacted."""
+    stderr = tail_text(result.stderr, redactor)
+    reason = ""
+    if result.timed_out:
+        reason = (f"timed out after {hook.timeout:g} s (timeout); "
+                  + ("the hook's processes were killed" if stopped else "it may still run in the container"))
+    elif result.exit_code is None:
+        reason = redactor(result.failure or "the command did not run")
+    elif result.exit_code != 0:
+        reason = f"exit code {result.exit_code}"
+    elif result.failure:
+        reason = redactor(result.failure)
+    elif hook.phase == "dump":
+        reason = _dump_problem(hook, result.stdout_bytes, first_bytes)
+    if reason and stderr and not result.timed_out:
+        reason = f"{reason}; stderr: {stderr}"
+    stdout = tail_text(result.stdout, redactor, 300) if keep_stdout else ""
+    return HookOutcome(plan.namespace, plan.pod, hook.describe(plan.preset), hook.phase, hook.container,
+                       not reason, reason, result.exit_code, result.seconds, hook.on_error,
+                       output_bytes=result.stdout_bytes, stderr=stderr if reason else "", stdout=stdout)
+
+
+def _dump_problem(hook: Hook, size: int, first_bytes: bytes) -> str:
+    if size == 0:
+        return "wrote nothing to stdout: an empty dump is not a backup"
+    if hook.magic and not any(first_bytes.startswith(m) for m in hook.magic):
+        expected = " or ".join(repr(m.decode("latin-1")) for m in hook.magic)
+        return (f"wrote {size} bytes that are not a dump of this kind (garbage): a good one starts with "
+                f"{expected}")
+    return ""

@@ -1,0 +1,103 @@
+"""Real applications for the application-data tests: PostgreSQL and a file-writing app on the real node.
+
+The PostgreSQL is Debian's (image ``local/k3s-dr-db:bookworm``, built here by
+:mod:`dr_lib.hooks.images`); its password comes from a Secret through ``secretKeyRef`` and the
+hooks connect over TCP with it, so a leak would have something to leak.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dr_lib.cluster.realnode_config import NodeLayout
+from dr_lib.cluster.realnode_host import ctr, missing_requirements
+from dr_lib.hooks.apps import APP_IMAGE, JSONObject
+from dr_lib.hooks.images import db_image_tar
+from dr_lib.kube.client import Kube
+from dr_lib.kube.exec import ExecResult, exec_in_pod
+
+PG_PASSWORD = "pg-Sup3r-s3cret-7f2c9a41d"  # long and unmistakable: tests grep outputs for it
+
+
+def skip_unless_real_node(config: pytest.Config) -> None:
+    if config.getoption("--cluster") != "local":
+        pytest.skip("the real node runs only with --cluster=local")
+    if os.geteuid() != 0:
+        pytest.skip("the real node needs root (containerd, mounts, network namespaces)")
+    missing = missing_requirements()
+    if missing:
+        pytest.skip("the real node needs: " + ", ".join(f"{m.tool} (apt-get install {m.package})" for m in missing))
+
+
+def db_image_or_skip() -> Path:
+    from dr_lib.errors import EnvironmentProblem  # noqa: PLC0415
+
+    try:
+        return db_image_tar(time.monotonic() + 1200)
+    except EnvironmentProblem as exc:
+        pytest.skip(f"the database image cannot be built here (docker engine / Debian mirror): {exc}")
+
+
+def import_image(cluster: Any, tar: Path) -> None:
+    socket = NodeLayout(Path(cluster.dir) / "node").containerd_socket
+    ctr(socket, ["images", "import", str(tar)], time.monotonic() + 300, f"importing {tar.name} into the node")
+
+
+def create(kube: Kube, obj: JSONObject) -> None:
+    kind = obj["kind"]
+    namespace = obj["metadata"].get("namespace")
+    plural = {"Namespace": "namespaces", "Secret": "secrets", "StatefulSet": "statefulsets", "Pod": "pods",
+              "PersistentVolume": "persistentvolumes", "PersistentVolumeClaim": "persistentvolumeclaims",
+              "Service": "services"}[kind]
+    base = "/apis/apps/v1" if kind == "StatefulSet" else "/api/v1"
+    path = f"{base}/namespaces/{namespace}/{plural}" if namespace else f"{base}/{plural}"
+    response = kube.request("POST", path, body=obj)
+    assert response.ok or response.status == 409, f"creating {kind} {obj['metadata']['name']}: {response.reason}"
+
+
+def namespace(name: str) -> JSONObject:
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+
+
+def secret(ns: str, name: str, **values: str) -> JSONObject:
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": ns}, "stringData": values}
+
+
+def sleeper_pod(ns: str, name: str, annotations: dict[str, str], *, image: str = APP_IMAGE,
+                command: str = "sleep infinity", env: list[JSONObject] | None = None) -> JSONObject:
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": ns, "annotations": annotations},
+            "spec": {"nodeSelector": {"kubernetes.io/hostname": "localhost"}, "terminationGracePeriodSeconds": 1,
+                     "containers": [{"name": "main", "image": image, "imagePullPolicy": "Never",
+                                     "command": ["/bin/sh", "-c", command], "env": env or []}]}}
+
+
+def wait_ready(kube: Kube, ns: str, pod: str, timeout: float = 120) -> JSONObject:
+    deadline = time.monotonic() + timeout
+    last: JSONObject = {}
+    while time.monotonic() < deadline:
+        response = kube.request("GET", f"/api/v1/namespaces/{ns}/pods/{pod}")
+        last = response.body
+        conditions = (last.get("status") or {}).get("conditions") or []
+        if response.ok and any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions):
+            return last
+        time.sleep(0.5)
+    raise AssertionError(f"pod {ns}/{pod} not Ready in {timeout} s: {json.dumps(last.get('status'))[:800]}")
+
+
+def sh(kube: Kube, ns: str, pod: str, container: str, script: str, timeout: float = 120) -> ExecResult:
+    return exec_in_pod(kube, ns, pod, container, ["/bin/sh", "-c", script], timeout=timeout)
+
+
+def psql(kube: Kube, ns: str, sql: str, pod: str = "pg-0") -> str:
+    result = exec_in_pod(kube, ns, pod, "pg", ["runuser", "-u", "postgres", "--", "psql", "-h", "/run/postgresql",
+                                               "-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1", "-d", "shop",
+                                               "-c", sql], timeout=300)
+    assert result.ok, f"psql failed: {result.exit_code} {result.failure} {result.stderr!r}"
+    return result.stdout.decode().strip()
+
