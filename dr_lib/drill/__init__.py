@@ -1,1 +1,8 @@
-"""dr_lib.drill (see its feature's issue)."""
+"""Restore drills: seed an application, back it up, lose it, restore it, verify it, judge RTO/RPO.
+
+Kept import-light on purpose: the CLI reads these choices at start-up, and every `k3s-dr`
+command starts faster when pytest and the drill machinery load only for `k3s-dr drill`.
+"""
+
+PROVIDERS = ("local", "k3d", "kubeconfig")
+DESTROY_MODES = ("fresh", "wipe")

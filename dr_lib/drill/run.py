@@ -1,0 +1,219 @@
+"""One drill's settings and its state as the steps fill it in.
+
+:class:`DrillRun` is the context every step takes: what was started (clusters, the work
+directory), what was measured (the timeline), what each step produced (backup, restore,
+verification) and the extras the report attaches to each step. :meth:`DrillRun.execute` runs a
+step: it refuses to run one whose prerequisites failed (saying which), times it, and records
+how it ended — the same record whether pytest or anything else drives the drill.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from dr_lib.clock import utc_now
+from dr_lib.config import parse_duration
+from dr_lib.drill import DESTROY_MODES, PROVIDERS
+from dr_lib.drill.app import JSONObject
+from dr_lib.drill.commands import CommandRun
+from dr_lib.drill.timeline import FAILED, PASSED, SKIPPED, Phase, StepOutcome, Timeline
+from dr_lib.drill.verdict import Targets
+from dr_lib.drill.verify import Verification
+from dr_lib.errors import UsageError
+
+# Test-only switches that sabotage a restore on purpose; a report made with one says so.
+TEST_ONLY_ENV = ("K3S_DR_TEST_DISABLE_SANITIZER",)
+
+# step → the steps that must have *run* (passed, or failed after doing their work) before it.
+NEEDS_PASSED: dict[str, tuple[str, ...]] = {
+    "source": (), "backup": ("source",), "destroy": ("backup",), "restore": ("destroy",),
+    "verify": ("destroy",), "judge": (),
+}
+# verify also needs the restore to have been attempted: a verification of nothing proves nothing.
+NEEDS_RUN: dict[str, tuple[str, ...]] = {"verify": ("restore",)}
+
+
+class StepFailed(AssertionError):
+    """A step's check did not hold: the drill failed here, for the reason given."""
+
+
+class StepSkipped(Exception):
+    """A step could not run because a step it needs did not succeed."""
+
+
+@dataclass(frozen=True)
+class DrillSettings:
+    provider: str = "local"
+    real_node: bool = False
+    destroy: str = "fresh"
+    reports_root: Path = Path("reports")
+    kubeconfig: Path | None = None  # the cluster of the kubeconfig provider
+    targets: Targets = field(default_factory=lambda: Targets(900, 3600))
+    restore_wait_timeout: str = "5m"
+    nodes: int = 2
+    k3s_image: str | None = None  # the k3d provider's rancher/k3s image
+    config_path: str | None = None
+    step_timeout_seconds: float = 300.0
+    keep_work_dir: bool = False
+
+    def check(self) -> DrillSettings:
+        if self.provider not in PROVIDERS:
+            raise UsageError(f"cluster provider {self.provider!r} is not known: accepted is {', '.join(PROVIDERS)}")
+        if self.destroy not in DESTROY_MODES:
+            raise UsageError(f"destroy mode {self.destroy!r} is not known: accepted is {', '.join(DESTROY_MODES)}")
+        if self.provider == "kubeconfig" and self.destroy == "fresh":
+            raise UsageError("a drill on --cluster kubeconfig cannot make a fresh target cluster: "
+                             "accepted is --destroy wipe (it deletes only the drill's own namespaces)")
+        try:
+            parse_duration(self.restore_wait_timeout)
+        except ValueError:
+            raise UsageError(f"wait timeout {self.restore_wait_timeout!r} is not valid: accepted is a duration "
+                             "such as 90s, 5m") from None
+        if self.provider == "kubeconfig" and self.kubeconfig is None:
+            raise UsageError("--cluster kubeconfig needs --kubeconfig PATH (or $KUBECONFIG)")
+        return self
+
+
+Progress = Callable[[str], None]
+
+
+def _quiet(_line: str) -> None:
+    return None
+
+
+@dataclass
+class BackupRecord:
+    archive: Path
+    sha256: str
+    bytes: int
+    created: datetime
+    objects: int
+    kinds: int
+    command: CommandRun
+    result: dict[str, Any]
+
+
+@dataclass
+class RestoreRecord:
+    commands: list[CommandRun] = field(default_factory=list)
+    result: dict[str, Any] = field(default_factory=dict)
+    ledger: Any = None
+
+    @property
+    def complete(self) -> bool:
+        return bool(self.result.get("complete"))
+
+
+@dataclass
+class DrillRun:
+    settings: DrillSettings
+    drill_id: str
+    report_dir: Path
+    work_dir: Path
+    timeline: Timeline
+    env: dict[str, str]
+    progress: Progress = _quiet
+    identity: dict[str, str] = field(default_factory=dict)
+    source: Any = None  # ClusterHandle
+    target: Any = None  # ClusterHandle
+    seeded: list[JSONObject] = field(default_factory=list)
+    backup: BackupRecord | None = None
+    restore: RestoreRecord | None = None
+    verification: Verification | None = None
+    extras: dict[str, list[tuple[str, str, Any]]] = field(default_factory=dict)  # step → (name, format, content)
+    test_options: dict[str, str] = field(default_factory=dict)
+    secret_values: set[str] = field(default_factory=set)  # every secret value seen, for the report scrubber
+    data_checks: list[Any] = field(default_factory=list)  # dr_lib.hooks.datacheck.DataCheck, real node only
+    _cleanups: list[tuple[str, Callable[[], None]]] = field(default_factory=list)
+
+    @property
+    def started(self) -> datetime:
+        return self.timeline.started
+
+    def phase(self, step: str, name: str, started: datetime, started_mono: float, detail: str = "") -> Phase:
+        recorded = Phase(step, name, started, time.monotonic() - started_mono, detail)
+        self.timeline.add_phase(recorded)
+        self.progress(f"      {name}: {recorded.seconds:.1f} s{f' — {detail}' if detail else ''}")
+        return recorded
+
+    def attach(self, step: str, name: str, fmt: str, content: Any) -> None:
+        """An extra for the report row of ``step``: fmt is json, text or html (already redacted)."""
+        self.extras.setdefault(step, []).append((name, fmt, content))
+
+    def on_cleanup(self, what: str, action: Callable[[], None]) -> None:
+        self._cleanups.append((what, action))
+
+    def _blocker(self, name: str) -> str | None:
+        for needed in NEEDS_PASSED[name]:
+            if self.timeline.status(needed) != PASSED:
+                return f"not run: step {needed} {self.timeline.status(needed) or 'did not run'}"
+        for needed in NEEDS_RUN.get(name, ()):
+            if self.timeline.status(needed) not in (PASSED, FAILED):
+                return f"not run: step {needed} did not run"
+        return None
+
+    def execute(self, name: str, step: Callable[[DrillRun], None]) -> None:
+        started, started_mono = utc_now(), time.monotonic()
+        blocker = self._blocker(name)
+        if blocker is not None:
+            self.timeline.add_step(StepOutcome(name, SKIPPED, started, 0.0, blocker))
+            self.progress(f"  {name}: skipped ({blocker})")
+            raise StepSkipped(blocker)
+        self.progress(f"  {name} …")
+        try:
+            step(self)
+        except BaseException as exc:
+            message = str(exc) or type(exc).__name__
+            self.timeline.add_step(StepOutcome(name, FAILED, started, time.monotonic() - started_mono, message))
+            self.progress(f"  {name}: FAILED after {time.monotonic() - started_mono:.1f} s — {message[:300]}")
+            raise
+        seconds = time.monotonic() - started_mono
+        self.timeline.add_step(StepOutcome(name, PASSED, started, seconds))
+        self.progress(f"  {name}: ok ({seconds:.1f} s)")
+
+    def close(self) -> list[str]:
+        """Undo what the drill started, newest first; returns the problems (never raises)."""
+        problems: list[str] = []
+        while self._cleanups:
+            what, action = self._cleanups.pop()
+            try:
+                action()
+            except Exception as exc:  # noqa: BLE001 - every cleanup must get its turn
+                problems.append(f"{what}: {type(exc).__name__}: {exc}")
+        if not self.settings.keep_work_dir:
+            shutil.rmtree(self.work_dir, ignore_errors=True)
+        return problems
+
+
+def new_work_dir() -> Path:
+    """Private scratch space: the archive in it holds Secrets, so 0700 and removed at the end."""
+    return Path(tempfile.mkdtemp(prefix="k3s-dr-drill-"))
+
+
+def command_env(settings: DrillSettings, work_dir: Path, base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment of the drill's ``k3s-dr`` commands: the operator's, with every path the
+    commands write redirected into the drill's work directory (never the host's backups, lock or log)."""
+    env = dict(os.environ if base is None else base)
+    env.update({
+        "K3S_DR_BACKUP_DIR": str(work_dir / "backups"),
+        "K3S_DR_BACKUP_LOCK_FILE": str(work_dir / "k3s-dr.lock"),
+        "K3S_DR_BACKUP_LOG_FILE": str(work_dir / "k3s-dr.log"),
+        "K3S_DR_RESTORE_STATE_DIR": str(work_dir / "state"),
+        "K3S_DR_METRICS_STATE_FILE": str(work_dir / "state" / "metrics-state.json"),
+        "K3S_DR_METRICS_TEXTFILE": str(work_dir / "metrics" / "k3s_dr.prom"),  # no such dir: not written
+    })
+    if settings.config_path:
+        env["K3S_DR_CONFIG"] = settings.config_path
+    return env
+
+
+def active_test_options(env: Mapping[str, str]) -> dict[str, str]:
+    return {name: env[name] for name in TEST_ONLY_ENV if env.get(name)}

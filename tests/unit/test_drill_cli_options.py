@@ -1,0 +1,58 @@
+"""`k3s-dr drill` refuses bad requests before starting anything, with one clear line."""
+
+from __future__ import annotations
+
+import pytest
+
+from dr_lib.cli.main import main
+from dr_lib.drill.commands import CommandRun, _last_json_object, run_k3s_dr
+from dr_lib.errors import ExitCode
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--cluster", "kubeconfig", "--destroy", "fresh", "--kubeconfig", "/k"], "cannot make a fresh target cluster"),
+    (["--cluster", "kubeconfig"], "--cluster kubeconfig needs --kubeconfig"),
+    (["--wait-timeout", "soon"], "wait timeout 'soon' is not valid"),
+    (["--cluster", "openstack"], "Invalid value for '--cluster'"),
+])
+def test_usage_errors(args: list[str], message: str, capsys: pytest.CaptureFixture[str],
+                      monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    monkeypatch.setenv("K3S_DR_CONFIG", "/dev/null")
+    assert main(["drill", "--reports", str(tmp_path), *args]) == ExitCode.USAGE
+    assert message in capsys.readouterr().err
+
+
+def test_help_names_the_json_interface() -> None:
+    assert main(["drill", "--help"]) == ExitCode.OK
+
+
+def test_command_results_are_read_from_the_last_json_line() -> None:
+    assert _last_json_object('progress\n{"a": 1}\n{"archive": "x"}\n') == {"archive": "x"}
+    assert _last_json_object('{\n  "pretty": true\n}') == {"pretty": True}
+    assert _last_json_object("no json at all") is None
+
+
+def test_a_failed_command_says_how_in_one_line() -> None:
+    run = CommandRun(("restore", "a.tar.gz"), 3, None, "working\nk3s-dr: error: restore partial: 2 failed\n", 1.0)
+    assert run.failure() == "`k3s-dr restore a.tar.gz` exited 3: k3s-dr: error: restore partial: 2 failed"
+    assert not run.ok and run.to_json()["exit_code"] == 3
+
+
+def test_run_k3s_dr_runs_the_real_cli_as_a_process() -> None:
+    run = run_k3s_dr(["--version"], env={"PATH": "/usr/bin:/bin"}, timeout=120)
+    assert run.ok and run.result is None and run.command_line == "k3s-dr --version"
+
+
+def test_the_drills_commands_write_nothing_of_the_hosts(tmp_path: object) -> None:
+    """Backups, locks, logs, restore state and metrics of a drill stay in its work directory."""
+    from pathlib import Path  # noqa: PLC0415
+
+    from dr_lib.config import load_config  # noqa: PLC0415
+    from dr_lib.drill.run import DrillSettings, command_env  # noqa: PLC0415
+
+    work = Path(str(tmp_path))
+    config = load_config("/dev/null", env=command_env(DrillSettings(), work, base={}))
+    written = [config.backup.dir, config.backup.lock_file, config.backup.log_file, config.restore.state_dir,
+               config.metrics.textfile, config.metrics.state_file]
+    assert all(Path(path).is_relative_to(work) for path in written), written
