@@ -127,6 +127,131 @@ class MetricsConfig:
         "0.0.0.0:9101", "HOST:PORT", lambda v: isinstance(v, str) and re.fullmatch(r".+:\d{1,5}", v) is not None
     )
     textfile: str = _spec("/var/lib/node_exporter/textfile_collector/k3s_dr.prom", "an absolute file path", _absolute)
+    state_file: str = _spec("", "an absolute file path, or empty for <restore.state_dir>/metrics-state.json",
+                            lambda v: v == "" or _absolute(v))
+
+
+def _kinds(value: Any) -> bool:
+    items = value.split(",") if isinstance(value, str) else value
+    return isinstance(items, (list, tuple)) and all(
+        isinstance(k, str) and re.fullmatch(r"[a-z0-9]+(\.[a-z0-9.-]+)?", k.strip()) for k in items
+    )
+
+
+def _regex(value: Any) -> bool:
+    try:
+        re.compile(value)
+    except (re.error, TypeError):
+        return False
+    return isinstance(value, str)
+
+
+@dataclass(frozen=True)
+class ChecksConfig:
+    """Settings of the conformance suite (tests/checks), read on the host under test."""
+
+    waivers: str = _spec("/etc/k3s-dr/waivers.yaml", "an absolute file path", _absolute)
+    archive_glob: str = _spec("k3s-dr-*.tar.gz", "a file-name pattern without '/' (shell glob)", _file_name)
+    expected_kinds: tuple[str, ...] = _spec(
+        ("namespaces", "configmaps", "services"),
+        "a list (or comma-separated text) of kinds as <plural> or <plural>.<group>, e.g. deployments.apps",
+        _kinds,
+    )
+    log_error_pattern: str = _spec(
+        r"(?i)\b(failed|error|critical|traceback|not-promoted)\b", "a Python regular expression", _regex
+    )
+    log_success_pattern: str = _spec(r"\bk3s-dr backup ok\b", "a Python regular expression", _regex)
+    metrics: str = _spec("auto", "auto (check when the textfile exists), required or off",
+                         lambda v: v in ("auto", "required", "off"))
+
+
+def _age_recipients(value: Any) -> bool:
+    items = value.split(",") if isinstance(value, str) else value
+    return isinstance(items, (list, tuple)) and all(
+        isinstance(r, str) and re.fullmatch(r"age1[02-9ac-hj-np-z]{58}", r.strip()) for r in items if str(r).strip()
+    )
+
+
+def _empty_or(check: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    return lambda v: v == "" or check(v)
+
+
+@dataclass(frozen=True)
+class OffsiteTargetConfig:
+    """One named offsite target (``offsite.targets.<name>``): an S3 bucket or a restic repository."""
+
+    type: str = _spec("s3", "s3 or restic", lambda v: v in ("s3", "restic"))
+    bucket: str = _spec("", "an S3 bucket name (3-63 characters of a-z, 0-9, '.', '-')", _empty_or(
+        lambda v: isinstance(v, str) and re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", v) is not None))
+    prefix: str = _spec("k3s-dr/", "a key prefix ending in '/', or empty", lambda v: isinstance(v, str) and (
+        v == "" or (v.endswith("/") and not v.startswith("/") and ".." not in v.split("/"))))
+    endpoint_url: str = _spec("", "empty (AWS) or the http(s):// URL of an S3-compatible server", _empty_or(
+        lambda v: isinstance(v, str) and re.fullmatch(r"https?://[^\s/]+(/\S*)?", v) is not None))
+    region: str = _spec("", "empty (from the AWS configuration) or a region name such as eu-west-1",
+                        _empty_or(lambda v: isinstance(v, str) and re.fullmatch(r"[a-z0-9-]+", v) is not None))
+    profile: str = _spec("", "empty (the usual AWS sources) or a profile name of the AWS configuration",
+                         lambda v: isinstance(v, str))
+    object_lock_days: int = _spec(0, "a whole number ≥ 0: days each pushed copy stays locked (0: no lock)",
+                                  _non_negative)
+    object_lock_mode: str = _spec("GOVERNANCE", "GOVERNANCE or COMPLIANCE", lambda v: v in ("GOVERNANCE", "COMPLIANCE"))
+    repository: str = _spec("", "a restic repository: /absolute/dir, s3:http(s)://HOST/BUCKET/PATH or sftp:HOST:/PATH",
+                            _empty_or(lambda v: isinstance(v, str) and re.match(r"(/|s3:|sftp:)", v) is not None))
+    password_file: str = _spec("", "an absolute path of the file holding the restic repository password",
+                               _empty_or(_absolute))
+    keep: int = _spec(24, "a whole number ≥ 1 (remote copies kept, newest first)", _positive)
+    keep_daily: int = _spec(7, "a whole number ≥ 0 (days with one remote copy kept)", _non_negative)
+    keep_weekly: int = _spec(4, "a whole number ≥ 0 (weeks with one remote copy kept)", _non_negative)
+    timeout: str = _spec("30m", "a duration such as 90s, 30m: the deadline of one push or pull", _duration)
+
+
+@dataclass(frozen=True)
+class OffsiteConfig:
+    encrypt: str = _spec("auto", "auto (encrypt when recipients are set), required or off",
+                         lambda v: v in ("auto", "required", "off"))
+    recipients: tuple[str, ...] = _spec((), "a list (or comma-separated text) of age X25519 recipients (age1…)",
+                                        _age_recipients)
+    identity_file: str = _spec("/etc/k3s-dr/age-identity.txt",
+                               "an absolute file path (the age identity; needed only to restore)", _absolute)
+    targets: dict[str, OffsiteTargetConfig] = field(default_factory=dict, metadata={
+        "accepted": "a mapping of target names ([a-z0-9][a-z0-9_-]*) to target sections",
+        "check": lambda v: isinstance(v, str) and re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,62}", v) is not None})
+
+
+_HOOK_RULE_KEYS = frozenset({"name", "namespace", "selector", "container", "preset", "params", "pre", "dump", "post",
+                             "restore", "verify", "timeout", "on_error", "volumes", "volume_mode"})
+
+
+def _hook_rules(value: Any) -> bool:
+    """A list of mappings with known keys; dr_lib.hooks checks each value and names the rule when one is bad."""
+    return isinstance(value, (list, tuple)) and all(
+        isinstance(rule, Mapping) and set(rule) <= _HOOK_RULE_KEYS and isinstance(rule.get("namespace"), str)
+        for rule in value)
+
+
+def _names(value: Any) -> bool:
+    return isinstance(value, (list, tuple)) and all(isinstance(v, str) and v for v in value)
+
+
+@dataclass(frozen=True)
+class HooksConfig:
+    """Application data: backup/restore hooks and volume copies (dr_lib.hooks, docs/hooks.md)."""
+
+    timeout: str = _spec("10m", "a duration such as 90s, 10m (per hook, unless the hook says otherwise)", _duration)
+    on_error: str = _spec("fail", "fail (abort the backup) or continue (mark it partial)",
+                          lambda v: v in ("fail", "continue"))
+    volume_backend: str = _spec("copy", "copy (the node directory) or zfs (zfs snapshot + zfs send)",
+                                lambda v: v in ("copy", "zfs"))
+    local_nodes: tuple[str, ...] = _spec(
+        (), "a list of node names whose disks are this machine's (empty: this host's name and localhost)", _names)
+    restore_wait: str = _spec("5m", "a duration: how long restore waits for a pod to be Ready before its hook",
+                              _duration)
+    restore_volumes: str = _spec(
+        "keep-existing", "keep-existing (a non-empty target directory is left alone) or replace "
+        "(it is moved aside to <dir>.k3s-dr-replaced-<time>, never deleted)",
+        lambda v: v in ("keep-existing", "replace"))
+    rules: tuple[dict[str, Any], ...] = _spec(
+        (), f"a list of mappings, each with 'namespace' and some of: {', '.join(sorted(_HOOK_RULE_KEYS))}",
+        _hook_rules)
 
 
 @dataclass(frozen=True)
@@ -139,6 +264,9 @@ class Config:
     targets: TargetsConfig = field(default_factory=TargetsConfig)
     units: UnitsConfig = field(default_factory=UnitsConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    checks: ChecksConfig = field(default_factory=ChecksConfig)
+    offsite: OffsiteConfig = field(default_factory=OffsiteConfig)
+    hooks: HooksConfig = field(default_factory=HooksConfig)
     source: str | None = field(default=None, compare=False)
 
 
@@ -169,6 +297,10 @@ def _build(cls: type[Any], values: Mapping[str, Any], env: Mapping[str, str], pr
             continue
         key = prefix + f.name
         hint = hints[f.name]
+        if typing.get_origin(hint) is dict:  # named sections of one schema, e.g. offsite.targets.<name>
+            kwargs[f.name] = _build_named(typing.get_args(hint)[1], values.get(f.name) or {}, f, env=env, key=key,
+                                         source=source)
+            continue
         if dataclasses.is_dataclass(hint):
             section = values.get(f.name, {}) or {}
             if not isinstance(section, Mapping):
@@ -182,10 +314,26 @@ def _build(cls: type[Any], values: Mapping[str, Any], env: Mapping[str, str], pr
             value, where = _coerce(env[env_name], hint), f"environment variable {env_name}"
         if hint is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
+        if typing.get_origin(hint) is tuple and isinstance(value, list):  # YAML lists: keep the config hashable
+            value = tuple(value)
         if not f.metadata["check"](value):
             raise ConfigError(key, value, f.metadata["accepted"], source=where)
         kwargs[f.name] = value
     return cls(**kwargs)
+
+
+def _build_named(cls: type[Any], entries: Any, f: dataclasses.Field[Any], *, env: Mapping[str, str], key: str,
+                 source: str | None) -> dict[str, Any]:
+    if not isinstance(entries, Mapping):
+        raise ConfigError(key, entries, f.metadata["accepted"], source=source)
+    built: dict[str, Any] = {}
+    for name, section in entries.items():
+        if not f.metadata["check"](name):
+            raise ConfigError(f"{key}.{name}", section, f.metadata["accepted"], source=source)
+        if not isinstance(section, Mapping):
+            raise ConfigError(f"{key}.{name}", section, "a mapping of keys", source=source)
+        built[name] = _build(cls, section, env, f"{key}.{name}.", source)
+    return built
 
 
 def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Config:
@@ -218,3 +366,19 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
 def duration_seconds(text: str) -> int:
     """Seconds of a duration that already passed validation."""
     return parse_duration(str(text))
+
+
+def config_from_text(text: str, source: str, env: Mapping[str, str] | None = None) -> Config:
+    """Validate configuration text read elsewhere, e.g. on a remote host by the conformance suite.
+
+    ``env`` defaults to none at all: the caller's environment says nothing about that host.
+    """
+    try:
+        loaded = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError("(file)", source, f"a readable YAML file ({type(exc).__name__})") from None
+    loaded = {} if loaded is None else loaded
+    if not isinstance(loaded, Mapping):
+        raise ConfigError("(top level)", type(loaded).__name__, "a mapping of keys", source=source)
+    config: Config = _build(Config, loaded, env or {}, "", source)
+    return dataclasses.replace(config, source=source)

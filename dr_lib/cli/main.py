@@ -7,6 +7,7 @@ Commands raise :class:`dr_lib.errors.DRError` subclasses; :func:`main` prints on
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 import traceback
@@ -15,12 +16,43 @@ from collections.abc import Sequence
 import click
 
 from dr_lib import __version__
-from dr_lib.cli import backup, cluster, drill, host, lab, restore
 from dr_lib.cli.common import AppContext
 from dr_lib.errors import DRError, ExitCode
 
+# Command name → the dr_lib.cli module that defines it (in its COMMANDS list). Modules are
+# imported only when their command runs: importing every feature (and the kubernetes client
+# with it) costs more start-up time than a whole backup of a small cluster.
+COMMAND_MODULES: dict[str, str] = {
+    "backup": "backup", "verify": "backup", "list": "backup",
+    "restore": "restore", "diff": "restore",
+    "cluster": "cluster",
+    "install": "host", "fix": "host",
+    "lab": "lab",
+    "drill": "drill",
+    "exporter": "metrics", "metrics": "metrics",
+    "push": "offsite", "pull": "offsite", "ls": "offsite",
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+
+def load_command(name: str) -> click.Command:
+    module = importlib.import_module(f"dr_lib.cli.{COMMAND_MODULES[name]}")
+    for command in module.COMMANDS:
+        if command.name == name:
+            return command  # type: ignore[no-any-return]
+    raise LookupError(f"dr_lib.cli.{COMMAND_MODULES[name]} defines no command {name!r}")
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported on first use (see COMMAND_MODULES)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMAND_MODULES)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return load_command(cmd_name) if cmd_name in COMMAND_MODULES else None
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="k3s-dr")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
               help="Configuration file [default: $K3S_DR_CONFIG or /etc/k3s-dr/config.yaml if present].")
@@ -30,10 +62,6 @@ def cli(ctx: click.Context, config_path: str | None, debug: bool) -> None:
     """Disaster recovery for k3s clusters: verified backups, safe restores, drills."""
     ctx.obj = AppContext(config_path=config_path, debug=debug)
 
-
-for module in (cluster, backup, restore, host, lab, drill):
-    for command in module.COMMANDS:
-        cli.add_command(command)
 
 
 def _debug_requested(argv: Sequence[str]) -> bool:

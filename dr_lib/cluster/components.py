@@ -143,6 +143,10 @@ def kwok_argv(bin_dir: Path, layout: Layout, ports: dict[str, int]) -> list[str]
         f"--kubeconfig={layout.kubeconfig}",
         "--manage-all-nodes=false",
         f"--manage-nodes-with-annotation-selector={key}={value}",
+        # Leases renewed every ~10 s: without them kwok refreshes node status only every ~50 s, the
+        # node lifecycle controller marks the nodes NotReady after its grace period, and their pods
+        # stay Ready=False for good (seen: every Deployment unready ~50 s after start).
+        "--node-lease-duration-seconds=40",
         f"--server-address={LOOPBACK}:{ports['kwok']}",
         # Addresses kwok reports for fake nodes and pods; nothing is ever sent to them.
         "--cidr=10.0.0.1/24",
