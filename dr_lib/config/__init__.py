@@ -1,0 +1,43 @@
+"""Typed configuration: ``/etc/k3s-dr/config.yaml``, ``--config``, environment overrides.
+
+The schema is data: nested frozen dataclasses whose fields carry a check and a sentence
+saying what is accepted. Loading walks the schema, so every key is validated the same way
+and a bad value yields one :class:`ConfigError` naming key, value and what is accepted.
+Precedence, lowest first: defaults (the seed's paths) → the YAML file → ``K3S_DR_*``
+environment variables (``K3S_DR_BACKUP_DIR`` overrides ``backup.dir``).
+"""
+
+from dr_lib.config.fields import CONFIG_ENV, DEFAULT_CONFIG_PATH, ENV_PREFIX, parse_duration
+from dr_lib.config.loader import config_from_text, duration_seconds, load_config
+from dr_lib.config.schema import (
+    BackupConfig,
+    ChecksConfig,
+    Config,
+    HooksConfig,
+    MetricsConfig,
+    OffsiteConfig,
+    OffsiteTargetConfig,
+    RestoreConfig,
+    TargetsConfig,
+    UnitsConfig,
+)
+
+__all__ = [
+    "CONFIG_ENV",
+    "DEFAULT_CONFIG_PATH",
+    "ENV_PREFIX",
+    "BackupConfig",
+    "ChecksConfig",
+    "Config",
+    "HooksConfig",
+    "MetricsConfig",
+    "OffsiteConfig",
+    "OffsiteTargetConfig",
+    "RestoreConfig",
+    "TargetsConfig",
+    "UnitsConfig",
+    "config_from_text",
+    "duration_seconds",
+    "load_config",
+    "parse_duration",
+]

@@ -1,0 +1,61 @@
+"""Field building blocks: the `_spec` marker (default, accepted, check) and shared validators."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import field
+from pathlib import Path
+from typing import Any
+
+DEFAULT_CONFIG_PATH = Path("/etc/k3s-dr/config.yaml")
+ENV_PREFIX = "K3S_DR_"
+CONFIG_ENV = "K3S_DR_CONFIG"
+
+_DURATION = re.compile(r"^(\d+)([smhd])$")
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str) -> int:
+    """``"90s"``, ``"15m"``, ``"1h"``, ``"2d"`` or a plain number of seconds → seconds."""
+    if text.isdigit():
+        return int(text)
+    match = _DURATION.match(text)
+    if match is None:
+        raise ValueError(text)
+    return int(match.group(1)) * _DURATION_UNITS[match.group(2)]
+
+
+def _spec(default: Any, accepted: str, check: Callable[[Any], bool] = lambda _v: True) -> Any:
+    return field(default=default, metadata={"accepted": accepted, "check": check})
+
+
+def _positive(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _non_negative(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _fraction(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 1
+
+
+def _file_name(value: Any) -> bool:
+    return isinstance(value, str) and bool(value) and "/" not in value and value not in {".", ".."}
+
+
+def _absolute(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith("/")
+
+
+def _unit(value: Any) -> bool:
+    return isinstance(value, str) and re.fullmatch(r"[A-Za-z0-9@._:-]+\.(service|timer)", value) is not None
+
+
+def _duration(value: Any) -> bool:
+    try:
+        return parse_duration(str(value)) > 0
+    except ValueError:
+        return False
