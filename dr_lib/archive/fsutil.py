@@ -1,8 +1,9 @@
-"""Crash-safe file operations: every visible name is either the old content or the complete new one.
+"""Crash-safe file operations of the backup directory: every visible name is the old content or the new one.
 
-The pattern is always the same: write under a hidden temporary name in the *same* directory,
-fsync the file, rename it over the final name (atomic on POSIX), fsync the directory so the
-rename itself survives a power cut. Symbolic links are replaced the same way.
+The pattern itself lives in :mod:`dr_lib.atomic`; this module adds what is archive-specific:
+temporary names start with :data:`~dr_lib.archive.format.TEMP_PREFIX` (so no reader, lister or
+rotation ever takes them for real files), files are private (0600), and OSErrors become
+EnvironmentProblems with the backup directory's hints.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import errno
 import os
 from pathlib import Path
 
+from dr_lib import atomic
 from dr_lib.archive import format as fmt
 from dr_lib.errors import EnvironmentProblem
 
@@ -32,14 +34,6 @@ def temp_path(final: Path) -> Path:
     return final.with_name(f"{fmt.TEMP_PREFIX}{final.name}.{os.getpid()}")
 
 
-def fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def unlink_quietly(path: Path) -> None:
     with contextlib.suppress(FileNotFoundError):
         path.unlink()
@@ -52,31 +46,17 @@ def create_private(path: Path) -> int:
 
 def atomic_write(path: Path, data: bytes) -> None:
     """Replace ``path`` with ``data`` (mode 0600) so a crash leaves the old file or the new one."""
-    temp = temp_path(path)
-    unlink_quietly(temp)
     try:
-        fd = create_private(temp)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        temp.replace(path)
-        fsync_dir(path.parent)
+        atomic.write_atomic(path, data, mode=fmt.ARCHIVE_FILE_MODE, temp_name=temp_path(path).name)
     except OSError as exc:
-        unlink_quietly(temp)
         raise os_problem(exc, "write", path) from None
 
 
 def replace_symlink(link: Path, target: str) -> None:
     """Point ``link`` at ``target`` (a relative name) in one rename: it never dangles or vanishes."""
-    temp = temp_path(link)
-    unlink_quietly(temp)
     try:
-        temp.symlink_to(target)
-        temp.replace(link)
-        fsync_dir(link.parent)
+        atomic.replace_symlink(link, target, temp_name=temp_path(link).name)
     except OSError as exc:
-        unlink_quietly(temp)
         raise os_problem(exc, "replace the link", link) from None
 
 

@@ -23,8 +23,9 @@ from typing import Any
 
 from dr_lib.archive import format as fmt
 from dr_lib.archive.documents import encode_documents
-from dr_lib.archive.fsutil import create_private, fsync_dir, os_problem, temp_path, unlink_quietly
+from dr_lib.archive.fsutil import create_private, os_problem, temp_path, unlink_quietly
 from dr_lib.archive.manifest import Manifest
+from dr_lib.atomic import fsync_dir
 from dr_lib.errors import IntegrityError
 
 _COPY_BUFFER = 1024 * 1024

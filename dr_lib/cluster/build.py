@@ -9,7 +9,6 @@ for rather than duplicated. One build at a time (a lock in the cache directory).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -21,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from dr_lib.atomic import sha256_file
 from dr_lib.cluster import binaries as b
 from dr_lib.cluster.files import locked, write_atomic
 from dr_lib.cluster.goinfo import GoBuildInfo, go_binary, read_build_info
@@ -133,18 +133,11 @@ def _build_one(name: str, tmp: Path, versions: b.Versions, go: str, src: Path) -
     _run_go([go, "install", module], cwd=tmp, env=_go_env(**extra), log=log, what=f"go install {module}")
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _finish(tmp: Path, final: Path, key: str, versions: b.Versions, how: dict[str, str]) -> None:
     for component in b.COMPONENTS:
         (tmp / component).symlink_to(b.MULTI_CALL)
-    files = {n: {"bytes": (tmp / n).stat().st_size, "sha256": _sha256(tmp / n), "how": how[n]} for n in b.REQUIRED}
+    files = {n: {"bytes": (tmp / n).stat().st_size, "sha256": sha256_file(tmp / n), "how": how[n]}
+             for n in b.REQUIRED}
     stamp = {"key": key, "versions": versions.as_dict(), "files": files,
              "built_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
     write_atomic(tmp / b.STAMP, json.dumps(stamp, indent=2, sort_keys=True) + "\n", mode=0o644)

@@ -1,39 +1,22 @@
-"""Atomic file writes: a reader sees the old file or the new one, never half of one."""
+"""Atomic file writes (parents created) and a blocking lock for the local clusters' files."""
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
-import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-
-def fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+from dr_lib import atomic
 
 
 def write_atomic(path: Path, data: bytes | str, mode: int = 0o600) -> None:
-    """Temp file in the same directory, fsync, rename over ``path``, fsync the directory."""
-    payload = data.encode() if isinstance(data, str) else data
+    """Temp file in the same directory, fsync, rename over ``path``, fsync the directory.
+
+    Creates missing parent directories; raises OSError (see :func:`dr_lib.atomic.write_atomic`).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        Path(tmp_name).replace(path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-    fsync_dir(path.parent)
+    atomic.write_atomic(path, data, mode=mode)
 
 
 @contextlib.contextmanager

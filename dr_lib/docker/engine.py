@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from dr_lib.atomic import fsync_dir
 from dr_lib.docker import filelock
 from dr_lib.docker._proc import log_tail, run, seconds_left
 from dr_lib.errors import DeadlineExceeded, EnvironmentProblem
@@ -152,11 +153,7 @@ def save_image(tag: str | list[str], path: Path, deadline: float | None = None) 
         with partial.open("rb") as written:
             os.fsync(written.fileno())
         partial.replace(path)
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        fsync_dir(path.parent)
     finally:
         partial.unlink(missing_ok=True)
     return path

@@ -7,11 +7,11 @@ format ``sha256sum -c`` reads, so an auditor checks a report with a stock tool.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from datetime import UTC, datetime
 from pathlib import Path
 
+from dr_lib.atomic import sha256_file, write_atomic
 from dr_lib.drill.redact import Scrubber
 from dr_lib.errors import EnvironmentProblem
 
@@ -39,28 +39,11 @@ def create_report_dir(root: Path, started: datetime, drill_id: str) -> Path:
     return directory
 
 
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def write_file(path: Path, data: bytes | str) -> Path:
     """Write atomically: readers see the old file or the whole new one, never a part."""
-    payload = data.encode("utf-8") if isinstance(data, str) else data
-    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, REPORT_FILE_MODE)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        temp.replace(path)
-        _fsync_dir(path.parent)
+        write_atomic(path, data, mode=REPORT_FILE_MODE, temp_name=f".{path.name}.{os.getpid()}.tmp")
     except OSError as exc:
-        temp.unlink(missing_ok=True)
         raise EnvironmentProblem(f"cannot write {str(path)!r}: {exc.strerror}") from None
     return path
 
@@ -69,14 +52,6 @@ def report_files(directory: Path) -> list[Path]:
     """Every regular file of the report, manifest and temporaries excluded, in a stable order."""
     return sorted(p for p in directory.rglob("*")
                   if p.is_file() and not p.is_symlink() and p.name != MANIFEST_NAME and not p.name.startswith("."))
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def write_manifest(directory: Path) -> Path:

@@ -5,7 +5,6 @@ what it measured, and raises :class:`StepFailed` with the reason when its check 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import shutil
 import sqlite3
@@ -14,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from dr_lib.archive import iter_archive_objects, read_manifest
+from dr_lib.atomic import sha256_file
 from dr_lib.clock import utc_now
 from dr_lib.cluster.providers import start_with_provider
 from dr_lib.cluster.realnode import APP_REF as REAL_NODE_IMAGE
@@ -81,14 +81,6 @@ def _ns(obj: dict[str, Any]) -> str:
     return str(obj.get("metadata", {}).get("namespace") or "")
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _require_ok(command: CommandRun, what: str) -> dict[str, Any]:
     if not command.ok:
         raise StepFailed(f"{what}: {command.failure()}")
@@ -119,7 +111,7 @@ def backup(run: DrillRun) -> None:
     if not archive.is_absolute():
         archive = backup_dir / archive
     manifest = read_manifest(archive)
-    run.backup = BackupRecord(archive, _sha256(archive), archive.stat().st_size, manifest.created_at,
+    run.backup = BackupRecord(archive, sha256_file(archive), archive.stat().st_size, manifest.created_at,
                               manifest.objects, len(manifest.files), command, result)
     run.phase("backup", "k3s-dr backup", t0, m0, f"{archive.name}: {manifest.objects} objects, "
                                                    f"{len(manifest.files)} kinds")

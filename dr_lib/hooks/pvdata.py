@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, cast
 
-from dr_lib.archive.fsutil import create_private, fsync_dir
+from dr_lib.archive.fsutil import create_private
+from dr_lib.atomic import fsync_dir
 
 _CHUNK = 1024 * 1024
 STAGING_PREFIX = ".k3s-dr-restoring-"

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from dr_lib.archive.fsutil import fsync_dir, os_problem, replace_symlink, temp_path, unlink_quietly
+from dr_lib.archive.fsutil import os_problem, replace_symlink, temp_path
+from dr_lib.atomic import fsync_dir, write_atomic
 
 
 @dataclass(frozen=True)
@@ -32,19 +32,9 @@ class Root:
         """Temp file beside it, fsync, rename over, fsync the directory: old or new, never half."""
         final = self(path)
         final.parent.mkdir(parents=True, exist_ok=True)
-        temp = temp_path(final)
-        unlink_quietly(temp)
         try:
-            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(content)
-                handle.flush()
-                os.fchmod(handle.fileno(), mode)  # the umask may have taken bits away
-                os.fsync(handle.fileno())
-            temp.replace(final)
-            fsync_dir(final.parent)
+            write_atomic(final, content, mode=mode, temp_name=temp_path(final).name)  # mode exact, umask or not
         except OSError as exc:
-            unlink_quietly(temp)
             raise os_problem(exc, "write", path) from None
 
     def move_aside(self, path: str, suffix: str) -> str:

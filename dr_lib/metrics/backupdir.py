@@ -8,7 +8,6 @@ unreadable directory or a corrupt archive becomes a fact the metrics report.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,9 +16,9 @@ from dr_lib.archive import format as fmt
 from dr_lib.archive.access import object_counts, read_manifest
 from dr_lib.archive.links import LinkState, read_link
 from dr_lib.archive.sidecar import read_sidecar
+from dr_lib.atomic import sha256_file
 from dr_lib.errors import DRError
 
-HASH_CHUNK = 1024 * 1024
 MAX_ARCHIVES_INSPECTED = 50  # rotation keeps a handful; never let a flooded directory stall a scrape
 CACHE_LIMIT = 200
 
@@ -71,14 +70,6 @@ class ArchiveCache:
         self._facts[key] = facts
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while block := handle.read(HASH_CHUNK):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def inspect_archive(path: Path, size: int) -> ArchiveFacts:
     named = fmt.archive_time(path.name)
     fallback = named.timestamp() if named else None
@@ -94,7 +85,7 @@ def inspect_archive(path: Path, size: int) -> ArchiveFacts:
     verified = False
     if sidecar is not None and sidecar.archive == path.name and sidecar.bytes == size:
         try:
-            verified = _sha256(path) == sidecar.sha256
+            verified = sha256_file(path) == sidecar.sha256
         except OSError as exc:
             return ArchiveFacts(path.name, size, created, problem=f"cannot be read: {exc.strerror}")
     return ArchiveFacts(path.name, size, created, verified=verified, kinds=object_counts(manifest),

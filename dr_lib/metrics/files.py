@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import os
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from dr_lib.atomic import wait_for_flock, write_atomic
 from dr_lib.errors import DeadlineExceeded, EnvironmentProblem
 
 TEMP_PREFIX = ".k3s-dr-tmp-"
@@ -31,27 +31,12 @@ def os_problem(exc: OSError, doing: str, path: Path) -> EnvironmentProblem:
 
 def atomic_write_text(path: Path, text: str, *, mode: int = PUBLIC_FILE_MODE, make_parents: bool = False) -> None:
     """Replace ``path`` with ``text``: temp file in the same directory, fsync, rename, fsync dir."""
-    temp = path.with_name(f"{TEMP_PREFIX}{path.name}.{os.getpid()}")
     try:
         if make_parents:
             path.parent.mkdir(parents=True, exist_ok=True)
-        with contextlib.suppress(FileNotFoundError):
-            temp.unlink()
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            os.fchmod(handle.fileno(), mode)  # the umask must not make it unreadable for node_exporter
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        temp.replace(path)
-        directory = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
+        # an exact mode: the umask must not make it unreadable for node_exporter
+        write_atomic(path, text, mode=mode, temp_name=f"{TEMP_PREFIX}{path.name}.{os.getpid()}")
     except OSError as exc:
-        with contextlib.suppress(OSError):
-            temp.unlink()
         raise os_problem(exc, "write", path) from None
 
 
@@ -66,15 +51,8 @@ def locked(path: Path, timeout: float = LOCK_TIMEOUT_SECONDS,
     except OSError as exc:
         raise os_problem(exc, "open the lock", lock_path) from None
     try:
-        deadline = clock() + timeout
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if clock() >= deadline:
-                    raise DeadlineExceeded(f"{lock_path} stayed locked for {timeout:.0f} s") from None
-                time.sleep(0.05)
+        if not wait_for_flock(fd, clock() + timeout, poll=0.05, clock=clock):
+            raise DeadlineExceeded(f"{lock_path} stayed locked for {timeout:.0f} s")
         yield
     finally:
         os.close(fd)  # closing releases the lock

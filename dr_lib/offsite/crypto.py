@@ -10,19 +10,19 @@ Encryption and decryption stream (memory stays flat); results are written atomic
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import pyrage
 
 from dr_lib.archive import format as fmt
-from dr_lib.archive.fsutil import create_private, fsync_dir, os_problem, temp_path, unlink_quietly
+from dr_lib.archive.fsutil import os_problem, temp_path
+from dr_lib.atomic import write_atomic_with
 from dr_lib.errors import ConfigError, IntegrityError, UsageError
 from dr_lib.offsite.errors import WrongIdentity
 
@@ -93,24 +93,13 @@ def plain_name(name: str) -> str:
     return name[: -len(ENCRYPTED_SUFFIX)] if name.endswith(ENCRYPTED_SUFFIX) else name
 
 
-def _write_atomically(target: Path, write: Any) -> None:
-    temp = temp_path(target)
-    unlink_quietly(temp)
+def _write_atomically(target: Path, write: Callable[[BinaryIO], object]) -> None:
     try:
-        with os.fdopen(create_private(temp), "wb") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        temp.replace(target)
-        fsync_dir(target.parent)
+        write_atomic_with(target, write, mode=fmt.ARCHIVE_FILE_MODE, temp_name=temp_path(target).name)
     except OSError as exc:
-        unlink_quietly(temp)
         if exc.errno is not None:
             raise os_problem(exc, "write", target) from None
         raise  # pyrage's own failures arrive as OSError without errno: the caller names them
-    except BaseException:
-        unlink_quietly(temp)
-        raise
 
 
 def encrypt_file(source: Path, target: Path, recipients: Sequence[pyrage.x25519.Recipient]) -> None:

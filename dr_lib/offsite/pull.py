@@ -21,13 +21,13 @@ from typing import Any
 
 from dr_lib.archive import format as fmt
 from dr_lib.archive.access import verify_archive
-from dr_lib.archive.fsutil import ensure_private_dir, fsync_dir, os_problem
+from dr_lib.archive.fsutil import ensure_private_dir, os_problem
 from dr_lib.archive.sidecar import write_sidecar
+from dr_lib.atomic import fsync_dir, sha256_file
 from dr_lib.config import OffsiteConfig, duration_seconds
 from dr_lib.errors import DRError, IntegrityError, UsageError
 from dr_lib.offsite.crypto import decrypt_file, is_encrypted, load_identities, plain_name
 from dr_lib.offsite.errors import RemoteMissing
-from dr_lib.offsite.files import file_sha256
 from dr_lib.offsite.model import RemoteCopy
 from dr_lib.offsite.targets import Target, open_target, selected
 
@@ -108,7 +108,7 @@ def pull_copy(target: Target, copy: RemoteCopy, directory: Path, identity: Path 
     expected = copy.record.archive_sha256 if copy.record else ""
     encrypted = bool(copy.record and copy.record.encryption and is_encrypted(copy.ref))
     if final.exists():
-        sha256 = file_sha256(final)
+        sha256 = sha256_file(final)
         if sha256 != expected:
             raise UsageError(f"{final} exists and differs from the remote copy: refusing to replace it",
                              hint="move it away to pull the remote copy")

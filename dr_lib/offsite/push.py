@@ -20,10 +20,10 @@ from dr_lib.archive import format as fmt
 from dr_lib.archive.access import verify_archive
 from dr_lib.archive.rotation import RotationPolicy, plan_rotation
 from dr_lib.archive.sidecar import read_sidecar
+from dr_lib.atomic import sha256_file
 from dr_lib.config import OffsiteConfig, OffsiteTargetConfig, duration_seconds
 from dr_lib.errors import DRError, IntegrityError, UsageError
 from dr_lib.offsite.errors import RemoteMissing
-from dr_lib.offsite.files import file_sha256
 from dr_lib.offsite.model import LocalArchive, PushOutcome, RemoteCopy
 from dr_lib.offsite.targets import Target, open_target, selected
 
@@ -80,7 +80,7 @@ def local_archive(path: Path) -> LocalArchive:
         raise UsageError(f"{str(path)!r} is not an archive: accepted are k3s-dr-<time>.tar.gz files")
     if not real.is_file():
         raise UsageError(f"the archive {str(path)!r} does not exist")
-    sha256 = file_sha256(real)
+    sha256 = sha256_file(real)
     sidecar = read_sidecar(real)
     if sidecar is not None and sidecar.archive == real.name:
         if sidecar.sha256 != sha256:

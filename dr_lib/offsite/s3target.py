@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from dr_lib.archive import format as fmt
+from dr_lib.atomic import sha256_file
 from dr_lib.clock import utc_now
 from dr_lib.config import OffsiteTargetConfig
 from dr_lib.offsite.crypto import ENCRYPTED_SUFFIX, SCHEME, encrypt_file, parse_recipients
-from dr_lib.offsite.files import file_sha256
 from dr_lib.offsite.model import CopyRecord, LocalArchive, PushOutcome, RemoteCopy
 from dr_lib.offsite.s3 import PART_SIZE, S3Bucket
 
@@ -34,7 +34,7 @@ class S3Offsite(S3Bucket):
         staging = Path(tempfile.mkdtemp(prefix="k3s-dr-push-", dir=self.work_dir))
         try:
             source, copy_name = self._sealed(archive, staging)
-            sha256, size = file_sha256(source), source.stat().st_size
+            sha256, size = sha256_file(source), source.stat().st_size
             temp_key, sent = self.upload(source, copy_name, deadline)
             self.read_back(temp_key, size, sha256, deadline)
             record = CopyRecord(archive.name, copy_name, sha256, size, archive.sha256, archive.bytes, archive.objects,

@@ -18,8 +18,9 @@ from typing import Any
 from dr_lib import __version__
 from dr_lib.archive import format as fmt
 from dr_lib.archive.access import VerifyResult, verify_archive
-from dr_lib.archive.fsutil import atomic_write, fsync_dir, os_problem
+from dr_lib.archive.fsutil import atomic_write, os_problem
 from dr_lib.archive.sidecar import read_sidecar, sidecar_path, write_sidecar
+from dr_lib.atomic import fsync_dir, sha256_file
 from dr_lib.errors import IntegrityError, UsageError
 from dr_lib.offsite.crypto import (
     ENCRYPTED_SUFFIX,
@@ -29,7 +30,6 @@ from dr_lib.offsite.crypto import (
     open_for_reading,
     parse_recipients,
 )
-from dr_lib.offsite.files import file_sha256
 
 
 def _write_sealed_sidecar(sealed: Path, plain: VerifyResult, recipients: tuple[str, ...] | None,
@@ -37,7 +37,7 @@ def _write_sealed_sidecar(sealed: Path, plain: VerifyResult, recipients: tuple[s
     previous = _read_json(sidecar_path(sealed))
     encryption = {"scheme": SCHEME, "recipients": list(recipients)} if recipients is not None else \
         previous.get("encryption", {"scheme": SCHEME, "recipients": []})
-    record = {"archive": sealed.name, "sha256": file_sha256(sealed), "bytes": sealed.stat().st_size,
+    record = {"archive": sealed.name, "sha256": sha256_file(sealed), "bytes": sealed.stat().st_size,
               "objects": plain.objects, "verified_at": fmt.format_time(now), "tool_version": __version__,
               "encryption": encryption, "archive_sha256": plain.sha256, "archive_bytes": plain.bytes}
     atomic_write(sidecar_path(sealed), (json.dumps(record, indent=2) + "\n").encode())
@@ -77,7 +77,7 @@ def unseal(sealed: Path, identity: Path | None, now: datetime) -> Path:
     final = sealed.with_name(sealed.name[: -len(ENCRYPTED_SUFFIX)])
     expected = _read_json(sidecar_path(sealed)).get("archive_sha256")
     if final.exists():
-        if expected and file_sha256(final) != expected:
+        if expected and sha256_file(final) != expected:
             raise UsageError(f"{final} exists and differs from the plaintext of {sealed.name}: refusing to replace it")
         return final
     with open_for_reading(sealed, identity, work_dir=sealed.parent) as plain_path:

@@ -14,7 +14,6 @@ own ``k3s server --cluster-reset --cluster-reset-restore-path``, which the contr
 
 from __future__ import annotations
 
-import os
 import shutil
 import sqlite3
 import subprocess
@@ -25,10 +24,12 @@ from pathlib import Path
 from typing import Protocol
 
 from dr_lib.archive import DatastoreFiles, extract_datastore, verify_archive
+from dr_lib.atomic import fsync_dir, write_atomic_with
 from dr_lib.clock import monotonic
 from dr_lib.errors import EnvironmentProblem, IntegrityError, UsageError
 
 SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
+_COPY_CHUNK = 1 << 20
 
 
 class ServerControl(Protocol):
@@ -75,23 +76,11 @@ def check_sqlite(path: Path) -> None:
         raise IntegrityError(f"the datastore snapshot fails PRAGMA integrity_check: {verdict}")
 
 
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _place(source: Path, final: Path, mode: int) -> None:
     """Copy next to ``final``, fsync, rename over it: the server never sees half a file."""
-    temp = final.with_name(f".{final.name}.restore-tmp")
-    shutil.copyfile(source, temp)
-    temp.chmod(mode)
-    with temp.open("rb") as handle:
-        os.fsync(handle.fileno())
-    temp.replace(final)
-    _fsync_dir(final.parent)
+    with source.open("rb") as data:
+        write_atomic_with(final, lambda out: shutil.copyfileobj(data, out, _COPY_CHUNK), mode=mode,
+                          temp_name=f".{final.name}.restore-tmp")
 
 
 def _set_aside(target: DatastoreTarget, now: datetime) -> tuple[Path, list[tuple[Path, Path]]]:
@@ -105,7 +94,7 @@ def _set_aside(target: DatastoreTarget, now: datetime) -> tuple[Path, list[tuple
             kept = aside / path.name
             path.replace(kept)  # same file system: a rename, nothing copied or lost
             moved.append((path, kept))
-    _fsync_dir(target.db_path.parent)
+    fsync_dir(target.db_path.parent)
     return aside, moved
 
 
