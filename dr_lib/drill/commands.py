@@ -49,6 +49,15 @@ class CommandRun:
         return {"command": self.command_line, "exit_code": self.returncode, "seconds": round(self.seconds, 3)}
 
 
+def still_waiting(result: dict[str, Any] | None, shown: int = 5) -> str:
+    """What ``restore --wait`` was still waiting for when its deadline passed, as a clause."""
+    pending = ((result or {}).get("wait") or {}).get("pending") or {}
+    if not isinstance(pending, dict) or not pending:
+        return ""
+    items = [f"{key} ({reason})" for key, reason in list(pending.items())[:shown]]
+    return "; still waiting for: " + ", ".join(items)
+
+
 def _last_json_object(stdout: str) -> dict[str, Any] | None:
     for raw in reversed(stdout.strip().splitlines()):
         line = raw.strip()

@@ -22,7 +22,7 @@ from dr_lib.cluster.spec import ClusterSpec
 from dr_lib.config import parse_duration
 from dr_lib.drill import live
 from dr_lib.drill.app import DATA_NS, DRILL_LABEL, AppOptions, application
-from dr_lib.drill.commands import CommandRun, run_k3s_dr
+from dr_lib.drill.commands import CommandRun, run_k3s_dr, still_waiting
 from dr_lib.drill.redact import redact_object, secret_strings
 from dr_lib.drill.run import BackupRecord, DrillRun, RestoreRecord, StepFailed
 from dr_lib.drill.timeline import rpo_seconds
@@ -178,7 +178,7 @@ def restore(run: DrillRun) -> None:
             record.ledger = _ledger(command.result)
         if not command.ok:
             _attach_restore(run)
-            raise StepFailed(f"{name} failed: {command.failure()}")
+            raise StepFailed(f"{name} failed: {command.failure()}{still_waiting(command.result)}")
     _attach_restore(run)
     if not record.complete:
         raise StepFailed(f"restore reported complete=false: counts {record.result.get('counts')}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dr_lib.drill.commands import still_waiting
 from dr_lib.drill.report import failures_table, verdict_banner
 from dr_lib.drill.verdict import Targets, Verdict
 from dr_lib.drill.verify import ObjectResult, Verification
@@ -38,3 +39,12 @@ def test_html_escapes_what_objects_contain() -> None:
     assert "&lt;script&gt;" in table and "<script>" not in table
     banner = verdict_banner(Verdict("fail", None, 1.0, Targets(900, 3600), "verify", ("step verify failed: <x>",)))
     assert "failed at step 5 verify" in banner and "&lt;x&gt;" in banner
+
+
+def test_still_waiting_names_what_restore_wait_was_waiting_for() -> None:
+    result = {"wait": {"ready": False, "pending": {"pods shop/db-0": "pod Pending, not Ready",
+                                                   "persistentvolumeclaims shop/data": "claim Pending"}}}
+    assert still_waiting(result) == ("; still waiting for: pods shop/db-0 (pod Pending, not Ready), "
+                                     "persistentvolumeclaims shop/data (claim Pending)")
+    assert still_waiting({"wait": {"pending": {}}}) == ""
+    assert still_waiting(None) == ""

@@ -133,10 +133,13 @@ class DrillPlugin:
             report.user_properties.append((key, value))
         report.extras = [*getattr(report, "extras", []), *self._extras(step)]
 
-    def pytest_runtest_logfinish(self, nodeid: str, location: tuple[str, int | None, str]) -> None:
+    @pytest.hookimpl(trylast=True)
+    def pytest_runtest_teardown(self, item: pytest.Item, nextitem: pytest.Item | None) -> None:
         """Stop the drill's clusters as soon as the judge has run: other tests of the same session
-        (pytest tests/e2e) should not share two cores with clusters nobody uses any more."""
-        if self.run is not None and location[2].startswith("test_6_"):
+        (pytest tests/e2e) should not share two cores with clusters nobody uses any more. The step
+        is known by the attribute the drill's own step tests carry, never by a test's name."""
+        step = getattr(getattr(item, "function", None), "drill_step", None)
+        if self.run is not None and step == STEP_NAMES[-1]:
             self.cleanup_problems += self.run.close()
 
     def _extras(self, step: str) -> list[Any]:
