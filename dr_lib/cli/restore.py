@@ -27,6 +27,7 @@ from dr_lib.errors import DRError, EnvironmentProblem, PartialFailure, UsageErro
 from dr_lib.hooks import DataRestorer, HookSettings
 from dr_lib.kube.client import Kube
 from dr_lib.kube.writing import Writer
+from dr_lib.restore.auto import boot_identity
 from dr_lib.restore.auto_runner import run_auto
 from dr_lib.restore.datastore import DatastoreTarget, SystemdK3s, restore_datastore
 from dr_lib.restore.diff import SAME, diff_archive
@@ -35,6 +36,7 @@ from dr_lib.restore.objects import POLICIES
 from dr_lib.restore.run import RestoreOutcome, RestoreRequest, restore_archive
 
 BOOT_ID_FILE = Path("/proc/sys/kernel/random/boot_id")
+INIT_STAT_FILE = Path("/proc/1/stat")  # init's start time: see restore.auto.boot_identity
 
 
 class Progress:
@@ -191,10 +193,15 @@ def _boot_id(option: str | None) -> str:
     if option:
         return option
     try:
-        return BOOT_ID_FILE.read_text(encoding="ascii").strip()
+        kernel = BOOT_ID_FILE.read_text(encoding="ascii")
     except OSError as exc:
         raise EnvironmentProblem(f"cannot read the boot id from {BOOT_ID_FILE}: {exc.strerror}",
                                  hint="pass --boot-id") from None
+    try:
+        init_stat: str | None = INIT_STAT_FILE.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        init_stat = None  # /proc mounted with hidepid: the kernel's boot id alone
+    return boot_identity(kernel, init_stat)
 
 
 def _auto(config: Config, request: RestoreRequest, options: dict[str, Any],

@@ -31,7 +31,9 @@ After=network.target
 Type=exec
 ExecStart={STANDIN_DIR}/run
 ExecStartPost={STANDIN_DIR}/wait-ready {READY_SECONDS}
-KillMode=control-group
+# SIGTERM to kube-apiserver alone, kine is killed once it exited: killed together, the API server
+# waits for its gone etcd and every `systemctl stop k3s` ran into TimeoutStopSec (20 s, 'timeout').
+KillMode=mixed
 TimeoutStartSec={READY_SECONDS + 30}
 TimeoutStopSec=20
 

@@ -35,6 +35,24 @@ def is_user_object(key: ObjectKey) -> bool:
     return not any(rule(key) for _reason, rule in NOT_USER_OBJECTS)
 
 
+_STARTTIME_AFTER_COMM = 19  # proc(5) field 22 (starttime), counted after "pid (comm)"
+
+
+def boot_identity(kernel_boot_id: str, init_stat: str | None) -> str:
+    """This boot's identity: the kernel's boot id plus the start time of init (``/proc/1/stat``).
+
+    A host that is a container (systemd in Docker, LXC, nspawn) shares the kernel's boot id with
+    its machine: it stays the same across the container's own reboots, so "at most one restore
+    per boot" would refuse the restore after every later reboot. Init's start time changes with
+    each boot of the container and is constant during one boot of a machine.
+    """
+    kernel = kernel_boot_id.strip()
+    fields = (init_stat or "").rsplit(")", 1)[-1].split()
+    if len(fields) <= _STARTTIME_AFTER_COMM or not fields[_STARTTIME_AFTER_COMM].isdigit():
+        return kernel
+    return f"{kernel}+init@{fields[_STARTTIME_AFTER_COMM]}"
+
+
 @dataclass(frozen=True)
 class AutoState:
     """What the last auto-restore left behind (the state file), so the next boot can judge."""
