@@ -34,6 +34,7 @@ class FileEntry:
     objects: int
     bytes: int
     sha256: str
+    user_objects: int | None = None  # of ``objects``, those that are the user's (userobjects.py); None: not counted
 
     @property
     def api_version(self) -> str:
@@ -47,7 +48,8 @@ class FileEntry:
     def to_dict(self) -> dict[str, Any]:
         return {"path": self.path, "group": self.group, "version": self.version, "plural": self.plural,
                 "kind": self.kind, "namespaced": self.namespaced, "objects": self.objects,
-                "bytes": self.bytes, "sha256": self.sha256}
+                "bytes": self.bytes, "sha256": self.sha256,
+                **({} if self.user_objects is None else {"user_objects": self.user_objects})}
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,12 @@ class Manifest:
     @property
     def objects(self) -> int:
         return sum(entry.objects for entry in self.files)
+
+    @property
+    def user_objects(self) -> int | None:
+        """User objects of all kinds, None when any kind was not counted (archives of older versions)."""
+        counts = [entry.user_objects for entry in self.files]
+        return None if any(count is None for count in counts) else sum(c for c in counts if c is not None)
 
     @property
     def created_at(self) -> datetime:
@@ -150,7 +158,11 @@ def _file_entry(data: Any, index: int) -> FileEntry:
         version=_need(data, "version", str, where), plural=_need(data, "plural", str, where),
         kind=_need(data, "kind", str, where), namespaced=_need(data, "namespaced", bool, where),
         objects=_count(data, "objects", where), bytes=_count(data, "bytes", where), sha256=_sha(data, "sha256", where),
+        user_objects=None if data.get("user_objects") is None else _count(data, "user_objects", where),
     )
+    if entry.user_objects is not None and entry.user_objects > entry.objects:
+        raise IntegrityError(f"manifest {where}user_objects is {entry.user_objects}: more than its "
+                             f"{entry.objects} objects")
     if not (fmt.is_safe_name(entry.plural) and (not entry.group or fmt.is_safe_name(entry.group))):
         raise IntegrityError(f"manifest {where}plural/group {entry.plural!r}/{entry.group!r} are not resource names")
     if entry.path != fmt.resource_member(entry.group, entry.plural):

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from dr_lib.archive import format as fmt
+from dr_lib.archive.userobjects import is_user_object
 from dr_lib.archive.writer import Spool, SpoolSummary
 from dr_lib.backup.scope import CRD_KEY, Scope, ScopeOptions, custom_resource_types, list_namespaces, object_filter
 from dr_lib.errors import DRError
@@ -31,6 +32,7 @@ class ExportedKind:
     summary: SpoolSummary
     crds: tuple[Mapping[str, Any], ...] = ()  # for the CRD kind: what is needed to find their resources
     gone: str | None = None  # the server stopped serving the kind mid-backup (a CRD deleted): left out
+    user_objects: int = 0  # of the kind's objects, those that are the user's (dr_lib.archive.userobjects)
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,13 @@ def _crd_essentials(obj: Mapping[str, Any]) -> Mapping[str, Any]:
     versions = [{k: v.get(k) for k in ("name", "served", "storage")} for v in spec.get("versions") or []]
     return {"spec": {"group": spec.get("group"), "names": spec.get("names"), "scope": spec.get("scope"),
                      "versions": versions}}
+
+
+def _user_objects(resource: str, items: Iterable[Mapping[str, Any]]) -> int:
+    def identity(obj: Mapping[str, Any]) -> tuple[str, str]:
+        meta = obj.get("metadata") or {}
+        return str(meta.get("namespace") or ""), str(meta.get("name") or "")
+    return sum(is_user_object(resource, *identity(obj)) for obj in items)
 
 
 class Exporter:
@@ -85,18 +94,21 @@ class Exporter:
         keep = object_filter(self.options, resource)
         collect_crds = (resource.type.group, resource.type.plural) == CRD_KEY
         crds: list[Mapping[str, Any]] = []
+        user = 0
         try:
             for namespace in list_namespaces(self.options, resource):
-                start, crds_before = spool.mark(), len(crds)
+                start, crds_before, user_before = spool.mark(), len(crds), user
                 for page in iter_pages(self.kube, resource.type, namespace=namespace,
                                        label_selector=self.options.selector, limit=self.page_size):
                     self._check_cancelled(resource)
                     if page.restart:
                         spool.rewind(start)
                         del crds[crds_before:]
+                        user = user_before
                         continue
                     items = page.items if keep is None else [obj for obj in page.items if keep(obj)]
                     spool.write_objects(items)
+                    user += _user_objects(resource.name, items)
                     if collect_crds:
                         crds.extend(_crd_essentials(obj) for obj in items)
                     self._report(len(items))
@@ -109,7 +121,7 @@ class Exporter:
             spool.discard()
             raise
         self._report(0, finished=True)
-        return ExportedKind(resource, summary, tuple(crds))
+        return ExportedKind(resource, summary, tuple(crds), user_objects=user)
 
 
 def export_scope(kube: Kube, discovery: Discovery, scope: Scope, options: ScopeOptions, spool_dir: Path, *,

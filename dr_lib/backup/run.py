@@ -21,7 +21,7 @@ from pathlib import Path
 
 from dr_lib import __version__
 from dr_lib.archive import format as fmt
-from dr_lib.archive.access import VerifyResult, object_counts, verify_archive
+from dr_lib.archive.access import VerifyResult, object_counts, read_manifest, verify_archive
 from dr_lib.archive.dataentry import CollectedData
 from dr_lib.archive.fsutil import ensure_private_dir, os_problem
 from dr_lib.archive.links import promote, read_links
@@ -32,13 +32,13 @@ from dr_lib.archive.writer import write_archive
 from dr_lib.backup.catalog import orphan_files, scan
 from dr_lib.backup.datastore import DatastoreSnapshot, DatastoreSource, detect_datastore, take_snapshot
 from dr_lib.backup.export import DEFAULT_WORKERS, ExportedKind, ProgressSink, export_scope
-from dr_lib.backup.guard import shrink_reason
+from dr_lib.backup.guard import ObjectCounts, PromotedCounts, manifest_shrink_reason
 from dr_lib.backup.result import BackupResult, append_log, failure_line
 from dr_lib.backup.rotation import RotationPolicy, plan_rotation
 from dr_lib.backup.scope import ScopeOptions, resolve_scope
 from dr_lib.clock import monotonic, utc_now
 from dr_lib.config import BackupConfig
-from dr_lib.errors import DRError, EnvironmentProblem
+from dr_lib.errors import DRError, EnvironmentProblem, IntegrityError
 from dr_lib.kube.client import Kube
 from dr_lib.kube.discovery import discover
 from dr_lib.kube.listing import DEFAULT_PAGE_SIZE
@@ -107,8 +107,8 @@ def _run_locked(request: BackupRequest, clock: Clock, started: float) -> BackupR
     write_sidecar(verified, clock())
     phases["verify"] = monotonic() - mark
     mark = monotonic()
-    reason = None if request.allow_shrink else shrink_reason(
-        _promoted_objects(directory, request.link_names), verified.objects, request.shrink_threshold)
+    reason = None if request.allow_shrink else manifest_shrink_reason(
+        _promoted_manifest(directory, request.link_names), verified.manifest, request.shrink_threshold)
     if reason is None:
         promote(directory, archive.name, request.link_names)
     deleted = _rotate(directory, request, clock())
@@ -206,7 +206,7 @@ def _manifest(identity: ClusterIdentity, created: datetime, exported: list[Expor
     files = tuple(
         FileEntry(fmt.resource_member(k.resource.type.group, k.resource.type.plural), k.resource.type.group,
                   k.resource.type.version, k.resource.type.plural, k.resource.type.kind, k.resource.type.namespaced,
-                  k.summary.objects, k.summary.bytes, k.summary.sha256)
+                  k.summary.objects, k.summary.bytes, k.summary.sha256, user_objects=k.user_objects)
         for k in exported)
     scope = {**options.to_dict(), "kinds": [k.resource.name for k in exported]}
     return Manifest(tool_version=__version__, created=fmt.format_time(created), cluster=identity, files=files,
@@ -233,13 +233,21 @@ def _remove_leftovers(directory: Path) -> None:
             path.unlink(missing_ok=True)
 
 
-def _promoted_objects(directory: Path, link_names: tuple[str, ...]) -> int | None:
-    """Objects in the archive the links point at (the first link that resolves), None when none does."""
+def _promoted_manifest(directory: Path, link_names: tuple[str, ...]) -> ObjectCounts | None:
+    """Object counts of the archive the links point at (the first link that resolves), None when none does.
+
+    Its manifest when readable (it has the user objects of archives since they were counted),
+    else the total the catalogue knows.
+    """
     archives, links = scan(directory, link_names)
     by_name = {info.path.name: info for info in archives}
     for link in links:
         if link.state == "ok" and link.target in by_name:
-            return by_name[link.target].objects
+            try:
+                return read_manifest(by_name[link.target].path)
+            except IntegrityError:
+                objects = by_name[link.target].objects
+                return None if objects is None else PromotedCounts(objects, None)
     return None
 
 

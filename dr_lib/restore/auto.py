@@ -11,28 +11,20 @@ reason, and the runner logs it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from dr_lib.archive import userobjects
+from dr_lib.archive.userobjects import BUILT_IN_NAMESPACES, NOT_USER_OBJECTS, SYSTEM_NAMESPACES
 from dr_lib.restore.plan import ObjectKey
 
-SYSTEM_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease"})
-BUILT_IN_NAMESPACES = SYSTEM_NAMESPACES | {"default"}
-
-# What a freshly started, empty k3s already has: counting it as "present" would hide a loss.
-NOT_USER_OBJECTS: tuple[tuple[str, Callable[[ObjectKey], bool]], ...] = (
-    ("the namespaces every cluster starts with",
-     lambda k: k.resource == "namespaces" and k.name in BUILT_IN_NAMESPACES),
-    ("the default service account the controller manager makes in every namespace",
-     lambda k: k.resource == "serviceaccounts" and k.name == "default"),
-    ("objects in the system namespaces, which k3s and its add-ons recreate",
-     lambda k: k.namespace in SYSTEM_NAMESPACES),
-)
+__all__ = ["BUILT_IN_NAMESPACES", "NOT_USER_OBJECTS", "SYSTEM_NAMESPACES",  # re-exported from archive.userobjects
+           "AutoState", "Decision", "Observation", "boot_identity", "decide", "is_user_object"]
 
 
 def is_user_object(key: ObjectKey) -> bool:
-    return not any(rule(key) for _reason, rule in NOT_USER_OBJECTS)
+    """Not something a freshly started, empty k3s already has (rules: :mod:`dr_lib.archive.userobjects`)."""
+    return userobjects.is_user_object(key.resource, key.namespace, key.name)
 
 
 _STARTTIME_AFTER_COMM = 19  # proc(5) field 22 (starttime), counted after "pid (comm)"

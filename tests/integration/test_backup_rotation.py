@@ -12,9 +12,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from _backup_helpers import cli, create, delete, isolated_env
+from _backup_helpers import cli, create, delete, isolated_env, wait_for
 
 from dr_lib.archive import read_link, verify_archive
+from dr_lib.archive.userobjects import SYSTEM_NAMESPACES
 from dr_lib.backup.rotation import RotationPolicy
 from dr_lib.backup.run import BackupRequest, run_backup
 from dr_lib.backup.scope import ScopeOptions
@@ -111,3 +112,35 @@ def test_shrink_guard_keeps_but_does_not_promote_then_allow_shrink(cluster: Any,
     assert allowed.json["promoted"] is True
     assert os.readlink(req.directory / LINKS[0]) == Path(allowed.json["archive"]).name
     assert good.archive.name not in archive_names(req.directory)  # no longer linked: rotated away
+
+
+def test_shrink_guard_counts_user_objects_when_built_in_ones_hide_the_loss(cluster: Any, kube: Kube, namespace: str,
+                                                                          tmp_path: Path) -> None:
+    # The boot drill's case: after a wipe k3s still has its built-in objects, so the total barely
+    # drops while every user object is gone. The guard compares the user objects of both manifests.
+    configmaps(kube, namespace, 3)
+    create(kube, f"/api/v1/namespaces/{namespace}/serviceaccounts", {"metadata": {"name": "robot"}})
+    env = isolated_env(tmp_path)
+    args: list[str | Path] = ["backup", "--kubeconfig", cluster.kubeconfig, "--dir", tmp_path / "backups", "--json"]
+    for kind in ("configmaps", "serviceaccounts", "namespaces"):
+        args += ["--kind", kind]
+    for ns in (namespace, *sorted(SYSTEM_NAMESPACES)):  # not "default": other tests may use it
+        args += ["-n", ns]
+    good = cli(*args, env=env)
+    assert good.code == 0, good.stderr
+    assert good.json["promoted"] is True
+    manifest = verify_archive(Path(good.json["archive"])).manifest
+    # 3 configmaps, robot and the namespace; its default SA and kube-root-ca.crt are made by the cluster
+    assert manifest.user_objects == 5, [(f.resource, f.user_objects) for f in manifest.files]
+
+    delete(kube, f"/api/v1/namespaces/{namespace}")
+    wait_for(lambda: kube.request("GET", f"/api/v1/namespaces/{namespace}").status == 404, 120,
+             f"namespace {namespace} to be gone")
+    wiped = cli(*args, env=env)
+    assert wiped.code == 4, wiped.stderr
+    assert wiped.json["promoted"] is False
+    assert wiped.json["objects"] > manifest.objects * 0.5  # all objects dropped less than the 50% threshold
+    assert verify_archive(Path(wiped.json["archive"])).manifest.user_objects == 0
+    assert "user objects dropped from 5 to 0 (100%)" in wiped.stderr
+    for link in LINKS:
+        assert read_link(tmp_path / "backups", link).target == Path(good.json["archive"]).name

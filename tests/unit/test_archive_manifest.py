@@ -104,3 +104,33 @@ def test_archive_names_carry_utc_time() -> None:
     assert fmt.archive_time(fmt.TEMP_PREFIX + name + ".123") is None
     assert fmt.resource_member("", "configmaps") == "resources/configmaps.yaml"
     assert fmt.resource_member("example.com", "widgets") == "resources/widgets.example.com.yaml"
+
+
+def test_user_objects_absent_stays_absent_and_sums_to_none() -> None:
+    manifest = manifest_from_dict(good())  # an archive written before user objects were counted
+    assert all(entry.user_objects is None for entry in manifest.files)
+    assert manifest.user_objects is None
+    assert "user_objects" not in json.loads(manifest.to_json())["files"][0]
+
+
+def test_user_objects_round_trip_and_sum() -> None:
+    data = good()
+    data["files"][0]["user_objects"], data["files"][1]["user_objects"] = 1, 0
+    manifest = manifest_from_dict(data)
+    assert [entry.user_objects for entry in manifest.files] == [1, 0]
+    assert manifest.user_objects == 1
+    assert json.loads(manifest.to_json()) == data
+    assert parse_manifest(manifest.to_json()) == manifest
+    data["files"][1].pop("user_objects")  # one kind not counted: the sum is unknown
+    assert manifest_from_dict(data).user_objects is None
+
+
+@pytest.mark.parametrize(("value", "reason"), [
+    (3, "more than its 2 objects"), (-1, "expected a count ≥ 0"), ("1", "expected int"), (True, "expected int"),
+])
+def test_bad_user_objects_are_refused(value: Any, reason: str) -> None:
+    data = good()
+    data["files"][0]["user_objects"] = value
+    with pytest.raises(IntegrityError, match=reason) as caught:
+        manifest_from_dict(data)
+    assert "files[0].user_objects" in caught.value.message

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from dr_lib.backup.guard import shrink_reason
+from dr_lib.backup.guard import PromotedCounts, manifest_shrink_reason, shrink_reason
 from dr_lib.backup.rotation import ArchiveRecord, RotationPolicy, plan_rotation
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)  # a Saturday
@@ -112,3 +112,29 @@ def test_shrink_guard(previous: int | None, current: int, threshold: float, bloc
     assert (reason is not None) == blocked
     if reason:
         assert f"from {previous} to {current}" in reason
+
+
+# Fake manifests: the guard reads only ``objects`` and ``user_objects``, as a Manifest exposes them.
+WIPED_K3S = PromotedCounts(objects=137, user_objects=0)  # the built-in objects an emptied k3s keeps
+BEFORE_WIPE = PromotedCounts(objects=165, user_objects=28)
+
+
+def test_shrink_guard_compares_user_objects_when_both_archives_count_them() -> None:
+    reason = manifest_shrink_reason(BEFORE_WIPE, WIPED_K3S, 0.5)  # 17% of all objects, 100% of the user's
+    assert reason is not None and reason.startswith("user objects dropped from 28 to 0 (100%)")
+    assert manifest_shrink_reason(BEFORE_WIPE, PromotedCounts(150, 20), 0.5) is None  # 29% of user objects
+    assert manifest_shrink_reason(WIPED_K3S, BEFORE_WIPE, 0.5) is None
+
+
+@pytest.mark.parametrize("previous, current", [
+    (PromotedCounts(165, None), WIPED_K3S),  # promoted archive from before the count
+    (BEFORE_WIPE, PromotedCounts(137, None)),
+])
+def test_shrink_guard_falls_back_to_all_objects(previous: PromotedCounts, current: PromotedCounts) -> None:
+    assert manifest_shrink_reason(previous, current, 0.5) is None  # 17%: the old blind spot, by design
+    reason = manifest_shrink_reason(previous, current, 0.1)
+    assert reason is not None and reason.startswith("objects dropped from 165 to 137")
+
+
+def test_shrink_guard_without_a_promoted_archive() -> None:
+    assert manifest_shrink_reason(None, WIPED_K3S, 0.5) is None
