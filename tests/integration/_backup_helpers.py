@@ -7,12 +7,13 @@ import os
 import secrets
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from _kube import create, delete, wait_for
 
 from dr_lib.kube.client import Kube
 
@@ -47,28 +48,6 @@ def cli(*args: str | Path, env: dict[str, str], timeout: float = 120) -> Run:
     done = subprocess.run([K3S_DR, *map(str, args)], env=env, capture_output=True, text=True, timeout=timeout,
                           check=False)
     return Run(done.returncode, done.stdout, done.stderr)
-
-
-def wait_for(check: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what} (last: {last!r})")
-
-
-def create(kube: Kube, path: str, body: dict[str, Any]) -> dict[str, Any]:
-    response = kube.request("POST", path, body=body)
-    assert response.ok, f"POST {path}: {response.status} {response.reason}"
-    return response.body
-
-
-def delete(kube: Kube, path: str) -> None:
-    response = kube.request("DELETE", path)
-    assert response.ok or response.status == 404, f"DELETE {path}: {response.status} {response.reason}"
 
 
 def crd_body(group: str) -> dict[str, Any]:

@@ -15,11 +15,12 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from _kube import wait_for
 from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 from kubernetes.stream import stream
@@ -78,17 +79,6 @@ def ns(real_cluster: Any, kube: Kube, request: pytest.FixtureRequest) -> Iterato
     assert kube.request("POST", "/api/v1/namespaces", body={"metadata": {"name": name}}).ok
     yield name
     kube.request("DELETE", f"/api/v1/namespaces/{name}")
-
-
-def wait_for(check: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what} (last: {last!r})")
 
 
 def web_pod(name: str, port: int, host_dir: Path) -> dict[str, Any]:
