@@ -8,7 +8,6 @@ hooks connect over TCP with it, so a leak would have something to leak.
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -16,23 +15,13 @@ from typing import Any
 import pytest
 
 from dr_lib.cluster.realnode_config import NodeLayout
-from dr_lib.cluster.realnode_host import ctr, missing_requirements
+from dr_lib.cluster.realnode_host import ctr
 from dr_lib.hooks.apps import APP_IMAGE, JSONObject
 from dr_lib.hooks.images import db_image_tar
 from dr_lib.kube.client import Kube
 from dr_lib.kube.exec import ExecResult, exec_in_pod
 
 PG_PASSWORD = "pg-Sup3r-s3cret-7f2c9a41d"  # long and unmistakable: tests grep outputs for it
-
-
-def skip_unless_real_node(config: pytest.Config) -> None:
-    if config.getoption("--cluster") != "local":
-        pytest.skip("the real node runs only with --cluster=local")
-    if os.geteuid() != 0:
-        pytest.skip("the real node needs root (containerd, mounts, network namespaces)")
-    missing = missing_requirements()
-    if missing:
-        pytest.skip("the real node needs: " + ", ".join(f"{m.tool} (apt-get install {m.package})" for m in missing))
 
 
 def db_image_or_skip() -> Path:

@@ -32,10 +32,10 @@ from _hooks_apps import (
     psql,
     secret,
     sh,
-    skip_unless_real_node,
     sleeper_pod,
     wait_ready,
 )
+from _real_node import skip_unless_real_node
 
 from dr_lib.archive.access import read_manifest
 from dr_lib.hooks.apps import ROWS_FINGERPRINT, file_app, postgres_statefulset

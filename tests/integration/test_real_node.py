@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 from _kube import wait_for
+from _real_node import skip_unless_real_node
 from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 from kubernetes.stream import stream
@@ -28,7 +29,7 @@ from kubernetes.stream import stream
 from dr_lib.cluster import ClusterSpec, start_cluster
 from dr_lib.cluster.ports import listening_ports
 from dr_lib.cluster.realnode_config import NodeLayout
-from dr_lib.cluster.realnode_host import link_exists, missing_requirements, pids_naming
+from dr_lib.cluster.realnode_host import link_exists, pids_naming
 from dr_lib.cluster.realnode_images import APP_REF, prepare_image_tars
 from dr_lib.cluster.spec import ToolMissing
 from dr_lib.docker.mounts import current_mounts_under
@@ -36,15 +37,6 @@ from dr_lib.kube.client import Kube
 
 pytestmark = [pytest.mark.real_node, pytest.mark.slow]
 
-
-def skip_unless_real_node_can_run(config: pytest.Config) -> None:
-    if config.getoption("--cluster") != "local":
-        pytest.skip("the real node runs only with --cluster=local")
-    if os.geteuid() != 0:
-        pytest.skip("the real node needs root (containerd, mounts, network namespaces)")
-    missing = missing_requirements()
-    if missing:
-        pytest.skip("the real node needs: " + ", ".join(f"{m.tool} (apt-get install {m.package})" for m in missing))
 
 
 def start_real_cluster(name: str) -> Any:
@@ -56,7 +48,7 @@ def start_real_cluster(name: str) -> Any:
 
 @pytest.fixture(scope="module")
 def real_cluster(pytestconfig: pytest.Config) -> Iterator[Any]:
-    skip_unless_real_node_can_run(pytestconfig)
+    skip_unless_real_node(pytestconfig)
     # On a fresh machine the Debian image takes ~100 s to build: more than a cluster start may take.
     tars = prepare_image_tars(time.monotonic() + 1200)
     print(f"\nreal-node images ready in {tars.seconds:.1f} s")
@@ -208,7 +200,7 @@ def test_a_second_real_node_runs_beside_the_first_and_stop_leaves_nothing_behind
 def test_a_taken_kubelet_port_is_a_clear_error_and_leaves_nothing(
     pytestconfig: pytest.Config, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    skip_unless_real_node_can_run(pytestconfig)
+    skip_unless_real_node(pytestconfig)
     from dr_lib.cluster import realnode  # noqa: PLC0415
     from dr_lib.cluster.binaries import locate_binaries  # noqa: PLC0415
     from dr_lib.errors import EnvironmentProblem  # noqa: PLC0415
@@ -245,7 +237,7 @@ time.sleep(600)
 
 
 def test_a_killed_test_run_leaves_a_node_that_the_next_run_sweeps(pytestconfig: pytest.Config) -> None:
-    skip_unless_real_node_can_run(pytestconfig)
+    skip_unless_real_node(pytestconfig)
     from dr_lib.cluster.cleanup import sweep_stale  # noqa: PLC0415
     from dr_lib.cluster.files import locked  # noqa: PLC0415
     from dr_lib.cluster.spec import clusters_root, home_dir  # noqa: PLC0415

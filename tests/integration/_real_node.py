@@ -1,0 +1,19 @@
+"""The one skip every real-node test shares: it names what this machine lacks."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from dr_lib.cluster.realnode_host import missing_requirements
+
+
+def skip_unless_real_node(config: pytest.Config) -> None:
+    if config.getoption("--cluster") != "local":
+        pytest.skip("the real node runs only with --cluster=local")
+    if os.geteuid() != 0:
+        pytest.skip("the real node needs root (containerd, mounts, network namespaces)")
+    missing = missing_requirements()
+    if missing:
+        pytest.skip("the real node needs: " + ", ".join(f"{m.tool} (apt-get install {m.package})" for m in missing))
