@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dr_lib.archive.documents import iter_documents, parse_document
+from dr_lib.archive.documents import check_document, iter_documents, parse_document
 from dr_lib.archive.fsutil import create_private, os_problem, unlink_quietly
 from dr_lib.archive.manifest import FileEntry, Manifest
 from dr_lib.archive.reader import ArchiveStream, check_digest, copy_member, hashed, open_archive, skip_member
@@ -40,12 +40,17 @@ class DatastoreFiles:
     token: Path
 
 
-def _resource_documents(stream: ArchiveStream, entry: FileEntry) -> Iterator[dict[str, Any]]:
-    """The objects of one resources member, each checked; size, sha256 and count checked at its end."""
+def _resource_documents(stream: ArchiveStream, entry: FileEntry, *,
+                        exact: bool = True) -> Iterator[dict[str, Any]]:
+    """The objects of one resources member, each checked; size, sha256 and count checked at its end.
+
+    Without ``exact`` the objects are only checked (see :func:`check_document`), not kept.
+    """
     reader = hashed(stream.open_member(stream.next_member(entry.path)))
+    parse = parse_document if exact else check_document
     count = 0
     for count, raw in enumerate(iter_documents(reader.as_io(), where=entry.path), start=1):
-        obj = parse_document(raw, where=f"{entry.path} document {count}")
+        obj = parse(raw, where=f"{entry.path} document {count}")
         if obj["kind"] != entry.kind or obj["apiVersion"] != entry.api_version:
             raise IntegrityError(f"{entry.path} document {count} is {obj['apiVersion']} {obj['kind']}, "
                                  f"the manifest says {entry.api_version} {entry.kind}")
@@ -59,7 +64,7 @@ def _walk(path: str | Path, on_object: ObjectSink | None) -> tuple[Manifest, str
     with open_archive(path) as stream:
         manifest = stream.read_manifest()
         for entry in manifest.files:
-            for obj in _resource_documents(stream, entry):
+            for obj in _resource_documents(stream, entry, exact=on_object is not None):
                 if on_object is not None:
                     on_object(entry, obj)
         datastore = manifest.datastore

@@ -27,17 +27,19 @@ _BROKEN = (tarfile.TarError, gzip.BadGzipFile, EOFError, zlib.error)
 
 
 class _Counting:
-    """A read-only file wrapper that hashes and counts what passes through it."""
+    """A read-only file wrapper that counts (and, with ``sha``, hashes) what passes through it."""
 
-    def __init__(self, inner: IO[bytes], on_read: Callable[[int], None] | None = None) -> None:
+    def __init__(self, inner: IO[bytes], on_read: Callable[[int], None] | None = None, *, sha: bool = True) -> None:
         self.inner = inner
         self.sha = hashlib.sha256()
+        self._hashing = sha
         self.count = 0
         self._on_read = on_read
 
     def read(self, size: int = -1) -> bytes:
         data = self.inner.read(size)
-        self.sha.update(data)
+        if self._hashing:
+            self.sha.update(data)
         self.count += len(data)
         if self._on_read is not None:
             self._on_read(self.count)
@@ -82,7 +84,8 @@ class ArchiveStream:
         self.path = path
         self.raw = _Counting(raw)
         gunzip = gzip.GzipFile(fileobj=cast(IO[bytes], self.raw), mode="rb")
-        self.unpacked = _Counting(cast(IO[bytes], gunzip), self._check_ratio)
+        # The unpacked stream is only counted (bomb check): each member is hashed on its own.
+        self.unpacked = _Counting(cast(IO[bytes], gunzip), self._check_ratio, sha=False)
         self.tar = tarfile.open(fileobj=cast(IO[bytes], self.unpacked), mode="r|")  # noqa: SIM115 - closed with the file
 
     def _check_ratio(self, unpacked: int) -> None:

@@ -21,9 +21,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from kubernetes import client as k8s_client
-from kubernetes.client.exceptions import ApiException
-from kubernetes.stream import stream
 from websocket import ABNF, WebSocketException
 
 from dr_lib.clock import monotonic
@@ -117,10 +114,15 @@ def _check_target(kube: Kube, namespace: str, pod: str, container: str | None) -
 
 def _open(kube: Kube, namespace: str, pod: str, container: str | None, command: list[str], *,
           with_stdin: bool, timeout: float) -> Any:
+    # Imported here, not at the top: every backup imports this module (hooks), few exec.
+    from kubernetes import client as k8s_client  # noqa: PLC0415
+    from kubernetes.client.exceptions import ApiException  # noqa: PLC0415
+    from kubernetes.stream import stream  # noqa: PLC0415
+
     _check_target(kube, namespace, pod, container)
     # stream() swaps the ApiClient's request method while it connects: a client of our own keeps
     # other threads that share ``kube`` (a backup's export) off the WebSocket.
-    api = k8s_client.CoreV1Api(k8s_client.ApiClient(kube.api_client.configuration))
+    api = k8s_client.CoreV1Api(k8s_client.ApiClient(kube.client_configuration()))
     kwargs: dict[str, Any] = {"command": command, "stdin": with_stdin, "stdout": True, "stderr": True, "tty": False,
                               "_preload_content": False, "binary": True, "_request_timeout": timeout}
     if container:

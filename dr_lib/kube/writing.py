@@ -3,7 +3,7 @@
 A restore sends thousands of small requests and the API server's write rate (~600/s here)
 should be the limit, not the client. So this path skips the generated client's per-call
 work (re-serializing the body, header assembly, response decoding): bodies arrive encoded
-once as JSON bytes, go straight through the :class:`Kube`'s urllib3 pool (sized to the
+once as JSON bytes, go straight through the :class:`Kube`'s connection pool (sized to the
 thread count, keep-alive, the kubeconfig's TLS and credentials), and a response body is
 decoded only when someone needs it. Every HTTP status comes back as a value; only "no
 answer" and refused credentials (401) raise.
@@ -18,11 +18,8 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote, urlencode
 
-import urllib3
-
 from dr_lib.errors import ClusterAuthError, ClusterUnreachable
 from dr_lib.kube.client import DEFAULT_TIMEOUT, JSONObject, Kube, Response
-from dr_lib.kube.transport import make_transport
 
 FIELD_MANAGER = "k3s-dr"
 APPLY_PATCH = "application/apply-patch+yaml"  # JSON is YAML: the encoded body is sent as it is
@@ -49,16 +46,15 @@ class Writer:
         self.kube = kube
         self.server = kube.server.rstrip("/")
         self.field_manager = field_manager
-        self._configuration = kube.api_client.configuration
-        self._transport = make_transport(self._configuration, kube.api_client.rest_client.pool_manager, timeout[1])
+        self.timeout = timeout
+        self._backend = kube.backend
+        self._transport = kube.backend.write_transport()
 
     def _headers(self, content_type: str | None) -> dict[str, str]:
         headers = {"Accept": "application/json"}
         if content_type:
             headers["Content-Type"] = content_type
-        token = self._configuration.auth_settings().get("BearerToken")
-        if token and token.get("value"):
-            headers["Authorization"] = token["value"]
+        headers.update(self._backend.auth_headers())
         return headers
 
     def send(self, method: str, path: str, *, query: Mapping[str, str] | None = None, body: bytes | None = None,
@@ -68,10 +64,9 @@ class Writer:
         headers = self._headers(content_type if body is not None else None)
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
-                raw = self._transport.send(method, url_path, body, headers)
-            except (urllib3.exceptions.HTTPError, http.client.HTTPException, OSError) as exc:
-                raise ClusterUnreachable(f"API server {self.server} did not answer {method} {path}: "
-                                         f"{type(exc).__name__}",
+                raw = self._transport.send(method, url_path, body, headers, self.timeout)
+            except (http.client.HTTPException, OSError) as exc:  # Unanswered is an OSError
+                raise ClusterUnreachable(f"API server {self.server} did not answer {method} {path}: {exc}",
                                          hint="is the cluster running and the kubeconfig's server address right?"
                                          ) from None
             if raw.status in RETRIED_STATUSES and attempt < MAX_ATTEMPTS:

@@ -46,14 +46,34 @@ def test_every_document_is_yaml_that_pyyaml_reads_back_identically() -> None:
 
 
 def test_top_level_fields_are_one_per_line_and_each_document_starts_with_a_separator() -> None:
-    text = encode_object(OBJECTS[0])
+    text = encode_object(OBJECTS[0]).decode()
     assert text.startswith("---\n{\"apiVersion\": \"v1\",\n \"kind\": \"ConfigMap\",\n")
     assert text.endswith("}\n")
     assert json.loads(text[4:]) == OBJECTS[0]
 
 
+@pytest.mark.parametrize("value", [2**64 + 1, -(2**63) - 1, "lone \ud800 surrogate", "\x85 and \ud800"],
+                         ids=["int beyond u64", "int below i64", "lone surrogate", "C1 and surrogate"])
+def test_what_orjson_refuses_is_written_by_the_standard_library(value: object) -> None:
+    obj = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}, "spec": {"v": value}}
+    data = encode_object(obj)
+    assert data.startswith(b"---\n{\"apiVersion\": \"example.com/v1\",\n")
+    assert parse_document(data[4:], where="t") == obj
+    assert "\x85" not in data.decode("utf-8")
+
+
+def test_orjson_and_standard_library_documents_read_back_alike() -> None:
+    from dr_lib.archive.documents import _encode_object_stdlib  # noqa: PLC0415 - the fallback, compared
+
+    for obj in OBJECTS:
+        ours, stdlib = encode_object(obj), _encode_object_stdlib(obj)
+        assert parse_document(ours[4:], where="t") == parse_document(stdlib[4:], where="t") == obj
+        assert yaml.safe_load(ours) == yaml.safe_load(stdlib) == obj
+
+
 def test_characters_yaml_refuses_raw_are_escaped() -> None:
     text = encode_documents(OBJECTS[1:2]).decode()
+    assert "\\u2028" in text
     for raw in ("\x85", "\x9f", "\x7f", "\u2028", "\u2029", "\ufeff"):
         assert raw not in text
     assert "\\u0085" in text and "é😀" in text
@@ -100,3 +120,31 @@ def test_an_oversized_document_is_refused_with_bounded_memory() -> None:
 def test_documents_that_are_not_api_objects_are_refused(raw: bytes, reason: str) -> None:
     with pytest.raises(IntegrityError, match=reason):
         parse_document(raw, where="t")
+
+
+@pytest.mark.parametrize("raw", [
+    b'{"apiVersion": "v1", "kind": "ConfigMap"}',
+    b'  {"apiVersion":"v1","kind":"ConfigMap","big":123456789012345678901234567890}\n',
+    b'{"apiVersion": "v1", "kind": "ConfigMap", "s": "\\ud800"}',
+    b'{"apiVersion": "v1", "kind": "ConfigMap", "f": 1e400}',
+    b'{"apiVersion": "v1", "kind": "ConfigMap", "n": NaN}',
+    b'{"apiVersion": "v1", "kind": "ConfigMap"} trailing',
+    b'{"apiVersion": "v1", "kind": "ConfigMap", "c": "tab\there"}',
+    b'\xef\xbb\xbf{"apiVersion": "v1", "kind": "ConfigMap"}',
+    b'{"apiVersion": "v1", "kind": "ConfigMap", "u": "\xff"}',
+    b'{"apiVersion": "v1"}',
+    b'["apiVersion", "kind"]',
+    b'',
+], ids=["plain", "big int", "lone surrogate", "1e400", "NaN", "trailing data", "raw tab", "BOM", "bad utf-8",
+        "no kind", "array", "empty"])
+def test_the_fast_check_gives_the_exact_parsers_verdict(raw: bytes) -> None:
+    from dr_lib.archive.documents import check_document  # noqa: PLC0415
+
+    def verdict(parse: object) -> bool:
+        try:
+            parse(raw, where="t")  # type: ignore[operator]
+        except IntegrityError:
+            return False
+        return True
+
+    assert verdict(check_document) == verdict(parse_document)

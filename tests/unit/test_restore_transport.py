@@ -8,7 +8,8 @@ from dataclasses import dataclass
 import pytest
 import urllib3
 
-from dr_lib.kube.transport import HttpClientTransport, Urllib3Transport, make_transport
+from dr_lib.kube.full_client import Urllib3Transport, make_transport
+from dr_lib.kube.transport import HttpClientTransport
 from dr_lib.kube.writing import encode, segment
 
 
