@@ -7,11 +7,13 @@ from the host's own configuration by :func:`remediation`.
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Mapping
 from types import MappingProxyType
 
 from dr_lib.checks.model import Control
 from dr_lib.checks.model import Severity as S
+from dr_lib.checks.pushstate import PUSH_STATE_NAME
 from dr_lib.config import Config
 
 CONTROLS: tuple[Control, ...] = (
@@ -168,6 +170,31 @@ CONTROLS: tuple[Control, ...] = (
         fixable=False, covers="seed report (metrics endpoint :9101)",
     ),
     Control(
+        "DR-OFFSITE-001", "Offsite copies are current and verified", S.HIGH,
+        "A backup on the cluster's disk dies with it; only a copy on another machine survives the loss of "
+        "the host. A push that fails, or stops being run, leaves the offsite copy behind the backups while "
+        "nothing looks wrong locally.",
+        "`k3s-dr push` (its message and exit code say why it fails), then `k3s-dr ls --remote`; automatic "
+        "pushes: offsite.push_after_backup in {config}; the last push per target: {push_state}",
+        fixable=False, covers="seed long-term plan (offsite backup, S3)",
+    ),
+    Control(
+        "DR-OFFSITE-002", "Offsite copies are encrypted where required", S.HIGH,
+        "Archives hold every Secret of the cluster and the server token; a copy in clear text in a bucket "
+        "can be read by whoever reaches the bucket, not only by who holds the age identity.",
+        "set offsite.recipients (age public keys) in {config}; the next backup is pushed encrypted "
+        "(`systemctl start {backup_service}`); older clear copies leave with retention (`k3s-dr ls --remote`)",
+        fixable=False,
+    ),
+    Control(
+        "DR-OFFSITE-003", "Remote retention holds as configured", S.MEDIUM,
+        "Copies beyond the retention rules cost storage and keep old Secrets readable longer than the "
+        "policy allows; a retention that fails silently grows the bucket until something breaks.",
+        "`k3s-dr push` (applies the target's keep, keep_daily, keep_weekly from {config}); if retention "
+        "fails, `k3s-dr push --json` shows why (targets[].warnings)",
+        fixable=False,
+    ),
+    Control(
         "DR-WAIVER-001", "Waivers are valid and unexpired", S.HIGH,
         "A waiver accepts a known risk for a limited time; an expired or malformed one hides a problem "
         "nobody re-approved.",
@@ -199,6 +226,7 @@ def placeholders(config: Config, config_path: str) -> dict[str, str]:
         "waivers": config.checks.waivers,
         "token": f"{config.backup.k3s_data_dir}/server/token",
         "textfile": config.metrics.textfile,
+        "push_state": posixpath.join(config.restore.state_dir, PUSH_STATE_NAME),
     }
 
 

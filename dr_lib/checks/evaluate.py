@@ -8,6 +8,7 @@ from types import MappingProxyType
 from dr_lib.checks import verdicts_exporter as exporter
 from dr_lib.checks import verdicts_files as files
 from dr_lib.checks import verdicts_misc as misc
+from dr_lib.checks import verdicts_offsite as offsite
 from dr_lib.checks import verdicts_units as units
 from dr_lib.checks.controls import BY_ID
 from dr_lib.checks.hostfacts import HostFacts
@@ -41,6 +42,9 @@ VERDICTS: Mapping[str, Verdict] = MappingProxyType({
     "DR-LOG-002": misc.logrotate_configured,
     "DR-METRICS-001": misc.metrics_fresh,
     "DR-METRICS-002": exporter.exporter_fresh,
+    "DR-OFFSITE-001": offsite.offsite_current,
+    "DR-OFFSITE-002": offsite.offsite_encrypted,
+    "DR-OFFSITE-003": offsite.offsite_retention,
     "DR-WAIVER-001": misc.waivers_valid,
 })
 

@@ -12,6 +12,7 @@ from types import MappingProxyType
 from typing import Any
 
 from dr_lib.checks.endpoints import exporter_url
+from dr_lib.checks.pushstate import PUSH_STATE_NAME
 from dr_lib.checks.units import HostClock, UnitFacts
 from dr_lib.checks.waivers import WaiverSet
 from dr_lib.config import Config, duration_seconds
@@ -65,6 +66,11 @@ class Layout:
         return (units.k3s, units.backup, units.backup_timer, units.auto_restore)
 
     @property
+    def push_state(self) -> str:
+        """The record of the last offsite push per target (DR-OFFSITE-*)."""
+        return posixpath.join(self.config.restore.state_dir, PUSH_STATE_NAME)
+
+    @property
     def expected_kinds(self) -> tuple[str, ...]:
         raw = self.config.checks.expected_kinds
         items = raw.split(",") if isinstance(raw, str) else raw
@@ -76,7 +82,7 @@ class Layout:
                       self.etcd_dir, self.server_dir, self.config.metrics.textfile],
             "backup_dir": self.backup_dir,
             "archive_glob": self.config.checks.archive_glob,
-            "read": [self.config.checks.waivers, LOGROTATE_PATH, self.config.metrics.textfile],
+            "read": [self.config.checks.waivers, LOGROTATE_PATH, self.config.metrics.textfile, self.push_state],
             "log": self.config.backup.log_file,
             "log_bytes": 256 * 1024,
             "scrape": exporter_url(self.config.metrics.listen) if self.config.checks.metrics != "off" else None,

@@ -8,6 +8,7 @@ from dr_lib.checks.hostfacts import HostFacts
 from dr_lib.checks.model import Finding, failed, not_applicable, passed
 from dr_lib.checks.units import PathCondition, UnitFacts
 from dr_lib.checks.verdicts_files import age
+from dr_lib.checks.verdicts_offsite import PARTIAL_EXIT, push_failed_in_run
 from dr_lib.config import duration_seconds
 
 
@@ -104,6 +105,9 @@ def last_backup_ok(facts: HostFacts) -> Finding:
     if unit.exec_main_start is None and unit.result == "success":
         return passed(f"{name}: not run by systemd yet (Result={unit.result})")
     if unit.result != "success" or unit.exec_main_status not in (0, None):
+        if unit.exec_main_status == PARTIAL_EXIT and push_failed_in_run(facts, unit.exec_main_start):
+            return not_applicable(f"{evidence}: the backup itself succeeded and was promoted; its offsite push "
+                                  "failed: see DR-OFFSITE-001")
         return failed(f"the last backup run failed (Result={unit.result}, exit status {unit.exec_main_status})",
                       evidence)
     return passed(evidence)

@@ -17,7 +17,7 @@ from dr_lib.backup.export import DEFAULT_WORKERS, Progress
 from dr_lib.backup.result import BackupResult
 from dr_lib.backup.run import BackupRequest, run_backup
 from dr_lib.backup.scope import ScopeOptions
-from dr_lib.cli import metrics_record
+from dr_lib.cli import autopush, metrics_record
 from dr_lib.cli.common import app, print_json
 from dr_lib.clock import utc_now
 from dr_lib.errors import DRError, NotPromoted, PartialFailure
@@ -83,14 +83,18 @@ def _summary(result: BackupResult) -> str:
 @click.option("--workers", type=click.IntRange(1, 32), default=DEFAULT_WORKERS, show_default=True, hidden=True)
 @click.option("--page-size", type=click.IntRange(10, 10000), default=DEFAULT_PAGE_SIZE, show_default=True,
               hidden=True)
+@click.option("--push/--no-push", "push", default=None,
+              help="Push the verified archive to every offsite target [default: config offsite.push_after_backup "
+                   "when targets are configured and the archive went to backup.dir].")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.pass_context
 def backup(ctx: click.Context, kubeconfig: str | None, directory: str | None, all_resources: bool,  # noqa: PLR0917
            include_kinds: tuple[str, ...], exclude_kinds: tuple[str, ...], include_namespaces: tuple[str, ...],
            exclude_namespaces: tuple[str, ...], selector: str | None, datastore: bool | None, allow_shrink: bool,
-           data: bool, workers: int, page_size: int, as_json: bool) -> None:
-    """Back up the cluster into a verified archive and point the links at it."""
+           data: bool, workers: int, page_size: int, push: bool | None, as_json: bool) -> None:
+    """Back up the cluster into a verified archive and point the links at it; then push it offsite."""
     config = app(ctx).config
+    autopush.check_choice(config, push)
     options = ScopeOptions(all_resources, include_kinds, exclude_kinds, include_namespaces, exclude_namespaces,
                            selector)
     progress = TerminalProgress() if sys.stderr.isatty() else None
@@ -111,16 +115,20 @@ def backup(ctx: click.Context, kubeconfig: str | None, directory: str | None, al
             progress.close()
     metrics_record.backup_done(config, result)
     click.echo(result.log_line(utc_now()), err=True)
+    pushed = autopush.push_after(config, result, push)
     if as_json:
-        print_json(result.to_dict())
+        print_json(result.to_dict() | {"push": autopush.as_json(pushed)})
     else:
-        click.echo(_summary(result))
+        click.echo(_summary(result) + autopush.summary(pushed))
     if result.partial:
+        also = autopush.failure(pushed)
         raise PartialFailure(f"archive {result.archive.name} lacks application data: "
-                             + "; ".join(w for w in result.warnings if w.startswith("application data")))
+                             + "; ".join(w for w in result.warnings if w.startswith("application data"))
+                             + (f"; and {also}" if also else ""))
     if not result.promoted:
         raise NotPromoted(f"archive {result.archive.name} was kept but not promoted: {result.not_promoted_reason}",
                           hint="if the objects were deleted on purpose, run again with --allow-shrink")
+    autopush.raise_for(result, pushed)
 
 
 @click.command("verify")

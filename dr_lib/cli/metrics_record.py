@@ -23,16 +23,19 @@ from dr_lib.metrics import (
     BackupRecord,
     DecisionRecord,
     DrillRecord,
+    PushRecord,
     RestoreRecord,
     record_auto_restore,
     record_backup,
     record_drill,
+    record_pushes,
     record_restore,
 )
 from dr_lib.metrics.records import BACKUP_FAILED, BACKUP_NOT_PROMOTED, BACKUP_OK
 
 if TYPE_CHECKING:
     from dr_lib.backup.result import BackupResult
+    from dr_lib.offsite.push import PushReport
     from dr_lib.restore.auto_runner import AutoOutcome
     from dr_lib.restore.run import RestoreOutcome
 
@@ -42,7 +45,8 @@ def _warn(warnings: list[str]) -> None:
         click.echo(f"k3s-dr: warning: {warning}", err=True)
 
 
-def _configured_dir(config: Config, directory: Path | str | None) -> bool:
+def in_configured_dir(config: Config, directory: Path | str | None) -> bool:
+    """Whether ``directory`` (None: the default) is this host's configured backup directory."""
     if directory is None:
         return True
     try:
@@ -52,7 +56,7 @@ def _configured_dir(config: Config, directory: Path | str | None) -> bool:
 
 
 def backup_done(config: Config, result: BackupResult) -> None:
-    if not _configured_dir(config, result.archive.parent):
+    if not in_configured_dir(config, result.archive.parent):
         return
     record = BackupRecord(
         at=time.time(), status=BACKUP_OK if result.promoted else BACKUP_NOT_PROMOTED, seconds=result.seconds,
@@ -63,7 +67,7 @@ def backup_done(config: Config, result: BackupResult) -> None:
 
 
 def backup_failed(config: Config, error: DRError, directory: Path | str | None) -> None:
-    if _configured_dir(config, directory):
+    if in_configured_dir(config, directory):
         _warn(record_backup(config, BackupRecord(at=time.time(), status=BACKUP_FAILED, error=error.message[:500])))
 
 
@@ -105,3 +109,21 @@ def drill_done(config: Config, outcome: Any) -> None:
 def drill_failed(config: Config, error: DRError) -> None:
     """A drill that could not run to its verdict is a failed drill."""
     _warn(record_drill(config, DrillRecord(at=time.time(), passed=False, failed_step=f"error: {error.message[:200]}")))
+
+
+def push_done(config: Config, report: PushReport, *, trigger: str) -> None:
+    """Every push, manual or after a backup: one record per target it tried."""
+    now = time.time()
+    records = {r.target: PushRecord(
+        at=now, ok=r.error is None, seconds=round(r.seconds, 3),
+        bytes_sent=r.outcome.bytes_sent if r.outcome else 0, stored_bytes=r.outcome.stored_bytes if r.outcome else 0,
+        remote_copies=r.remote_good, archive=report.archive.name, trigger=trigger,
+        error="" if r.error is None else str(r.error)[:500]) for r in report.reports}
+    _warn(record_pushes(config, records))
+
+
+def push_failed(config: Config, targets: list[str], error: DRError, *, archive: str, trigger: str) -> None:
+    """A push that stopped before trying any target (e.g. the archive changed after its verification)."""
+    now = time.time()
+    _warn(record_pushes(config, {t: PushRecord(at=now, ok=False, archive=archive, trigger=trigger,
+                                              error=error.message[:500]) for t in targets}))

@@ -9,20 +9,15 @@ import click
 
 from dr_lib.archive.lock import exclusive_lock
 from dr_lib.cli.common import app, print_json
+from dr_lib.cli.pushing import MANUAL, lock_path, run_push
 from dr_lib.clock import utc_now
 from dr_lib.config import Config
 from dr_lib.errors import DRError, PartialFailure, UsageError
 from dr_lib.offsite.crypto import is_encrypted
 from dr_lib.offsite.pull import PullResult, pull
-from dr_lib.offsite.push import PushReport, push_archive
+from dr_lib.offsite.push import PushReport
 from dr_lib.offsite.sealed import unseal
 from dr_lib.offsite.targets import open_target, selected
-
-OFFSITE_LOCK = "k3s-dr-offsite.lock"
-
-
-def _lock_path(config: Config) -> Path:
-    return Path(config.backup.lock_file).with_name(OFFSITE_LOCK)
 
 
 def _identity(config: Config, option: str | None) -> Path:
@@ -62,13 +57,7 @@ def push_command(ctx: click.Context, archive: str | None, target: str | None, di
     if not path.exists():
         raise DRError(f"nothing to push: {str(path)!r} does not exist",
                       hint="name an archive, or run `k3s-dr backup` first")
-    with exclusive_lock(_lock_path(config), "push offsite"):
-        report = push_archive(path, config.offsite, target, now=utc_now(), retention=not no_retention)
-    for item in report.reports:
-        state = f"{item.outcome.action} {item.outcome.ref}" if item.outcome else f"FAILED: {item.error}"
-        click.echo(f"k3s-dr push {report.archive.name} → {item.target}: {state}", err=True)
-        for warning in item.warnings:
-            click.echo(f"k3s-dr: warning: {item.target}: {warning}", err=True)
+    report = run_push(config, path, target, trigger=MANUAL, retention=not no_retention)
     if as_json:
         print_json(report.to_dict())
     else:
@@ -84,7 +73,7 @@ def push_command(ctx: click.Context, archive: str | None, target: str | None, di
 def fetch_archive(config: Config, target: str | None, name: str | None, directory: str | None,
                   identity: str | None) -> PullResult:
     """Pull a verified archive into the backup directory (restore --from uses this too)."""
-    with exclusive_lock(_lock_path(config), "pull from offsite"):
+    with exclusive_lock(lock_path(config), "pull from offsite"):
         return pull(config.offsite, target, name, Path(directory or config.backup.dir),
                     _identity(config, identity), now=utc_now())
 

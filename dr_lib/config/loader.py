@@ -20,6 +20,9 @@ def _coerce(raw: Any, target: Any) -> Any:
     """Environment values arrive as text; turn them into the field's type when they fit."""
     if not isinstance(raw, str):
         return raw
+    if target is bool:  # YAML's spellings; anything else stays text and fails the field's check
+        return {"true": True, "yes": True, "on": True, "1": True,
+                "false": False, "no": False, "off": False, "0": False}.get(raw.strip().lower(), raw)
     try:
         if target is int:
             return int(raw)
@@ -58,6 +61,8 @@ def _build(cls: type[Any], values: Mapping[str, Any], env: Mapping[str, str], pr
         where = source
         if env_name in env:
             value, where = _coerce(env[env_name], hint), f"environment variable {env_name}"
+        if hint is str and isinstance(value, bool):  # YAML 1.1 reads an unquoted `off` (and `on`) as a boolean
+            value = "on" if value else "off"
         if hint is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if typing.get_origin(hint) is tuple and isinstance(value, list):  # YAML lists: keep the config hashable

@@ -137,6 +137,8 @@ class OffsiteTargetConfig:
     keep_daily: int = _spec(7, "a whole number ≥ 0 (days with one remote copy kept)", _non_negative)
     keep_weekly: int = _spec(4, "a whole number ≥ 0 (weeks with one remote copy kept)", _non_negative)
     timeout: str = _spec("30m", "a duration such as 90s, 30m: the deadline of one push or pull", _duration)
+    max_age: str = _spec("2h", "a duration such as 2h, 1d: how long newer backups may wait for a successful push "
+                         "before DR-OFFSITE-001 fails", _duration)
 
 
 @dataclass(frozen=True)
@@ -147,6 +149,8 @@ class OffsiteConfig:
                                         _age_recipients)
     identity_file: str = _spec("/etc/k3s-dr/age-identity.txt",
                                "an absolute file path (the age identity; needed only to restore)", _absolute)
+    push_after_backup: bool = _spec(True, "true (push to every target after each verified backup to backup.dir) "
+                                    "or false (only `k3s-dr push`)", lambda v: isinstance(v, bool))
     targets: dict[str, OffsiteTargetConfig] = field(default_factory=dict, metadata={
         "accepted": "a mapping of target names ([a-z0-9][a-z0-9_-]*) to target sections",
         "check": lambda v: isinstance(v, str) and re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,62}", v) is not None})

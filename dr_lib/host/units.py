@@ -22,6 +22,7 @@ ADMIN_UNIT_DIR = "/etc/systemd/system"
 MANAGED_MARKER = "# Managed by k3s-dr"
 FOREIGN_SUFFIX = ".pre-k3s-dr"  # not a unit suffix: systemd ignores the kept copy
 BACKUP_TIMEOUT = "30min"
+BACKUP_TIMEOUT_SECONDS = 30 * 60
 RESTORE_TIMEOUT_MARGIN = 300  # seconds on top of restore.wait_timeout for verify and apply
 
 
@@ -43,6 +44,15 @@ def _command(exe: str, config_path: str, *args: str) -> str:
     return " ".join(shlex.quote(part) for part in (exe, "--config", config_path, *args))
 
 
+def backup_timeout(config: Config) -> str:
+    """TimeoutStartSec of the backup service: the backup, plus every push after it (each has its deadline)."""
+    offsite = config.offsite
+    if not (offsite.push_after_backup and offsite.targets):
+        return BACKUP_TIMEOUT
+    pushes = sum(duration_seconds(target.timeout) for target in offsite.targets.values())
+    return f"{BACKUP_TIMEOUT_SECONDS + pushes}s"
+
+
 def render_backup_service(config: Config, exe: str, config_path: str) -> str:
     k3s = config.units.k3s
     return (
@@ -53,7 +63,7 @@ def render_backup_service(config: Config, exe: str, config_path: str) -> str:
         "\n[Service]\n"
         "Type=oneshot\n"
         f"ExecStart={_command(exe, config_path, 'backup')}\n"
-        f"TimeoutStartSec={BACKUP_TIMEOUT}\n"
+        f"TimeoutStartSec={backup_timeout(config)}\n"
         "Nice=10\n"
         "IOSchedulingClass=best-effort\n"
         "IOSchedulingPriority=7\n"

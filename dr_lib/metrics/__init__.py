@@ -6,20 +6,29 @@ The CLI records each run (``record_backup`` …) with the small records of
 """
 
 from dr_lib.metrics.collect import MetricsSettings, gather, render
-from dr_lib.metrics.record import record_auto_restore, record_backup, record_drill, record_restore, write_textfile
-from dr_lib.metrics.records import BackupRecord, DecisionRecord, DrillRecord, RestoreRecord, State
+from dr_lib.metrics.record import (
+    record_auto_restore,
+    record_backup,
+    record_drill,
+    record_pushes,
+    record_restore,
+    write_textfile,
+)
+from dr_lib.metrics.records import BackupRecord, DecisionRecord, DrillRecord, PushRecord, RestoreRecord, State
 
 __all__ = [
     "BackupRecord",
     "DecisionRecord",
     "DrillRecord",
     "MetricsSettings",
+    "PushRecord",
     "RestoreRecord",
     "State",
     "gather",
     "record_auto_restore",
     "record_backup",
     "record_drill",
+    "record_pushes",
     "record_restore",
     "render",
     "write_textfile",

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from dr_lib.metrics.backupdir import DirFacts
-from dr_lib.metrics.records import DECISIONS, RESTORE_RESULTS, State
+from dr_lib.metrics.records import DECISIONS, RESTORE_RESULTS, PushRecord, State
 from dr_lib.metrics.systemd import SystemdFacts
 
 GAUGE = "gauge"
@@ -33,6 +33,7 @@ class Inputs:
     rto_target_seconds: float
     rpo_target_seconds: float
     state_problem: str = ""
+    offsite_targets: tuple[str, ...] = ()  # configured offsite targets (offsite.targets), sorted
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,17 @@ def _restore_counts(i: Inputs) -> Values:
     return [((result,), float(i.state.restore.counts.get(result, 0))) for result in RESTORE_RESULTS]
 
 
+def _push(value: Callable[[PushRecord], float | None], *, success: bool = False,
+          never: float | None = None) -> Callable[[Inputs], Values]:
+    """Per configured target, from its last push (or last successful push); ``never`` when there is none."""
+    def values(i: Inputs) -> Values:
+        records = i.state.last_push_success if success else i.state.pushes
+        found = ((target, records.get(target)) for target in i.offsite_targets)
+        pairs = ((target, never if record is None else value(record)) for target, record in found)
+        return [((target,), float(v)) for target, v in pairs if v is not None]
+    return values
+
+
 def _errors(i: Inputs) -> Values:
     failing = {"state": bool(i.state_problem), "backup_dir": not i.backups.readable,
                "systemd": bool(i.systemd is not None and i.systemd.problem)}
@@ -169,6 +181,20 @@ METRICS: tuple[MetricSpec, ...] = (
                lambda i: _one(i.rto_target_seconds)),
     MetricSpec("drill_rpo_target_seconds", GAUGE, "RPO target (config targets.rpo).",
                lambda i: _one(i.rpo_target_seconds)),
+    # Offsite pushes, per configured target (`k3s-dr push` and the push after each backup).
+    MetricSpec("offsite_push_last_timestamp_seconds", GAUGE, "End of the last push to the offsite target, "
+               "whatever its result; 0: never.", _push(lambda r: r.at, never=0.0), ("target",)),
+    MetricSpec("offsite_push_last_status", GAUGE, "Last push to the offsite target: 1 copied and verified "
+               "(or already there), 0 failed.", _push(lambda r: 1.0 if r.ok else 0.0), ("target",)),
+    MetricSpec("offsite_push_duration_seconds", GAUGE, "Duration of the last push to the offsite target "
+               "(with remote retention).", _push(lambda r: r.seconds), ("target",)),
+    MetricSpec("offsite_push_last_success_timestamp_seconds", GAUGE, "End of the last successful push to the "
+               "offsite target; 0: never.", _push(lambda r: r.at, success=True, never=0.0), ("target",)),
+    MetricSpec("offsite_push_bytes", GAUGE, "Bytes the last successful push uploaded (restic: new data; 0 when "
+               "the copy was already there).", _push(lambda r: r.bytes_sent, success=True), ("target",)),
+    MetricSpec("offsite_remote_copies", GAUGE, "Good (complete, verified) copies on the offsite target after "
+               "the last successful push and its retention.", _push(lambda r: r.remote_copies, success=True),
+               ("target",)),
     # The collection itself.
     MetricSpec("metrics_collected_timestamp_seconds", GAUGE, "When these values were computed.",
                lambda i: _one(i.now)),

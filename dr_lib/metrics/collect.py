@@ -11,10 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-
-from prometheus_client import CollectorRegistry
-from prometheus_client.exposition import generate_latest
-from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
+from typing import TYPE_CHECKING
 
 from dr_lib.config import Config, duration_seconds
 from dr_lib.errors import DRError
@@ -22,6 +19,13 @@ from dr_lib.metrics import backupdir, systemd
 from dr_lib.metrics.catalog import COUNTER, Inputs, evaluate
 from dr_lib.metrics.records import State
 from dr_lib.metrics.statefile import read_state
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
+    from prometheus_client.metrics_core import Metric
+
+# prometheus_client is imported where it is used: importing it costs ~50 ms (its exposition
+# module pulls in http.server and wsgiref), which every command importing the records paid.
 
 STATE_FILE_NAME = "metrics-state.json"  # beside the auto-restore state and the ledgers, by default
 
@@ -38,6 +42,7 @@ class MetricsSettings:
     auto_restore_unit: str
     rto_target_seconds: float
     rpo_target_seconds: float
+    offsite_targets: tuple[str, ...] = ()
 
     @classmethod
     def from_config(cls, config: Config) -> MetricsSettings:
@@ -49,6 +54,7 @@ class MetricsSettings:
             backup_timer=config.units.backup_timer, auto_restore_unit=config.units.auto_restore,
             rto_target_seconds=float(duration_seconds(config.targets.rto)),
             rpo_target_seconds=float(duration_seconds(config.targets.rpo)),
+            offsite_targets=tuple(sorted(config.offsite.targets)),
         )
 
 
@@ -66,11 +72,14 @@ def gather(settings: MetricsSettings, now: float, now_monotonic: float, *,
     units = None
     if use_systemd:
         units = systemd.query(settings.backup_timer, settings.auto_restore_unit, now, now_monotonic)
-    return Inputs(now, state, backups, units, settings.rto_target_seconds, settings.rpo_target_seconds, problem)
+    return Inputs(now, state, backups, units, settings.rto_target_seconds, settings.rpo_target_seconds, problem,
+                  settings.offsite_targets)
 
 
 def families(prefix: str, inputs: Inputs) -> Iterator[Metric]:
     """One family per metric that has a value (an unknown value is left out, not invented)."""
+    from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily  # noqa: PLC0415
+
     for spec, values in evaluate(inputs):
         if not values:
             continue
@@ -93,6 +102,8 @@ class _Collector:
 
 
 def build_registry(prefix: str, inputs: Callable[[], Inputs]) -> CollectorRegistry:
+    from prometheus_client import CollectorRegistry  # noqa: PLC0415
+
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Collector(prefix, inputs))
     return registry
@@ -100,4 +111,6 @@ def build_registry(prefix: str, inputs: Callable[[], Inputs]) -> CollectorRegist
 
 def render(prefix: str, inputs: Inputs) -> str:
     """The exposition text (Prometheus text format 0.0.4) of these inputs."""
+    from prometheus_client.exposition import generate_latest  # noqa: PLC0415
+
     return generate_latest(build_registry(prefix, lambda: inputs)).decode("utf-8")

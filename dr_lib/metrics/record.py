@@ -9,14 +9,14 @@ is installed); ``k3s-dr metrics --write`` creates it on purpose.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from dr_lib.config import Config
 from dr_lib.errors import DRError
 from dr_lib.metrics.collect import MetricsSettings, gather, render
 from dr_lib.metrics.files import atomic_write_text
-from dr_lib.metrics.records import BackupRecord, DecisionRecord, DrillRecord, RestoreRecord, State
+from dr_lib.metrics.records import BackupRecord, DecisionRecord, DrillRecord, PushRecord, RestoreRecord, State
 from dr_lib.metrics.statefile import update_state
 
 
@@ -64,3 +64,13 @@ def record_auto_restore(config: Config, decision: DecisionRecord, restore: Resto
 
 def record_drill(config: Config, record: DrillRecord) -> list[str]:
     return _record(config, lambda state: state.with_drill(record))
+
+
+def record_pushes(config: Config, records: Mapping[str, PushRecord]) -> list[str]:
+    """One push, one record per offsite target it tried."""
+    def change(state: State) -> State:
+        for target, record in records.items():
+            state = state.with_push(target, record)
+        return state
+
+    return _record(config, change)

@@ -78,6 +78,21 @@ class DrillRecord:
 
 
 @dataclass(frozen=True)
+class PushRecord:
+    """One offsite push to one target (``k3s-dr push`` or the push after a backup)."""
+
+    at: float
+    ok: bool
+    seconds: float = 0.0
+    bytes_sent: int = 0  # uploaded (restic: new data); 0 when a good copy was already there
+    stored_bytes: int = 0
+    remote_copies: int | None = None  # good copies on the target afterwards; None: unknown
+    archive: str = ""
+    trigger: str = "manual"  # manual | backup
+    error: str = ""
+
+
+@dataclass(frozen=True)
 class State:
     """The latest of everything. ``last_backup_success`` survives a later failure: the age of the
     newest good backup is what matters when the directory cannot be read."""
@@ -88,6 +103,8 @@ class State:
     decision: DecisionRecord | None = None
     decisions: Mapping[str, int] = field(default_factory=lambda: dict.fromkeys(DECISIONS, 0))
     drill: DrillRecord | None = None
+    pushes: Mapping[str, PushRecord] = field(default_factory=dict)  # per offsite target: the last push
+    last_push_success: Mapping[str, PushRecord] = field(default_factory=dict)
 
     def with_backup(self, record: BackupRecord) -> State:
         success = record if record.succeeded else self.last_backup_success
@@ -104,13 +121,19 @@ class State:
     def with_drill(self, record: DrillRecord) -> State:
         return replace(self, drill=record)
 
+    def with_push(self, target: str, record: PushRecord) -> State:
+        successes = {**self.last_push_success, **({target: record} if record.ok else {})}
+        return replace(self, pushes={**self.pushes, target: record}, last_push_success=successes)
+
     def to_dict(self) -> dict[str, Any]:
         def plain(value: Any) -> Any:
             return None if value is None else asdict(value)
 
         return {"format": STATE_FORMAT, "version": STATE_VERSION, "backup": plain(self.backup),
                 "last_backup_success": plain(self.last_backup_success), "restore": plain(self.restore),
-                "decision": plain(self.decision), "decisions": dict(self.decisions), "drill": plain(self.drill)}
+                "decision": plain(self.decision), "decisions": dict(self.decisions), "drill": plain(self.drill),
+                "pushes": {t: asdict(r) for t, r in self.pushes.items()},
+                "last_push_success": {t: asdict(r) for t, r in self.last_push_success.items()}}
 
     @classmethod
     def from_dict(cls, data: Any) -> State:
@@ -129,6 +152,8 @@ class State:
             decision=_load(DecisionRecord, data.get("decision")),
             decisions={name: int(decisions.get(name, 0)) for name in DECISIONS},
             drill=_load(DrillRecord, data.get("drill")),
+            pushes=_load_each(PushRecord, data.get("pushes")),  # absent in states written before offsite
+            last_push_success=_load_each(PushRecord, data.get("last_push_success")),
         )
 
 
@@ -146,6 +171,15 @@ def _load(cls: type[T], raw: Any) -> T | None:
         if not _fits(value, hints[name]):
             raise TypeError(f"{cls.__name__}.{name} = {value!r} is not a {hints[name]}")
     return record
+
+
+def _load_each(cls: type[T], raw: Any) -> dict[str, T]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise TypeError(f"{cls.__name__} per target is not a mapping")
+    loaded = {str(name): _load(cls, value) for name, value in raw.items()}
+    return {name: value for name, value in loaded.items() if value is not None}
 
 
 def _fits(value: Any, hint: Any) -> bool:

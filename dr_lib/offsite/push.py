@@ -46,6 +46,14 @@ class TargetReport:
     error: DRError | None = None
     retention: RetentionResult | None = None
     warnings: tuple[str, ...] = ()
+    seconds: float = 0.0  # the whole attempt: listing, push, retention
+    remote_good: int | None = None  # good copies on the target afterwards; None: unknown (the push failed)
+    retention_error: str = ""  # retention was asked for and failed (the push itself succeeded)
+
+    @property
+    def retention_state(self) -> str:
+        """``applied``, ``failed`` or ``skipped`` (``--no-retention``, or no push to apply it after)."""
+        return "applied" if self.retention is not None else "failed" if self.retention_error else "skipped"
 
     def to_dict(self) -> dict[str, Any]:
         return {"target": self.target, "ok": self.error is None,
@@ -53,6 +61,7 @@ class TargetReport:
                 "error": None if self.error is None else str(self.error),
                 "exit_code": None if self.error is None else self.error.exit_code,
                 "retention": None if self.retention is None else self.retention.to_dict(),
+                "remote_good": self.remote_good, "seconds": round(self.seconds, 3),
                 "warnings": list(self.warnings)}
 
 
@@ -113,15 +122,15 @@ def apply_retention(target: Target, config: OffsiteTargetConfig, *, now: datetim
     return RetentionResult(target.name, tuple(sorted(gone, reverse=True)), tuple(c.ref for c in debris), kept)
 
 
-def _present(target: Target, archive: LocalArchive, deadline: float) -> RemoteCopy | None:
+def _present(target: Target, archive: LocalArchive, deadline: float) -> tuple[RemoteCopy | None, int]:
+    """A good copy of ``archive`` already on the target, and how many good copies it holds."""
     try:
         copies = target.list_copies(deadline)
     except RemoteMissing:
-        return None  # a restic repository not created yet; a missing bucket fails the push itself, clearly
-    for copy in copies:
-        if copy.good and copy.record is not None and copy.record.archive_sha256 == archive.sha256:
-            return copy
-    return None
+        return None, 0  # a restic repository not created yet; a missing bucket fails the push itself, clearly
+    good = [c for c in copies if c.good]
+    there = next((c for c in good if c.record is not None and c.record.archive_sha256 == archive.sha256), None)
+    return there, len(good)
 
 
 def push_one(name: str, offsite: OffsiteConfig, archive: LocalArchive, *, now: datetime,
@@ -131,19 +140,21 @@ def push_one(name: str, offsite: OffsiteConfig, archive: LocalArchive, *, now: d
     started = time.monotonic()
     try:
         target = open_target(name, offsite, work_dir)
-        there = _present(target, archive, deadline)
+        there, good = _present(target, archive, deadline)
         outcome = target.push(archive, deadline) if there is None else PushOutcome(
             name, target.kind, archive.name, there.ref, "present", 0, there.bytes, time.monotonic() - started,
             bool(there.record and there.record.encryption))
     except DRError as exc:
-        return TargetReport(name, error=exc)
+        return TargetReport(name, error=exc, seconds=time.monotonic() - started)
+    after = good + (1 if there is None else 0)
     if not retention:
-        return TargetReport(name, outcome)
+        return TargetReport(name, outcome, seconds=time.monotonic() - started, remote_good=after)
     try:
         kept = apply_retention(target, config, now=now, deadline=deadline, protect=archive.name)
     except DRError as exc:
-        return TargetReport(name, outcome, warnings=(f"pushed, but retention failed: {exc}",))
-    return TargetReport(name, outcome, retention=kept)
+        return TargetReport(name, outcome, warnings=(f"pushed, but retention failed: {exc}",),
+                            seconds=time.monotonic() - started, remote_good=after, retention_error=str(exc))
+    return TargetReport(name, outcome, retention=kept, seconds=time.monotonic() - started, remote_good=len(kept.kept))
 
 
 def push_archive(path: Path, offsite: OffsiteConfig, target: str | None, *, now: datetime,

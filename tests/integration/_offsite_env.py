@@ -131,7 +131,8 @@ class Run:
 
 def write_config(directory: Path, *, endpoint: str, bucket: str, recipient: str | None, identity: Path | None,
                  restic_repo: Path | None = None, keep: int = 24) -> Path:
-    """A config whose every path is inside ``directory``: backups, lock, state, targets ``lab`` (+ ``home``)."""
+    """A config whose every path is inside ``directory``: backups, lock, state, metrics textfile, targets
+    ``lab`` (+ ``home``)."""
     directory.mkdir(parents=True, exist_ok=True)
     targets = {"lab": {"bucket": bucket, "endpoint_url": endpoint, "keep": keep, "keep_daily": 0,
                        "keep_weekly": 0, "timeout": "2m"}}
@@ -144,6 +145,8 @@ def write_config(directory: Path, *, endpoint: str, bucket: str, recipient: str 
         "backup": {"dir": str(directory / "backups"), "lock_file": str(directory / "lock" / "k3s-dr.lock"),
                    "log_file": str(directory / "k3s-dr.log"), "k3s_data_dir": str(directory / "no-k3s")},
         "restore": {"state_dir": str(directory / "state"), "wait_timeout": "90s"},
+        # written only where its directory exists: a test that wants the textfile creates it
+        "metrics": {"textfile": str(directory / "textfile" / "k3s_dr.prom")},
         "offsite": {"encrypt": "required" if recipient else "off", "recipients": [recipient] if recipient else [],
                     "identity_file": str(identity or directory / "no-identity.txt"), "targets": targets},
     }

@@ -43,10 +43,12 @@ def failing(facts: HostFacts) -> dict[str, str]:
 
 def test_healthy_host_passes_every_control() -> None:
     findings = evaluate_all(healthy())
-    assert {cid for cid, f in findings.items() if f.outcome is not Outcome.PASS} == {"DR-METRICS-001",
-                                                                                     "DR-METRICS-002"}
+    assert {cid for cid, f in findings.items() if f.outcome is not Outcome.PASS} == {
+        "DR-METRICS-001", "DR-METRICS-002", "DR-OFFSITE-001", "DR-OFFSITE-002", "DR-OFFSITE-003"}
     assert findings["DR-METRICS-001"].outcome is Outcome.NOT_APPLICABLE  # no textfile and checks.metrics: auto
     assert findings["DR-METRICS-002"].outcome is Outcome.NOT_APPLICABLE  # no exporter and checks.metrics: auto
+    for control_id in ("DR-OFFSITE-001", "DR-OFFSITE-002", "DR-OFFSITE-003"):  # no offsite target configured
+        assert findings[control_id].outcome is Outcome.NOT_APPLICABLE
 
 
 def _inspected(data: dict) -> Callable[[HostFacts], HostFacts]:
@@ -130,7 +132,8 @@ def test_each_problem_is_caught_by_its_control_only(seeded: str, mutate: Callabl
 
 def test_mutations_cover_every_control() -> None:
     covered = {m[2] for m in MUTATIONS}
-    assert {c.id for c in CONTROLS} - covered == {"DR-CONF-001", "DR-ARCH-001"}  # judged in other tests
+    assert {c.id for c in CONTROLS} - covered == {  # judged in other tests (offsite: test_offsite_checks.py)
+        "DR-CONF-001", "DR-ARCH-001", "DR-OFFSITE-001", "DR-OFFSITE-002", "DR-OFFSITE-003"}
 
 
 def test_tampered_archive_fails_integrity_and_both_links() -> None:

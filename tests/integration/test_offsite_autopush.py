@@ -1,0 +1,141 @@
+"""The push after each verified backup, on a real cluster and a real S3 server (versitygw) plus a restic
+repository: pushed by default, shown in the backup's JSON and metrics, recorded for the conformance
+controls; ``--no-push`` skips it; a push that fails (wrong credentials, server stopped) leaves the
+backup verified, promoted and untouched, and says so with exit 3, its JSON and one error line."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dr_lib.checks.pushstate import PUSH_STATE_NAME, parse_push_state
+from dr_lib.config import OffsiteTargetConfig
+from dr_lib.errors import ExitCode
+from dr_lib.offsite.s3client import make_client
+from dr_lib.offsite.s3server import S3Server
+from tests.integration._metrics_helpers import parse, value
+from tests.integration._offsite_env import (
+    aws_env,
+    cli_env,
+    k3s_dr,
+    keypair,
+    new_bucket,
+    restic_or_skip,
+    s3_server,
+    write_config,
+)
+
+__all__ = ["aws_env", "s3_server"]
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("aws_env")]
+
+
+def _local(backups: Path) -> dict[str, str]:
+    """Every file and link of the backup directory: content digests and link targets."""
+    return {p.name: "->" + str(p.readlink()) if p.is_symlink() else hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(backups.iterdir())}
+
+
+def _targets(run_json: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {t["target"]: t for t in run_json["push"]["targets"]}
+
+
+def _metrics(config: Path) -> dict[Any, float]:
+    shown = k3s_dr(config, "metrics")
+    assert shown.code == 0, shown.stderr
+    return parse(shown.stdout)
+
+
+def test_backups_push_offsite_and_a_failed_push_keeps_the_backup(s3_server: S3Server, cluster: Any,
+                                                                 tmp_path: Path) -> None:
+    restic_or_skip()
+    identity, recipient = keypair(tmp_path)
+    host = tmp_path / "host"
+    bucket = new_bucket(s3_server)
+    config = write_config(host, endpoint=s3_server.endpoint, bucket=bucket, recipient=recipient,
+                          identity=identity, restic_repo=tmp_path / "restic-repo", keep=5)
+    backups = host / "backups"
+
+    # 1. A backup to backup.dir pushes to every target: encrypted, read back, verified.
+    first = k3s_dr(config, "backup", "--kubeconfig", cluster.kubeconfig, "--json")
+    assert first.code == 0, first.stderr
+    archive = Path(first.json["archive"]).name
+    assert first.json["promoted"] and first.json["push"]["ok"] and first.json["push"]["archive"] == archive
+    lab, home = _targets(first.json)["lab"], _targets(first.json)["home"]
+    assert (lab["push"]["action"], lab["push"]["encrypted"], lab["push"]["verified"]) == ("pushed", True, True)
+    assert lab["remote_good"] == 1 and lab["retention"]["kept"] == [archive]
+    assert home["push"]["action"] == "pushed" and home["push"]["details"]["checked"]  # restic check ran
+    assert f"k3s-dr push {archive} → lab: pushed k3s-dr/{archive}.age" in first.stderr
+    objects = make_client(OffsiteTargetConfig(bucket=bucket, endpoint_url=s3_server.endpoint)).list_objects_v2(
+        Bucket=bucket)
+    assert {o["Key"] for o in objects.get("Contents", [])} == {f"k3s-dr/{archive}.age",
+                                                                f"k3s-dr/{archive}.age.verified.json"}
+    pulled = k3s_dr(config, "pull", "--target", "lab", "--dir", tmp_path / "pulled", "--json")
+    assert pulled.code == 0, pulled.stderr
+    assert pulled.json["identical"] and pulled.json["sha256"] == first.json["sha256"]
+    record = parse_push_state((host / "state" / PUSH_STATE_NAME).read_text())
+    assert record["lab"].last is not None and record["lab"].last.trigger == "backup"
+    assert (record["lab"].last.ok, record["lab"].last.backup_ok, record["lab"].last.encrypted) == (True, True, True)
+    shown = _metrics(config)
+    assert value(shown, "k3s_dr_offsite_push_last_status", target="lab") == 1
+    assert value(shown, "k3s_dr_offsite_remote_copies", target="home") == 1
+
+    # 2. --no-push: the backup alone; nothing new offsite.
+    alone = k3s_dr(config, "backup", "--kubeconfig", cluster.kubeconfig, "--no-push", "--json")
+    assert alone.code == 0 and alone.json["push"] is None, alone.stderr
+    assert "k3s-dr push" not in alone.stderr
+
+    # 3. Wrong credentials: backed up and promoted, not offsite; exit 3, the JSON and one line say why.
+    before = _local(backups)
+    wrong = k3s_dr(config, "backup", "--kubeconfig", cluster.kubeconfig, "--json",
+                   env=cli_env(AWS_SECRET_ACCESS_KEY="definitely-wrong"))
+    assert wrong.code == ExitCode.PARTIAL, wrong.stderr
+    third = Path(wrong.json["archive"]).name
+    assert wrong.json["promoted"] and wrong.json["push"]["ok"] is False
+    failed = _targets(wrong.json)
+    assert failed["lab"]["ok"] is False and failed["lab"]["exit_code"] == ExitCode.USAGE
+    assert "secret key does not match" in failed["lab"]["error"]
+    assert failed["home"]["ok"] is True  # the restic repository needs no AWS credentials
+    error_lines = [line for line in wrong.stderr.splitlines() if line.startswith("k3s-dr: error:")]
+    assert len(error_lines) == 1, wrong.stderr
+    assert error_lines[0].startswith(f"k3s-dr: error: archive {third} is verified and promoted, but its offsite "
+                                     "push failed: lab: ")
+    assert "run `k3s-dr push` once the cause is fixed" in error_lines[0]
+    assert "definitely-wrong" not in wrong.stderr + wrong.stdout
+    now, rotated = _local(backups), set(wrong.json["deleted"])  # backup.keep 2: the backup's own rotation
+    for name, digest in before.items():
+        if name.removesuffix(".verified.json") in rotated:
+            assert name not in now
+        elif not name.startswith(("latest-", "k3s-cluster-")):
+            assert now[name] == digest, name  # nothing local changed by the failed push
+    assert now["latest-backup.tar.gz"] == f"->{third}"  # promoted despite the failed push
+    assert k3s_dr(config, "verify", backups / third).code == 0
+    shown = _metrics(config)
+    assert value(shown, "k3s_dr_offsite_push_last_status", target="lab") == 0
+    assert value(shown, "k3s_dr_offsite_push_last_status", target="home") == 1
+    assert value(shown, "k3s_dr_backup_last_status") == 1  # the backup itself succeeded
+    record = parse_push_state((host / "state" / PUSH_STATE_NAME).read_text())
+    assert record["lab"].last is not None and not record["lab"].last.ok and record["lab"].last.exit_code == 2
+    assert record["lab"].last_success is not None and record["lab"].last_success.archive == archive
+
+    # 4. The server stopped: the same, with exit code 7 for the target in the JSON.
+    s3_server.stop()
+    try:
+        down = k3s_dr(config, "backup", "--kubeconfig", cluster.kubeconfig, "--json")
+    finally:
+        s3_server.start()
+    assert down.code == ExitCode.PARTIAL, down.stderr
+    assert _targets(down.json)["lab"]["exit_code"] == ExitCode.ENVIRONMENT
+    assert "could not be reached" in _targets(down.json)["lab"]["error"]
+    fourth = Path(down.json["archive"]).name
+    assert _local(backups)["latest-backup.tar.gz"] == f"->{fourth}"
+    assert k3s_dr(config, "verify", backups / fourth).code == 0
+
+    # 5. Fixed: the next backup pushes again; the remote holds only good copies.
+    again = k3s_dr(config, "backup", "--kubeconfig", cluster.kubeconfig, "--json")
+    assert again.code == 0 and again.json["push"]["ok"], again.stderr
+    listed = k3s_dr(config, "ls", "--remote", "--target", "lab", "--json")
+    copies = listed.json["targets"][0]["copies"]
+    assert [c["archive"] for c in copies if c["state"] == "good"] == [Path(again.json["archive"]).name, archive]
