@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import select
 import ssl
 import tempfile
 import threading
@@ -29,7 +30,9 @@ from urllib.parse import urlsplit
 from dr_lib.kube.kubeconfig import StaticCredentials
 
 # A keep-alive connection the server closed while idle fails on first use: reconnect once.
-_STALE = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError, http.client.CannotSendRequest)
+# Over TLS the same shows as an EOF in the protocol.
+_STALE = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError, http.client.CannotSendRequest,
+          ssl.SSLEOFError, ssl.SSLZeroReturnError)
 # Connecting again is safe (nothing was sent); the pause lets a restarting server come back.
 CONNECT_ATTEMPTS = 3
 CONNECT_BACKOFF_S = 0.2
@@ -76,10 +79,14 @@ class HttpClientTransport:
         return http.client.HTTPConnection(self.host, self.port, timeout=connect_timeout)
 
     def _take(self, fresh: bool, timeout: tuple[float, float]) -> http.client.HTTPConnection:
-        if not fresh:
+        while not fresh:
             with self._lock:
-                if self._idle:
-                    return self._idle.pop()
+                idle = self._idle.pop() if self._idle else None
+            if idle is None:
+                break
+            if not _dropped(idle):
+                return idle
+            idle.close()
         for attempt in range(1, CONNECT_ATTEMPTS + 1):
             connection = self._new(timeout[0])
             try:
@@ -137,6 +144,18 @@ class HttpClientTransport:
             idle, self._idle = self._idle, []
         for connection in idle:
             connection.close()
+
+
+def _dropped(connection: http.client.HTTPConnection) -> bool:
+    """Whether an idle connection is unusable: the server closed it (or sent what nobody asked for)."""
+    sock = connection.sock
+    if sock is None:
+        return True
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(readable)
 
 
 def ssl_context(credentials: StaticCredentials) -> ssl.SSLContext:

@@ -7,7 +7,10 @@ integration tests (tests/integration/test_kube_backends.py and every backup/rest
 
 from __future__ import annotations
 
+import shutil
 import socket
+import ssl
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -30,6 +33,10 @@ class ScriptedHandler(BaseHTTPRequestHandler):
     seen: ClassVar[list[dict[str, Any]]] = []
     close_after_response = False
     delay = 0.0
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.do_GET()
 
     def do_GET(self) -> None:
         type(self).connections.add(id(self.connection))
@@ -119,3 +126,35 @@ def test_the_direct_backend_sends_credentials_user_agent_and_query(server: tuple
     assert seen["headers"]["Authorization"] == "Bearer t0k"
     assert seen["headers"]["User-Agent"].startswith("k3s-dr/")
     backend.close()
+
+
+@pytest.fixture
+def tls_server(tmp_path: Path) -> Iterator[tuple[str, str, type[ScriptedHandler]]]:
+    """HTTPS on loopback (a fresh self-signed certificate) that closes each connection after answering."""
+    if shutil.which("openssl") is None:
+        pytest.skip("the 'openssl' command is not installed (apt-get install openssl)")
+    cert, key = tmp_path / "server.crt", tmp_path / "server.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                    "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True, timeout=30)
+    handler = type("Handler", (ScriptedHandler,), {"connections": set(), "seen": [], "close_after_response": True})
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"https://127.0.0.1:{httpd.server_address[1]}", cert.read_text(), handler
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_a_tls_connection_the_server_closed_while_idle_is_not_reused(
+        tls_server: tuple[str, str, type[ScriptedHandler]]) -> None:
+    url, ca_pem, handler = tls_server
+    transport = HttpClientTransport(url, ssl.create_default_context(cadata=ca_pem), 5.0)
+    for i in range(4):
+        assert transport.send("POST" if i % 2 else "GET", "/x", b"{}" if i % 2 else None, {}).status == 200
+        time.sleep(0.1)  # the server's close (TLS close_notify, FIN) arrives while the connection is idle
+    assert len(handler.seen) == 4
+    transport.close()
