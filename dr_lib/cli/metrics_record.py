@@ -19,22 +19,12 @@ import click
 
 from dr_lib.config import Config
 from dr_lib.errors import DRError
-from dr_lib.metrics import (
-    BackupRecord,
-    DecisionRecord,
-    DrillRecord,
-    PushRecord,
-    RestoreRecord,
-    record_auto_restore,
-    record_backup,
-    record_drill,
-    record_pushes,
-    record_restore,
-)
-from dr_lib.metrics.records import BACKUP_FAILED, BACKUP_NOT_PROMOTED, BACKUP_OK
 
+# dr_lib.metrics is imported by each function, when there is something to record: it costs
+# ~30 ms, which every backup paid before its first request, whether it records or not.
 if TYPE_CHECKING:
     from dr_lib.backup.result import BackupResult
+    from dr_lib.metrics import RestoreRecord
     from dr_lib.offsite.push import PushReport
     from dr_lib.restore.auto_runner import AutoOutcome
     from dr_lib.restore.run import RestoreOutcome
@@ -58,6 +48,9 @@ def in_configured_dir(config: Config, directory: Path | str | None) -> bool:
 def backup_done(config: Config, result: BackupResult) -> None:
     if not in_configured_dir(config, result.archive.parent):
         return
+    from dr_lib.metrics import BackupRecord, record_backup  # noqa: PLC0415
+    from dr_lib.metrics.records import BACKUP_NOT_PROMOTED, BACKUP_OK  # noqa: PLC0415
+
     record = BackupRecord(
         at=time.time(), status=BACKUP_OK if result.promoted else BACKUP_NOT_PROMOTED, seconds=result.seconds,
         archive=result.archive.name, objects=result.objects, kinds=dict(result.kinds), bytes=result.bytes,
@@ -67,29 +60,41 @@ def backup_done(config: Config, result: BackupResult) -> None:
 
 
 def backup_failed(config: Config, error: DRError, directory: Path | str | None) -> None:
-    if in_configured_dir(config, directory):
-        _warn(record_backup(config, BackupRecord(at=time.time(), status=BACKUP_FAILED, error=error.message[:500])))
+    if not in_configured_dir(config, directory):
+        return
+    from dr_lib.metrics import BackupRecord, record_backup  # noqa: PLC0415
+    from dr_lib.metrics.records import BACKUP_FAILED  # noqa: PLC0415
+
+    _warn(record_backup(config, BackupRecord(at=time.time(), status=BACKUP_FAILED, error=error.message[:500])))
 
 
 def _restore_record(outcome: RestoreOutcome, *, auto: bool) -> RestoreRecord:
+    from dr_lib.metrics import RestoreRecord  # noqa: PLC0415
+
     ledger = outcome.ledger
     return RestoreRecord(at=time.time(), complete=ledger.complete, outcome=ledger.outcome, seconds=ledger.seconds,
                          counts=dict(ledger.counts), archive=Path(ledger.archive).name, auto=auto)
 
 
 def restore_done(config: Config, outcome: RestoreOutcome) -> None:
+    from dr_lib.metrics import record_restore  # noqa: PLC0415
+
     if not outcome.ledger.dry_run:
         _warn(record_restore(config, _restore_record(outcome, auto=False)))
 
 
 def restore_failed(config: Config, error: DRError, *, dry_run: bool = False) -> None:
     """A restore that stopped with an error (archive refused, cluster unreachable…) is a failed restore."""
+    from dr_lib.metrics import RestoreRecord, record_restore  # noqa: PLC0415
+
     if not dry_run:
         _warn(record_restore(config, RestoreRecord(at=time.time(), complete=False, outcome="error", seconds=0.0,
                                                    counts={}, archive="")))
 
 
 def auto_restore_done(config: Config, result: AutoOutcome) -> None:
+    from dr_lib.metrics import DecisionRecord, record_auto_restore  # noqa: PLC0415
+
     decision = DecisionRecord(at=time.time(), restore=result.decision.restore, reason=result.decision.reason[:500])
     restored = _restore_record(result.restore, auto=True) if result.restore is not None else None
     _warn(record_auto_restore(config, decision, restored))
@@ -97,6 +102,8 @@ def auto_restore_done(config: Config, result: AutoOutcome) -> None:
 
 def drill_done(config: Config, outcome: Any) -> None:
     """``outcome``: a :class:`dr_lib.drill.runner.DrillOutcome` (not imported: it loads pytest)."""
+    from dr_lib.metrics import DrillRecord, record_drill  # noqa: PLC0415
+
     targets = outcome.evidence.get("targets", {}) if isinstance(outcome.evidence, dict) else {}
     record = DrillRecord(
         at=time.time(), passed=bool(outcome.passed), rto_seconds=outcome.rto_seconds,
@@ -108,11 +115,15 @@ def drill_done(config: Config, outcome: Any) -> None:
 
 def drill_failed(config: Config, error: DRError) -> None:
     """A drill that could not run to its verdict is a failed drill."""
+    from dr_lib.metrics import DrillRecord, record_drill  # noqa: PLC0415
+
     _warn(record_drill(config, DrillRecord(at=time.time(), passed=False, failed_step=f"error: {error.message[:200]}")))
 
 
 def push_done(config: Config, report: PushReport, *, trigger: str) -> None:
     """Every push, manual or after a backup: one record per target it tried."""
+    from dr_lib.metrics import PushRecord, record_pushes  # noqa: PLC0415
+
     now = time.time()
     records = {r.target: PushRecord(
         at=now, ok=r.error is None, seconds=round(r.seconds, 3),
@@ -124,6 +135,8 @@ def push_done(config: Config, report: PushReport, *, trigger: str) -> None:
 
 def push_failed(config: Config, targets: list[str], error: DRError, *, archive: str, trigger: str) -> None:
     """A push that stopped before trying any target (e.g. the archive changed after its verification)."""
+    from dr_lib.metrics import PushRecord, record_pushes  # noqa: PLC0415
+
     now = time.time()
     _warn(record_pushes(config, {t: PushRecord(at=now, ok=False, archive=archive, trigger=trigger,
                                               error=error.message[:500]) for t in targets}))
