@@ -8,7 +8,9 @@ with custom resources), then measures, in the same run and on the same objects:
 
 * ours: the CLI as a subprocess (`k3s-dr backup --json`, wall time and peak RSS);
 * baseline: the seed's method, `kubectl get <kind> -A -o yaml` for its 19 kinds + `tar czf`;
-* floor: a bare paginated LIST of the same kinds (urllib, limit 500, json.loads), in-process.
+* floor: a bare paginated LIST of the same kinds (urllib, limit 500, json.loads; bench/_floor.py),
+  in-process (``floor_s``, the strict floor) and as a program of its own (``floor_process_s``:
+  the smallest Python process that lists, timed like our CLI).
 
 Peak memory is measured at N/10 objects too (same cluster, before the rest is created), to
 show whether it grows with N. Each measurement runs --runs times; the median is reported.
@@ -22,21 +24,19 @@ import argparse
 import json
 import os
 import shutil
-import ssl
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from _floor import bare_list  # noqa: E402  (bench/ is on sys.path when run as a script)
 
 from dr_lib.backup.scope import SEED_KINDS  # noqa: E402
 from dr_lib.cluster import ClusterSpec, start_cluster  # noqa: E402
@@ -182,33 +182,16 @@ def measure_seed(kubeconfig: Path, work: Path, kubectl: str) -> tuple[float, flo
 
 
 def measure_floor(kubeconfig: Path, kinds: list[tuple[str, str, str]]) -> float:
-    """Bare paginated LIST of the same kinds: urllib, limit 500, json.loads; nothing written."""
-    config = yaml.safe_load(kubeconfig.read_text())
-    cluster = config["clusters"][0]["cluster"]
-    token = config["users"][0]["user"]["token"]
-    context = ssl.create_default_context()
-    ca = cluster.get("certificate-authority-data")
-    if ca:
-        import base64  # noqa: PLC0415
-        context.load_verify_locations(cadata=base64.b64decode(ca).decode())
-    server = cluster["server"]
+    """Bare paginated LIST of the same kinds (bench/_floor.py), in this process: the strict floor."""
     started = time.perf_counter()
-    objects = 0
-    for base in (f"/api/{v}/{p}" if not g else f"/apis/{g}/{v}/{p}" for g, v, p in kinds):
-        token_continue = ""
-        while True:
-            url = f"{server}{base}?limit=500" + (f"&continue={token_continue}" if token_continue else "")
-            request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}",
-                                                           "Accept": "application/json"})
-            with urllib.request.urlopen(request, context=context) as response:
-                body = json.loads(response.read())
-            objects += len(body.get("items") or [])
-            token_continue = (body.get("metadata") or {}).get("continue") or ""
-            if not token_continue:
-                break
-    seconds = time.perf_counter() - started
-    if objects == 0:
-        raise RuntimeError("floor listed no objects")
+    bare_list(kubeconfig, kinds)
+    return time.perf_counter() - started
+
+
+def measure_floor_process(kubeconfig: Path, kinds: list[tuple[str, str, str]]) -> float:
+    """The same LIST as the smallest Python program doing it (wall clock, interpreter start included)."""
+    seconds, _, _ = _run_measured([sys.executable, str(ROOT / "bench" / "_floor.py"), str(kubeconfig),
+                                   json.dumps(kinds)])
     return seconds
 
 
@@ -248,10 +231,11 @@ def bench(objects: int, runs: int, keep: bool) -> dict[str, Any]:
         populate(kube, created, objects, spread=0)
         print(f"# created ConfigMaps {created}..{objects} in {time.perf_counter() - started:.1f} s", flush=True)
         kinds = _floor_kinds(kube)
-        ours, rss, inproc, seed, seed_rss, floor = [], [], [], [], [], []
+        ours, rss, inproc, seed, seed_rss, floor, floor_process = [], [], [], [], [], [], []
         phases: list[dict[str, float]] = []
         for run in range(runs):
             floor.append(measure_floor(handle.kubeconfig, kinds))
+            floor_process.append(measure_floor_process(handle.kubeconfig, kinds))
             wall, peak, own, steps = measure_ours(handle.kubeconfig, work)
             phases.append(steps)
             ours.append(wall)
@@ -261,13 +245,15 @@ def bench(objects: int, runs: int, keep: bool) -> dict[str, Any]:
             seed.append(seconds)
             seed_rss.append(kubectl_rss)
             print(f"# run {run + 1}: ours {wall:.2f} s (in-process {own:.2f} s, {peak:.0f} MB), "
-                  f"seed {seconds:.2f} s, floor {floor[-1]:.2f} s", flush=True)
+                  f"seed {seconds:.2f} s, floor {floor[-1]:.2f} s (as a process {floor_process[-1]:.2f} s)",
+                  flush=True)
         startup = [_run_measured([str(VENV_BIN / "k3s-dr"), "--version"])[0] for _ in range(runs)]
         rss_by_objects[objects + spread] = max(rss)
         archive_bytes = sum(p.stat().st_size for p in (work / "ours").glob("k3s-dr-*.tar.gz"))
         return {
             "objects": objects + spread, "configmaps": objects, "ours_s": round(_median(ours), 3),
             "baseline_s": round(_median(seed), 3), "floor_s": round(_median(floor), 3),
+            "floor_process_s": round(_median(floor_process), 3),
             "peak_rss_mb": round(max(rss), 1), "ours_inprocess_s": round(_median(inproc), 3),
             "cli_startup_s": round(_median(startup), 3),
             "peak_rss_mb_by_objects": {str(n): round(mb, 1) for n, mb in rss_by_objects.items()},
@@ -295,6 +281,8 @@ def main() -> None:
           f"({result['ours_s']:.2f} s vs {result['baseline_s']:.2f} s; target >= 5x)")
     print(f"ours vs floor: {result['ours_s'] / result['floor_s']:.1f}x the bare LIST "
           f"({result['ours_s']:.2f} s vs {result['floor_s']:.2f} s; target <= 2x)")
+    print(f"ours vs floor as a process: {result['ours_s'] / result['floor_process_s']:.1f}x "
+          f"({result['floor_process_s']:.2f} s: the same LIST by the smallest Python program)")
     print(f"ours in-process vs floor: {result['ours_inprocess_s'] / result['floor_s']:.1f}x "
           f"({result['ours_inprocess_s']:.2f} s; CLI start-up alone {result['cli_startup_s']:.2f} s)")
     by_objects = ", ".join(f"{mb:.0f} MB at {n}" for n, mb in result["peak_rss_mb_by_objects"].items())
