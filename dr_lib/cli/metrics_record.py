@@ -83,6 +83,14 @@ def restore_done(config: Config, outcome: RestoreOutcome) -> None:
         _warn(record_restore(config, _restore_record(outcome, auto=False)))
 
 
+def datastore_restore_done(config: Config, archive: Path, seconds: float) -> None:
+    """A restored datastore is a complete restore of everything the server held (no per-object counts)."""
+    from dr_lib.metrics import RestoreRecord, record_restore  # noqa: PLC0415
+
+    _warn(record_restore(config, RestoreRecord(at=time.time(), complete=True, outcome="complete", seconds=seconds,
+                                               counts={}, archive=Path(archive).name)))
+
+
 def restore_failed(config: Config, error: DRError, *, dry_run: bool = False) -> None:
     """A restore that stopped with an error (archive refused, cluster unreachable…) is a failed restore."""
     from dr_lib.metrics import RestoreRecord, record_restore  # noqa: PLC0415

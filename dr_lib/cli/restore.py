@@ -230,9 +230,14 @@ def _auto(config: Config, request: RestoreRequest, options: dict[str, Any],
 
 def _datastore(config: Config, archive: Path, as_json: bool) -> None:
     data_dir = Path(config.backup.k3s_data_dir)
-    with exclusive_lock(config.backup.lock_file, "restore the datastore"):
-        result = restore_datastore(archive, DatastoreTarget(data_dir), SystemdK3s(config.units.k3s, data_dir),
-                                   now=utc_now())
+    try:
+        with exclusive_lock(config.backup.lock_file, "restore the datastore"):
+            result = restore_datastore(archive, DatastoreTarget(data_dir), SystemdK3s(config.units.k3s, data_dir),
+                                       now=utc_now())
+    except DRError as exc:
+        metrics_record.restore_failed(config, exc)
+        raise
+    metrics_record.datastore_restore_done(config, archive, result.seconds)
     if as_json:
         print_json({"datastore": result.to_dict(), "archive": str(archive.resolve())})
     else:

@@ -110,3 +110,5 @@ def test_datastore_restore_refuses_an_archive_without_one(cluster: Any, tmp_path
     run = run_inprocess(capsys, config, "restore", archive, "--datastore")
     assert run.code == 2 and "holds no datastore snapshot" in run.stderr
     assert list((data_dir / "server" / "db").iterdir()) == []  # nothing stopped, moved or placed
+    restore = json.loads((tmp_path / "cfg" / "state" / "metrics-state.json").read_text())["restore"]
+    assert (restore["complete"], restore["outcome"]) == (False, "error")  # the metrics say the restore failed

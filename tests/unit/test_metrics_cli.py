@@ -67,6 +67,14 @@ def test_restore_hooks_skip_dry_runs_and_record_errors(tmp_path):
     assert restore is not None and not restore.complete and restore.outcome == "error"
 
 
+def test_a_datastore_restore_is_recorded_as_a_complete_restore(tmp_path):
+    config = load_config(write_config(tmp_path))
+    metrics_record.datastore_restore_done(config, tmp_path / "backups" / "k3s-dr-20261128T000000Z.tar.gz", 12.5)
+    restore = read_state(tmp_path / "state" / "metrics-state.json").restore
+    assert restore is not None and restore.complete and restore.outcome == "complete"
+    assert (restore.seconds, restore.archive, dict(restore.counts)) == (12.5, "k3s-dr-20261128T000000Z.tar.gz", {})
+
+
 def test_a_recording_problem_is_a_warning_line(tmp_path, capsys):
     blocker = tmp_path / "file"
     blocker.write_text("")
