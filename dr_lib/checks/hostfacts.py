@@ -18,6 +18,9 @@ from dr_lib.checks.waivers import WaiverSet
 from dr_lib.config import Config, duration_seconds
 
 LOGROTATE_PATH = "/etc/logrotate.d/k3s-dr"
+# Not configurable, unlike the other units: no earlier layout named it, and a fixed name is what
+# operators and the checks look for; `units.exporter: false` is how a host does without it.
+EXPORTER_UNIT = "k3s-dr-exporter.service"
 SIDECAR_SUFFIX = ".verified.json"
 
 
@@ -61,9 +64,10 @@ class Layout:
         return duration_seconds(self.config.targets.rpo)
 
     @property
-    def unit_names(self) -> tuple[str, str, str, str]:
+    def unit_names(self) -> tuple[str, ...]:
+        """Every unit the controls read, the exporter's even when it is not wanted (its absence is then shown)."""
         units = self.config.units
-        return (units.k3s, units.backup, units.backup_timer, units.auto_restore)
+        return (units.k3s, units.backup, units.backup_timer, units.auto_restore, EXPORTER_UNIT)
 
     @property
     def push_state(self) -> str:

@@ -50,6 +50,9 @@ class UnitsConfig:
     auto_restore: str = _spec("k3s-auto-restore.service", "a systemd unit name ending in .service", _unit)
     backup: str = _spec("k3s-dr-backup.service", "a systemd unit name ending in .service", _unit)
     backup_timer: str = _spec("k3s-dr-backup.timer", "a systemd unit name ending in .timer", _unit)
+    exporter: bool = _spec(True, "true (`k3s-dr install` runs `k3s-dr exporter` as k3s-dr-exporter.service) or "
+                           "false (no exporter service: install removes the one it installed)",
+                           lambda v: isinstance(v, bool))
 
 
 @dataclass(frozen=True)
