@@ -95,15 +95,18 @@ class ClusterFactory:
         self.kubeconfig_path = kubeconfig_path
         self.handles: list[Any] = []
 
-    def __call__(self, *, nodes: int = 3, real_node: bool = False, name: str | None = None) -> Any:
+    def __call__(self, *, nodes: int = 3, real_node: bool = False, name: str | None = None,
+                 apiserver_flags: tuple[str, ...] = (), kine_flags: tuple[str, ...] = ()) -> Any:
         if self.provider == "kubeconfig":
             pytest.skip("--cluster=kubeconfig uses one existing cluster: it cannot start fresh ones")
+        if (apiserver_flags or kine_flags) and self.provider != "local":
+            pytest.skip(f"--cluster={self.provider}: only the local provider takes API server and kine flags")
         if real_node:
             missing = _real_node_missing()
             if missing:
                 pytest.skip(missing)
         spec = ClusterSpec(name or f"pt{os.getpid()}-{next(self._counter)}", nodes=nodes, real_node=real_node,
-                           owned_by_process=True)
+                           owned_by_process=True, apiserver_flags=apiserver_flags, kine_flags=kine_flags)
         try:
             handle = start_with_provider(self.provider, spec, kubeconfig_path=self.kubeconfig_path)
         except ToolMissing as exc:

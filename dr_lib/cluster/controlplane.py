@@ -110,9 +110,9 @@ def boot(state: ClusterState, bin_dir: Path, deadline: float, *, die_with_parent
     real_node: Any = None
     try:
         token = _prepare_files(state, layout)
-        starter.spawn("kine", cmd.kine_argv(bin_dir, layout, ports))
+        starter.spawn("kine", [*cmd.kine_argv(bin_dir, layout, ports), *state.kine_flags])
         wait_port(ports["kine"], deadline, starter.check_alive, "kine")
-        starter.spawn("kube-apiserver", cmd.apiserver_argv(bin_dir, layout, ports))
+        starter.spawn("kube-apiserver", [*cmd.apiserver_argv(bin_dir, layout, ports), *state.apiserver_flags])
         wait_readyz(LOOPBACK, ports["apiserver"], token, str(layout.pki.ca_cert), deadline=deadline,
                     check_alive=starter.check_alive)
         starter.spawn("kube-controller-manager", cmd.controller_manager_argv(bin_dir, layout, ports, state.name))

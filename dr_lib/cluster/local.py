@@ -24,7 +24,15 @@ from dr_lib.cluster.controlplane import boot
 from dr_lib.cluster.files import locked
 from dr_lib.cluster.namespaces import NamespaceOps
 from dr_lib.cluster.ports import choose_ports, is_port_free, require_free
-from dr_lib.cluster.spec import ClusterSpec, cluster_dir, clusters_root, home_dir, validate_name, validate_nodes
+from dr_lib.cluster.spec import (
+    ClusterSpec,
+    cluster_dir,
+    clusters_root,
+    home_dir,
+    validate_flags,
+    validate_name,
+    validate_nodes,
+)
 from dr_lib.cluster.state import ClusterState, Owner, load_state, recorded_ports, save_state
 from dr_lib.errors import EnvironmentProblem, UsageError
 from dr_lib.kube.client import Kube
@@ -143,7 +151,7 @@ def _claim(spec: ClusterSpec, directory: Path, root: Path) -> tuple[ClusterState
     owner = Owner.current() if fresh or spec.owned_by_process else None
     state = ClusterState(
         name=spec.name, dir=str(directory), status="starting", nodes=spec.nodes, real_node=spec.real_node,
-        ports=_choose_ports(spec, root), owner=owner,
+        ports=_choose_ports(spec, root), owner=owner, apiserver_flags=spec.apiserver_flags, kine_flags=spec.kine_flags,
         created=existing.created if existing else datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     )
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -155,6 +163,8 @@ def start_local(spec: ClusterSpec, env: Mapping[str, str] | None = None) -> Loca
     """Start (or resume, if its directory holds a stopped cluster) a local cluster and wait until ready."""
     validate_name(spec.name)
     validate_nodes(spec.nodes)
+    validate_flags("kube-apiserver", spec.apiserver_flags)
+    validate_flags("kine", spec.kine_flags)
     deadline = time.monotonic() + spec.timeout_seconds
     bin_dir = locate_binaries(env)
     directory = cluster_dir(spec, env)

@@ -40,6 +40,10 @@ class ClusterSpec:
     # Test clusters die with the process that started them (PR_SET_PDEATHSIG) and are swept
     # when that process is gone; operator clusters from `k3s-dr cluster up` outlive the CLI.
     owned_by_process: bool = False
+    # Extra command-line flags, appended after ours (the last of a repeated flag wins): for tests
+    # that need a server configured otherwise, e.g. compacting every second.
+    apiserver_flags: tuple[str, ...] = ()
+    kine_flags: tuple[str, ...] = ()
 
 
 @runtime_checkable
@@ -80,6 +84,13 @@ def validate_nodes(nodes: int) -> int:
     if not 0 <= nodes <= MAX_NODES:
         raise UsageError(f"node count {nodes} is not valid: accepted is 0 to {MAX_NODES}")
     return nodes
+
+
+def validate_flags(component: str, flags: tuple[str, ...]) -> tuple[str, ...]:
+    for flag in flags:
+        if not flag.startswith("--") or len(flag) < 3:
+            raise UsageError(f"{component} flag {flag!r} is not valid: accepted are --name or --name=value")
+    return flags
 
 
 def home_dir(env: Mapping[str, str] | None = None) -> Path:

@@ -52,6 +52,8 @@ class ClusterState:
     owner: Owner | None = None
     created: str = ""
     seconds: float = 0.0
+    apiserver_flags: tuple[str, ...] = ()
+    kine_flags: tuple[str, ...] = ()
 
     def with_changes(self, **changes: Any) -> ClusterState:
         return replace(self, **changes)
@@ -72,6 +74,7 @@ class ClusterState:
             "versions": self.versions, "server": self.server, "kubeconfig": self.kubeconfig,
             "bin_dir": self.bin_dir, "created": self.created, "seconds": self.seconds,
             "owner": None if self.owner is None else {"pid": self.owner.pid, "start_ticks": self.owner.start_ticks},
+            "apiserver_flags": list(self.apiserver_flags), "kine_flags": list(self.kine_flags),
         }
 
     @classmethod
@@ -87,6 +90,8 @@ class ClusterState:
             bin_dir=str(data.get("bin_dir", "")), created=str(data.get("created", "")),
             seconds=float(data.get("seconds", 0.0)),
             owner=None if not owner else Owner(int(owner["pid"]), int(owner["start_ticks"])),
+            apiserver_flags=tuple(str(f) for f in data.get("apiserver_flags") or ()),
+            kine_flags=tuple(str(f) for f in data.get("kine_flags") or ()),
         )
 
 

@@ -1,20 +1,25 @@
 """Cluster state records, liveness by pid + start time, stop order, mount safety, node readiness."""
 
 import os
+import re
 from pathlib import Path
+
+import pytest
 
 from dr_lib.cluster.cleanup import mounts_under, stop_groups
 from dr_lib.cluster.namespaces import namespace_name
 from dr_lib.cluster.processes import ProcessRecord, is_alive, start_ticks
 from dr_lib.cluster.readiness import node_problems
-from dr_lib.cluster.spec import ClusterSpec, cluster_dir, validate_name
+from dr_lib.cluster.spec import ClusterSpec, cluster_dir, validate_flags, validate_name
 from dr_lib.cluster.state import ClusterState, Owner, load_state, save_state
+from dr_lib.errors import UsageError
 
 
 def test_state_round_trips_through_its_file(tmp_path: Path) -> None:
     state = ClusterState(name="a", dir=str(tmp_path), status="running", nodes=3, real_node=False,
                          ports={"apiserver": 21000}, processes=(ProcessRecord("kine", 1, 2, "/l"),),
-                         versions={"kubernetes": "v1.34.2"}, owner=Owner(5, 6))
+                         versions={"kubernetes": "v1.34.2"}, owner=Owner(5, 6),
+                         apiserver_flags=("--watch-cache=false",), kine_flags=("--compact-min-retain=0",))
     save_state(state)
     assert load_state(tmp_path) == state
     assert oct((tmp_path / "state.json").stat().st_mode & 0o777) == "0o600"
@@ -67,3 +72,10 @@ def test_namespace_names_are_valid_for_any_test_name() -> None:
     assert name == "test-thing-param-1-with-caps-abc123"
     assert len(namespace_name("x" * 200, "abc123")) <= 63
     assert namespace_name("___", "s") == "t-s"
+
+
+@pytest.mark.parametrize("flag", ["watch-cache=false", "-v=2", "--", ""])
+def test_extra_component_flags_must_be_long_flags(flag: str) -> None:
+    assert validate_flags("kine", ("--compact-min-retain=0",)) == ("--compact-min-retain=0",)
+    with pytest.raises(UsageError, match=re.escape(f"kine flag {flag!r} is not valid: accepted are --name")):
+        validate_flags("kine", (flag,))
