@@ -15,6 +15,7 @@ imported only then.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +26,7 @@ import orjson
 
 from dr_lib import __version__
 from dr_lib.errors import ClusterAuthError, ClusterError, ClusterUnreachable, UsageError
-from dr_lib.kube.kubeconfig import StaticCredentials, read_static_credentials
+from dr_lib.kube.kubeconfig import StaticCredentials, proxied_by_environment, read_static_credentials
 from dr_lib.kube.transport import HttpClientTransport, RawResponse, Transport, Unanswered, ssl_context
 
 JSONObject = dict[str, Any]
@@ -181,13 +182,15 @@ class Kube:
         self.server: str = backend.server
 
     @classmethod
-    def from_kubeconfig(cls, path: str | Path, *, context: str | None = None, pool_size: int = 16) -> Kube:
+    def from_kubeconfig(cls, path: str | Path, *, context: str | None = None, pool_size: int = 16,
+                        environ: Mapping[str, str] | None = None) -> Kube:
         kubeconfig = Path(path)
         if not kubeconfig.is_file():
             raise UsageError(f"kubeconfig {str(kubeconfig)!r} does not exist or is not a file",
                              hint="pass --kubeconfig PATH or set 'kubeconfig' in the config file")
         credentials = read_static_credentials(kubeconfig, context)
-        if credentials is not None:
+        if credentials is not None and not proxied_by_environment(credentials.server, os.environ
+                                                                  if environ is None else environ):
             return cls(DirectBackend(credentials, kubeconfig, context, pool_size))
         from dr_lib.kube.full_client import ClientBackend  # noqa: PLC0415 - only for non-static kubeconfigs
 

@@ -6,9 +6,11 @@ nothing else, and a backup skips importing the ``kubernetes`` client, which cost
 (it loads every generated model) — a fifth of a 10,000-object backup.
 
 Anything this module does not fully understand — exec credential plugins, auth providers,
-impersonation, proxies, TLS server-name overrides, unknown user fields — makes
-:func:`read_static_credentials` return ``None``, and the caller uses the ``kubernetes``
-client's own loader, which implements them. File paths are relative to the kubeconfig's
+impersonation, proxies (the kubeconfig's ``proxy-url``, or the environment's ``HTTPS_PROXY``
+and friends, which the ``kubernetes`` client honours), TLS server-name overrides, unknown user
+fields — makes :func:`read_static_credentials` return ``None`` (or
+:func:`proxied_by_environment` True), and the caller uses the ``kubernetes`` client's own
+loader, which implements them. File paths are relative to the kubeconfig's
 directory, as kubectl reads them.
 """
 
@@ -16,9 +18,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -32,6 +36,8 @@ _STATIC_USER_FIELDS = frozenset({
 })
 # Cluster fields that change how to connect beyond what the direct transport does.
 _CLIENT_ONLY_CLUSTER_FIELDS = ("proxy-url", "tls-server-name")
+# What the kubernetes client's Configuration reads from the environment for a proxy.
+_PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy")
 
 
 @dataclass(frozen=True)
@@ -150,3 +156,21 @@ def read_static_credentials(path: Path, context: str | None = None) -> StaticCre
         username=str(user["username"]) if user.get("username") is not None else None,
         password=str(user["password"]) if user.get("password") is not None else None,
     )
+
+
+def proxied_by_environment(server: str, environ: Mapping[str, str]) -> bool:
+    """Whether the environment sends requests to ``server`` through a proxy (``NO_PROXY`` aside).
+
+    ``NO_PROXY`` entries match a host exactly or as a domain suffix (``*`` matches all), as curl
+    and Python read them; CIDR ranges are not understood here, so a server they exempt goes to
+    the kubernetes client, which decides as before — never the other way round.
+    """
+    if not any(environ.get(variable) for variable in _PROXY_VARIABLES):
+        return False
+    host = (urlsplit(server).hostname or "").lower()
+    for entry in (environ.get("no_proxy") or environ.get("NO_PROXY") or "").split(","):
+        name = entry.strip().lower().rsplit(":", 1)[0] if entry.count(":") == 1 else entry.strip().lower()
+        name = name.lstrip(".")
+        if name == "*" or (name and (host == name or host.endswith("." + name))):
+            return False
+    return True

@@ -146,3 +146,41 @@ def test_bad_kubeconfigs_are_named_errors(tmp_path: Path, setup: Any, message: s
     with pytest.raises(UsageError, match="kubeconfig") as caught:
         read_static_credentials(setup(tmp_path))
     assert message in str(caught.value)
+
+
+@pytest.mark.parametrize(("environ", "proxied"), [
+    ({}, False),
+    ({"HTTPS_PROXY": "http://proxy:3128"}, True),
+    ({"http_proxy": "http://proxy:3128"}, True),
+    ({"HTTPS_PROXY": "http://proxy:3128", "NO_PROXY": "127.0.0.1,localhost"}, False),
+    ({"HTTPS_PROXY": "http://proxy:3128", "no_proxy": "*"}, False),
+    ({"HTTPS_PROXY": "http://proxy:3128", "NO_PROXY": "other.host"}, True),
+    ({"HTTPS_PROXY": "http://proxy:3128", "NO_PROXY": "127.0.0.0/8"}, True),  # CIDR: left to the client
+    ({"HTTPS_PROXY": "", "HTTP_PROXY": ""}, False),
+], ids=["none", "HTTPS_PROXY", "http_proxy", "no_proxy lists it", "no_proxy *", "no_proxy other", "cidr", "empty"])
+def test_an_environment_proxy_sends_the_server_to_the_kubernetes_client(environ: dict[str, str],
+                                                                        proxied: bool) -> None:
+    from dr_lib.kube.kubeconfig import proxied_by_environment  # noqa: PLC0415
+
+    assert proxied_by_environment("https://127.0.0.1:6443", environ) is proxied
+
+
+def test_domain_suffixes_in_no_proxy() -> None:
+    from dr_lib.kube.kubeconfig import proxied_by_environment  # noqa: PLC0415
+
+    environ = {"HTTPS_PROXY": "http://proxy:3128", "NO_PROXY": ".cluster.example:6443, other"}
+    assert not proxied_by_environment("https://k3s.cluster.example:6443", environ)
+    assert not proxied_by_environment("https://cluster.example", environ)
+    assert proxied_by_environment("https://notcluster.example", environ)
+
+
+def test_kube_picks_the_path_the_environment_allows(tmp_path: Path) -> None:
+    from dr_lib.kube.client import DirectBackend, Kube  # noqa: PLC0415
+    from dr_lib.kube.full_client import ClientBackend  # noqa: PLC0415
+
+    path = kubeconfig(tmp_path, {"server": "https://127.0.0.1:6443", "insecure-skip-tls-verify": True},
+                      {"token": "t"})
+    direct = Kube.from_kubeconfig(path, environ={})
+    assert isinstance(direct.backend, DirectBackend)
+    proxied = Kube.from_kubeconfig(path, environ={"HTTPS_PROXY": "http://proxy.invalid:3128"})
+    assert isinstance(proxied.backend, ClientBackend)
