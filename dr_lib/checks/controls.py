@@ -11,6 +11,7 @@ import posixpath
 from collections.abc import Mapping
 from types import MappingProxyType
 
+from dr_lib.checks.hostfacts import EXPORTER_UNIT
 from dr_lib.checks.model import Control
 from dr_lib.checks.model import Severity as S
 from dr_lib.checks.pushstate import PUSH_STATE_NAME
@@ -166,8 +167,19 @@ CONTROLS: tuple[Control, ...] = (
         "DR-METRICS-002", "Metrics exporter answers with fresh values", S.MEDIUM,
         "The seed's exporter on :9101 fed the dashboard; an exporter that is down, serves stale values or "
         "cannot read its sources makes every alert and panel lie.",
-        "start `k3s-dr exporter` (e.g. as a systemd service); check metrics.listen and the paths in {config}",
+        "`systemctl enable --now {exporter}` (`k3s-dr install` writes it when units.exporter is true); it reads "
+        "{config} when it starts: after changing metrics.listen or a path, `systemctl restart {exporter}`; "
+        "why it fails: `journalctl -u {exporter}`",
         fixable=False, covers="seed report (metrics endpoint :9101)",
+    ),
+    Control(
+        "DR-METRICS-003", "Metrics exporter service enabled and running", S.MEDIUM,
+        "Prometheus scrapes the exporter every few seconds and the dashboard and every alert depend on it; a "
+        "stopped, disabled or masked service leaves them without data, and an exporter started by hand is "
+        "gone after the next boot.",
+        "systemctl unmask {exporter}; systemctl enable --now {exporter}   (or `k3s-dr fix`); "
+        "another exporter serves these metrics: units.exporter: false in {config}",
+        fixable=True,
     ),
     Control(
         "DR-OFFSITE-001", "Offsite copies are current and verified", S.HIGH,
@@ -226,6 +238,7 @@ def placeholders(config: Config, config_path: str) -> dict[str, str]:
         "waivers": config.checks.waivers,
         "token": f"{config.backup.k3s_data_dir}/server/token",
         "textfile": config.metrics.textfile,
+        "exporter": EXPORTER_UNIT,
         "push_state": posixpath.join(config.restore.state_dir, PUSH_STATE_NAME),
     }
 

@@ -42,6 +42,7 @@ VERDICTS: Mapping[str, Verdict] = MappingProxyType({
     "DR-LOG-002": misc.logrotate_configured,
     "DR-METRICS-001": misc.metrics_fresh,
     "DR-METRICS-002": exporter.exporter_fresh,
+    "DR-METRICS-003": exporter.exporter_service,
     "DR-OFFSITE-001": offsite.offsite_current,
     "DR-OFFSITE-002": offsite.offsite_encrypted,
     "DR-OFFSITE-003": offsite.offsite_retention,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from dr_lib.checks.hostfacts import HostFacts
+from dr_lib.checks.hostfacts import EXPORTER_UNIT, HostFacts
 from dr_lib.checks.model import Finding, failed, not_applicable, passed
 from dr_lib.checks.units import PathCondition, UnitFacts
 from dr_lib.checks.verdicts_files import age
@@ -39,9 +39,14 @@ def k3s_enabled(facts: HostFacts) -> Finding:
     return passed(_state(unit))
 
 
-def units_reloaded(facts: HostFacts) -> Finding:
+def _ours(facts: HostFacts) -> tuple[str, ...]:
+    """The units ``k3s-dr install`` writes on this host, as its configuration says."""
     units = facts.layout.config.units
-    seen = [u for u in (_unit(facts, n) for n in (units.backup, units.backup_timer, units.auto_restore)) if u]
+    return (units.backup, units.backup_timer, units.auto_restore, *((EXPORTER_UNIT,) if units.exporter else ()))
+
+
+def units_reloaded(facts: HostFacts) -> Finding:
+    seen = [u for u in (_unit(facts, n) for n in _ours(facts)) if u]
     stale = [u.name for u in seen if u.loaded and u.need_daemon_reload]
     evidence = ", ".join(f"{u.name} NeedDaemonReload={'yes' if u.need_daemon_reload else 'no'}" for u in seen)
     if stale:
@@ -53,10 +58,10 @@ def exec_start_ok(facts: HostFacts) -> Finding:
     units = facts.layout.config.units
     problems: list[str] = []
     shown: list[str] = []
-    for name in (units.backup, units.auto_restore):
+    for name in (units.backup, units.auto_restore, *((EXPORTER_UNIT,) if units.exporter else ())):
         unit = _unit(facts, name)
         if unit is None or not unit.loaded:
-            if name == units.backup:  # the auto-restore unit's absence belongs to DR-RESTORE-001
+            if name == units.backup:  # the others' absence belongs to DR-RESTORE-001 and DR-METRICS-003
                 problems.append(f"{name} is not installed")
             continue
         if not unit.exec_paths:

@@ -48,8 +48,9 @@ def _as_json(change: HostChange, **extra: object) -> dict[str, object]:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.pass_context
 def install_command(ctx: click.Context, dry_run: bool, exe: str | None, as_json: bool) -> None:
-    """Write and enable the backup service and timer, the auto-restore unit, the config file and
-    log rotation. Idempotent: a second run changes nothing."""
+    """Write and enable the backup service and timer, the auto-restore unit, the metrics exporter's
+    service (started; config units.exporter), the config file and log rotation. Idempotent: a
+    second run changes nothing."""
     config_path = _config_path(ctx)
     program = exe or default_exe()
     change = install(app(ctx).config, program, config_path, dry_run=dry_run)
@@ -67,8 +68,8 @@ def install_command(ctx: click.Context, dry_run: bool, exe: str | None, as_json:
 @click.pass_context
 def fix_command(ctx: click.Context, dry_run: bool, exe: str | None, as_json: bool) -> None:
     """Repair what the conformance checks find: snapshot and latest links (onto the newest verified
-    archive), disabled or masked units, unit files changed on disk without a daemon-reload,
-    permissions, log rotation. Says what it changed; idempotent."""
+    archive), disabled or masked units, a stopped metrics exporter, unit files changed on disk
+    without a daemon-reload, permissions, log rotation. Says what it changed; idempotent."""
     config_path = _config_path(ctx)
     change = fix(config_path, exe or default_exe(), dry_run=dry_run)
     if as_json:

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from dr_lib.cli.common import app, print_json
+from dr_lib.host.systemd import notify
 from dr_lib.metrics import MetricsSettings, gather, render, write_textfile
 from dr_lib.metrics.catalog import names
 from dr_lib.metrics.exporter import bind, serve
@@ -21,7 +22,8 @@ def exporter(listen: str | None) -> None:
     """Serve the k3s-dr metrics at http://HOST:PORT/metrics, computed at each scrape.
 
     Backup ages come from the backup directory at scrape time; an unreadable directory or a
-    corrupt archive shows as a metric, never as a crash. SIGTERM stops it cleanly.
+    corrupt archive shows as a metric, never as a crash. SIGTERM stops it cleanly. `k3s-dr install`
+    runs it as k3s-dr-exporter.service (config units.exporter).
     """
     settings = MetricsSettings.from_config(app(click.get_current_context()).config)
     address = listen or settings.listen
@@ -30,6 +32,7 @@ def exporter(listen: str | None) -> None:
     click.echo(f"k3s-dr exporter: serving http://{address}/metrics (bound {host}:{port}; prefix "
                f"{settings.prefix}, backup dir {settings.backup_dir})", err=True)
     sys.stderr.flush()
+    notify("READY=1", f"STATUS=serving http://{address}/metrics")  # Type=notify: started means listening
     serve(server)
     click.echo("k3s-dr exporter: stopped", err=True)
 

@@ -13,12 +13,22 @@ from collections.abc import Mapping
 
 from dr_lib.checks.evaluate import evaluate_all
 from dr_lib.checks.gather import gather
-from dr_lib.checks.hostfacts import HostFacts, PathFacts
+from dr_lib.checks.hostfacts import EXPORTER_UNIT, HostFacts, PathFacts
 from dr_lib.checks.model import Outcome
 from dr_lib.config import Config
 from dr_lib.errors import DeadlineExceeded, UsageError
+from dr_lib.host.exporter import EXPORTER_PATH, exporter_steps
 from dr_lib.host.fsops import Root
-from dr_lib.host.install import HostChange, InstallState, admin_steps, dir_steps, enable_steps, needs_reload, read_state
+from dr_lib.host.install import (
+    HostChange,
+    InstallState,
+    admin_steps,
+    dir_steps,
+    enable_steps,
+    needs_reload,
+    read_state,
+    rewrites,
+)
 from dr_lib.host.steps import Kind, Step, apply_steps, file_steps
 from dr_lib.host.systemd import Systemctl, systemctl
 from dr_lib.host.units import FOREIGN_SUFFIX, render_all
@@ -81,6 +91,7 @@ def _labelled_file_steps(config: Config, exe: str, config_path: str, state: Inst
             findings, "DR-RESTORE-002", "DR-RESTORE-003", "DR-RESTORE-004", "DR-UNIT-002", "DR-UNIT-001"),
         f"/usr/local/lib/systemd/system/{units.backup}": _failing(findings, "DR-UNIT-002", "DR-UNIT-001"),
         f"/usr/local/lib/systemd/system/{units.backup_timer}": _failing(findings, "DR-TIMER-001", "DR-UNIT-001"),
+        EXPORTER_PATH: _failing(findings, "DR-METRICS-003", "DR-UNIT-002", "DR-UNIT-001"),
         "/etc/logrotate.d/k3s-dr": _failing(findings, "DR-LOG-002"),
     }
     desired = [f for f in render_all(config, exe, config_path) if not f.keep_existing]
@@ -98,7 +109,8 @@ def plan_fix(facts: HostFacts, exe: str, state: InstallState) -> tuple[list[Step
     findings = {cid: finding.outcome for cid, finding in evaluate_all(facts).items()}
     steps = _permission_steps(facts, findings)
     steps += _labelled_file_steps(config, exe, config_path, state, findings)
-    steps += admin_steps(config, state.admin, _failing(findings, "DR-RESTORE-001", "DR-TIMER-001") or "shadowed")
+    steps += admin_steps(config, state.admin,
+                         _failing(findings, "DR-RESTORE-001", "DR-TIMER-001", "DR-METRICS-003") or "shadowed")
     unit_paths = {f.path for f in render_all(config, exe, config_path) if f.is_unit}
     if needs_reload(steps, state.units, unit_paths):
         steps.append(Step(Kind.SYSTEMCTL, "systemd", "unit files on disk differ from what systemd runs",
@@ -106,7 +118,11 @@ def plan_fix(facts: HostFacts, exe: str, state: InstallState) -> tuple[list[Step
     relinked = {s.target.rsplit("/", 1)[-1] for s in steps if s.kind is Kind.MOVE_ASIDE}
     steps += enable_steps(config, state.units, relinked, _failing(findings, "DR-RESTORE-001", "DR-TIMER-001"))
     link_steps, unfixable = _link_steps(facts, findings)
-    return steps + link_steps, unfixable
+    # Last, as in install: an exporter that cannot start must not hold back the repairs above.
+    exporter = exporter_steps(config, state.units, rewritten=rewrites(steps, EXPORTER_PATH),
+                              relinked=EXPORTER_UNIT in relinked,
+                              control=_failing(findings, "DR-METRICS-003", "DR-UNIT-002", "DR-UNIT-001") or "drift")
+    return steps + link_steps + exporter, unfixable
 
 
 def fix(config_path: str, exe: str, *, dry_run: bool, root: Root | None = None,

@@ -54,6 +54,15 @@ class Root:
             raise os_problem(exc, "move aside", path) from None
         return kept
 
+    def remove(self, path: str) -> None:
+        """Delete a file k3s-dr wrote and no longer wants (callers check it carries the managed marker)."""
+        target = self(path)
+        try:
+            target.unlink(missing_ok=True)
+            fsync_dir(target.parent)
+        except OSError as exc:
+            raise os_problem(exc, "remove", path) from None
+
     def chmod(self, path: str, mode: int) -> None:
         try:
             self(path).chmod(mode)

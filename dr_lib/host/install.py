@@ -1,4 +1,5 @@
-"""``k3s-dr install``: units, config file, log rotation, directories; enabled; idempotent.
+"""``k3s-dr install``: units, config file, log rotation, directories; enabled (the exporter also
+started); idempotent.
 
 Planning is pure (:func:`plan_install` from an :class:`InstallState`); reading the state and
 applying the steps are the only I/O. A second run finds nothing to change.
@@ -14,9 +15,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from dr_lib.checks.hostfacts import EXPORTER_UNIT
 from dr_lib.checks.units import UnitFacts
 from dr_lib.config import Config
 from dr_lib.errors import UsageError
+from dr_lib.host.exporter import EXPORTER_PATH, exporter_steps, removal_steps
 from dr_lib.host.fsops import Root
 from dr_lib.host.steps import Kind, Step, apply_steps, file_steps
 from dr_lib.host.systemd import Systemctl, systemctl, unit_states
@@ -66,10 +69,16 @@ def dir_steps(wanted: Mapping[str, int], current: Mapping[str, int | None], cont
     return steps
 
 
+def managed_units(config: Config) -> list[str]:
+    """The units install writes with this configuration."""
+    units = config.units
+    return [units.backup, units.backup_timer, units.auto_restore, *([EXPORTER_UNIT] if units.exporter else [])]
+
+
 def admin_steps(config: Config, admin: Mapping[str, str | None], control: str = "") -> list[Step]:
     """Free /etc/systemd/system/<unit> so our unit is the one systemd loads."""
     steps = []
-    for name in (config.units.backup, config.units.backup_timer, config.units.auto_restore):
+    for name in managed_units(config):
         path = f"{ADMIN_UNIT_DIR}/{name}"
         if admin.get(name) == MASK:
             steps.append(Step(Kind.SYSTEMCTL, name, "masked", control, args=("unmask", name)))
@@ -105,8 +114,12 @@ def enable_steps(config: Config, units: Mapping[str, UnitFacts], relinked: set[s
 
 
 def needs_reload(steps: list[Step], units: Mapping[str, UnitFacts], unit_paths: set[str]) -> bool:
-    touched = any(s.target in unit_paths or s.kind is Kind.MOVE_ASIDE for s in steps)
+    touched = any(s.target in unit_paths or s.kind in (Kind.MOVE_ASIDE, Kind.REMOVE) for s in steps)
     return touched or any(u.need_daemon_reload for u in units.values())
+
+
+def rewrites(steps: list[Step], path: str) -> bool:
+    return any(s.kind is Kind.WRITE and s.target == path for s in steps)
 
 
 def plan_install(config: Config, exe: str, config_path: str, state: InstallState) -> list[Step]:
@@ -114,12 +127,16 @@ def plan_install(config: Config, exe: str, config_path: str, state: InstallState
     unit_paths = {f.path for f in desired if f.is_unit}
     steps = dir_steps(directories(config, config_path), state.dirs)
     steps += file_steps(desired, state.files)
+    steps += removal_steps(config, state.files, state.units)
     moved = admin_steps(config, state.admin)
     steps += moved
     if needs_reload(steps, state.units, unit_paths):
         steps.append(Step(Kind.SYSTEMCTL, "systemd", "unit files changed", args=("daemon-reload",)))
     relinked = {s.target.rsplit("/", 1)[-1] for s in moved if s.kind is Kind.MOVE_ASIDE}
     steps += enable_steps(config, state.units, relinked)
+    # Last: a port in use fails this start, after everything recovery depends on is in place.
+    steps += exporter_steps(config, state.units, rewritten=rewrites(steps, EXPORTER_PATH),
+                            relinked=EXPORTER_UNIT in relinked)
     return steps
 
 
@@ -141,11 +158,12 @@ def _mode(root: Root, path: str) -> int | None:
 
 def read_state(config: Config, config_path: str, files: tuple[ManagedFile, ...], root: Root,
                run: Systemctl) -> InstallState:
-    names = [config.units.backup, config.units.backup_timer, config.units.auto_restore]
+    names = managed_units(config)
+    paths = {f.path for f in files} | {EXPORTER_PATH}  # also when unwanted: one install wrote may be removed
     return InstallState(
-        files={f.path: root.read_text(f.path) for f in files},
+        files={path: root.read_text(path) for path in sorted(paths)},
         admin={name: _admin_entry(root, name) for name in names},
-        units=unit_states(run, names),
+        units=unit_states(run, [*names, *([] if EXPORTER_UNIT in names else [EXPORTER_UNIT])]),
         dirs={path: _mode(root, path) for path in directories(config, config_path)},
     )
 

@@ -24,6 +24,7 @@ class Kind(StrEnum):
     WRITE = "write"
     SYSTEMCTL = "systemctl"
     RELINK = "relink"
+    REMOVE = "remove"
 
 
 @dataclass(frozen=True)
@@ -97,5 +98,7 @@ def apply_steps(steps: Sequence[Step], root: Root, systemctl: Systemctl) -> list
             systemctl(*step.args)
         elif step.kind is Kind.RELINK:
             root.relink(step.target, step.args[0])
+        elif step.kind is Kind.REMOVE:
+            root.remove(step.target)
         done.append(step.describe())
     return done

@@ -1,9 +1,12 @@
-"""``systemctl`` with a deadline, and what it says about our units (parsed by dr_lib.checks.units)."""
+"""``systemctl`` with a deadline, what it says about our units (parsed by dr_lib.checks.units), and
+``sd_notify`` for a service started as ``Type=notify``."""
 
 from __future__ import annotations
 
+import os
+import socket
 import subprocess
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from dr_lib.checks.units import SHOW_PROPERTIES, HostClock, UnitFacts, parse_units
 from dr_lib.errors import DeadlineExceeded, EnvironmentProblem
@@ -30,3 +33,21 @@ def systemctl(*args: str) -> str:
 def unit_states(run: Systemctl, names: Sequence[str]) -> dict[str, UnitFacts]:
     """States of ``names`` (times are not needed here, so no clock is read)."""
     return parse_units(run("show", "-p", ",".join(SHOW_PROPERTIES), *names), names, HostClock(0.0, 0.0))
+
+
+def notify(*fields: str, env: Mapping[str, str] | None = None) -> bool:
+    """Tell systemd about this service (``READY=1``, ``STATUS=…``); False when not run by systemd.
+
+    The protocol of sd_notify(3), without libsystemd: one datagram to ``$NOTIFY_SOCKET`` (a path,
+    or ``@name`` in the abstract namespace). A failure to send is not an error of the service.
+    """
+    address = (os.environ if env is None else env).get("NOTIFY_SOCKET", "")
+    if not address.startswith(("/", "@")):
+        return False
+    target = "\0" + address[1:] if address.startswith("@") else address
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
+        try:
+            sock.sendto("\n".join(fields).encode(), target)
+        except OSError:
+            return False
+    return True

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import yaml
 
 from dr_lib import __version__
-from dr_lib.checks.hostfacts import LOGROTATE_PATH
+from dr_lib.checks.hostfacts import EXPORTER_UNIT, LOGROTATE_PATH
 from dr_lib.config import Config, duration_seconds
 
 UNIT_DIR = "/usr/local/lib/systemd/system"
@@ -110,6 +110,56 @@ def render_auto_restore(config: Config, exe: str, config_path: str) -> str:
     )
 
 
+# The exporter answers the network and only reads: backups, its state file, systemd. Each line
+# takes away something it never needs (`systemd-analyze security` rates the unit 2.3, "OK").
+EXPORTER_SANDBOX: tuple[tuple[str, str], ...] = (
+    ("ProtectSystem=strict", "the whole file system read-only: it writes nothing"),
+    ("PrivateTmp=yes", "no shared /tmp"),
+    ("PrivateDevices=yes", "no device nodes"),
+    ("NoNewPrivileges=yes", "nothing it runs (systemctl) gains privileges"),
+    ("CapabilityBoundingSet=CAP_NET_BIND_SERVICE CAP_DAC_READ_SEARCH",
+     "root (systemd's private socket, for `systemctl show`) with two capabilities only: a port below 1024 if "
+     "metrics.listen asks for one, and reading the backups whoever owns them"),
+    ("ProtectKernelTunables=yes", "kernel settings read-only"),
+    ("ProtectKernelModules=yes", "no module loading"),
+    ("ProtectKernelLogs=yes", "no kernel log"),
+    ("ProtectControlGroups=yes", "cgroups read-only"),
+    ("ProtectClock=yes", "cannot set the clock the ages are computed from"),
+    ("ProtectHostname=yes", "cannot change the host name"),
+    ("ProtectProc=invisible", "sees only its own processes"),
+    ("RestrictNamespaces=yes", "no new namespaces"),
+    ("RestrictRealtime=yes", "no realtime scheduling"),
+    ("RestrictSUIDSGID=yes", "cannot create set-uid files"),
+    ("LockPersonality=yes", "no execution domain changes"),
+    ("MemoryDenyWriteExecute=yes", "no writable code: CPython and prometheus_client need none"),
+    ("SystemCallArchitectures=native", "no foreign system call ABIs"),
+    ("SystemCallFilter=@system-service", "the system calls of an ordinary service"),
+    ("SystemCallErrorNumber=EPERM", "others fail instead of killing it"),
+    ("RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6", "HTTP, and systemd's socket for `systemctl show`"),
+    ("UMask=0077", "private files, should it ever write one"),
+)
+
+
+def render_exporter(config: Config, exe: str, config_path: str) -> str:
+    return (
+        _header("metrics exporter")
+        + "[Unit]\n"
+        f"Description=k3s-dr: serve the backup, restore and drill metrics on {config.metrics.listen}\n"
+        "After=network.target\n"
+        "\n[Service]\n"
+        # notify: started means listening, so `systemctl start` (and install, fix) return only
+        # then, and a port in use fails the start instead of a later scrape.
+        "Type=notify\n"
+        f"ExecStart={_command(exe, config_path, 'exporter')}\n"
+        "Restart=on-failure\n"
+        # Slower than the default start limit (5 in 10 s): a taken port is retried until freed.
+        "RestartSec=5s\n"
+        + "".join(f"{line}\n" for line, _why in EXPORTER_SANDBOX)
+        + "\n[Install]\n"
+        "WantedBy=multi-user.target\n"
+    )
+
+
 def render_logrotate(config: Config) -> str:
     return (
         _header("log rotation", "go in another file of /etc/logrotate.d")
@@ -144,12 +194,14 @@ def unit_path(name: str) -> str:
 
 
 def render_all(config: Config, exe: str, config_path: str) -> tuple[ManagedFile, ...]:
-    """Every file install manages, in the order it writes them."""
+    """Every file install manages, in the order it writes them (the exporter's unit when units.exporter)."""
     units = config.units
+    exporter = (ManagedFile(unit_path(EXPORTER_UNIT), render_exporter(config, exe, config_path), 0o644, is_unit=True),)
     return (
         ManagedFile(config_path, render_config(config), 0o640, keep_existing=True),
         ManagedFile(unit_path(units.backup), render_backup_service(config, exe, config_path), 0o644, is_unit=True),
         ManagedFile(unit_path(units.backup_timer), render_backup_timer(config), 0o644, is_unit=True),
         ManagedFile(unit_path(units.auto_restore), render_auto_restore(config, exe, config_path), 0o644, is_unit=True),
+        *(exporter if units.exporter else ()),
         ManagedFile(LOGROTATE_PATH, render_logrotate(config), 0o644),
     )

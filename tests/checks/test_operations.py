@@ -31,6 +31,11 @@ def test_metrics_exporter_fresh(judge):
     judge(exporter.exporter_fresh)
 
 
+@pytest.mark.control("DR-METRICS-003")
+def test_metrics_exporter_service_running(judge):
+    judge(exporter.exporter_service)
+
+
 @pytest.mark.control("DR-WAIVER-001")
 def test_waivers_valid(judge):
     judge(v.waivers_valid)

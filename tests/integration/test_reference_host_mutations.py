@@ -22,6 +22,8 @@ pytestmark = [pytest.mark.docker, pytest.mark.slow]
 D = "/var/backups/k3s-cluster"
 U = "/usr/local/lib/systemd/system"
 RESTORE, BACKUP, TIMER = "k3s-auto-restore.service", "k3s-dr-backup.service", "k3s-dr-backup.timer"
+EXPORTER = "k3s-dr-exporter.service"
+EXPORTER_DROP_IN = f"/run/systemd/system/{EXPORTER}.d"
 NEWEST = f"$(ls -t {D}/k3s-dr-*.tar.gz | head -1)"
 NOW = "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 NEW_BACKUP = f"systemctl start {BACKUP}"
@@ -95,6 +97,15 @@ MUTATIONS = [
              "\"k3s_dr_backup_last_success_timestamp_seconds $(( $(date +%s) - 10800 ))\" "
              "> /var/lib/node_exporter/textfile_collector/k3s_dr.prom", "DR-METRICS-001",
              undo="rm /var/lib/node_exporter/textfile_collector/k3s_dr.prom"),
+    Mutation("exporter stopped", f"systemctl stop {EXPORTER}", "DR-METRICS-003"),
+    Mutation("exporter disabled and stopped", f"systemctl disable --now {EXPORTER}", "DR-METRICS-003"),
+    Mutation("exporter unit missing (installed by an earlier k3s-dr)",
+             f"systemctl disable --now {EXPORTER} && rm {U}/{EXPORTER} && systemctl daemon-reload", "DR-METRICS-003"),
+    Mutation("exporter listens elsewhere than metrics.listen",
+             f"mkdir -p {EXPORTER_DROP_IN} && printf '[Service]\\nEnvironment=K3S_DR_METRICS_LISTEN=127.0.0.1:9199\\n' "
+             f"> {EXPORTER_DROP_IN}/listen.conf && systemctl daemon-reload && systemctl restart {EXPORTER}",
+             "DR-METRICS-002",
+             undo=f"rm -r {EXPORTER_DROP_IN} && systemctl daemon-reload && systemctl restart {EXPORTER}"),
 ]
 
 

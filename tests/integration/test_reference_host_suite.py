@@ -62,9 +62,11 @@ def test_healthy_host_passes_with_every_report(host: Any, tmp_path: Path) -> Non
     verdicts = run.verdicts(host.hosts_spec)
     assert set(verdicts) == set(BY_ID)
     others = {c: v for c, v in verdicts.items() if v != "pass"}
-    # n/a: no exporter or textfile (DR-METRICS-*), no offsite target (DR-OFFSITE-*) on a fresh reference host
-    assert set(others.values()) <= {"n/a"} and all(c.startswith(("DR-METRICS-", "DR-OFFSITE-")) for c in others), \
+    # n/a: no node_exporter textfile (DR-METRICS-001), no offsite target (DR-OFFSITE-*) on a fresh reference host;
+    # the exporter `k3s-dr install` started passes (DR-METRICS-002, -003)
+    assert set(others.values()) <= {"n/a"} and all(c.startswith(("DR-METRICS-001", "DR-OFFSITE-")) for c in others), \
         others
+    assert verdicts["DR-METRICS-002"] == verdicts["DR-METRICS-003"] == "pass"
     assert "k3s-dr controls" in run.output and f"{host.hosts_spec}" in run.output
     properties = junit_properties(run.junit)
     assert len(properties) == len(BY_ID)

@@ -12,6 +12,7 @@ from types import MappingProxyType
 from typing import Any
 
 from dr_lib.checks.hostfacts import (
+    EXPORTER_UNIT,
     LOGROTATE_PATH,
     ArchiveFacts,
     FileFacts,
@@ -30,6 +31,11 @@ ARCHIVE = "k3s-dr-20270115T075000Z.tar.gz"
 DIGEST = "ab" * 32
 LAYOUT = Layout(Config(), "/etc/k3s-dr/config.yaml")
 DIR = LAYOUT.backup_dir
+# What a healthy k3s-dr exporter answers at metrics.listen (the part DR-METRICS-002 reads).
+EXPORTER_BODY = (f"k3s_dr_metrics_collected_timestamp_seconds {NOW - 1}\n"
+                 f"k3s_dr_backup_last_success_timestamp_seconds {NOW - 600}\n"
+                 'k3s_dr_collection_error{source="state"} 0.0\nk3s_dr_collection_error{source="backup_dir"} 0.0\n'
+                 'k3s_dr_collection_error{source="systemd"} 0.0\n')
 
 
 def iso(moment: float) -> str:
@@ -61,6 +67,9 @@ def healthy_units() -> dict[str, UnitFacts]:
                                  exec_argv=((EXE, "--config", LAYOUT.config_path, "restore", "--auto"),),
                                  after=("basic.target", units.k3s), wants=(units.k3s,),
                                  path_conditions=(PathCondition(LAYOUT.snapshot_link),)),
+        EXPORTER_UNIT: unit(EXPORTER_UNIT, unit_file_state="enabled", active_state="active", sub_state="running",
+                            exec_paths=(EXE,), exec_argv=((EXE, "--config", LAYOUT.config_path, "exporter"),),
+                            exec_main_start=NOW - 3600),
     }
 
 
@@ -120,6 +129,7 @@ def healthy() -> HostFacts:
         inspected=Inspection(ARCHIVE, data, MappingProxyType(members_for(data)), ()),
         files=MappingProxyType({LOGROTATE_PATH: (f"{LAYOUT.config.backup.log_file} {{\n}}\n", None)}),
         log_lines=(f"{iso(NOW - 600)} k3s-dr backup ok archive={ARCHIVE} objects=6",),
+        scrape=MappingProxyType({"status": 200, "body": EXPORTER_BODY, "error": None}),
     )
     return HostFacts("fake://healthy", LAYOUT, files, MappingProxyType(healthy_units()),
                      WaiverSet(source=LAYOUT.config.checks.waivers))

@@ -29,7 +29,7 @@ from _host_facts import (
 
 from dr_lib.checks.controls import CONTROLS
 from dr_lib.checks.evaluate import evaluate_all
-from dr_lib.checks.hostfacts import LOGROTATE_PATH, HostFacts, Inspection, PathFacts
+from dr_lib.checks.hostfacts import EXPORTER_UNIT, LOGROTATE_PATH, HostFacts, Inspection, PathFacts
 from dr_lib.checks.model import Outcome
 from dr_lib.checks.units import PathCondition
 from dr_lib.checks.waivers import Waiver, WaiverSet
@@ -44,9 +44,10 @@ def failing(facts: HostFacts) -> dict[str, str]:
 def test_healthy_host_passes_every_control() -> None:
     findings = evaluate_all(healthy())
     assert {cid for cid, f in findings.items() if f.outcome is not Outcome.PASS} == {
-        "DR-METRICS-001", "DR-METRICS-002", "DR-OFFSITE-001", "DR-OFFSITE-002", "DR-OFFSITE-003"}
+        "DR-METRICS-001", "DR-OFFSITE-001", "DR-OFFSITE-002", "DR-OFFSITE-003"}
     assert findings["DR-METRICS-001"].outcome is Outcome.NOT_APPLICABLE  # no textfile and checks.metrics: auto
-    assert findings["DR-METRICS-002"].outcome is Outcome.NOT_APPLICABLE  # no exporter and checks.metrics: auto
+    assert "k3s-dr-exporter.service: load=loaded file=enabled active=active/running" in \
+        findings["DR-METRICS-003"].evidence
     for control_id in ("DR-OFFSITE-001", "DR-OFFSITE-002", "DR-OFFSITE-003"):  # no offsite target configured
         assert findings[control_id].outcome is Outcome.NOT_APPLICABLE
 
@@ -119,6 +120,28 @@ MUTATIONS: list[tuple[str, Callable[[HostFacts], HostFacts], str]] = [
      "DR-METRICS-001"),
     ("exporter serves stale values", lambda f: with_files(f, scrape={
         "status": 200, "body": f"k3s_dr_metrics_collected_timestamp_seconds {NOW - 3600}\n"}), "DR-METRICS-002"),
+    ("exporter runs but answers elsewhere", lambda f: with_files(f, scrape={
+        "status": None, "body": None, "error": "ConnectionRefusedError"}), "DR-METRICS-002"),
+    ("exporter stopped", lambda f: with_unit(f, EXPORTER_UNIT, active_state="inactive", sub_state="dead"),
+     "DR-METRICS-003"),
+    ("exporter disabled and stopped", lambda f: with_unit(f, EXPORTER_UNIT, unit_file_state="disabled",
+                                                          active_state="inactive", sub_state="dead"),
+     "DR-METRICS-003"),
+    ("exporter disabled but running", lambda f: with_unit(f, EXPORTER_UNIT, unit_file_state="disabled"),
+     "DR-METRICS-003"),
+    ("exporter masked", lambda f: with_unit(f, EXPORTER_UNIT, load_state="masked", unit_file_state="masked",
+                                            active_state="inactive"), "DR-METRICS-003"),
+    ("exporter restarting after failures", lambda f: with_unit(f, EXPORTER_UNIT, active_state="activating",
+                                                               sub_state="auto-restart", result="exit-code"),
+     "DR-METRICS-003"),
+    ("exporter not installed (an earlier install)", lambda f: with_unit(
+        f, EXPORTER_UNIT, load_state="not-found", unit_file_state="", active_state="inactive", exec_paths=()),
+     "DR-METRICS-003"),
+    ("exporter's program missing", lambda f: with_unit(
+        with_stat(f, PathFacts("/opt/gone/k3s-dr")), EXPORTER_UNIT, exec_paths=("/opt/gone/k3s-dr",),
+        active_state="activating", sub_state="auto-restart"), "DR-UNIT-002"),
+    ("exporter unit changed without daemon-reload", lambda f: with_unit(f, EXPORTER_UNIT, need_daemon_reload=True),
+     "DR-UNIT-001"),
     ("expired waiver", _waivers(Waiver("DR-LOG-002", "accepted for the migration", date(2020, 1, 1))),
      "DR-WAIVER-001"),
 ]
@@ -200,3 +223,29 @@ def test_active_waiver_keeps_waivers_control_passing() -> None:
     facts = _waivers(Waiver("DR-LOG-002", "accepted for the migration", date(2027, 2, 1)))(healthy())
     assert "DR-WAIVER-001" not in failing(facts)
     assert facts.waivers.active("DR-LOG-002", facts.files.host_today) is not None
+
+
+def _exporter_unwanted(facts: HostFacts) -> HostFacts:
+    config = dataclasses.replace(facts.layout.config,
+                                 units=dataclasses.replace(facts.layout.config.units, exporter=False))
+    return dataclasses.replace(facts, layout=dataclasses.replace(facts.layout, config=config))
+
+
+def test_without_the_exporter_service_its_state_is_not_judged() -> None:
+    facts = with_unit(_exporter_unwanted(healthy()), EXPORTER_UNIT, load_state="not-found", unit_file_state="",
+                      active_state="inactive", exec_paths=())
+    facts = with_files(facts, scrape={"status": None, "body": None, "error": "ConnectionRefusedError"})
+    findings = evaluate_all(facts)
+    assert findings["DR-METRICS-003"].outcome is Outcome.NOT_APPLICABLE
+    assert "units.exporter is false" in findings["DR-METRICS-003"].evidence
+    assert findings["DR-METRICS-002"].outcome is Outcome.NOT_APPLICABLE  # checks.metrics: auto, nothing answers
+    assert "DR-UNIT-002" not in failing(facts) and "DR-UNIT-001" not in failing(facts)
+
+
+def test_a_stopped_exporter_service_leaves_its_answers_unjudged() -> None:
+    facts = with_unit(healthy(), EXPORTER_UNIT, active_state="failed", sub_state="failed", result="exit-code")
+    facts = with_files(facts, scrape={"status": None, "body": None, "error": "ConnectionRefusedError"})
+    findings = evaluate_all(facts)
+    assert findings["DR-METRICS-002"].outcome is Outcome.NOT_APPLICABLE
+    assert "see DR-METRICS-003" in findings["DR-METRICS-002"].evidence
+    assert "is failed (failed)" in findings["DR-METRICS-003"].problem

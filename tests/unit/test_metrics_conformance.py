@@ -1,5 +1,6 @@
 """DR-METRICS-002 (the exporter answers with fresh values): the verdict on synthetic answers, and
-the whole path for real — the probe fetching a running exporter, the verdict judging its answer."""
+the whole path for real — the probe fetching a running exporter, the verdict judging its answer.
+Its service (DR-METRICS-003) is judged in test_checks_verdicts.py and on the reference host."""
 
 from __future__ import annotations
 
@@ -18,18 +19,17 @@ from dr_lib.checks.verdicts_exporter import exporter_fresh
 from dr_lib.config import load_config
 from dr_lib.metrics.collect import MetricsSettings
 from dr_lib.metrics.exporter import bind
+from tests.unit._host_facts import EXPORTER_BODY as GOOD
 from tests.unit._host_facts import NOW, healthy, with_file_content, with_files
 
-GOOD = (f"k3s_dr_metrics_collected_timestamp_seconds {NOW - 1}\n"
-        f"k3s_dr_backup_last_success_timestamp_seconds {NOW - 600}\n"
-        'k3s_dr_collection_error{source="state"} 0.0\nk3s_dr_collection_error{source="backup_dir"} 0.0\n'
-        'k3s_dr_collection_error{source="systemd"} 0.0\n')
 
-
-def host(mode: str = "auto", body: str | None = GOOD, status: int | None = 200, error: str | None = None):
+def host(mode: str = "auto", body: str | None = GOOD, status: int | None = 200, error: str | None = None,
+         service: bool = True):
+    """``service``: units.exporter (k3s-dr runs the exporter as its unit, running on the healthy host)."""
     facts = healthy()
     config = dataclasses.replace(facts.layout.config,
-                                 checks=dataclasses.replace(facts.layout.config.checks, metrics=mode))
+                                 checks=dataclasses.replace(facts.layout.config.checks, metrics=mode),
+                                 units=dataclasses.replace(facts.layout.config.units, exporter=service))
     facts = dataclasses.replace(facts, layout=Layout(config, facts.layout.config_path))
     return with_files(facts, scrape={"status": status, "body": body, "error": error})
 
@@ -48,10 +48,13 @@ def test_exporter_url(listen, url):
 @pytest.mark.parametrize(("facts", "outcome", "words"), [
     (host(), Outcome.PASS, "the last good backup is 9m old"),
     (host(mode="off"), Outcome.NOT_APPLICABLE, "off"),
-    (host(status=None, body=None, error="ConnectionRefusedError: [Errno 111]"), Outcome.NOT_APPLICABLE,
-     "no exporter answers"),
-    (host(mode="required", status=None, body=None, error="ConnectionRefusedError: [Errno 111]"), Outcome.FAIL,
-     "does not answer"),
+    (host(status=None, body=None, error="ConnectionRefusedError: [Errno 111]"), Outcome.FAIL,
+     "k3s-dr-exporter.service is running but nothing answers"),
+    (host(status=None, body=None, error="ConnectionRefusedError: [Errno 111]", service=False),
+     Outcome.NOT_APPLICABLE, "no exporter answers"),
+    (host(mode="required", status=None, body=None, error="ConnectionRefusedError: [Errno 111]", service=False),
+     Outcome.FAIL, "does not answer"),
+    (host(body=GOOD.replace(str(NOW - 1), str(NOW - 3600)), service=False), Outcome.FAIL, "stale"),
     (host(status=500, body=""), Outcome.FAIL, "HTTP 500"),
     (host(body="node_load1 0.5\n"), Outcome.FAIL, "not k3s-dr's exporter"),
     (host(body=GOOD.replace(str(NOW - 1), str(NOW - 3600))), Outcome.FAIL, "stale"),

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from _host_facts import ARCHIVE, LAYOUT, healthy, link, with_stat, with_unit
 
-from dr_lib.checks.hostfacts import PathFacts
-from dr_lib.config import Config
+from dr_lib.checks.hostfacts import EXPORTER_UNIT, PathFacts
+from dr_lib.config import Config, config_from_text
 from dr_lib.host.fix import plan_fix
 from dr_lib.host.fsops import Root
 from dr_lib.host.install import InstallState, install, read_state
@@ -24,12 +24,13 @@ UNITS = Config().units
 
 
 class FakeSystemctl:
-    """Records calls and answers `show` from a table of unit states; enable/disable update it."""
+    """Records calls and answers `show` from a table of unit states; enable/disable/start/stop update it."""
 
-    def __init__(self) -> None:
+    def __init__(self, root: Path | None = None) -> None:
+        self.root = root  # with a root, daemon-reload loads the unit files found under it
         self.calls: list[tuple[str, ...]] = []
         self.state = {name: {"LoadState": "not-found", "UnitFileState": "", "ActiveState": "inactive"}
-                      for name in (UNITS.backup, UNITS.backup_timer, UNITS.auto_restore)}
+                      for name in (UNITS.backup, UNITS.backup_timer, UNITS.auto_restore, EXPORTER_UNIT)}
 
     def __call__(self, *args: str) -> str:
         if args[0] == "show":
@@ -37,13 +38,20 @@ class FakeSystemctl:
                              for n in args[3:])
         self.calls.append(args)
         name = args[-1]
+        entry = self.state.get(name, {})
         if args[0] in ("enable", "reenable"):
-            self.state[name].update(LoadState="loaded", UnitFileState="enabled")
-            if "--now" in args:
-                self.state[name]["ActiveState"] = "active"
+            entry.update(LoadState="loaded", UnitFileState="enabled")
+        if args[0] == "disable":
+            entry["UnitFileState"] = "disabled"
+        if args[0] in ("start", "restart") or "--now" in args:
+            entry["ActiveState"] = "inactive" if args[0] == "disable" else "active"
+        if args[0] in ("stop", "reset-failed"):
+            entry["ActiveState"] = "inactive"
         if args[0] == "daemon-reload":
-            for entry in self.state.values():
-                entry["LoadState"] = "loaded"
+            for unit_name, unit in self.state.items():
+                on_disk = self.root is None or (self.root / "usr/local/lib/systemd/system" / unit_name).exists()
+                unit["LoadState"] = "loaded" if on_disk else "not-found"
+                unit["UnitFileState"] = (unit["UnitFileState"] or "disabled") if on_disk else ""
         return ""
 
 
@@ -51,7 +59,10 @@ def test_install_writes_everything_then_is_idempotent(tmp_path: Path) -> None:
     root, fake = Root(tmp_path), FakeSystemctl()
     first = install(Config(), EXE, CFG, dry_run=False, root=root, run=fake)
     assert first.changed
-    assert fake.calls == [("daemon-reload",), ("enable", UNITS.auto_restore), ("enable", "--now", UNITS.backup_timer)]
+    assert fake.calls == [("daemon-reload",), ("enable", UNITS.auto_restore), ("enable", "--now", UNITS.backup_timer),
+                          ("enable", "--now", EXPORTER_UNIT)]  # last: a port in use must not hold back the rest
+    assert "ExecStart=/usr/local/bin/k3s-dr --config /etc/k3s-dr/config.yaml exporter" in (
+        tmp_path / "usr/local/lib/systemd/system" / EXPORTER_UNIT).read_text()
     unit = tmp_path / "usr/local/lib/systemd/system" / UNITS.auto_restore
     assert "ConditionPathExists=/var/backups/k3s-cluster/k3s-cluster-snapshot.tar.gz" in unit.read_text()
     assert (tmp_path / "var/backups/k3s-cluster").stat().st_mode & 0o777 == 0o700
@@ -148,3 +159,92 @@ def test_write_is_atomic_and_keeps_the_mode(tmp_path: Path) -> None:
     finally:
         os.umask(old)
     assert (tmp_path / "etc/x/y.conf").stat().st_mode & 0o777 == 0o644
+
+
+def _exporter_file(tmp_path: Path) -> Path:
+    return tmp_path / "usr/local/lib/systemd/system" / EXPORTER_UNIT
+
+
+def test_units_exporter_false_removes_the_service_install_wrote(tmp_path: Path) -> None:
+    root, fake = Root(tmp_path), FakeSystemctl(tmp_path)
+    install(Config(), EXE, CFG, dry_run=False, root=root, run=fake)
+    assert fake.state[EXPORTER_UNIT] == {"LoadState": "loaded", "UnitFileState": "enabled", "ActiveState": "active"}
+    unwanted = config_from_text("units: {exporter: false}\n", "test")
+    fake.calls.clear()
+    shown = install(unwanted, EXE, CFG, dry_run=True, root=root, run=fake)
+    assert fake.calls == [] and _exporter_file(tmp_path).exists()
+    assert [s.describe() for s in shown.steps] == [
+        f"systemctl disable {EXPORTER_UNIT}  (units.exporter is false)",
+        f"systemctl stop {EXPORTER_UNIT}  (units.exporter is false)",
+        f"remove /usr/local/lib/systemd/system/{EXPORTER_UNIT}  (units.exporter is false: written by an earlier "
+        "`k3s-dr install`)",
+        "systemctl daemon-reload  (unit files changed)"]
+    install(unwanted, EXE, CFG, dry_run=False, root=root, run=fake)
+    assert fake.calls == [("disable", EXPORTER_UNIT), ("stop", EXPORTER_UNIT), ("daemon-reload",)]
+    assert not _exporter_file(tmp_path).exists() and fake.state[EXPORTER_UNIT]["LoadState"] == "not-found"
+    fake.calls.clear()
+    assert install(unwanted, EXE, CFG, dry_run=False, root=root, run=fake).steps == () and fake.calls == []
+    again = install(Config(), EXE, CFG, dry_run=False, root=root, run=fake)  # wanted again: back, and started
+    assert fake.calls[-1] == ("enable", "--now", EXPORTER_UNIT) and again.changed
+
+
+def test_units_exporter_false_leaves_a_unit_k3s_dr_did_not_write(tmp_path: Path) -> None:
+    root, fake = Root(tmp_path), FakeSystemctl(tmp_path)
+    theirs = _exporter_file(tmp_path)
+    theirs.parent.mkdir(parents=True)
+    theirs.write_text("[Service]\nExecStart=/usr/bin/their-exporter\n")
+    fake.state[EXPORTER_UNIT].update(LoadState="loaded", UnitFileState="enabled", ActiveState="active")
+    change = install(config_from_text("units: {exporter: false}\n", "test"), EXE, CFG, dry_run=False, root=root,
+                     run=fake)
+    assert theirs.read_text() == "[Service]\nExecStart=/usr/bin/their-exporter\n"
+    assert not [c for c in fake.calls if EXPORTER_UNIT in c] and EXPORTER_UNIT not in str(change.steps)
+
+
+def test_a_rewritten_exporter_unit_is_restarted(tmp_path: Path) -> None:
+    root, fake = Root(tmp_path), FakeSystemctl(tmp_path)
+    install(Config(), EXE, CFG, dry_run=False, root=root, run=fake)
+    fake.calls.clear()
+    moved = config_from_text("metrics: {listen: '127.0.0.1:9200'}\n", "test")
+    install(moved, EXE, CFG, dry_run=False, root=root, run=fake)
+    assert fake.calls == [("daemon-reload",), ("restart", EXPORTER_UNIT)]  # it runs until stopped: restart
+
+
+@pytest.mark.parametrize(("state", "expected"), [
+    ({"ActiveState": "inactive"}, [("start", EXPORTER_UNIT)]),
+    ({"ActiveState": "failed"}, [("start", EXPORTER_UNIT)]),
+    ({"ActiveState": "activating"}, [("restart", EXPORTER_UNIT)]),  # waiting to restart after a failure
+    ({"UnitFileState": "disabled"}, [("enable", EXPORTER_UNIT)]),  # disabled but running: only enable
+    ({"UnitFileState": "disabled", "ActiveState": "inactive"}, [("enable", "--now", EXPORTER_UNIT)]),
+])
+def test_install_brings_the_exporter_back_to_enabled_and_running(tmp_path: Path, state, expected) -> None:
+    root, fake = Root(tmp_path), FakeSystemctl(tmp_path)
+    install(Config(), EXE, CFG, dry_run=False, root=root, run=fake)
+    fake.state[EXPORTER_UNIT].update(state)
+    fake.calls.clear()
+    install(Config(), EXE, CFG, dry_run=False, root=root, run=fake)
+    assert fake.calls == expected
+
+
+@pytest.mark.parametrize(("name", "changes", "expected"), [
+    ("stopped", {"active_state": "inactive", "sub_state": "dead"}, [(Kind.SYSTEMCTL, ("start", EXPORTER_UNIT))]),
+    ("disabled and stopped", {"unit_file_state": "disabled", "active_state": "inactive"},
+     [(Kind.SYSTEMCTL, ("enable", "--now", EXPORTER_UNIT))]),
+])
+def test_fix_starts_the_exporter(tmp_path: Path, name: str, changes, expected) -> None:
+    facts = with_unit(healthy(), EXPORTER_UNIT, **changes)
+    state = dataclasses.replace(_state(tmp_path), units=dict(facts.units))
+    steps, unfixable = plan_fix(facts, EXE, state)
+    assert [(s.kind, s.args) for s in steps] == expected, name
+    assert {s.control for s in steps} == {"DR-METRICS-003"} and unfixable == []
+
+
+def test_fix_installs_a_missing_exporter_unit(tmp_path: Path) -> None:
+    facts = with_unit(healthy(), EXPORTER_UNIT, load_state="not-found", unit_file_state="", active_state="inactive",
+                      exec_paths=())
+    files = dict(_state(tmp_path).files)
+    files[f"/usr/local/lib/systemd/system/{EXPORTER_UNIT}"] = None
+    state = dataclasses.replace(_state(tmp_path), files=files, units=dict(facts.units))
+    steps, _ = plan_fix(facts, EXE, state)
+    assert [(s.kind, s.control) for s in steps] == [(Kind.WRITE, "DR-METRICS-003"), (Kind.SYSTEMCTL, "reload"),
+                                                    (Kind.SYSTEMCTL, "DR-METRICS-003")]
+    assert steps[-1].args == ("enable", "--now", EXPORTER_UNIT)
