@@ -167,9 +167,9 @@ CONTROLS: tuple[Control, ...] = (
         "DR-METRICS-002", "Metrics exporter answers with fresh values", S.MEDIUM,
         "The seed's exporter on :9101 fed the dashboard; an exporter that is down, serves stale values or "
         "cannot read its sources makes every alert and panel lie.",
-        "`systemctl enable --now {exporter}` (`k3s-dr install` writes it when units.exporter is true); it reads "
-        "{config} when it starts: after changing metrics.listen or a path, `systemctl restart {exporter}`; "
-        "why it fails: `journalctl -u {exporter}`",
+        f"`systemctl enable --now {EXPORTER_UNIT}` (`k3s-dr install` writes it when units.exporter is true); it "
+        f"reads {{config}} when it starts: after changing metrics.listen or a path, `systemctl restart {EXPORTER_UNIT}`"
+        f"; why it fails: `journalctl -u {EXPORTER_UNIT}`",
         fixable=False, covers="seed report (metrics endpoint :9101)",
     ),
     Control(
@@ -177,7 +177,7 @@ CONTROLS: tuple[Control, ...] = (
         "Prometheus scrapes the exporter every few seconds and the dashboard and every alert depend on it; a "
         "stopped, disabled or masked service leaves them without data, and an exporter started by hand is "
         "gone after the next boot.",
-        "systemctl unmask {exporter}; systemctl enable --now {exporter}   (or `k3s-dr fix`); "
+        f"systemctl unmask {EXPORTER_UNIT}; systemctl enable --now {EXPORTER_UNIT}   (or `k3s-dr fix`); "
         "another exporter serves these metrics: units.exporter: false in {config}",
         fixable=True,
     ),
@@ -238,7 +238,6 @@ def placeholders(config: Config, config_path: str) -> dict[str, str]:
         "waivers": config.checks.waivers,
         "token": f"{config.backup.k3s_data_dir}/server/token",
         "textfile": config.metrics.textfile,
-        "exporter": EXPORTER_UNIT,
         "push_state": posixpath.join(config.restore.state_dir, PUSH_STATE_NAME),
     }
 

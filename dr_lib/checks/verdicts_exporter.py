@@ -114,13 +114,14 @@ def exporter_service(facts: HostFacts) -> Finding:
                       _unit_state(unit) if unit else EXPORTER_UNIT)
     evidence = _unit_state(unit)
     if unit.masked:
-        return failed(f"{EXPORTER_UNIT} is masked: it can never start", evidence)
+        return failed(f"{EXPORTER_UNIT} is masked: it cannot start again, not even at boot", evidence)
     if unit.unit_file_state != "enabled":
         return failed(f"{EXPORTER_UNIT} is {unit.unit_file_state}: it does not start at boot", evidence)
     if unit.active_state != "active":
         broken = [p for p in unit.exec_paths if not facts.files.stat(p).executable]
         if broken:  # it cannot run: the unit's program is DR-UNIT-002's finding
-            return not_applicable(f"{evidence}; it runs {', '.join(broken)}, which is missing: see DR-UNIT-002")
+            return not_applicable(f"{evidence}; it runs {', '.join(broken)}, which cannot be executed: see "
+                                  "DR-UNIT-002")
         return failed(f"{EXPORTER_UNIT} is {unit.active_state} ({unit.sub_state}): nothing serves the metrics",
                       evidence)
     return passed(evidence)

@@ -99,7 +99,8 @@ class ChecksConfig:
         r"(?i)\b(failed|error|critical|traceback|not-promoted)\b", "a Python regular expression", _regex
     )
     log_success_pattern: str = _spec(r"\bk3s-dr backup ok\b", "a Python regular expression", _regex)
-    metrics: str = _spec("auto", "auto (check when the textfile exists), required or off",
+    metrics: str = _spec("auto", "auto (check what exists: the textfile; the exporter when units.exporter runs it "
+                         "or one answers), required or off",
                          lambda v: v in ("auto", "required", "off"))
 
 

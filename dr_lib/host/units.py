@@ -146,13 +146,15 @@ def render_exporter(config: Config, exe: str, config_path: str) -> str:
         + "[Unit]\n"
         f"Description=k3s-dr: serve the backup, restore and drill metrics on {config.metrics.listen}\n"
         "After=network.target\n"
+        # No start limit: a taken port is retried every RestartSec until it is free, however many
+        # starts an operator's restarts added (by default 5 starts in 10 s would stop it for good).
+        "StartLimitIntervalSec=0\n"
         "\n[Service]\n"
         # notify: started means listening, so `systemctl start` (and install, fix) return only
         # then, and a port in use fails the start instead of a later scrape.
         "Type=notify\n"
         f"ExecStart={_command(exe, config_path, 'exporter')}\n"
         "Restart=on-failure\n"
-        # Slower than the default start limit (5 in 10 s): a taken port is retried until freed.
         "RestartSec=5s\n"
         + "".join(f"{line}\n" for line, _why in EXPORTER_SANDBOX)
         + "\n[Install]\n"

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from dr_lib.lab.host import restart
+from dr_lib.lab.host import exec_in, restart
 from tests.integration._metrics_helpers import parse, value
 from tests.integration._reference_host import evaluate, failing, reference_host, sh
 
@@ -103,6 +103,22 @@ def test_systemd_metrics_and_the_exporter_on_a_reference_host(record_property: C
         record_property("exporter_restarts", json.dumps(restarts))
         print(f"\nexporter start under systemd (process start to READY=1): {at_install:.3f}s at install, "
               f"{at_restart:.3f}s at the last restart; restarts: {restarts}; {exposure}")
+
+        # its port taken: the start fails with the exporter's own message, DR-METRICS-003 alone catches it, and
+        # the service takes the port back by itself once it is free (Restart=on-failure, RestartSec=5s)
+        sh(host.name, f"systemctl stop {EXPORTER} && systemd-run --unit=squatter --property=Type=exec "
+                      "python3 -m http.server --bind 0.0.0.0 9101")
+        assert sh(host.name, f"systemctl start {EXPORTER}", check=False).count(f"Job for {EXPORTER} failed") == 1
+        assert "cannot listen on 0.0.0.0:9101: the address is already in use" in sh(
+            host.name, f"journalctl -u {EXPORTER} -n 20 --no-pager")
+        assert set(failing(host.name)) == {"DR-METRICS-003"}
+        code, out = exec_in(host.name, "k3s-dr fix", time.monotonic() + 120, check=False)
+        assert code == 7 and f"systemctl restart {EXPORTER} failed" in out, (code, out)  # an environment problem
+        freed = time.monotonic()
+        sh(host.name, "systemctl stop squatter.service")
+        sh(host.name, f"for i in $(seq 1 150); do systemctl is-active -q {EXPORTER} && exit 0; sleep 0.1; done; exit 1")
+        print(f"taken port freed: the exporter served again after {time.monotonic() - freed:.1f}s")
+        assert failing(host.name) == {}
 
         # units.exporter: false — install stops, disables and removes the unit it wrote; nothing is judged
         sh(host.name, f"echo 'units: {{exporter: false}}' >> {CONFIG}")

@@ -77,6 +77,7 @@ def test_exporter_unit_runs_the_exporter_as_a_restarting_notify_service() -> Non
     assert found["ExecStart"] == ["'/opt/k3s dr/bin/k3s-dr' --config /etc/k3s-dr/config.yaml exporter"]
     assert found["Type"] == ["notify"]  # `k3s-dr exporter` sends READY=1 once it listens
     assert found["Restart"] == ["on-failure"] and found["RestartSec"] == ["5s"]
+    assert found["StartLimitIntervalSec"] == ["0"]  # retried until its port is free, never given up
     assert found["WantedBy"] == ["multi-user.target"]
     assert "0.0.0.0:9101" in found["Description"][0]
     sections = [line for line in text.splitlines() if line.startswith("[")]
