@@ -254,6 +254,8 @@ def bench(objects: int, runs: int, keep: bool) -> dict[str, Any]:
             "objects": objects + spread, "configmaps": objects, "ours_s": round(_median(ours), 3),
             "baseline_s": round(_median(seed), 3), "floor_s": round(_median(floor), 3),
             "floor_process_s": round(_median(floor_process), 3),
+            "ours_runs_s": [round(x, 3) for x in ours], "floor_runs_s": [round(x, 3) for x in floor],
+            "baseline_runs_s": [round(x, 3) for x in seed],
             "peak_rss_mb": round(max(rss), 1), "ours_inprocess_s": round(_median(inproc), 3),
             "cli_startup_s": round(_median(startup), 3),
             "peak_rss_mb_by_objects": {str(n): round(mb, 1) for n, mb in rss_by_objects.items()},
@@ -281,6 +283,8 @@ def main() -> None:
           f"({result['ours_s']:.2f} s vs {result['baseline_s']:.2f} s; target >= 5x)")
     print(f"ours vs floor: {result['ours_s'] / result['floor_s']:.1f}x the bare LIST "
           f"({result['ours_s']:.2f} s vs {result['floor_s']:.2f} s; target <= 2x)")
+    per_run = ", ".join(f"{o / f:.2f}x" for o, f in zip(result["ours_runs_s"], result["floor_runs_s"], strict=True))
+    print(f"ours vs floor, run by run (same run): {per_run}")
     print(f"ours vs floor as a process: {result['ours_s'] / result['floor_process_s']:.1f}x "
           f"({result['floor_process_s']:.2f} s: the same LIST by the smallest Python program)")
     print(f"ours in-process vs floor: {result['ours_inprocess_s'] / result['floor_s']:.1f}x "
