@@ -68,11 +68,13 @@ def push_after(config: Config, result: BackupResult, choice: bool | None) -> Aft
     if not wanted(config, choice, result):
         return None
     # Imported here: a backup without a push must not pay for loading the offsite code (age, boto3 glue).
-    from dr_lib.cli.pushing import AFTER_BACKUP, run_push  # noqa: PLC0415
+    from dr_lib.cli.pushing import AFTER_BACKUP, push_lock_wait, run_push  # noqa: PLC0415
 
     try:
+        # A manual `k3s-dr push` may be running: wait for it (as long as a push may take), so a
+        # timer run does not fail only because an operator pushed by hand.
         return AfterBackup(run_push(config, result.archive, None, trigger=AFTER_BACKUP,
-                                    backup_ok=not result.partial))
+                                    backup_ok=not result.partial, lock_wait=push_lock_wait(config)))
     except DRError as exc:
         return AfterBackup(error=exc)
 

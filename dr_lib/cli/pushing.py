@@ -15,7 +15,7 @@ import click
 from dr_lib.archive.lock import exclusive_lock
 from dr_lib.cli import metrics_record
 from dr_lib.clock import utc_now
-from dr_lib.config import Config
+from dr_lib.config import Config, duration_seconds
 from dr_lib.errors import DRError, UsageError
 from dr_lib.offsite import history
 from dr_lib.offsite.push import PushReport, push_archive
@@ -42,15 +42,21 @@ def _show(report: PushReport) -> None:
             click.echo(f"k3s-dr: warning: {item.target}: {warning}", err=True)
 
 
+def push_lock_wait(config: Config) -> float:
+    """How long a push after a backup waits for another push to finish: the longest a push may take."""
+    return float(sum(duration_seconds(t.timeout) for t in config.offsite.targets.values()))
+
+
 def run_push(config: Config, path: Path, target: str | None, *, trigger: str, retention: bool = True,
-             backup_ok: bool | None = None) -> PushReport:
+             backup_ok: bool | None = None, lock_wait: float = 0.0) -> PushReport:
     """Push ``path`` to the target(s), record the outcome, return the report (failed targets included).
 
     Raises only when no target could be tried: none configured or named wrongly, the lock is held
-    by another push (that push records its own outcome), or the archive is unusable.
+    by another push past ``lock_wait`` seconds (that push records its own outcome), or the archive
+    is unusable.
     """
     names = [name for name, _config in selected(config.offsite, target)]
-    with exclusive_lock(lock_path(config), "push offsite"):
+    with exclusive_lock(lock_path(config), "push offsite", wait_seconds=lock_wait):
         try:
             report = push_archive(path, config.offsite, target, now=utc_now(), retention=retention)
         except UsageError:

@@ -45,12 +45,13 @@ def _command(exe: str, config_path: str, *args: str) -> str:
 
 
 def backup_timeout(config: Config) -> str:
-    """TimeoutStartSec of the backup service: the backup, plus every push after it (each has its deadline)."""
+    """TimeoutStartSec of the backup service: the backup, plus its push after it (each target has its
+    deadline), plus as long again waiting for a manual push that holds the offsite lock."""
     offsite = config.offsite
     if not (offsite.push_after_backup and offsite.targets):
         return BACKUP_TIMEOUT
     pushes = sum(duration_seconds(target.timeout) for target in offsite.targets.values())
-    return f"{BACKUP_TIMEOUT_SECONDS + pushes}s"
+    return f"{BACKUP_TIMEOUT_SECONDS + 2 * pushes}s"
 
 
 def render_backup_service(config: Config, exe: str, config_path: str) -> str:

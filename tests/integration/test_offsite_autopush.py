@@ -1,16 +1,21 @@
 """The push after each verified backup, on a real cluster and a real S3 server (versitygw) plus a restic
 repository: pushed by default, shown in the backup's JSON and metrics, recorded for the conformance
 controls; ``--no-push`` skips it; a push that fails (wrong credentials, server stopped) leaves the
-backup verified, promoted and untouched, and says so with exit 3, its JSON and one error line."""
+backup verified, promoted and untouched, and says so with exit 3, its JSON and one error line; a
+manual push holding the offsite lock is waited for, as long as a push may take."""
 
 from __future__ import annotations
 
 import hashlib
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
+from dr_lib.archive.lock import exclusive_lock
 from dr_lib.checks.pushstate import PUSH_STATE_NAME, parse_push_state
 from dr_lib.config import OffsiteTargetConfig
 from dr_lib.errors import ExitCode
@@ -139,3 +144,47 @@ def test_backups_push_offsite_and_a_failed_push_keeps_the_backup(s3_server: S3Se
     listed = k3s_dr(config, "ls", "--remote", "--target", "lab", "--json")
     copies = listed.json["targets"][0]["copies"]
     assert [c["archive"] for c in copies if c["state"] == "good"] == [Path(again.json["archive"]).name, archive]
+
+
+def _hold_offsite_lock(config_path: Path, seconds: float, released: list[float]) -> threading.Thread:
+    """A stand-in for a manual `k3s-dr push`: the offsite lock held by this process for ``seconds``."""
+    from dr_lib.cli.pushing import lock_path  # noqa: PLC0415
+    from dr_lib.config import load_config  # noqa: PLC0415
+
+    taken = threading.Event()
+
+    def hold() -> None:
+        with exclusive_lock(lock_path(load_config(config_path)), "push offsite"):
+            taken.set()
+            time.sleep(seconds)
+            released.append(time.time())
+
+    thread = threading.Thread(target=hold, daemon=True)
+    thread.start()
+    assert taken.wait(10), "the offsite lock could not be taken"
+    return thread
+
+
+def test_the_push_after_a_backup_waits_for_a_manual_push(s3_server: S3Server, cluster: Any, tmp_path: Path) -> None:
+    host = tmp_path / "host"
+    config = write_config(host, endpoint=s3_server.endpoint, bucket=new_bucket(s3_server), recipient=None,
+                          identity=None, keep=5)
+    released: list[float] = []
+    holder = _hold_offsite_lock(config, 2.0, released)
+    run = k3s_dr(config, "backup", "--kubeconfig", cluster.kubeconfig, "--json")
+    holder.join()
+    assert run.code == 0 and run.json["push"]["ok"], run.stderr
+    record = parse_push_state((host / "state" / PUSH_STATE_NAME).read_text())
+    assert record["lab"].last is not None and record["lab"].last.ok
+    assert record["lab"].last.at >= released[0]  # pushed after the manual push let go, not beside it
+
+    # A manual push that outlasts the wait (the targets' timeouts: 2 s here): backed up, not offsite.
+    document = yaml.safe_load(config.read_text())
+    document["offsite"]["targets"]["lab"]["timeout"] = "2s"
+    config.write_text(yaml.safe_dump(document))
+    holder = _hold_offsite_lock(config, 8.0, released)
+    late = k3s_dr(config, "backup", "--kubeconfig", cluster.kubeconfig, "--json")
+    holder.join()
+    assert late.code == ExitCode.PARTIAL, late.stderr
+    assert late.json["promoted"] and late.json["push"]["ok"] is False
+    assert "holds the lock" in late.json["push"]["error"] and "(waited 2 s)" in late.json["push"]["error"]

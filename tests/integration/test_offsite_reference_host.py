@@ -47,7 +47,7 @@ def test_the_backup_unit_pushes_and_the_suite_judges_offsite(tmp_path: Path) -> 
     with reference_host("k3sdr-offsite") as host:
         _configure_offsite(host.name, tmp_path, restic)
         unit = sh(host.name, "systemctl cat k3s-dr-backup.service")
-        assert "TimeoutStartSec=2100s" in unit  # 30 min backup + the target's 5 min push
+        assert "TimeoutStartSec=2400s" in unit  # 30 min backup + the target's 5 min push + 5 min lock wait
 
         sh(host.name, "systemctl start k3s-dr-backup.service")  # what the timer starts
         record = json.loads(sh(host.name, "cat /var/lib/k3s-dr/offsite-pushes.json"))

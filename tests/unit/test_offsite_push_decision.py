@@ -83,7 +83,8 @@ def test_unquoted_off_in_yaml_means_off() -> None:
 def test_the_backup_unit_allows_for_the_pushes_after_it() -> None:
     exe, path = "/usr/local/bin/k3s-dr", "/etc/k3s-dr/config.yaml"
     assert "TimeoutStartSec=30min\n" in render_backup_service(Config(), exe, path)
-    assert "TimeoutStartSec=4200s\n" in render_backup_service(config(), exe, path)  # 30 min + 30 min + 10 min
+    # 30 min + the pushes (30 min + 10 min), + as long again waiting for a manual push's lock
+    assert "TimeoutStartSec=6600s\n" in render_backup_service(config(), exe, path)
     off = config(K3S_DR_OFFSITE_PUSH_AFTER_BACKUP="false")
     assert "TimeoutStartSec=30min\n" in render_backup_service(off, exe, path)
     assert "backup\n" in render_backup_service(config(), exe, path)  # the same command: the config decides
