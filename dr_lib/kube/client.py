@@ -84,7 +84,8 @@ class Response:
         return str(message) if message else f"HTTP {self.status}"
 
 
-def _decode(data: bytes | str | None) -> JSONObject:
+def decode_body(data: bytes | str | None) -> JSONObject:
+    """A response body as a JSON object: lists under ``items``, non-JSON text under ``message``."""
     # orjson: a LIST page of 500 objects decodes in two thirds of json's time. Its one
     # inexactness, integers beyond 64 bits, cannot come from an API server (Go holds them as
     # int64 or float64); what it refuses (NaN, a lone surrogate escape) goes to json.
@@ -214,7 +215,7 @@ class Kube:
             hint = (_TLS_HINT if exc.tls else "is the cluster running and the kubeconfig's server address right?")
             raise ClusterUnreachable(f"API server {self.server} did not answer {method} {path}: {exc}",
                                      hint=hint) from None
-        response = Response(raw.status, _decode(raw.data))
+        response = Response(raw.status, decode_body(raw.data))
         if raw.status in (401, 403) and not path.endswith(("/selfsubjectaccessreviews",)):
             self._raise_auth(response, method, path)
         return response

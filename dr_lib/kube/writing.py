@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from dr_lib.errors import ClusterAuthError, ClusterUnreachable
-from dr_lib.kube.client import DEFAULT_TIMEOUT, JSONObject, Kube, Response
+from dr_lib.kube.client import DEFAULT_TIMEOUT, Kube, Response, decode_body
 
 FIELD_MANAGER = "k3s-dr"
 APPLY_PATCH = "application/apply-patch+yaml"  # JSON is YAML: the encoded body is sent as it is
@@ -78,7 +78,7 @@ class Writer:
                                    f"for {method} {path}",
                                    hint="the kubeconfig's token or certificate is wrong or expired")
         ok = 200 <= raw.status < 300
-        return Response(raw.status, _decode(raw.data) if (want_body or not ok) else {})
+        return Response(raw.status, decode_body(raw.data) if (want_body or not ok) else {})
 
     def create(self, collection_path: str, body: bytes, *, dry_run: bool = False) -> Response:
         return self.send("POST", collection_path, query=_dry(dry_run), body=body, want_body=False)
@@ -97,16 +97,6 @@ class Writer:
 
     def get(self, path: str, query: Mapping[str, str] | None = None) -> Response:
         return self.send("GET", path, query=query, content_type=None)
-
-
-def _decode(data: bytes | None) -> JSONObject:
-    if not data:
-        return {}
-    try:
-        decoded = json.loads(data)
-    except ValueError:
-        return {"message": data.decode("utf-8", "replace").strip()[:500]}
-    return decoded if isinstance(decoded, dict) else {"items": decoded}
 
 
 def _dry(dry_run: bool) -> dict[str, str]:
