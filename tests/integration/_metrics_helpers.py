@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import select
@@ -14,9 +13,10 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
+
+from tests.integration.restore_cli import Run
 
 K3S_DR = [sys.executable, "-m", "dr_lib"]
 _BOUND = re.compile(r"\(bound ([^ ;]+):(\d+);")
@@ -45,19 +45,6 @@ def make_layout(root: Path, *, extra: str = "") -> Layout:
         f"restore:\n  state_dir: {state_dir}\n  wait_timeout: 90s\n"
         f"metrics:\n  textfile: {textfile_dir / 'k3s_dr.prom'}\n  listen: 127.0.0.1:0\n{extra}", encoding="utf-8")
     return Layout(root, config, backups, state_dir, textfile_dir / "k3s_dr.prom")
-
-
-@dataclass(frozen=True)
-class Run:
-    code: int
-    stdout: str
-    stderr: str
-
-    def json(self) -> dict[str, Any]:
-        lines = [line for line in self.stdout.splitlines() if line.startswith("{")]
-        assert lines, f"no JSON on stdout (exit {self.code}): {self.stdout!r} {self.stderr[-2000:]!r}"
-        value: dict[str, Any] = json.loads(lines[-1])
-        return value
 
 
 def cli(layout: Layout, *args: str | Path, timeout: float = 300.0) -> Run:

@@ -22,7 +22,7 @@ class Run:
 
     def json(self) -> dict[str, Any]:
         lines = [line for line in self.stdout.splitlines() if line.startswith("{")]
-        assert lines, f"no JSON on stdout (exit {self.code}): {self.stdout!r} {self.stderr!r}"
+        assert lines, f"no JSON on stdout (exit {self.code}): {self.stdout!r} {self.stderr[-2000:]!r}"
         value: dict[str, Any] = json.loads(lines[-1])
         return value
 
