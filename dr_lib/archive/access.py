@@ -73,10 +73,38 @@ def _walk(path: str | Path, on_object: ObjectSink | None) -> tuple[Manifest, str
             skip_member(stream, datastore.token_path, datastore.token_bytes, datastore.token_sha256)
             if datastore.token_bytes == 0:
                 raise IntegrityError(f"{datastore.token_path} is empty; the datastore cannot be used without it")
-        for data in manifest.data:
-            skip_member(stream, data.path, data.bytes, data.sha256)
+        skip_data_members(stream, manifest)
         sha256, size = stream.finish()
     return manifest, sha256, size
+
+
+def skip_data_members(stream: ArchiveStream, manifest: Manifest) -> None:
+    """Read through the repository key and the in-archive data members, each checked."""
+    repository = manifest.data_repository
+    if repository is not None:
+        skip_member(stream, repository.key_path, repository.key_bytes, repository.key_sha256)
+    for data in manifest.data:
+        if data.in_archive:
+            skip_member(stream, data.path, data.bytes, data.sha256)
+
+
+def read_repository_key(path: str | Path) -> bytes | None:
+    """The data repository's key carried by the archive (checked against the manifest), None without one."""
+    with open_archive(path) as stream:
+        manifest = stream.read_manifest()
+        repository = manifest.data_repository
+        if repository is None:
+            return None
+        for entry in manifest.files:
+            skip_member(stream, entry.path, entry.bytes, entry.sha256)
+        datastore = manifest.datastore
+        if datastore is not None:
+            skip_member(stream, datastore.path, datastore.bytes, datastore.sha256)
+            skip_member(stream, datastore.token_path, datastore.token_bytes, datastore.token_sha256)
+        reader = hashed(stream.open_member(stream.next_member(repository.key_path)))
+        key = reader.read(repository.key_bytes + 1)
+        check_digest(repository.key_path, reader, repository.key_bytes, repository.key_sha256)
+        return key
 
 
 def verify_archive(path: str | Path) -> VerifyResult:
@@ -154,4 +182,4 @@ def object_counts(manifest: Manifest) -> dict[str, int]:
 
 
 __all__ = ["DatastoreFiles", "VerifyResult", "extract_datastore", "iter_archive_objects", "object_counts",
-           "read_manifest", "verify_archive"]
+           "read_manifest", "read_repository_key", "skip_data_members", "verify_archive"]

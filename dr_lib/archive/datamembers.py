@@ -1,4 +1,4 @@
-"""Reading application data members back out of an archive, in one streaming pass.
+"""Reading in-archive application data members (format v1) back out of an archive, in one streaming pass.
 
 A tar.gz can only be read front to back, so every data member a restore wants is handed to
 one handler call in a single pass: the handler reads as much as it needs from the member's
@@ -33,7 +33,12 @@ def read_data_members(path: str | Path, handler: DataHandler,
         if datastore is not None:
             skip_member(stream, datastore.path, datastore.bytes, datastore.sha256)
             skip_member(stream, datastore.token_path, datastore.token_bytes, datastore.token_sha256)
+        repository = manifest.data_repository
+        if repository is not None:
+            skip_member(stream, repository.key_path, repository.key_bytes, repository.key_sha256)
         for data in manifest.data:
+            if not data.in_archive:
+                continue
             if not wanted(data):
                 skip_member(stream, data.path, data.bytes, data.sha256)
                 continue

@@ -1,4 +1,4 @@
-"""Archive format v1: names, member paths and the limits a reader enforces.
+"""Archive format (v1, v2): names, member paths and the limits a reader enforces.
 
 One place for every name and number of the format, so the writer, the reader, rotation and
 the ``list`` command cannot disagree. The full description is ``docs/archive-format.md``.
@@ -10,7 +10,9 @@ import re
 from datetime import UTC, datetime
 
 FORMAT_NAME = "k3s-dr-archive"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # written when the archive references data in the repository
+BASE_FORMAT_VERSION = 1  # written otherwise: the layout every earlier release reads
+READABLE_VERSIONS = (1, 2)
 
 MANIFEST_MEMBER = "manifest.json"
 RESOURCES_DIR = "resources"

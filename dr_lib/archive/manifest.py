@@ -15,7 +15,13 @@ from datetime import datetime
 from typing import Any
 
 from dr_lib.archive import format as fmt
-from dr_lib.archive.dataentry import DataEntry, data_from_manifest, data_to_manifest
+from dr_lib.archive.dataentry import (
+    DataEntry,
+    RepositoryRef,
+    data_from_manifest,
+    data_to_manifest,
+    repository_from_manifest,
+)
 from dr_lib.errors import IntegrityError
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -89,9 +95,14 @@ class Manifest:
     datastore: DatastoreEntry | None = None
     scope: Mapping[str, Any] = field(default_factory=dict)
     format: str = fmt.FORMAT_NAME
-    format_version: int = fmt.FORMAT_VERSION
-    data: tuple[DataEntry, ...] = ()  # application data members (dataentry.py), after the datastore
+    data: tuple[DataEntry, ...] = ()  # application data (dataentry.py): members after the datastore, or snapshots
     data_failures: tuple[str, ...] = ()
+    data_repository: RepositoryRef | None = None  # where the snapshots of ``data`` live, and its key member
+
+    @property
+    def format_version(self) -> int:
+        """2 when the archive references data in the repository (older readers must refuse it), else 1."""
+        return fmt.FORMAT_VERSION if self.data_repository is not None else fmt.BASE_FORMAT_VERSION
 
     @property
     def objects(self) -> int:
@@ -112,7 +123,14 @@ class Manifest:
         paths = [entry.path for entry in self.files]
         if self.datastore is not None:
             paths += [self.datastore.path, self.datastore.token_path]
-        return paths + [entry.path for entry in self.data]
+        if self.data_repository is not None:
+            paths.append(self.data_repository.key_path)
+        return paths + [entry.path for entry in self.data if entry.in_archive]
+
+    @property
+    def stored_data(self) -> tuple[DataEntry, ...]:
+        """The data entries whose content is a snapshot in the data repository (format v2)."""
+        return tuple(entry for entry in self.data if not entry.in_archive)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -120,7 +138,7 @@ class Manifest:
             "created": self.created, "cluster": self.cluster.to_dict(),
             "files": [entry.to_dict() for entry in self.files], "objects": self.objects,
             "datastore": None if self.datastore is None else self.datastore.to_dict(),
-            "scope": dict(self.scope), **data_to_manifest(self.data, self.data_failures),
+            "scope": dict(self.scope), **data_to_manifest(self.data, self.data_failures, self.data_repository),
         }
 
     def to_json(self) -> bytes:
@@ -206,9 +224,11 @@ def manifest_from_dict(data: Any) -> Manifest:
     if data.get("format") != fmt.FORMAT_NAME:
         raise IntegrityError(f"manifest format is {data.get('format')!r}: expected {fmt.FORMAT_NAME!r}")
     version = data.get("format_version")
-    if version != fmt.FORMAT_VERSION:
-        raise IntegrityError(f"manifest format_version is {version!r}: this tool reads version {fmt.FORMAT_VERSION}",
-                             hint="a newer k3s-dr wrote it" if isinstance(version, int) and version > 1 else None)
+    if version not in fmt.READABLE_VERSIONS or isinstance(version, bool):
+        readable = " and ".join(str(v) for v in fmt.READABLE_VERSIONS)
+        raise IntegrityError(f"manifest format_version is {version!r}: this tool reads versions {readable}",
+                             hint="a newer k3s-dr wrote it" if isinstance(version, int) and
+                             version > fmt.FORMAT_VERSION else None)
     created: str = _need(data, "created", str, "")
     try:
         fmt.parse_time(created)
@@ -220,8 +240,9 @@ def manifest_from_dict(data: Any) -> Manifest:
     manifest = Manifest(
         tool_version=_need(data, "tool_version", str, ""), created=created, cluster=_identity(data.get("cluster")),
         files=files, datastore=_datastore(data.get("datastore")), scope=_need(data, "scope", dict, ""),
-        data=data_entries, data_failures=data_failures,
+        data=data_entries, data_failures=data_failures, data_repository=repository_from_manifest(data),
     )
+    _check_data_version(manifest, version)
     total = _count(data, "objects", "")
     if total != manifest.objects:
         raise IntegrityError(f"manifest says {total} objects but its files add up to {manifest.objects}")
@@ -229,6 +250,15 @@ def manifest_from_dict(data: Any) -> Manifest:
     if len(set(paths)) != len(paths):
         raise IntegrityError("manifest lists the same member path twice")
     return manifest
+
+
+def _check_data_version(manifest: Manifest, version: int) -> None:
+    """Repository data needs its key and format v2; v2 without it would let a v1 reader skip data silently."""
+    if manifest.stored_data and manifest.data_repository is None:
+        raise IntegrityError("manifest lists data in the repository (store 'restic') but no data_repository")
+    if version != manifest.format_version:
+        raise IntegrityError(f"manifest format_version is {version}, but its content is that of version "
+                             f"{manifest.format_version} (version 2 exactly when data_repository is set)")
 
 
 def parse_manifest(raw: bytes) -> Manifest:

@@ -123,8 +123,11 @@ def _declared_size(manifest: Manifest, member: str) -> int:
         return datastore.bytes
     if datastore is not None and member == datastore.token_path:
         return datastore.token_bytes
+    repository = manifest.data_repository
+    if repository is not None and member == repository.key_path:
+        return repository.key_bytes
     for data in manifest.data:
-        if data.path == member:
+        if data.path == member and data.in_archive:
             return data.bytes
     raise IntegrityError(f"member {member!r} is not in the manifest")
 
