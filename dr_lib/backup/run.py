@@ -1,9 +1,10 @@
 """One backup run, start to finish, in an order that keeps every crash harmless.
 
 lock → clean leftovers of killed runs → connect → discover and resolve the scope → export
-kinds in parallel (and the datastore snapshot beside them) into a private spool dir → write the
-archive atomically → verify it from disk → sidecar → shrink guard → promote both links →
-rotate. A kill at any point leaves at most hidden temporary files (removed by the next run);
+kinds in parallel (and the datastore snapshot beside them) into a private spool dir → application
+data into the data repository (a callback) → write the archive atomically → verify it from disk →
+sidecar → shrink guard → promote both links → rotate → prune the data repository of what no kept
+archive references. A kill at any point leaves at most hidden temporary files (removed by the next run);
 the links only ever move to an archive that is complete, verified and has its sidecar, and
 rotation never deletes what a link points at.
 """
@@ -22,7 +23,7 @@ from pathlib import Path
 from dr_lib import __version__
 from dr_lib.archive import format as fmt
 from dr_lib.archive.access import VerifyResult, object_counts, read_manifest, verify_archive
-from dr_lib.archive.dataentry import CollectedData
+from dr_lib.archive.dataentry import CollectedData, DataContext
 from dr_lib.archive.fsutil import ensure_private_dir, os_problem
 from dr_lib.archive.links import promote, read_links
 from dr_lib.archive.lock import exclusive_lock
@@ -38,15 +39,19 @@ from dr_lib.backup.rotation import RotationPolicy, plan_rotation
 from dr_lib.backup.scope import ScopeOptions, resolve_scope
 from dr_lib.clock import monotonic, utc_now
 from dr_lib.config import BackupConfig
+from dr_lib.datarepo.prune import KeptArchive, prune
+from dr_lib.datarepo.repository import DataRepository
 from dr_lib.errors import DRError, EnvironmentProblem, IntegrityError
 from dr_lib.kube.client import Kube
 from dr_lib.kube.discovery import discover
 from dr_lib.kube.listing import DEFAULT_PAGE_SIZE
 
 Clock = Callable[[], datetime]
-# Application data (hook dumps, volume copies: dr_lib.hooks) spooled into spool_dir, called after
-# the API objects are exported. Raising a DRError fails the backup; failures it reports make it partial.
-DataCollector = Callable[[Kube, Path], CollectedData]
+# Application data (hook dumps, volume copies: dr_lib.hooks) into the backup directory's data repository,
+# called after the API objects are exported. Raising a DRError fails the backup; failures it reports make
+# it partial.
+DataCollector = Callable[[Kube, Path, DataContext], CollectedData]
+PRUNE_TIMEOUT = 1800.0
 
 
 @dataclass(frozen=True)
@@ -113,10 +118,15 @@ def _run_locked(request: BackupRequest, clock: Clock, started: float) -> BackupR
         promote(directory, archive.name, request.link_names)
     deleted = _rotate(directory, request, clock())
     phases["promote_rotate"] = monotonic() - mark
+    mark = monotonic()
+    pruned = _prune_data(directory, deleted, collected, warnings)
+    if pruned is not None:
+        phases["prune_data"] = monotonic() - mark
     result = _result(verified, datastore, reason, request, deleted=deleted, seconds=monotonic() - started,
                      warnings=warnings + [f"application data: {failure}" for failure in collected.failures])
+    data = dict(collected.report) | ({"prune": pruned} if pruned is not None else {})
     return replace(result, phases={name: round(value, 3) for name, value in phases.items()},
-                   data=dict(collected.report), partial=collected.partial)
+                   data=data, partial=collected.partial)
 
 
 def _write(request: BackupRequest, clock: Clock, warnings: list[str],
@@ -143,7 +153,7 @@ def _write(request: BackupRequest, clock: Clock, warnings: list[str],
                 snapshot = None if pending is None else pending.result()
             warnings.extend(gone)
             phases["export"] = monotonic() - mark
-            collected = _collect_data(request, kube, spool_dir, phases)
+            collected = _collect_data(request, kube, spool_dir, phases, created)
             mark = monotonic()
             manifest = _manifest(identity, created, exported, snapshot=snapshot, options=request.options,
                                  collected=collected)
@@ -164,11 +174,13 @@ def _make_spool_dir(directory: Path) -> Path:
     return spool_dir
 
 
-def _collect_data(request: BackupRequest, kube: Kube, spool_dir: Path, phases: dict[str, float]) -> CollectedData:
+def _collect_data(request: BackupRequest, kube: Kube, spool_dir: Path, phases: dict[str, float],
+                  created: datetime) -> CollectedData:
     if request.data_collector is None:
         return CollectedData()
     mark = monotonic()
-    collected = request.data_collector(kube, spool_dir)
+    context = DataContext(request.directory, fmt.archive_name(created), fmt.format_time(created))
+    collected = request.data_collector(kube, spool_dir, context)
     phases["data"] = monotonic() - mark
     return collected
 
@@ -211,7 +223,7 @@ def _manifest(identity: ClusterIdentity, created: datetime, exported: list[Expor
     scope = {**options.to_dict(), "kinds": [k.resource.name for k in exported]}
     return Manifest(tool_version=__version__, created=fmt.format_time(created), cluster=identity, files=files,
                     datastore=None if snapshot is None else snapshot.entry, scope=scope,
-                    data=collected.entries, data_failures=collected.failures)
+                    data=collected.entries, data_failures=collected.failures, data_repository=collected.repository)
 
 
 def _sources(exported: list[ExportedKind], snapshot: DatastoreSnapshot | None,
@@ -221,7 +233,35 @@ def _sources(exported: list[ExportedKind], snapshot: DatastoreSnapshot | None,
         sources[snapshot.entry.path] = snapshot.snapshot
         sources[snapshot.entry.token_path] = snapshot.token
     sources.update({entry.path: path for entry, path in collected.members})
+    if collected.repository is not None and collected.key_file is not None:
+        sources[collected.repository.key_path] = collected.key_file
     return sources
+
+
+def _prune_data(directory: Path, deleted: tuple[str, ...], collected: CollectedData,
+                warnings: list[str]) -> dict[str, object] | None:
+    """Forget and prune the snapshots no kept archive references, when rotation or this run left some.
+
+    A failure (another restic process holding the repository past the wait) is a warning: the next
+    backup prunes again; nothing a kept archive needs is ever removed.
+    """
+    repository = DataRepository(directory)
+    stored = collected.report.get("repository") or {}
+    retried = any(s.get("attempts", 1) > 1 for s in stored.get("snapshots") or ())
+    if not repository.exists() or not (deleted or retried or collected.failures):
+        return None
+    kept = []
+    for info in scan(directory, ())[0]:
+        try:
+            references = frozenset(e.snapshot for e in read_manifest(info.path).stored_data if e.snapshot)
+        except IntegrityError:
+            references = None
+        kept.append(KeptArchive(info.path.name, references))
+    try:
+        return prune(repository, kept, deadline=monotonic() + PRUNE_TIMEOUT).to_dict()
+    except DRError as exc:
+        warnings.append(f"the data repository was not pruned (next backup tries again): {exc}")
+        return None
 
 
 def _remove_leftovers(directory: Path) -> None:

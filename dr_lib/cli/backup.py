@@ -103,8 +103,8 @@ def backup(ctx: click.Context, kubeconfig: str | None, directory: str | None, al
         directory=Path(directory) if directory else None, options=options, allow_shrink=allow_shrink,
         datastore={None: "auto", True: "on", False: "off"}[datastore], workers=workers, page_size=page_size,
         progress=progress, data_collector=DataCollector(HookSettings.from_config(
-            config.hooks, include_namespaces=include_namespaces, exclude_namespaces=exclude_namespaces))
-        if data else None)
+            config.hooks, include_namespaces=include_namespaces, exclude_namespaces=exclude_namespaces,
+            data=config.data)) if data else None)
     try:
         result = run_backup(request)
     except DRError as exc:

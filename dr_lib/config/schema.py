@@ -197,6 +197,37 @@ class HooksConfig:
         _hook_rules)
 
 
+def _absolute_paths(value: Any) -> bool:
+    items = value.split(",") if isinstance(value, str) else value
+    return isinstance(items, (list, tuple)) and all(
+        isinstance(p, str) and p.strip().startswith("/") and ".." not in p.split("/") for p in items)
+
+
+def _datasets(value: Any) -> bool:
+    items = value.split(",") if isinstance(value, str) else value
+    return isinstance(items, (list, tuple)) and all(
+        isinstance(d, str) and re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.:-]*(/[A-Za-z0-9_][A-Za-z0-9_.:-]*)*",
+                                            d.strip()) is not None for d in items)
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where application data lives and where a restore may put it back (docs/hooks.md, docs/archive-format.md)."""
+
+    volume_roots: tuple[str, ...] = _spec(
+        ("/var/lib/rancher/k3s/storage",),
+        "a list (or comma-separated text) of absolute directories: volumes are backed up from and restored to "
+        "directories strictly below them only (the default is k3s's local-path root; list it too when adding yours)",
+        _absolute_paths)
+    zfs_datasets: tuple[str, ...] = _spec(
+        (), "a list (or comma-separated text) of ZFS dataset names: a restore receives only datasets strictly "
+        "below them", _datasets)
+    verify_cycle: int = _spec(24, "a whole number ≥ 1: each backup reads back 1/N of the data repository's packs "
+                              "(every pack within N hourly backups)", _positive)
+    timeout: str = _spec("1h", "a duration such as 30m, 2h: the deadline for storing a backup's application data",
+                         _duration)
+
+
 @dataclass(frozen=True)
 class Config:
     kubeconfig: str = _spec(
@@ -210,4 +241,5 @@ class Config:
     checks: ChecksConfig = field(default_factory=ChecksConfig)
     offsite: OffsiteConfig = field(default_factory=OffsiteConfig)
     hooks: HooksConfig = field(default_factory=HooksConfig)
+    data: DataConfig = field(default_factory=DataConfig)
     source: str | None = field(default=None, compare=False)

@@ -1,15 +1,18 @@
-"""Application data during a backup: run each pod's hooks, stream its dump and copy its volumes.
+"""Application data during a backup: run each pod's hooks, stream its dump and store its volumes.
 
 Per pod, in this order: the pre hook (quiesce) → the dump hook (stdout spooled to a private
-file, hashed on the way, checked for the dump's signature) → the volume copies → the post hook
-(resume), which runs whenever the pre hook ran, even after a failure. A failed step with
-on-error=fail aborts the backup (:class:`HookFailed`): the backup run removes its spool and
-writes no archive, so nothing half-written can be promoted. With on-error=continue the pod's
-data is left out, the failure is listed in the manifest's ``data_failures`` and the backup is
-marked partial.
+file, hashed on the way, checked for the dump's signature) → its volumes → the post hook
+(resume), which runs whenever the pre hook ran, even after a failure. Dumps and volumes go into
+the backup directory's data repository (:mod:`dr_lib.hooks.databatch`): a quiesced pod's
+volumes are snapshotted inside its window, everything else in one snapshot at the end; then the
+repository is checked (``restic check``, reading a rotating 1/``data.verify_cycle`` of its packs).
+A failed step with on-error=fail aborts the backup (:class:`HookFailed`): no archive is written,
+so nothing half-written can be promoted (its snapshots are pruned later). With on-error=continue
+the pod's data is left out, the failure is listed in the manifest's ``data_failures`` and the
+backup is marked partial.
 
-The backup run calls a :class:`DataCollector` with its spool directory (a callback: hooks and
-backup are sibling features and do not import each other).
+The backup run calls a :class:`DataCollector` with its connection, spool directory and
+:class:`~dr_lib.archive.dataentry.DataContext` (a callback: hooks and backup are sibling features).
 """
 
 from __future__ import annotations
@@ -22,12 +25,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dr_lib.archive.dataentry import HOOK_DUMP, VOLUME, CollectedData, DataEntry, hook_member, volume_member
+from dr_lib.archive import format as fmt
+from dr_lib.archive.dataentry import (
+    HOOK_DUMP,
+    VOLUME,
+    CollectedData,
+    DataContext,
+    RepositoryRef,
+    hook_member,
+    volume_member,
+)
 from dr_lib.archive.fsutil import create_private, os_problem, unlink_quietly
+from dr_lib.atomic import sha256_file
 from dr_lib.clock import utc_now
+from dr_lib.datarepo.repository import DataRepository
 from dr_lib.errors import DRError
+from dr_lib.hooks import digestcache
+from dr_lib.hooks.confine import OutsideRoots, locate
+from dr_lib.hooks.databatch import DataBatch, Outcome, Pending
 from dr_lib.hooks.pods import running_pods, workload_of
-from dr_lib.hooks.pvdata import VolumeError, VolumeSource, copy_directory, resolve_volume
+from dr_lib.hooks.pvdata import VolumeError, VolumeSource, resolve_volume
 from dr_lib.hooks.redact import Redactor, redactor_for_pod
 from dr_lib.hooks.runner import HookOutcome, judge, run_in_pod
 from dr_lib.hooks.settings import HookSettings
@@ -45,16 +62,10 @@ class HookFailed(DRError):
 
 @dataclass
 class _Run:
-    spool: Path
-    members: list[tuple[DataEntry, Path]] = field(default_factory=list)
+    batch: DataBatch
     outcomes: list[HookOutcome] = field(default_factory=list)
-    volumes: list[JSONObject] = field(default_factory=list)
+    stored: list[Outcome] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
-    counter: int = 0
-
-    def spool_file(self, suffix: str) -> Path:
-        self.counter += 1
-        return self.spool / f"data-{self.counter}.{suffix}"
 
 
 class _DumpSink:
@@ -86,7 +97,7 @@ class _DumpSink:
 
 
 class DataCollector:
-    """Called by the backup run with its API connection and spool directory; ``report`` holds the JSON after."""
+    """Called by the backup run with its API connection, spool directory and context; ``report`` holds the JSON."""
 
     def __init__(self, settings: HookSettings, *, zfs: ZfsBackend | None = None) -> None:
         self.settings = settings
@@ -94,19 +105,67 @@ class DataCollector:
         self.report: JSONObject = {}
         self.partial = False
 
-    def __call__(self, kube: Kube, spool_dir: Path) -> CollectedData:
+    def __call__(self, kube: Kube, spool_dir: Path, context: DataContext) -> CollectedData:
         started = time.monotonic()
-        run = _Run(spool_dir)
-        stamp = utc_now().strftime("%Y%m%dT%H%M%SZ")
-        plans = self._plans(kube, run)
-        for pod, plan in plans:
-            self._pod(kube, pod, plan, run, stamp)
+        repository = DataRepository(context.directory)
+        batch = DataBatch(repository, context, digestcache.load(context.directory),
+                          deadline=time.monotonic() + self.settings.data_timeout)
+        run = _Run(batch)
+        try:
+            plans = self._plans(kube, run)
+            stamp = utc_now().strftime("%Y%m%dT%H%M%SZ")
+            for pod, plan in plans:
+                self._pod(kube, pod, plan, run, stamp)
+            self._flush(run)
+            verification = self._verify(run, repository, context) if run.stored else None
+        finally:
+            batch.close()
+        stored = tuple(o.entry for o in run.stored if o.entry is not None)
+        if stored:
+            digestcache.save(context.directory, batch.caches)
         self.partial = bool(run.failures)
-        self.report = {"pods": len(plans), "hooks": [o.to_dict() for o in run.outcomes], "volumes": run.volumes,
-                       "dumps": [e.to_dict() for e, _p in run.members if e.kind == HOOK_DUMP],
+        self.report = {"pods": len(plans), "hooks": [o.to_dict() for o in run.outcomes],
+                       "volumes": [self._volume_report(o) for o in run.stored if o.item.kind == VOLUME],
+                       "dumps": [o.entry.to_dict() for o in run.stored if o.entry and o.item.kind == HOOK_DUMP],
+                       "repository": {"path": str(repository.path), "created": batch.created_repository,
+                                      "snapshots": batch.snapshots, "check": verification} if stored else None,
                        "failures": list(run.failures), "partial": self.partial,
                        "seconds": round(time.monotonic() - started, 3)}
-        return CollectedData(tuple(run.members), tuple(run.failures), self.report)
+        key = repository.key_file.read_bytes() if stored else b""
+        reference = RepositoryRef(sha256_file(repository.key_file), len(key)) if stored else None
+        return CollectedData((), tuple(run.failures), self.report, stored, reference,
+                             repository.key_file if stored else None)
+
+    def _flush(self, run: _Run) -> None:
+        for outcome in run.batch.flush():
+            if outcome.problem:
+                self._failed(run, f"{outcome.item.kind} of {outcome.item.where}: {outcome.problem}",
+                             outcome.item.on_error)
+            else:
+                run.stored.append(outcome)
+
+    def _verify(self, run: _Run, repository: DataRepository, context: DataContext) -> JSONObject:
+        """``restic check``: every snapshot's trees load and every blob they name is indexed and packed;
+        one rotating 1/n of the packs is read back and hashed, so all of them are within n hours."""
+        cycle = self.settings.verify_cycle
+        hour = int(fmt.parse_time(context.created).timestamp() // 3600)
+        subset = f"{hour % cycle + 1}/{cycle}"
+        started = time.monotonic()
+        try:
+            repository.check(run.batch.deadline, subset=subset)
+        except DRError as exc:
+            for outcome in run.stored:
+                self._failed(run, f"{outcome.item.kind} of {outcome.item.where}: the data repository failed its "
+                             f"check: {exc}", outcome.item.on_error)
+            run.stored.clear()
+            return {"ok": False, "subset": subset, "error": str(exc)}
+        return {"ok": True, "subset": subset, "seconds": round(time.monotonic() - started, 3)}
+
+    @staticmethod
+    def _volume_report(outcome: Outcome) -> JSONObject:
+        meta = outcome.item.meta
+        return {**{k: meta.get(k) for k in ("namespace", "pod", "volume", "node_path", "mode", "backend")},
+                **outcome.report, "member": outcome.item.member}
 
     def _plans(self, kube: Kube, run: _Run) -> list[tuple[JSONObject, PodPlan]]:
         plans = []
@@ -157,6 +216,8 @@ class DataCollector:
             self._dump(kube, pod, plan, dump, run=run, redactor=redactor)
         for volume in plan.volumes:
             self._volume(kube, pod, plan, volume, run=run, stamp=stamp)
+        if pre is not None and plan.volumes:
+            self._flush(run)  # the volumes are snapshotted while the workload is quiesced, before the post hook
 
     def _post(self, kube: Kube, plan: PodPlan, run: _Run, redactor: Redactor, pending: BaseException | None) -> None:
         post = plan.hook("post")
@@ -179,7 +240,9 @@ class DataCollector:
 
     def _dump(self, kube: Kube, pod: JSONObject, plan: PodPlan, hook: Hook, *, run: _Run,
               redactor: Redactor) -> None:
-        path = run.spool_file("dump")
+        member = hook_member(plan.namespace, plan.pod, plan.name)
+        path = run.batch.spool_path(member)
+        unlink_quietly(path)
         sink = _DumpSink(path)
         try:
             result, stopped = run_in_pod(kube, plan, hook, stdout_sink=sink)
@@ -194,51 +257,40 @@ class DataCollector:
                 "preset": plan.preset, "params": dict(plan.params), "source": plan.source,
                 "workload": workload_of(kube, pod), "node": (pod.get("spec") or {}).get("nodeName"),
                 "seconds": round(result.seconds, 3)}
-        run.members.append((DataEntry(hook_member(plan.namespace, plan.pod, plan.name), HOOK_DUMP, sink.size,
-                                      sink.sha.hexdigest(), meta), path))
+        run.batch.add(Pending(member, HOOK_DUMP, str(path), meta, plan.where, plan.on_error, sink.size,
+                              sink.sha.hexdigest()))
 
     def _volume(self, kube: Kube, pod: JSONObject, plan: PodPlan, volume: str, *, run: _Run, stamp: str) -> None:
-        started = time.monotonic()
         namespace = plan.namespace
         try:
             source = resolve_volume(pod, volume, lambda n: _get(kube, f"/api/v1/namespaces/{namespace}/"
                                                                       f"persistentvolumeclaims/{n}"),
                                     lambda n: _get(kube, f"/api/v1/persistentvolumes/{n}"))
             self._check_local(source)
-            path, entry_meta, capture = self._capture(source, plan, run, stamp)
-        except VolumeError as exc:
+            locate(source.node_path, self.settings.volume_roots)  # what a restore could never put back is refused
+            item = self._pending(source, plan, run, stamp)
+        except (VolumeError, OutsideRoots) as exc:
             self._failed(run, f"volume {volume!r} of {plan.where}: {exc}", plan.on_error)
             return
-        suffix = "zfs" if self.settings.backend == "zfs" else "tar"
-        entry = DataEntry(volume_member(namespace, source.member_name, suffix), VOLUME, capture.bytes,
-                          capture.sha256, entry_meta)
-        run.members.append((entry, path))
-        run.volumes.append({**{k: entry_meta[k] for k in ("namespace", "pod", "volume", "node_path", "mode",
-                                                          "backend", "files", "content_bytes", "tree_sha256")},
-                            "bytes": capture.bytes, "sha256": capture.sha256,
-                            "seconds": round(time.monotonic() - started, 3)})
+        if not run.batch.add(item):
+            run.failures.append(f"volume {volume!r} of {plan.where}: {item.member} is stored once already "
+                                "(another pod uses the same claim)")
 
-    def _capture(self, source: VolumeSource, plan: PodPlan, run: _Run,
-                 stamp: str) -> tuple[Path, JSONObject, Any]:
-        path = run.spool_file("zfs" if self.settings.backend == "zfs" else "tar")
-        tries = 2 if plan.volume_mode == "consistent-enough" else 1
-        for attempt in range(tries):
-            try:
-                if self.settings.backend == "zfs":
-                    capture = self.zfs.capture(source.node_path, path, stamp)
-                else:
-                    capture = copy_directory(Path(source.node_path), path)
-                break
-            except VolumeError:
-                unlink_quietly(path)
-                if attempt + 1 == tries:
-                    raise
+    def _pending(self, source: VolumeSource, plan: PodPlan, run: _Run, stamp: str) -> Pending:
         mode_note = ("copied between the pre and post hooks (quiesced)" if plan.volume_mode == "quiesced" else
                      "copied while the workload ran: each file whole, files from slightly different moments "
                      "(consistent enough for file-per-object data, not for a live database's files)")
-        meta = {**source.meta(), **capture.meta(), "backend": self.settings.backend, "mode": plan.volume_mode,
+        meta = {**source.meta(), "backend": self.settings.backend, "mode": plan.volume_mode,
                 "consistency": mode_note, "source": plan.source}
-        return path, meta, capture
+        if self.settings.backend != "zfs":
+            return Pending(volume_member(plan.namespace, source.member_name), VOLUME, source.node_path, meta,
+                           plan.where, plan.on_error)
+        member = volume_member(plan.namespace, source.member_name, "zfs")
+        path = run.batch.spool_path(member)
+        unlink_quietly(path)
+        capture = self.zfs.capture(source.node_path, path, stamp)
+        return Pending(member, VOLUME, str(path), {**meta, **capture.meta()}, plan.where, plan.on_error,
+                       capture.bytes, capture.sha256)
 
     def _check_local(self, source: VolumeSource) -> None:
         nodes = self.settings.local_nodes

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from dr_lib.config import HooksConfig, duration_seconds
+from dr_lib.config import DataConfig, HooksConfig, duration_seconds
 from dr_lib.errors import ConfigError
 from dr_lib.hooks.spec import Defaults, HookSpecError, plan_from_rule
 
@@ -25,18 +25,25 @@ class HookSettings:
     restore_wait: float = 300.0
     restore_volumes: str = "keep-existing"
     namespace_mapping: tuple[tuple[str, str], ...] = ()  # restore --namespace-mapping OLD:NEW
+    volume_roots: tuple[str, ...] = DataConfig.volume_roots
+    zfs_datasets: tuple[str, ...] = ()
+    verify_cycle: int = 24
+    data_timeout: float = 3600.0
 
     @classmethod
     def from_config(cls, config: HooksConfig, *, include_namespaces: tuple[str, ...] | frozenset[str] = (),
                     exclude_namespaces: tuple[str, ...] | frozenset[str] = (),
-                    namespace_mapping: tuple[tuple[str, str], ...] = ()) -> HookSettings:
+                    namespace_mapping: tuple[tuple[str, str], ...] = (),
+                    data: DataConfig | None = None) -> HookSettings:
         defaults = Defaults(float(duration_seconds(config.timeout)), config.on_error)
         rules = tuple(dict(rule) for rule in config.rules)
         _check_rules(rules, defaults)
         nodes = frozenset(config.local_nodes) or frozenset({"localhost", socket.gethostname()})
+        data = data or DataConfig()
         return cls(defaults, rules, config.volume_backend, nodes, frozenset(include_namespaces),
                    frozenset(exclude_namespaces), float(duration_seconds(config.restore_wait)),
-                   config.restore_volumes, namespace_mapping)
+                   config.restore_volumes, namespace_mapping, _listed(data.volume_roots), _listed(data.zfs_datasets),
+                   data.verify_cycle, float(duration_seconds(data.timeout)))
 
     def mapped(self, namespace: str) -> str:
         return dict(self.namespace_mapping).get(namespace, namespace)
@@ -45,6 +52,12 @@ class HookSettings:
         if self.include_namespaces and namespace not in self.include_namespaces:
             return False
         return namespace not in self.exclude_namespaces
+
+
+def _listed(value: tuple[str, ...] | str) -> tuple[str, ...]:
+    """A list from the config file, or comma-separated text from the environment."""
+    items = value.split(",") if isinstance(value, str) else value
+    return tuple(item.strip() for item in items if item.strip())
 
 
 def _check_rules(rules: tuple[Mapping[str, Any], ...], defaults: Defaults) -> None:
