@@ -148,7 +148,7 @@ def restore_command(ctx: click.Context, /, archive: str | None, **options: Any) 
     filters = plan_options(options)
     restorer = DataRestorer(Path(resolve_kubeconfig(config, options["kubeconfig"])), HookSettings.from_config(
         config.hooks, include_namespaces=filters.include_namespaces, exclude_namespaces=filters.exclude_namespaces,
-        namespace_mapping=filters.namespace_mapping)) if options["data"] else None
+        namespace_mapping=filters.namespace_mapping, data=config.data)) if options["data"] else None
     request = RestoreRequest(
         archive=resolve_archive(config, archive, must_exist=not options["auto"]),
         ledger_dir=_ledger_dir(config, options["ledger_dir"]),
@@ -171,6 +171,9 @@ def restore_command(ctx: click.Context, /, archive: str | None, **options: Any) 
         except DRError as exc:
             metrics_record.restore_failed(config, exc, dry_run=request.dry_run)
             raise
+        finally:
+            if restorer is not None:
+                restorer.close()  # the repository key's private copy, whatever happened
     metrics_record.restore_done(config, outcome)
     if options["as_json"]:
         print_json({**outcome_json(outcome), **_data_json(restorer)})
@@ -208,9 +211,13 @@ def _auto(config: Config, request: RestoreRequest, options: dict[str, Any],
           restorer: DataRestorer | None = None) -> None:
     logging.getLogger("dr_lib.restore").setLevel(logging.INFO)
     with Kube.from_kubeconfig(resolve_kubeconfig(config, options["kubeconfig"]), pool_size=request.workers) as kube:
-        result = run_auto(request, kube, boot_id=_boot_id(options["boot_id"]),
-                          state_dir=Path(config.restore.state_dir), threshold=config.restore.auto_loss_threshold,
-                          force=options["force"], now=utc_now())
+        try:
+            result = run_auto(request, kube, boot_id=_boot_id(options["boot_id"]),
+                              state_dir=Path(config.restore.state_dir),
+                              threshold=config.restore.auto_loss_threshold, force=options["force"], now=utc_now())
+        finally:
+            if restorer is not None:
+                restorer.close()
     metrics_record.auto_restore_done(config, result)
     summary: dict[str, Any] = {"auto": result.to_dict()}
     if result.restore is not None:

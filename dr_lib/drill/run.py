@@ -209,6 +209,8 @@ def command_env(settings: DrillSettings, work_dir: Path, base: Mapping[str, str]
         "K3S_DR_RESTORE_STATE_DIR": str(work_dir / "state"),
         "K3S_DR_METRICS_STATE_FILE": str(work_dir / "state" / "metrics-state.json"),
         "K3S_DR_METRICS_TEXTFILE": str(work_dir / "metrics" / "k3s_dr.prom"),  # no such dir: not written
+        # The drill's volumes live in its work directory (steps.source): the only root its restore may write.
+        "K3S_DR_DATA_VOLUME_ROOTS": str(work_dir / "volumes"),
         # The drill's throwaway backups must never reach the operator's offsite targets (nor their retention).
         "K3S_DR_OFFSITE_PUSH_AFTER_BACKUP": "false",
     })

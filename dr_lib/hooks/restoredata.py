@@ -1,35 +1,41 @@
 """Application data during a restore: volumes back before the workloads start, dumps after they are Ready.
 
-``before_apply`` runs after the archive was verified and before any object is created: each
-volume copy is unpacked into a hidden staging directory beside its node path, its tree digest
-checked against the manifest, then renamed into place (an existing non-empty directory is kept,
-or with ``replace`` moved aside). So the restored pods find their data at first start.
+``before_apply`` runs after the archive was verified and before any object is created. First
+the whole restore may be refused (exit 8, nothing applied, nothing written): a volume aimed
+outside the storage roots or without its tree digest, or repository data the archive references
+that is not in the repository beside it. Then each volume is unpacked into a private staging
+directory inside its root, its tree digest checked against the manifest, and renamed into place
+(an existing directory is kept, or with ``replace`` moved aside). So the restored pods find
+their data at first start.
 
-``after_apply`` runs once the objects exist: for each dump, the pod (same name, else a pod of
+``after_apply`` runs once the objects exist: for each dump (read from the archive, format v1, or
+from the repository, v2, and checked against its sha256 first), the pod (same name, else a pod of
 the same workload) is awaited until Ready, the restore hook gets the dump on stdin, and the
-verify hook proves the result. The hook comes from the live pod's annotations (restored with
-its workload), else a config rule, else the preset recorded with the dump.
+verify hook proves the result. The hook comes from the live pod's annotations (restored with its
+workload), else a config rule, else the preset recorded with the dump.
 """
 
 from __future__ import annotations
 
-import secrets
+import contextlib
+import hashlib
+import os
 import shutil
 import tempfile
 import time
 from collections.abc import Iterator, Mapping
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import IO, Any
 
 from dr_lib.archive.access import read_manifest
 from dr_lib.archive.dataentry import HOOK_DUMP, VOLUME, DataEntry
 from dr_lib.archive.datamembers import read_data_members
-from dr_lib.clock import utc_now
-from dr_lib.errors import ClusterError, DeadlineExceeded
+from dr_lib.errors import ClusterError, DeadlineExceeded, DRError, IntegrityError
+from dr_lib.hooks.datasource import RepositorySource
 from dr_lib.hooks.pods import find_ready_pod
 from dr_lib.hooks.presets import find_preset, preset_command
-from dr_lib.hooks.pvdata import VolumeError, extract_tar, place, staging_for, tree_digest
 from dr_lib.hooks.redact import redactor_for_pod
+from dr_lib.hooks.restorevolumes import VolumeRestorer, preflight
 from dr_lib.hooks.runner import HookOutcome, judge, run_in_pod
 from dr_lib.hooks.settings import HookSettings
 from dr_lib.hooks.spec import Hook, HookSpecError, PodPlan, plan_for_pod
@@ -38,37 +44,6 @@ from dr_lib.kube.client import Kube
 
 JSONObject = dict[str, Any]
 _CHUNK = 1024 * 1024
-
-# Where a volume from an archive may never be written, whatever its manifest says (a hostile
-# archive must not plant a directory in the system): path prefix → reason.
-FORBIDDEN_VOLUME_PATHS: dict[str, str] = {
-    "/etc": "system configuration", "/usr": "the operating system", "/bin": "the operating system",
-    "/sbin": "the operating system", "/lib": "the operating system", "/lib64": "the operating system",
-    "/boot": "the boot loader and kernels", "/dev": "device files", "/proc": "the kernel's process view",
-    "/sys": "the kernel's device view", "/root/.ssh": "root's SSH keys",
-}
-
-
-def check_node_path(text: Any) -> Path:
-    """The manifest's node path, if it is a safe place for a volume; VolumeError saying why not."""
-    if not isinstance(text, str) or not text.startswith("/"):
-        raise VolumeError(f"node path {text!r} is not absolute")
-    pure = PurePosixPath(text)
-    if ".." in pure.parts or str(pure) != text.rstrip("/") or str(pure) == "/":
-        raise VolumeError(f"node path {text!r} is not a plain absolute directory path")
-    for prefix, reason in FORBIDDEN_VOLUME_PATHS.items():
-        if str(pure) == prefix or str(pure).startswith(prefix + "/"):
-            raise VolumeError(f"node path {text!r} is inside {prefix} ({reason}): refused")
-    return Path(str(pure))
-
-
-def _checked_digest(staging: Path, expected: Any) -> tuple[int, int, str]:
-    files, content, digest = tree_digest(staging)
-    if expected and digest != expected:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise VolumeError(f"the unpacked data differs from the backup (tree sha256 {digest[:12]}… "
-                          f"≠ {str(expected)[:12]}…): not put in place")
-    return files, content, digest
 
 
 def _file_chunks(path: Path) -> Iterator[bytes]:
@@ -86,6 +61,7 @@ class DataRestorer:
         self.hooks: list[HookOutcome] = []
         self.failures: list[str] = []
         self.seconds = 0.0
+        self._source: RepositorySource | None = None
 
     def _wanted(self, entry: DataEntry, kind: str) -> bool:
         """Data of the namespaces this restore restores (its -n / --exclude-namespace filters)."""
@@ -103,86 +79,56 @@ class DataRestorer:
     # --- volumes, before the objects -------------------------------------------------------
     def before_apply(self, archive: Path) -> None:
         started = time.monotonic()
-        if any(self._wanted(e, VOLUME) for e in read_manifest(archive).data):
-            self._volumes(archive)
-        self.seconds += time.monotonic() - started
-
-    def _volumes(self, archive: Path) -> None:
-        stamp = utc_now().strftime("%Y%m%dT%H%M%SZ")
-        token = secrets.token_hex(4)
-        staged: list[tuple[DataEntry, Any, Path, float]] = []
-        failed: set[str] = set()
-
-        def unpack(entry: DataEntry, stream: IO[bytes]) -> None:
-            started = time.monotonic()
-            try:
-                target = check_node_path(entry.meta.get("node_path"))
-                if entry.meta.get("backend") == "zfs":
-                    staged.append((entry, self.zfs.receive(stream, str(entry.meta.get("dataset"))), target, started))
-                    return
-                target.parent.mkdir(parents=True, exist_ok=True)
-                staging = staging_for(target, token)
-                staged.append((entry, staging, target, started))
-                extract_tar(stream, staging)
-            except VolumeError as exc:
-                failed.add(entry.path)
-                self._volume_failed(entry, str(exc))
-
+        manifest = read_manifest(archive)
+        volumes = [e for e in manifest.data if self._wanted(e, VOLUME)]
+        wanted = [e for e in manifest.data if self._wanted(e, VOLUME) or self._wanted(e, HOOK_DUMP)]
+        targets, problems = preflight(volumes, self.settings)
+        stored = [e for e in wanted if not e.in_archive]
+        if stored:
+            self._open_source(archive)
+            assert self._source is not None
+            problems += self._source.resolve(stored)
+        if problems:
+            self.close()
+            raise IntegrityError(f"archive {archive.name} refused, nothing applied: " + "; ".join(problems[:10]),
+                                 hint="volumes go only below data.volume_roots, with their digest, from data this "
+                                      "archive references; restore without the data with --no-data")
+        restorer = VolumeRestorer(self.settings, targets, self.zfs, self.volumes.append)
         try:
-            read_data_members(archive, unpack, wanted=lambda e: self._wanted(e, VOLUME))
-        except BaseException:
-            for _entry, staging, _target, _t in staged:
-                if isinstance(staging, Path):
-                    shutil.rmtree(staging, ignore_errors=True)
-            raise
-        for entry, staging, target, started in staged:
-            if entry.path in failed:
-                if isinstance(staging, Path):
-                    shutil.rmtree(staging, ignore_errors=True)
-                continue
-            self._place(entry, staging, target, stamp, started)
+            restorer.from_archive(archive, [e for e in volumes if e.in_archive])
+            if self._source is not None:
+                restorer.from_repository(self._source, [e for e in volumes if not e.in_archive])
+        finally:
+            self.failures.extend(restorer.failures)
+            self.seconds += time.monotonic() - started
 
-    def _volume_failed(self, entry: DataEntry, reason: str) -> None:
-        self.failures.append(f"volume {entry.path}: {reason}")
-        self.volumes.append({"path": entry.path, "node_path": entry.meta.get("node_path"), "action": "failed",
-                             "reason": reason})
+    def _open_source(self, archive: Path) -> None:
+        if self._source is None:
+            self._source = RepositorySource(archive, timeout=self.settings.data_timeout)
 
-    def _place(self, entry: DataEntry, staging: Any, target: Path, stamp: str, started: float) -> None:
-        policy = self.settings.restore_volumes
-        files: int | None
-        content: Any
-        digest: str | None
-        try:
-            if isinstance(staging, Path):
-                files, content, digest = _checked_digest(staging, entry.meta.get("tree_sha256"))
-                action, moved = place(staging, target, policy, stamp)
-            else:
-                files, content, digest = None, entry.meta.get("content_bytes"), None
-                action, moved_name = self.zfs.place(staging, str(entry.meta.get("dataset")), policy, stamp,
-                                                    str(target))
-                moved = Path(moved_name) if moved_name else None
-        except (VolumeError, OSError) as exc:
-            self._volume_failed(entry, str(exc))
-            return
-        self.volumes.append({"path": entry.path, "node_path": str(target), "action": action,
-                             "moved_aside": str(moved) if moved else None, "files": files, "content_bytes": content,
-                             "tree_sha256": digest, "verified": digest is not None and digest == entry.meta.get(
-                                 "tree_sha256"), "seconds": round(time.monotonic() - started, 3)})
+    def close(self) -> None:
+        if self._source is not None:
+            self._source.close()
+            self._source = None
 
     # --- dumps, after the objects --------------------------------------------------------
     def after_apply(self, archive: Path) -> None:
         started = time.monotonic()
-        dumps = [e for e in read_manifest(archive).data if self._wanted(e, HOOK_DUMP)]
-        if dumps:
-            with tempfile.TemporaryDirectory(prefix="k3s-dr-dumps-") as tmp:
-                files = self._extract_dumps(archive, Path(tmp))
-                with Kube.from_kubeconfig(self.kubeconfig) as kube:
-                    deadline = time.monotonic() + self.settings.restore_wait
-                    for entry in dumps:
-                        self._restore_dump(kube, entry, files[entry.path], deadline)
-        self.seconds += time.monotonic() - started
+        try:
+            dumps = [e for e in read_manifest(archive).data if self._wanted(e, HOOK_DUMP)]
+            if dumps:
+                with tempfile.TemporaryDirectory(prefix="k3s-dr-dumps-") as tmp:
+                    files = self._extract_dumps(archive, dumps, Path(tmp))
+                    with Kube.from_kubeconfig(self.kubeconfig) as kube:
+                        deadline = time.monotonic() + self.settings.restore_wait
+                        for entry in dumps:
+                            if entry.path in files:
+                                self._restore_dump(kube, entry, files[entry.path], deadline)
+        finally:
+            self.close()
+            self.seconds += time.monotonic() - started
 
-    def _extract_dumps(self, archive: Path, directory: Path) -> dict[str, Path]:
+    def _extract_dumps(self, archive: Path, dumps: list[DataEntry], directory: Path) -> dict[str, Path]:
         files: dict[str, Path] = {}
 
         def copy(entry: DataEntry, stream: IO[bytes]) -> None:
@@ -191,8 +137,38 @@ class DataRestorer:
                 shutil.copyfileobj(stream, handle, _CHUNK)
             files[entry.path] = target
 
-        read_data_members(archive, copy, wanted=lambda e: self._wanted(e, HOOK_DUMP))
+        if any(e.in_archive for e in dumps):
+            read_data_members(archive, copy, wanted=lambda e: e.in_archive and self._wanted(e, HOOK_DUMP))
+        for entry in (e for e in dumps if not e.in_archive):
+            try:
+                files[entry.path] = self._dump_from_repository(archive, entry, directory / f"dump-{len(files)}")
+            except DRError as exc:
+                self.failures.append(f"dump {entry.path}: {exc}")
         return files
+
+    def _dump_from_repository(self, archive: Path, entry: DataEntry, target: Path) -> Path:
+        self._open_source(archive)
+        assert self._source is not None
+        if entry.path not in self._source.local:
+            problems = self._source.resolve([entry])
+            if problems:
+                raise IntegrityError("; ".join(problems))
+        digest = hashlib.sha256()
+        size = 0
+        with contextlib.ExitStack() as stack:
+            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+            handle = stack.enter_context(os.fdopen(fd, "wb"))
+
+            def sink(chunk: bytes) -> None:
+                nonlocal size
+                digest.update(chunk)
+                size += len(chunk)
+                handle.write(chunk)
+
+            self._source.dump(entry, sink)
+        if (size, digest.hexdigest()) != (entry.bytes, entry.sha256):
+            raise IntegrityError(f"the dump read back has {size} bytes and another sha256 than the manifest records")
+        return target
 
     def _restore_dump(self, kube: Kube, entry: DataEntry, dump: Path, deadline: float) -> None:
         meta = entry.meta

@@ -2,9 +2,10 @@
 
 kwok's simulated pods never run a process, but the API objects are real: a pod on a kwok node
 whose claim is bound to a hostPath volume resolves to a directory, and with that node listed
-in ``hooks.local_nodes`` (its "disk" is this machine's) the backup copies it. Restore puts it
-back before any object is created — into a missing directory, never over newer data unless
-told to, and then only after moving the old data aside.
+in ``hooks.local_nodes`` (its "disk" is this machine's) and its directory below
+``data.volume_roots`` the backup stores it in the data repository (restic). Restore puts it back
+before any object is created — into a missing directory, never over existing data unless told
+to, and then only after moving the old data aside.
 """
 
 from __future__ import annotations
@@ -61,8 +62,9 @@ def test_a_volume_is_copied_and_put_back_without_overwriting_newer_data(cluster:
         assert time.monotonic() < deadline, "the kwok pod never ran"
         time.sleep(0.5)
     nodes = [n["metadata"]["name"] for n in kube.get("/api/v1/nodes")["items"]]
+    roots = {"volume_roots": [str(tmp_path / "node")]}
     config = tmp_path / "config.yaml"
-    config.write_text(json.dumps({"hooks": {"local_nodes": nodes}}))
+    config.write_text(json.dumps({"hooks": {"local_nodes": nodes}, "data": roots}))
     env = isolated_env(tmp_path, K3S_DR_RESTORE_STATE_DIR=str(tmp_path / "state"))
     expected = tree_digest(data)
 
@@ -72,9 +74,14 @@ def test_a_volume_is_copied_and_put_back_without_overwriting_newer_data(cluster:
     volume = run.json["data"]["volumes"][0]
     assert (volume["files"], volume["content_bytes"], volume["tree_sha256"]) == expected
     assert volume["mode"] == "consistent-enough"
-    entry = read_manifest(Path(run.json["archive"])).data[0]
-    assert entry.path == f"data/volumes/{namespace}/uploads.tar"
+    manifest = read_manifest(Path(run.json["archive"]))
+    entry = manifest.data[0]
+    assert entry.path == f"data/volumes/{namespace}/uploads.dir" and manifest.format_version == 2
+    assert (entry.store, entry.source, entry.sha256) == ("restic", str(data), expected[2])
     assert entry.meta["claim"] == "uploads" and entry.meta["node_path"] == str(data)
+    assert manifest.data_repository is not None
+    assert oct((tmp_path / "b" / "data").stat().st_mode & 0o777) == "0o700"
+    assert oct((tmp_path / "b" / "data.key").stat().st_mode & 0o777) == "0o600"
 
     # the directory is lost: restore puts it back (the objects still exist: skipped)
     shutil.rmtree(data)
@@ -85,14 +92,14 @@ def test_a_volume_is_copied_and_put_back_without_overwriting_newer_data(cluster:
     assert (placed["action"], placed["verified"]) == ("placed", True)
     assert tree_digest(data) == expected
 
-    # newer data is there: kept by default...
+    # newer data is there: kept by default (an empty directory too: it is never replaced)...
     (data / "index.json").write_text(json.dumps({"videos": 21}))
     again = cli("restore", archive, "--kubeconfig", cluster.kubeconfig, "-n", namespace, "--json", env=env)
     assert again.json["data"]["volumes"][0]["action"] == "kept-existing"
     assert json.loads((data / "index.json").read_text()) == {"videos": 21}
 
     # ...and with restore_volumes: replace, moved aside, never deleted
-    config.write_text(json.dumps({"hooks": {"local_nodes": nodes, "restore_volumes": "replace"}}))
+    config.write_text(json.dumps({"hooks": {"local_nodes": nodes, "restore_volumes": "replace"}, "data": roots}))
     replaced = cli("restore", archive, "--kubeconfig", cluster.kubeconfig, "-n", namespace, "--json", env=env)
     result = replaced.json["data"]["volumes"][0]
     assert result["action"] == "replaced"
@@ -100,8 +107,14 @@ def test_a_volume_is_copied_and_put_back_without_overwriting_newer_data(cluster:
     assert tree_digest(data) == expected
 
     # without the node listed as local, the backup says where the volume lives and fails
-    config.write_text("{}\n")
+    config.write_text(json.dumps({"data": roots}))
     refused = cli("backup", "--kubeconfig", cluster.kubeconfig, "--dir", tmp_path / "b2", "-n", namespace, env=env)
     assert refused.code == 1
     assert f"volume 'uploads' of pod {namespace}/web-0: it lives on node" in refused.stderr
     assert not list((tmp_path / "b2").glob("k3s-dr-*.tar.gz"))
+
+    # outside the storage roots: a volume is neither backed up nor (see test_restore_confinement) restored
+    config.write_text(json.dumps({"hooks": {"local_nodes": nodes}}))
+    outside = cli("backup", "--kubeconfig", cluster.kubeconfig, "--dir", tmp_path / "b3", "-n", namespace, env=env)
+    assert outside.code == 1
+    assert f"node path {str(data)!r} is outside the storage roots (/var/lib/rancher/k3s/storage)" in outside.stderr

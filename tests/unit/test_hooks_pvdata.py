@@ -1,4 +1,4 @@
-"""Volume data: resolving a pod volume to its node directory, copying it, putting it back safely."""
+"""Volume data: resolving a pod volume to its node directory; the tree digest; unpacking a tar safely."""
 
 from __future__ import annotations
 
@@ -10,16 +10,12 @@ from typing import Any
 
 import pytest
 
-from dr_lib.hooks.pvdata import (
-    VolumeError,
-    copy_directory,
-    extract_tar,
-    place,
-    resolve_volume,
-    staging_for,
-    tree_digest,
-)
-from dr_lib.hooks.restoredata import check_node_path
+from dr_lib.errors import IntegrityError
+from dr_lib.hooks.extract import Refused, extract_stream, link_stays_inside, relative_name
+from dr_lib.hooks.pvdata import VolumeError, resolve_volume, tree_digest
+from dr_lib.hooks.tarstream import TarStream
+from dr_lib.hooks.treedigest import TreeDigest, order_key
+from dr_lib.hooks.treescan import walk
 
 
 def a_pod(*volumes: dict[str, Any]) -> dict[str, Any]:
@@ -65,32 +61,67 @@ def test_volumes_that_are_no_directory_say_why(volumes: list[dict[str, Any]], cl
 def make_tree(root: Path) -> None:
     (root / "sub" / "deeper").mkdir(parents=True)
     (root / "a.txt").write_text("alpha\n")
+    (root / "z.txt").write_text("last at the top, but before sub's entries\n")
     (root / "sub" / "b.bin").write_bytes(os.urandom(300_000))
     (root / "sub" / "deeper" / "empty").write_bytes(b"")
+    (root / "sub" / "c").write_text("c")
     (root / "link").symlink_to("sub/b.bin")
     (root / "sub").chmod(0o750)
     os.chown(root / "a.txt", 1234, 5678) if os.geteuid() == 0 else None
     os.mkfifo(root / "fifo")
 
 
-def test_copy_then_extract_gives_the_same_tree(tmp_path: Path) -> None:
+def v1_tar(root: Path) -> io.BytesIO:
+    """A volume tar as format-v1 archives hold it (the previous release's copy: PAX, '.' first, walk order)."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for rel, meta in walk(root).nodes.items():
+            info = tar.gettarinfo(str(root / rel) if rel != "." else str(root), arcname=rel)
+            with (root / rel).open("rb") if meta.kind == "f" else io.BytesIO() as data:
+                tar.addfile(info, data if meta.kind == "f" else None)
+    buffer.seek(0)
+    return buffer
+
+
+def unpack(stream: io.BytesIO, staging: Path, prefix: str = "") -> Any:
+    staging.mkdir(mode=0o700)
+    fd = os.open(staging, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        return extract_stream(TarStream(stream.read, "test"), fd, prefix)
+    finally:
+        os.close(fd)
+
+
+def test_the_canonical_order_is_the_walk_order(tmp_path: Path) -> None:
+    make_tree(tmp_path)
+    walked = list(walk(tmp_path).nodes)
+    assert walked == sorted(walked, key=order_key)
+    assert walked.index("z.txt") < walked.index("sub/b.bin")  # a directory's entries before its subdirectories'
+
+
+def test_unpacking_gives_the_same_tree_and_digest(tmp_path: Path) -> None:
     source = tmp_path / "src"
     source.mkdir()
     make_tree(source)
-    capture = copy_directory(source, tmp_path / "vol.tar")
-    assert (capture.files, capture.content_bytes) == (3, 6 + 300_000)
-    assert capture.skipped == ("fifo",)
-    assert capture.bytes == (tmp_path / "vol.tar").stat().st_size
-    assert oct((tmp_path / "vol.tar").stat().st_mode & 0o777) == "0o600"
-    assert tree_digest(source)[2] == capture.tree_sha256
-    staging = tmp_path / "restored"
-    with (tmp_path / "vol.tar").open("rb") as stream:
-        extract_tar(stream, staging)
-    assert tree_digest(staging) == (3, 300_006, capture.tree_sha256)
-    assert (staging / "link").readlink() == Path("sub/b.bin")
-    assert oct((staging / "sub").stat().st_mode & 0o777) == "0o750"
+    files, content, digest = tree_digest(source)
+    assert (files, content) == (5, 6 + 42 + 300_000 + 1)
+    extracted = unpack(v1_tar(source), tmp_path / "restored")
+    assert extracted.digest.summary() == (files, content, digest)
+    assert tree_digest(tmp_path / "restored") == (files, content, digest)
+    assert (tmp_path / "restored" / "link").readlink() == Path("sub/b.bin")
+    assert oct((tmp_path / "restored" / "sub").stat().st_mode & 0o777) == "0o750"
+    assert not (tmp_path / "restored" / "fifo").exists()  # special files are left out, and listed
+    assert walk(source).specials == ["fifo"]
     if os.geteuid() == 0:
-        assert ((staging / "a.txt").stat().st_uid, (staging / "a.txt").stat().st_gid) == (1234, 5678)
+        assert ((tmp_path / "restored" / "a.txt").stat().st_uid, (tmp_path / "restored" / "a.txt").stat().st_gid) \
+            == (1234, 5678)
+
+
+def test_a_restic_dump_prefix_is_stripped_and_nothing_outside_it_accepted() -> None:
+    assert relative_name("var/lib/vol/a/b", "var/lib/vol/") == "a/b"
+    assert relative_name("var/lib/vol", "var/lib/vol/") == "."
+    with pytest.raises(Refused):
+        relative_name("var/lib/other/a", "var/lib/vol/")
 
 
 def test_the_digest_changes_with_content(tmp_path: Path) -> None:
@@ -100,77 +131,72 @@ def test_the_digest_changes_with_content(tmp_path: Path) -> None:
     assert tree_digest(tmp_path)[2] != before
 
 
-def hostile_tar(member: tarfile.TarInfo, data: bytes = b"") -> io.BytesIO:
+def test_the_digest_is_independent_of_arrival_order() -> None:
+    one, two = TreeDigest(), TreeDigest()
+    for tree, order in ((one, ["a", "b/c", "b"]), (two, ["b", "b/c", "a"])):
+        tree.directory(".")
+        for rel in order:
+            tree.file(rel, 1, "0" * 64) if rel != "b" else tree.directory(rel)
+    assert one.hexdigest() == two.hexdigest()
+
+
+def hostile_tar(*members: tuple[tarfile.TarInfo, bytes]) -> io.BytesIO:
     buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        member.size = len(data)
-        tar.addfile(member, io.BytesIO(data))
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for member, data in members:
+            member.size = len(data)
+            tar.addfile(member, io.BytesIO(data))
     buffer.seek(0)
     return buffer
 
 
-def member_of(name: str, kind: bytes = tarfile.REGTYPE, linkname: str = "") -> tarfile.TarInfo:
+def member_of(name: str, kind: bytes = tarfile.REGTYPE, linkname: str = "", mode: int = 0o644) -> tarfile.TarInfo:
     member = tarfile.TarInfo(name)
-    member.type, member.linkname = kind, linkname
+    member.type, member.linkname, member.mode = kind, linkname, mode
     return member
 
 
-@pytest.mark.parametrize("member", [
-    member_of("../escape"),
-    member_of("/etc/evil"),
-    member_of("abs-link", tarfile.SYMTYPE, "/etc/passwd"),
-    member_of("up-link", tarfile.SYMTYPE, "../../outside"),
-    member_of("dev", tarfile.CHRTYPE),
+@pytest.mark.parametrize(("members", "message"), [
+    ([member_of("../escape")], "not a plain relative path"),
+    ([member_of("/etc/evil")], "not a plain relative path"),
+    ([member_of("a/../../escape")], "not a plain relative path"),
+    ([member_of("abs-link", tarfile.SYMTYPE, "/etc/passwd")], "outside the volume"),
+    ([member_of("up-link", tarfile.SYMTYPE, "../../outside")], "outside the volume"),
+    ([member_of("d", tarfile.DIRTYPE), member_of("d/up", tarfile.SYMTYPE, "../../x")], "outside the volume"),
+    ([member_of("dev", tarfile.CHRTYPE)], "a character device"),
+    ([member_of("fifo", tarfile.FIFOTYPE)], "a FIFO"),
+    ([member_of("a"), member_of("hard", tarfile.LNKTYPE, "a")], "a hard link"),
+    ([member_of("a"), member_of("a")], "appears twice"),
+    ([member_of("l", tarfile.SYMTYPE, "."), member_of("l/x")], "before it was created as a directory"),
+    ([member_of("nodir/x")], "before it was created as a directory"),
 ])
-def test_hostile_volume_tars_are_refused(tmp_path: Path, member: tarfile.TarInfo) -> None:
-    with pytest.raises(VolumeError):
-        extract_tar(hostile_tar(member, b"x" if member.isreg() else b""), tmp_path / "staging")
-    assert not (tmp_path / "escape").exists()
+def test_hostile_volume_tars_are_refused(tmp_path: Path, members: list[tarfile.TarInfo], message: str) -> None:
+    before = sorted(p.name for p in tmp_path.iterdir())
+    with pytest.raises(Refused) as caught:
+        unpack(hostile_tar(*[(m, b"x" if m.type == tarfile.REGTYPE else b"") for m in members]),
+               tmp_path / "staging")
+    assert message in str(caught.value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [*before, "staging"]  # nothing beside the staging dir
 
 
-def test_setuid_bits_are_dropped(tmp_path: Path) -> None:
-    member = tarfile.TarInfo("tool")
-    member.mode = 0o4755
-    extract_tar(hostile_tar(member, b"#!/bin/sh\n"), tmp_path / "staging")
-    assert oct((tmp_path / "staging" / "tool").stat().st_mode & 0o7777) == "0o755"
+def test_setuid_setgid_and_group_or_other_write_never_come_back(tmp_path: Path) -> None:
+    extracted = unpack(hostile_tar((member_of("tool", mode=0o4755), b"#!/bin/sh\n"),
+                                   (member_of("shared", tarfile.DIRTYPE, mode=0o2777), b""),
+                                   (member_of("shared/w", mode=0o666), b"w")), tmp_path / "staging")
+    modes = {name: oct((tmp_path / "staging" / name).stat().st_mode & 0o7777) for name in ("tool", "shared",
+                                                                                           "shared/w")}
+    assert modes == {"tool": "0o755", "shared": "0o755", "shared/w": "0o644"}
+    assert extracted.digest.files == 2
 
 
-def test_place_into_a_missing_or_empty_directory(tmp_path: Path) -> None:
-    for target in (tmp_path / "missing", tmp_path / "empty"):
-        if target.name == "empty":
-            target.mkdir()
-        staging = staging_for(target, "t")
-        staging.mkdir()
-        (staging / "data").write_text("x")
-        assert place(staging, target, "keep-existing", "STAMP") == ("placed", None)
-        assert (target / "data").read_text() == "x" and not staging.exists()
-
-
-def test_existing_data_is_kept_or_moved_aside_never_deleted(tmp_path: Path) -> None:
-    target = tmp_path / "vol"
-    target.mkdir()
-    (target / "live").write_text("newer data")
-    staging = staging_for(target, "t")
-    staging.mkdir()
-    (staging / "old").write_text("backup")
-    assert place(staging, target, "keep-existing", "S1") == ("kept-existing", None)
-    assert (target / "live").read_text() == "newer data" and not staging.exists()
-    staging.mkdir()
-    (staging / "old").write_text("backup")
-    action, moved = place(staging, target, "replace", "S2")
-    assert action == "replaced" and moved == tmp_path / "vol.k3s-dr-replaced-S2"
-    assert (moved / "live").read_text() == "newer data"
-    assert (target / "old").read_text() == "backup"
-
-
-@pytest.mark.parametrize(("path", "ok"), [
-    ("/var/lib/rancher/k3s/storage/pvc-1", True), ("/tmp/drill/db", True), ("/srv/data", True),
-    ("relative/path", False), ("/", False), ("/etc", False), ("/etc/cron.d", False), ("/usr/local/x", False),
-    ("/var/../etc/x", False), ("/root/.ssh", False), (None, False), ("/srv/data/", True), ("/srv//data", False),
+@pytest.mark.parametrize(("rel", "target", "inside"), [
+    ("a", "b", True), ("d/a", "../b", True), ("d/a", "../../b", False), ("a", "/etc/passwd", False),
+    ("d/e/a", "../../x/../y", True), ("a", "..", False), ("a", "", False),
 ])
-def test_a_restore_writes_volumes_only_where_it_is_safe(path: Any, ok: bool) -> None:
-    if ok:
-        assert str(check_node_path(path)) == path.rstrip("/")
-    else:
-        with pytest.raises(VolumeError):
-            check_node_path(path)
+def test_which_links_stay_inside(rel: str, target: str, inside: bool) -> None:
+    assert link_stays_inside(rel, target) is inside
+
+
+def test_oversized_names_and_headers_are_refused_not_read_into_memory(tmp_path: Path) -> None:
+    with pytest.raises(IntegrityError, match="a name longer than 4096 bytes"):
+        unpack(hostile_tar((member_of("x" * 5000), b"x")), tmp_path / "staging")

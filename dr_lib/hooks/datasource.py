@@ -1,0 +1,118 @@
+"""Where a restore reads an archive's repository data: the repository beside the archive, opened with its key.
+
+An archive of format v2 carries the data repository's key (a member whose sha256 its manifest
+holds) and names, per data item, the snapshot's persistent id and root tree. The repository is
+``<the archive's directory>/data`` — the backup directory's own, or the one a pull filled. Before
+anything is restored, :meth:`RepositorySource.resolve` finds every referenced snapshot there: by
+its id, or as a copy whose ``original`` is that id, and only with the same root tree (content
+addressed: the same tree id means the same bytes below it). A missing one refuses the restore.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from types import TracebackType
+
+from dr_lib.archive.access import read_repository_key
+from dr_lib.archive.dataentry import DataEntry
+from dr_lib.datarepo.repository import DataRepository, SnapNode, Snapshot
+from dr_lib.errors import DRError, IntegrityError
+
+ALLOWED_TYPES = ("file", "dir", "symlink")
+
+
+class RepositorySource:
+    """The data repository of one archive, for the length of a restore (its key in a private temp file)."""
+
+    def __init__(self, archive: Path, *, timeout: float = 3600.0) -> None:
+        self.archive = archive
+        self.timeout = timeout
+        self._work = Path(tempfile.mkdtemp(prefix="k3s-dr-key-"))
+        key = read_repository_key(archive)
+        if key is None:
+            shutil.rmtree(self._work, ignore_errors=True)
+            raise IntegrityError(f"{archive.name} references repository data but carries no repository key")
+        key_file = self._work / "key"
+        key_file.write_bytes(key)
+        key_file.chmod(0o600)
+        self.key = key
+        self.repository = DataRepository(archive.parent, key_file=key_file)
+        self.local: dict[str, Snapshot] = {}
+
+    def __enter__(self) -> RepositorySource:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self.close()
+
+    def close(self) -> None:
+        shutil.rmtree(self._work, ignore_errors=True)
+
+    def deadline(self) -> float:
+        return time.monotonic() + self.timeout
+
+    def resolve(self, entries: Iterable[DataEntry]) -> list[str]:
+        """Find each entry's snapshot here; the problems (missing, other tree), empty when all are found."""
+        entries = list(entries)
+        if not entries:
+            return []
+        if not self.repository.exists():
+            return [f"the data repository {self.repository.path} does not exist (pull the archive with its data, "
+                    "or copy the backup directory's data/ beside it)"]
+        try:
+            snapshots = self.repository.snapshots(self.deadline(), tag=None)
+        except DRError as exc:
+            return [str(exc)]
+        problems = []
+        for entry in entries:
+            found = next((s for s in snapshots if entry.snapshot in (s.id, s.original) and s.tree == entry.tree), None)
+            if found is None:
+                other = any(entry.snapshot in (s.id, s.original) for s in snapshots)
+                why = "holds another tree (not the data this archive recorded)" if other else "is not there"
+                problems.append(f"{entry.path}: snapshot {str(entry.snapshot)[:12]} {why}")
+            else:
+                self.local[entry.path] = found
+        return problems
+
+    def snapshot_of(self, entry: DataEntry) -> str:
+        return self.local[entry.path].id
+
+    def dump(self, entry: DataEntry, sink: Callable[[bytes], None]) -> None:
+        self.repository.dump(self.snapshot_of(entry), str(entry.source), self.deadline(), sink)
+
+    def foreign_nodes(self, entry: DataEntry) -> list[str]:
+        """Nodes under the entry's path that a volume never holds (devices, FIFOs, sockets)."""
+        _snapshot, nodes = self.repository.listing(self.snapshot_of(entry), self.deadline(), str(entry.source))
+        return sorted(f"{path} ({node.kind})" for path, node in nodes.items() if _foreign(node))
+
+    def foreign_nodes_in_background(self, entry: DataEntry) -> Callable[[], list[str]]:
+        """Start :meth:`foreign_nodes` in a thread (it overlaps the dump); the returned call waits for it."""
+        result: list[list[str]] = []
+        failure: list[BaseException] = []
+
+        def work() -> None:
+            try:
+                result.append(self.foreign_nodes(entry))
+            except BaseException as exc:  # noqa: BLE001 - re-raised by the waiting call
+                failure.append(exc)
+
+        thread = threading.Thread(target=work, name="restic-ls", daemon=True)
+        thread.start()
+
+        def wait() -> list[str]:
+            thread.join()
+            if failure:
+                raise failure[0]
+            return result[0]
+
+        return wait
+
+
+def _foreign(node: SnapNode) -> bool:
+    return node.kind not in ALLOWED_TYPES

@@ -1,0 +1,234 @@
+"""Volumes during a restore: refused as a whole unless every target is allowed, then unpacked, proven, placed.
+
+:func:`preflight` runs after the archive was verified and before any object is created: every
+wanted volume must name a place below the storage roots (``data.volume_roots``; ZFS datasets
+below ``data.zfs_datasets``) and a directory volume must carry its tree digest. One bad entry
+refuses the whole restore — a consistent archive that aims at ``/etc`` is hostile, not partly
+usable — naming each path and reason; nothing is written. :class:`VolumeRestorer` then puts each
+volume back from where it lives: an in-archive tar (format v1) or a repository snapshot (v2,
+through ``restic dump``), unpacked by our own code into a private staging directory, its digest
+compared, renamed into place (see :mod:`dr_lib.hooks.volrestore`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any, cast
+
+from dr_lib.archive.dataentry import DataEntry
+from dr_lib.archive.datamembers import read_data_members
+from dr_lib.clock import utc_now
+from dr_lib.errors import DRError
+from dr_lib.hooks.confine import OutsideRoots, Target, check_dataset, locate
+from dr_lib.hooks.datasource import RepositorySource
+from dr_lib.hooks.extract import Owner, Refused
+from dr_lib.hooks.settings import HookSettings
+from dr_lib.hooks.volrestore import ChunkPipe, Staged, place, stage, unpack, unpack_from_producer
+from dr_lib.hooks.zfs import ZfsBackend
+
+JSONObject = dict[str, Any]
+_SHA256_HEX = frozenset("0123456789abcdef")
+
+
+def is_zfs(entry: DataEntry) -> bool:
+    return entry.meta.get("backend") == "zfs" or entry.path.endswith(".zfs")
+
+
+def preflight(entries: list[DataEntry], settings: HookSettings) -> tuple[dict[str, Target], list[str]]:
+    """Each volume's checked target, and every reason to refuse (empty when all may be restored)."""
+    targets: dict[str, Target] = {}
+    problems: list[str] = []
+    for entry in entries:
+        try:
+            targets[entry.path] = locate(entry.meta.get("node_path"), settings.volume_roots)
+            if is_zfs(entry):
+                check_dataset(entry.meta.get("dataset"), settings.zfs_datasets)
+            elif not _is_digest(entry.meta.get("tree_sha256")):
+                problems.append(f"volume {entry.path}: no tree sha256 in the manifest: its content cannot be "
+                                "proven, so it is not restored")
+            elif not entry.in_archive and entry.meta.get("tree_sha256") != entry.sha256:
+                problems.append(f"volume {entry.path}: its tree sha256 and its digest differ")
+        except OutsideRoots as exc:
+            problems.append(f"volume {entry.path}: {exc.message}")
+    return targets, problems
+
+
+def _is_digest(value: object) -> bool:
+    return isinstance(value, str) and len(value) == 64 and set(value) <= _SHA256_HEX
+
+
+def root_owner(meta: Any) -> Owner | None:
+    """The volume directory's owner and mode recorded at backup (format v2 keeps no tar entry for it)."""
+    if not isinstance(meta, dict):
+        return None
+    values = [meta.get(k) for k in ("mode", "uid", "gid")]
+    numbers = [v for v in values if isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 2**32]
+    if len(numbers) != 3:
+        return None
+    mtime = meta.get("mtime")
+    return Owner(numbers[0], numbers[1], numbers[2],
+                 float(mtime) if isinstance(mtime, (int, float)) and not isinstance(mtime, bool) else time.time())
+
+
+class VolumeRestorer:
+    def __init__(self, settings: HookSettings, targets: dict[str, Target], zfs: ZfsBackend,
+                 report: Callable[[JSONObject], None]) -> None:
+        self.settings = settings
+        self.targets = targets
+        self.zfs = zfs
+        self.report = report
+        self.stamp = utc_now().strftime("%Y%m%dT%H%M%SZ")
+        self.token = secrets.token_hex(4)
+        self.failures: list[str] = []
+
+    def failed(self, entry: DataEntry, reason: str) -> None:
+        self.failures.append(f"volume {entry.path}: {reason}")
+        self.report({"path": entry.path, "node_path": entry.meta.get("node_path"), "action": "failed",
+                     "reason": reason})
+
+    # --- format v1: tars inside the archive, read in one pass -------------------------------------------
+    def from_archive(self, archive: Path, entries: list[DataEntry]) -> None:
+        staged: dict[str, tuple[Staged, float]] = {}
+        staged_zfs: dict[str, tuple[str, float]] = {}
+        wanted = {e.path for e in entries}
+
+        def unpack_member(entry: DataEntry, stream: IO[bytes]) -> None:
+            started = time.monotonic()
+            if is_zfs(entry):
+                staged_zfs[entry.path] = (self.zfs.receive(stream, str(entry.meta.get("dataset"))), started)
+                return
+            target = stage(self.targets[entry.path], self.token)
+            staged[entry.path] = (target, started)
+            try:
+                unpack(target, stream.read, prefix="", where=entry.path)
+            except (Refused, OSError) as exc:
+                self.failed(entry, _reason(exc))
+                target.close()
+                staged.pop(entry.path)
+
+        try:
+            read_data_members(archive, unpack_member, wanted=lambda e: e.path in wanted)
+            for entry in entries:
+                if entry.path in staged:
+                    target, started = staged[entry.path]
+                    self._place(entry, target, started, None)
+                elif entry.path in staged_zfs:
+                    self._place_zfs(entry, *staged_zfs[entry.path])
+        finally:
+            for target, _started in staged.values():
+                target.close()
+
+    # --- format v2: snapshots in the data repository --------------------------------------------------------
+    def from_repository(self, source: RepositorySource, entries: list[DataEntry]) -> None:
+        for entry in entries:
+            started = time.monotonic()
+            if is_zfs(entry):
+                self._zfs_from_repository(source, entry, started)
+                continue
+            target = stage(self.targets[entry.path], self.token)
+            try:
+                foreign = source.foreign_nodes_in_background(entry)
+                unpack_from_producer(target, lambda sink: source.dump(entry, sink),  # noqa: B023 - used at once
+                                     prefix=str(entry.source).lstrip("/") + "/", where=entry.path)
+                _refuse_foreign(foreign())
+                self._place(entry, target, started, root_owner(entry.meta.get("root")))
+            except (Refused, DRError, OSError) as exc:
+                self.failed(entry, _reason(exc))
+            finally:
+                target.close()
+
+    def _zfs_from_repository(self, source: RepositorySource, entry: DataEntry, started: float) -> None:
+        pipe = ChunkPipe()
+        digest = hashlib.sha256()
+        size = 0
+
+        def counted(chunk: bytes) -> None:
+            nonlocal size
+            digest.update(chunk)
+            size += len(chunk)
+            pipe.push(chunk)
+
+        try:
+            reader = cast(IO[bytes], _PipeReader(pipe))
+            receiving = _Background(lambda: self.zfs.receive(reader, str(entry.meta.get("dataset"))))
+            try:
+                source.dump(entry, counted)
+            finally:
+                pipe.close()
+            staging = receiving.wait()
+            self._check_stream(entry, staging, size, digest.hexdigest())
+            self._place_zfs(entry, staging, started)
+        except (Refused, DRError, OSError) as exc:
+            pipe.stopped.set()
+            self.failed(entry, _reason(exc))
+
+    def _check_stream(self, entry: DataEntry, staging: str, size: int, sha256: str) -> None:
+        if (size, sha256) != (entry.bytes, entry.sha256):
+            self.zfs.run(["zfs", "destroy", "-r", staging])
+            raise Refused("the ZFS stream differs from the backup (size or sha256): not put in place")
+
+    def _place(self, entry: DataEntry, staged: Staged, started: float, owner: Owner | None) -> None:
+        try:
+            outcome = place(staged, expected=str(entry.meta.get("tree_sha256")), root=owner,
+                            policy=self.settings.restore_volumes, stamp=self.stamp)
+        except (Refused, OSError) as exc:
+            self.failed(entry, _reason(exc))
+            return
+        self.report({"path": entry.path, **outcome, "seconds": round(time.monotonic() - started, 3)})
+
+    def _place_zfs(self, entry: DataEntry, staging: str, started: float) -> None:
+        target = self.targets[entry.path]
+        try:
+            action, moved = self.zfs.place(staging, str(entry.meta.get("dataset")), self.settings.restore_volumes,
+                                           self.stamp, target.resolved)
+        except (DRError, ValueError, OSError) as exc:
+            self.failed(entry, _reason(exc))
+            return
+        self.report({"path": entry.path, "node_path": target.resolved, "action": action, "moved_aside": moved,
+                     "files": None, "content_bytes": entry.meta.get("content_bytes"), "tree_sha256": None,
+                     "verified": True, "seconds": round(time.monotonic() - started, 3)})
+
+
+def _refuse_foreign(strangers: list[str]) -> None:
+    if strangers:
+        raise Refused(f"the snapshot holds what a volume never holds: {', '.join(strangers[:5])}")
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError):
+        return f"{exc.strerror or exc} ({exc.filename})" if exc.filename else str(exc.strerror or exc)
+    return str(exc)
+
+
+class _PipeReader:
+    def __init__(self, pipe: ChunkPipe) -> None:
+        self.pipe = pipe
+
+    def read(self, count: int = -1) -> bytes:
+        return self.pipe.read(count if count > 0 else 1 << 20)
+
+
+class _Background:
+    def __init__(self, work: Callable[[], str]) -> None:
+        self._result: list[str] = []
+        self._failure: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                self._result.append(work())
+            except BaseException as exc:  # noqa: BLE001 - re-raised by wait()
+                self._failure.append(exc)
+
+        self._thread = threading.Thread(target=run, daemon=True)
+        self._thread.start()
+
+    def wait(self) -> str:
+        self._thread.join()
+        if self._failure:
+            raise self._failure[0]
+        return self._result[0]
