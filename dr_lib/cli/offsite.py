@@ -75,7 +75,7 @@ def fetch_archive(config: Config, target: str | None, name: str | None, director
     """Pull a verified archive into the backup directory (restore --from uses this too)."""
     with exclusive_lock(lock_path(config), "pull from offsite"):
         return pull(config.offsite, target, name, Path(directory or config.backup.dir),
-                    _identity(config, identity), now=utc_now())
+                    _identity(config, identity), now=utc_now(), lock_file=Path(config.backup.lock_file))
 
 
 def fetch_for_restore(config: Config, source: str, archive: str | None, identity: str | None) -> str:

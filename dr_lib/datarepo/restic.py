@@ -60,7 +60,7 @@ class ResticRepo:
     password_file: Path
     label: str  # how messages name it, e.g. "data repository /var/backups/k3s-cluster/data"
     env: Mapping[str, str] = field(default_factory=dict)  # backend credentials: never logged or shown
-    cache_dir: Path | None = None  # None: no local cache (a local repository gains nothing from one)
+    cache: bool = False  # restic's local cache: a remote repository gains from it, a local one does not
 
 
 def restic_binary() -> str:
@@ -79,8 +79,7 @@ def environment(repo: ResticRepo) -> dict[str, str]:
 
 
 def argv_for(repo: ResticRepo, args: Sequence[str]) -> list[str]:
-    cache = ["--no-cache"] if repo.cache_dir is None else ["--cache-dir", str(repo.cache_dir)]
-    return [restic_binary(), *cache, *args]
+    return [restic_binary(), *([] if repo.cache else ["--no-cache"]), *args]
 
 
 # What restic prints when it fails, and what it means here: (text, class, sentence). Rules as data,

@@ -2,10 +2,11 @@
 
 A tar.gz changes completely when one object changes (and its bytes differ even for equal
 content written at another time), so restic would store every hourly archive whole. Stored as
-its members (``manifest.json``, ``resources/*.yaml``, ``datastore/*``) unchanged kinds cost
-nothing and changed ones only their changed chunks. The archive is rebuilt with the archive
-writer, which is deterministic (fixed mtimes, owner, order, compression level): for archives
-this tool wrote, the rebuilt file is byte-identical to the original.
+its members (``manifest.json``, ``resources/*.yaml``, ``datastore/*``, the data repository's
+key and any in-archive data members of format v1) unchanged kinds cost nothing and changed ones
+only their changed chunks (repository data travels as its own snapshots: ``datacopy``). The
+archive is rebuilt with the archive writer, which is deterministic (fixed mtimes, owner,
+order, compression level): for archives this tool wrote, the rebuilt file is byte-identical.
 """
 
 from __future__ import annotations
@@ -38,6 +39,10 @@ def extract_members(archive: Path, directory: Path) -> Manifest:
             store = manifest.datastore
             members += [(store.path, store.bytes, store.sha256), (store.token_path, store.token_bytes,
                                                                   store.token_sha256)]
+        if manifest.data_repository is not None:
+            key = manifest.data_repository
+            members.append((key.key_path, key.key_bytes, key.key_sha256))
+        members += [(d.path, d.bytes, d.sha256) for d in manifest.data if d.in_archive]
         for member, size, sha256 in members:
             target = directory / member
             _private_dir(target.parent)

@@ -9,6 +9,7 @@ archive of the same name is reused when it is the same archive, and never overwr
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import shutil
@@ -22,11 +23,13 @@ from typing import Any
 from dr_lib.archive import format as fmt
 from dr_lib.archive.access import verify_archive
 from dr_lib.archive.fsutil import ensure_private_dir, os_problem
+from dr_lib.archive.lock import exclusive_lock
 from dr_lib.archive.sidecar import write_sidecar
 from dr_lib.atomic import fsync_dir, sha256_file
 from dr_lib.config import OffsiteConfig, duration_seconds
 from dr_lib.errors import DRError, IntegrityError, UsageError
 from dr_lib.offsite.crypto import decrypt_file, is_encrypted, load_identities, plain_name
+from dr_lib.offsite.datacopy import archive_data, pull_data
 from dr_lib.offsite.errors import RemoteMissing
 from dr_lib.offsite.model import RemoteCopy
 from dr_lib.offsite.targets import Target, open_target, selected
@@ -43,11 +46,12 @@ class PullResult:
     encrypted: bool
     identical: bool  # the archive's sha256 equals the one recorded at push time
     seconds: float
+    data: dict[str, Any] | None = None  # the repository data it references, brought home (None: it has none)
 
     def to_dict(self) -> dict[str, Any]:
         return {"target": self.target, "archive": self.path.name, "path": str(self.path), "action": self.action,
                 "remote": self.copy.ref, "sha256": self.sha256, "objects": self.objects, "encrypted": self.encrypted,
-                "identical": self.identical, "verified": True, "seconds": round(self.seconds, 3)}
+                "identical": self.identical, "verified": True, "seconds": round(self.seconds, 3), "data": self.data}
 
 
 def choose_copy(copies: Sequence[RemoteCopy], name: str | None, target: str) -> RemoteCopy:
@@ -101,8 +105,9 @@ def _fetch_into(target: Target, copy: RemoteCopy, directory: Path, identity: Pat
 
 
 def pull_copy(target: Target, copy: RemoteCopy, directory: Path, identity: Path | None, *, timeout: float,
-              now: datetime) -> PullResult:
+              now: datetime, lock_file: Path | None = None) -> PullResult:
     started = time.monotonic()
+    deadline = time.monotonic() + timeout
     ensure_private_dir(directory)
     final = directory / copy.archive
     expected = copy.record.archive_sha256 if copy.record else ""
@@ -114,15 +119,26 @@ def pull_copy(target: Target, copy: RemoteCopy, directory: Path, identity: Path 
                              hint="move it away to pull the remote copy")
         result = verify_archive(final)
         return PullResult(target.name, copy, final, "present", sha256, result.objects, encrypted, True,
-                          time.monotonic() - started)
-    path, sha256, objects = _fetch_into(target, copy, directory, identity, deadline=time.monotonic() + timeout,
-                                        now=now)
+                          time.monotonic() - started, _pull_data(target, final, deadline, lock_file))
+    path, sha256, objects = _fetch_into(target, copy, directory, identity, deadline=deadline, now=now)
     return PullResult(target.name, copy, path, "fetched", sha256, objects, encrypted, sha256 == expected,
-                      time.monotonic() - started)
+                      time.monotonic() - started, _pull_data(target, path, deadline, lock_file))
+
+
+def _pull_data(target: Target, archive: Path, deadline: float, lock_file: Path | None) -> dict[str, Any] | None:
+    """The snapshots the archive references, from the target into the local data repository (under the backup
+    lock: a backup's prune never sees them before their archive is in the directory)."""
+    with archive_data(archive) as data:
+        if data is None:
+            return None
+        with exclusive_lock(lock_file, "pull application data", wait_seconds=max(0.0, deadline - time.monotonic())) \
+                if lock_file is not None else contextlib.nullcontext():
+            return pull_data(data, target.data_repo(data.key_file), deadline)
 
 
 def pull(offsite: OffsiteConfig, target_name: str | None, name: str | None, directory: Path,
-         identity: Path | None, *, now: datetime, work_dir: Path | None = None) -> PullResult:
+         identity: Path | None, *, now: datetime, work_dir: Path | None = None,
+         lock_file: Path | None = None) -> PullResult:
     """Pull from the target named, or from the first configured target that has the copy."""
     errors: list[DRError] = []
     for target_name_, config in selected(offsite, target_name):
@@ -133,7 +149,7 @@ def pull(offsite: OffsiteConfig, target_name: str | None, name: str | None, dire
         except DRError as exc:
             errors.append(exc)
             continue
-        return pull_copy(target, copy, directory, identity, timeout=timeout, now=now)
+        return pull_copy(target, copy, directory, identity, timeout=timeout, now=now, lock_file=lock_file)
     if len(errors) == 1:
         raise errors[0]
     raise RemoteMissing("no offsite target could provide the copy: " + "; ".join(str(e) for e in errors))

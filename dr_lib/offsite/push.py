@@ -9,6 +9,7 @@ target only after a push to it succeeded, with the same pure rules as local rota
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -22,7 +23,9 @@ from dr_lib.archive.rotation import RotationPolicy, plan_rotation
 from dr_lib.archive.sidecar import read_sidecar
 from dr_lib.atomic import sha256_file
 from dr_lib.config import OffsiteConfig, OffsiteTargetConfig, duration_seconds
+from dr_lib.datarepo.repository import KEY_FILE
 from dr_lib.errors import DRError, IntegrityError, UsageError
+from dr_lib.offsite.datacopy import ArchiveData, archive_data, prune_data, push_data
 from dr_lib.offsite.errors import RemoteMissing
 from dr_lib.offsite.model import LocalArchive, PushOutcome, RemoteCopy
 from dr_lib.offsite.targets import Target, open_target, selected
@@ -135,15 +138,25 @@ def _present(target: Target, archive: LocalArchive, deadline: float) -> tuple[Re
 
 def push_one(name: str, offsite: OffsiteConfig, archive: LocalArchive, *, now: datetime,
              work_dir: Path | None, retention: bool) -> TargetReport:
+    with archive_data(archive.path) as data:
+        return _push_one(name, offsite, archive, data, now=now, work_dir=work_dir, retention=retention)
+
+
+def _push_one(name: str, offsite: OffsiteConfig, archive: LocalArchive, data: ArchiveData | None, *, now: datetime,
+              work_dir: Path | None, retention: bool) -> TargetReport:
     config = offsite.targets[name]
     deadline = time.monotonic() + duration_seconds(config.timeout)
     started = time.monotonic()
     try:
         target = open_target(name, offsite, work_dir)
         there, good = _present(target, archive, deadline)
+        # The data first: a copy of the archive is good (listed, pulled) only once its data is there too.
+        copied = push_data(data, target.data_repo(data.key_file), deadline) if data and there is None else None
         outcome = target.push(archive, deadline) if there is None else PushOutcome(
             name, target.kind, archive.name, there.ref, "present", 0, there.bytes, time.monotonic() - started,
             bool(there.record and there.record.encryption))
+        if copied is not None:
+            outcome = dataclasses.replace(outcome, details={**outcome.details, "data": copied})
     except DRError as exc:
         return TargetReport(name, error=exc, seconds=time.monotonic() - started)
     after = good + (1 if there is None else 0)
@@ -151,10 +164,21 @@ def push_one(name: str, offsite: OffsiteConfig, archive: LocalArchive, *, now: d
         return TargetReport(name, outcome, seconds=time.monotonic() - started, remote_good=after)
     try:
         kept = apply_retention(target, config, now=now, deadline=deadline, protect=archive.name)
+        _retain_data(target, kept, data, archive, deadline)
     except DRError as exc:
         return TargetReport(name, outcome, warnings=(f"pushed, but retention failed: {exc}",),
                             seconds=time.monotonic() - started, remote_good=after, retention_error=str(exc))
     return TargetReport(name, outcome, retention=kept, seconds=time.monotonic() - started, remote_good=len(kept.kept))
+
+
+def _retain_data(target: Target, kept: RetentionResult, data: ArchiveData | None, archive: LocalArchive,
+                 deadline: float) -> None:
+    """The target's data snapshots of archives retention removed go too (its data repository opens with a key
+    from this archive, else this backup directory's own)."""
+    local_key = archive.path.parent / KEY_FILE
+    key = data.key_file if data else local_key if local_key.is_file() else None
+    if kept.deleted and (key is not None or target.kind == "restic"):
+        prune_data(target.data_repo(key), kept.kept, deadline)
 
 
 def push_archive(path: Path, offsite: OffsiteConfig, target: str | None, *, now: datetime,

@@ -13,9 +13,7 @@ its environment only.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
@@ -25,7 +23,7 @@ from typing import Any
 
 from dr_lib.archive import format as fmt
 from dr_lib.config import OffsiteTargetConfig
-from dr_lib.errors import DeadlineExceeded
+from dr_lib.datarepo.restic import ResticRepo, restic
 from dr_lib.offsite.errors import RemoteMissing, ToolMissing
 from dr_lib.offsite.members import extract_members, rebuild_archive
 from dr_lib.offsite.model import GOOD, CopyRecord, LocalArchive, PushOutcome, RemoteCopy
@@ -56,28 +54,18 @@ class ResticTarget:
         self.config = config
         self.binary = restic_binary()
         self.work_dir = work_dir
-        self._extra_env = dict(env or {})
         self.where = config.repository
         self._exists = False  # set once the repository answered: skips a restic run per push
+        self.repo = ResticRepo(config.repository, Path(config.password_file), f"offsite target {name!r} ({self.where})",
+                               env=credentials_env(config) | dict(env or {}), cache=True)
 
-    def _env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("RESTIC_")}
-        env |= credentials_env(self.config) | self._extra_env
-        env |= {"RESTIC_REPOSITORY": self.config.repository, "RESTIC_PASSWORD_FILE": self.config.password_file,
-                "TZ": "UTC"}
-        return env
+    def data_repo(self, key_file: Path | None) -> ResticRepo:
+        """Where the archives' application data goes: this same repository (its own password)."""
+        return self.repo
 
     def run(self, args: Sequence[str], deadline: float, *, cwd: Path | None = None, doing: str) -> str:
         """Run restic; its stdout, or a DRError naming what failed (never the password or keys)."""
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise DeadlineExceeded(f"offsite target {self.name!r}: the deadline passed before {doing}")
-        try:
-            result = subprocess.run([self.binary, *args], cwd=cwd, env=self._env(), capture_output=True,
-                                    text=True, timeout=remaining, check=False)
-        except subprocess.TimeoutExpired:
-            raise DeadlineExceeded(f"offsite target {self.name!r}: restic did not finish {doing} in time",
-                                   hint="raise the target's timeout") from None
+        result = restic(self.repo, args, deadline=deadline, doing=doing, cwd=cwd, check=False)
         if result.returncode != 0:
             raise classify(result.stderr, target=self.name, where=self.where, doing=doing)
         return result.stdout

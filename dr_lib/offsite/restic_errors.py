@@ -45,6 +45,11 @@ def credentials_env(config: OffsiteTargetConfig) -> dict[str, str]:
     """AWS credentials for an ``s3:`` repository, resolved the usual way (profile, env, files, roles)."""
     if not config.repository.startswith("s3:"):
         return {}
+    return aws_env(config)
+
+
+def aws_env(config: OffsiteTargetConfig) -> dict[str, str]:
+    """The target's AWS credentials and region as restic's S3 backend reads them (its environment)."""
     import boto3  # noqa: PLC0415 - only S3 repositories need it
 
     session = boto3.session.Session(profile_name=config.profile or None)

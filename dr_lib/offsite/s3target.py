@@ -14,9 +14,14 @@ from dr_lib.archive import format as fmt
 from dr_lib.atomic import sha256_file
 from dr_lib.clock import utc_now
 from dr_lib.config import OffsiteTargetConfig
+from dr_lib.datarepo.restic import ResticRepo
+from dr_lib.errors import UsageError
 from dr_lib.offsite.crypto import ENCRYPTED_SUFFIX, SCHEME, encrypt_file, parse_recipients
 from dr_lib.offsite.model import CopyRecord, LocalArchive, PushOutcome, RemoteCopy
+from dr_lib.offsite.restic_errors import aws_env
 from dr_lib.offsite.s3 import PART_SIZE, S3Bucket
+
+DATA_PREFIX = "data"  # the data repository's objects: under <prefix>data/, never taken for copies (they have a '/')
 
 
 class S3Offsite(S3Bucket):
@@ -55,6 +60,16 @@ class S3Offsite(S3Bucket):
         sealed = staging / (archive.name + ENCRYPTED_SUFFIX)
         encrypt_file(archive.path, sealed, parse_recipients(self.recipients))
         return sealed, sealed.name
+
+    def data_repo(self, key_file: Path | None) -> ResticRepo:
+        """Where the archives' application data goes: a restic repository under ``<prefix>data`` of the bucket,
+        opened with the key the archives carry (only who can read an archive can read its data)."""
+        endpoint = (self.config.endpoint_url or "s3.amazonaws.com").rstrip("/")
+        if key_file is None:
+            raise UsageError(f"offsite target {self.name!r}: its data repository opens only with an archive's key")
+        return ResticRepo(f"s3:{endpoint}/{self.bucket}/{self.prefix}{DATA_PREFIX}", key_file,
+                          f"offsite target {self.name!r} (s3://{self.bucket}/{self.prefix}{DATA_PREFIX})",
+                          env=aws_env(self.config), cache=True)
 
     def delete_many(self, copies: Sequence[RemoteCopy], deadline: float) -> None:
         for copy in copies:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Protocol
 
 from dr_lib.config import OffsiteConfig, OffsiteTargetConfig
+from dr_lib.datarepo.restic import ResticRepo
 from dr_lib.errors import ConfigError, UsageError
 from dr_lib.offsite.crypto import parse_recipients, recipient_list
 from dr_lib.offsite.model import LocalArchive, PushOutcome, RemoteCopy
@@ -32,6 +33,7 @@ class Target(Protocol):
     def fetch(self, copy: RemoteCopy, directory: Path, deadline: float) -> Path: ...
     def delete_many(self, copies: Sequence[RemoteCopy], deadline: float) -> None: ...
     def debris(self, copies: list[RemoteCopy], now: datetime) -> list[RemoteCopy]: ...
+    def data_repo(self, key_file: Path | None) -> ResticRepo: ...
 
 
 def check_target(name: str, target: OffsiteTargetConfig) -> None:

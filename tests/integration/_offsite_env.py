@@ -130,7 +130,7 @@ class Run:
 
 
 def write_config(directory: Path, *, endpoint: str, bucket: str, recipient: str | None, identity: Path | None,
-                 restic_repo: Path | None = None, keep: int = 24) -> Path:
+                 restic_repo: Path | None = None, keep: int = 24, extra: dict[str, Any] | None = None) -> Path:
     """A config whose every path is inside ``directory``: backups, lock, state, metrics textfile, targets
     ``lab`` (+ ``home``)."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -149,6 +149,7 @@ def write_config(directory: Path, *, endpoint: str, bucket: str, recipient: str 
         "metrics": {"textfile": str(directory / "textfile" / "k3s_dr.prom")},
         "offsite": {"encrypt": "required" if recipient else "off", "recipients": [recipient] if recipient else [],
                     "identity_file": str(identity or directory / "no-identity.txt"), "targets": targets},
+        **(extra or {}),
     }
     path = directory / "config.yaml"
     path.write_text(yaml.safe_dump(config), encoding="utf-8")

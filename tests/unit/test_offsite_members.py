@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from pathlib import Path
 
 import pytest
 
 from dr_lib.archive.access import verify_archive
+from dr_lib.archive.dataentry import HOOK_DUMP, REPOSITORY_KEY_MEMBER, DataEntry, RepositoryRef
+from dr_lib.archive.writer import write_archive
 from dr_lib.errors import IntegrityError, UsageError
 from dr_lib.offsite.errors import RemoteAuthError, RemoteIntegrityError, RemoteMissing, RemoteUnreachable
 from dr_lib.offsite.members import extract_members, rebuild_archive
@@ -37,6 +40,46 @@ def test_members_round_trip_is_byte_identical(tmp_path: Path) -> None:
     assert rebuilt.name == archive.name
     assert _sha(rebuilt) == _sha(archive)
     assert verify_archive(rebuilt).objects == 51
+
+
+@pytest.mark.parametrize("store", ["archive", "restic"])
+def test_archives_with_application_data_round_trip_too(tmp_path: Path, store: str) -> None:
+    """The bug of issue 14: in-archive data members were left out, so a restic push of such an archive failed.
+    Format v2 archives carry the repository key as a member: it travels the same way."""
+    source = tmp_path / "src"
+    source.mkdir()
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    base = good_archive(spool, {CONFIGMAPS: [CONFIGMAPS.obj("a")]})
+    members = tmp_path / "base"
+    manifest = extract_members(base, members)
+    sources = {m: members / m for m in manifest.member_paths()}
+    dump = b"PGDMP" + bytes(range(256)) * 40
+    if store == "archive":
+        (spool / "dump").write_bytes(dump)
+        entry = DataEntry("data/hooks/shop/db-0/postgresql.dump", HOOK_DUMP, len(dump),
+                          hashlib.sha256(dump).hexdigest(), {"namespace": "shop"})
+        manifest = dataclasses.replace(manifest, data=(entry,))
+        sources[entry.path] = spool / "dump"
+        expected = "data/hooks/shop/db-0/postgresql.dump"
+    else:
+        key = b"k" * 64 + b"\n"
+        (spool / "key").write_bytes(key)
+        entry = DataEntry("data/hooks/shop/db-0/postgresql.dump", HOOK_DUMP, len(dump),
+                          hashlib.sha256(dump).hexdigest(), {"namespace": "shop"}, "restic", "a" * 64, "b" * 64,
+                          "/var/backups/k3s-cluster/.k3s-dr-tmp-data/data/hooks/shop/db-0/postgresql.dump")
+        manifest = dataclasses.replace(manifest, data=(entry,),
+                                       data_repository=RepositoryRef(hashlib.sha256(key).hexdigest(), len(key)))
+        sources[REPOSITORY_KEY_MEMBER] = spool / "key"
+        expected = REPOSITORY_KEY_MEMBER
+    archive = write_archive(source, manifest, sources)
+    verify_archive(archive)
+    extracted = tmp_path / "members"
+    extract_members(archive, extracted)
+    assert (extracted / expected).is_file()
+    out = tmp_path / "out"
+    out.mkdir()
+    assert _sha(rebuild_archive(extracted, out)) == _sha(archive)
 
 
 def test_a_changed_or_missing_member_is_refused(tmp_path: Path) -> None:
