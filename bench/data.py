@@ -1,28 +1,40 @@
-"""Benchmark: application data through k3s-dr — a 1 GB volume and a 100,000-row PostgreSQL.
+"""Benchmark: application data through k3s-dr — a volume (full, incremental, restore, hourly) and a PostgreSQL.
 
-    .venv/bin/python bench/data.py --volume-mb 1024 --rows 100000
+    .venv/bin/python bench/data.py --volume-mb 2048 --change-percent 1 --rows 100000 --hourly 24
 
 Starts a local cluster with the real node (needs root, the node's Debian packages, Docker to
-build the database image), then measures in the same run:
+build the database image), then measures in the same run, one run each:
 
-* volume: ``k3s-dr backup -n bench-vol`` of a pod whose claim is a hostPath volume holding
-  ``--volume-mb`` of random (incompressible) data, against the baseline an operator would type,
-  ``tar -c DIR | gzip -1 > file`` (gzip -1: the level our archive uses); then ``k3s-dr restore``
-  after the namespace, the volume object and the directory are gone, against ``gzip -dc | tar -x``.
-* database: ``k3s-dr backup -n bench-db`` of Debian's PostgreSQL holding ``--rows`` rows, against
-  ``pg_dump -Fc`` run inside the pod to a local file (the floor: no transfer, no archive); then
-  ``k3s-dr restore`` into the emptied namespace (pod start, initdb, ``pg_restore`` through exec),
-  against ``pg_restore`` of the same dump inside the pod.
+* volume (``--volume-mb``: 4 MB files, half compressible text, half random bytes) held by a pod
+  through a claim on a hostPath volume: ``k3s-dr backup`` (``full_backup_s``, ``full_bytes``: the
+  backup directory's bytes afterwards), then ``--change-percent`` of the files rewritten and
+  ``k3s-dr backup`` again (``incremental_backup_s``, ``incremental_bytes``: what the directory
+  grew by), then the namespace, its volume object and the directory are deleted and
+  ``k3s-dr restore`` brings them back (``restore_s``, its tree digest checked against the data).
+  Baselines of the same directory in the same run: ``tar -cf - DIR | zstd -T0 -3``
+  (``zstd_baseline_s``) and ``zstd -dc | tar -x`` (``unzstd_baseline_s``); ``restic backup DIR``
+  into a fresh local repository and ``restic restore`` from it, restic's defaults
+  (``restic_full_s``, ``restic_restore_s``).
+* ``--hourly N``: N backups into a fresh directory (``backup.keep`` N: all kept), each after
+  ``--change-percent`` of the files changed; ``hourly_total_bytes`` on disk against ``full_bytes``.
+* database (``--rows``, 0 to skip): ``k3s-dr backup -n bench-db`` of Debian's PostgreSQL against
+  ``pg_dump -Fc`` inside the pod; ``k3s-dr restore`` into the emptied namespace against
+  ``pg_restore`` inside the pod.
 
-The LAST line printed is one JSON object with every number; the lines before give ratios.
+The machine is shared: the load average at start and end is reported. The LAST line printed is
+one JSON object with every number; the lines before give the ratios.
 """
 
 from __future__ import annotations
 
 import argparse
+import array
 import json
+import math
 import os
+import random
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -38,14 +50,18 @@ from dr_lib.cluster.realnode_config import NodeLayout  # noqa: E402
 from dr_lib.cluster.realnode_host import ctr  # noqa: E402
 from dr_lib.hooks.apps import APP_IMAGE, ROWS_FINGERPRINT, postgres_statefulset  # noqa: E402
 from dr_lib.hooks.images import db_image_tar  # noqa: E402
+from dr_lib.hooks.pvdata import tree_digest  # noqa: E402
 from dr_lib.kube.client import Kube  # noqa: E402
 from dr_lib.kube.exec import exec_in_pod  # noqa: E402
 
 K3S_DR = str(Path(sys.executable).parent / "k3s-dr")
 PASSWORD = "bench-pg-password-93c1"
+FILE_MB = 4
+_VOCABULARY = [("".join(random.Random(i).choice("etaoinshrdlucmfwypvbgkjqxz") for _ in range(2 + i % 9))).encode()
+               for i in range(4096)]
 
 
-def cli(args: list[str], env: dict[str, str], timeout: float = 3600) -> tuple[float, dict[str, Any]]:
+def cli(args: list[str], env: dict[str, str], timeout: float = 7200) -> tuple[float, dict[str, Any]]:
     started = time.monotonic()
     done = subprocess.run([K3S_DR, *args, "--json"], env=env, capture_output=True, text=True, timeout=timeout,
                           check=False)
@@ -55,10 +71,16 @@ def cli(args: list[str], env: dict[str, str], timeout: float = 3600) -> tuple[fl
     return seconds, json.loads(done.stdout)
 
 
+def timed(command: str, env: dict[str, str] | None = None) -> float:
+    started = time.monotonic()
+    subprocess.run(["/bin/sh", "-c", command], check=True, env=env)
+    return time.monotonic() - started
+
+
 def post(kube: Kube, path: str, body: dict[str, Any]) -> None:
     response = kube.request("POST", path, body=body)
     if not response.ok:
-        raise SystemExit(f"POST {path}: {response.reason}")
+        raise SystemExit(f"POST {path}: {response.status} {response.body.get('message')}")
 
 
 def wait(check: Any, timeout: float, what: str) -> None:
@@ -71,9 +93,9 @@ def wait(check: Any, timeout: float, what: str) -> None:
 
 
 def ready(kube: Kube, ns: str, pod: str) -> bool:
-    body = kube.request("GET", f"/api/v1/namespaces/{ns}/pods/{pod}").body
-    return any(c.get("type") == "Ready" and c.get("status") == "True"
-               for c in (body.get("status") or {}).get("conditions") or [])
+    response = kube.request("GET", f"/api/v1/namespaces/{ns}/pods/{pod}")
+    status = response.body.get("status") if response.ok and isinstance(response.body, dict) else None
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in (status or {}).get("conditions") or [])
 
 
 def gone(kube: Kube, path: str) -> bool:
@@ -95,50 +117,145 @@ def sh(kube: Kube, ns: str, pod: str, container: str, script: str) -> str:
     return result.stdout.decode()
 
 
-def fill_volume(directory: Path, megabytes: int) -> None:
+# --- the volume's content ------------------------------------------------------------------------------
+def text_bytes(size: int) -> bytes:
+    """Words from a 4096-word vocabulary in random order: text that compresses about 3x, never repeats."""
+    parts, total = [], 0
+    while total < size:
+        words = b" ".join([_VOCABULARY[i & 4095] for i in array.array("H", os.urandom(2 * 65536))]) + b"\n"
+        parts.append(words)
+        total += len(words)
+    return b"".join(parts)[:size]
+
+
+def file_content(index: int) -> bytes:
+    return text_bytes(FILE_MB << 20) if index % 2 == 0 else os.urandom(FILE_MB << 20)
+
+
+def fill_volume(directory: Path, megabytes: int) -> int:
     directory.mkdir(parents=True)
-    chunk = 4
-    for index in range(max(1, megabytes // chunk)):
-        (directory / f"blob-{index:04d}.bin").write_bytes(os.urandom(chunk * 1024 * 1024))
+    count = max(2, megabytes // FILE_MB)
+    for index in range(count):
+        (directory / f"f-{index:05d}.{'txt' if index % 2 == 0 else 'bin'}").write_bytes(file_content(index))
+    return count
 
 
-def bench_volume(kube: Kube, kubeconfig: str, env: dict[str, str], work: Path, megabytes: int) -> dict[str, Any]:
-    ns, pv, data = "bench-vol", "bench-vol-pv", work / "volume"
-    fill_volume(data, megabytes)
-    post(kube, "/api/v1/namespaces", {"metadata": {"name": ns}})
-    post(kube, "/api/v1/persistentvolumes", {"metadata": {"name": pv}, "spec": {
-        "capacity": {"storage": "2Gi"}, "accessModes": ["ReadWriteOnce"], "storageClassName": "bench",
-        "persistentVolumeReclaimPolicy": "Retain", "hostPath": {"path": str(data)}}})
-    post(kube, f"/api/v1/namespaces/{ns}/persistentvolumeclaims", {"metadata": {"name": "data"}, "spec": {
-        "accessModes": ["ReadWriteOnce"], "storageClassName": "bench", "volumeName": pv,
-        "resources": {"requests": {"storage": "2Gi"}}}})
-    post(kube, f"/api/v1/namespaces/{ns}/pods", {"metadata": {"name": "holder", "annotations": {
-        "backup.k3s-dr.io/volumes": "data"}}, "spec": {
-        "nodeSelector": {"kubernetes.io/hostname": "localhost"}, "terminationGracePeriodSeconds": 1,
-        "containers": [{"name": "main", "image": APP_IMAGE, "imagePullPolicy": "Never", "command": ["sleep", "inf"],
-                        "volumeMounts": [{"name": "data", "mountPath": "/data"}]}],
-        "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": "data"}}]}})
-    wait(lambda: ready(kube, ns, "holder"), 180, "the volume pod")
-    ours_backup, result = cli(["backup", "--kubeconfig", kubeconfig, "--dir", str(work / "b-vol"), "-n", ns], env)
-    baseline_file = work / "baseline-vol.tar.gz"
-    started = time.monotonic()
-    subprocess.run(f"tar -C {data} -cf - . | gzip -1 > {baseline_file}", shell=True, check=True)
-    baseline_backup = time.monotonic() - started
+def change_files(directory: Path, count: int, percent: float, round_: int) -> int:
+    """Rewrite ``percent`` of the files (at least one), each with new content of its kind; how many."""
+    changed = max(1, math.ceil(count * percent / 100))
+    step = max(1, count // changed)
+    for n in range(changed):
+        index = (n * step + round_) % count
+        (directory / f"f-{index:05d}.{'txt' if index % 2 == 0 else 'bin'}").write_bytes(file_content(index))
+    return changed
+
+
+def disk_bytes(directory: Path) -> int:
+    return sum(p.stat().st_size for p in directory.rglob("*") if p.is_file() and not p.is_symlink())
+
+
+# --- the volume benchmark -----------------------------------------------------------------------------------
+def volume_objects(ns: str, pv: str, data: Path) -> list[tuple[str, dict[str, Any]]]:
+    return [
+        ("/api/v1/namespaces", {"metadata": {"name": ns}}),
+        ("/api/v1/persistentvolumes", {"metadata": {"name": pv}, "spec": {
+            "capacity": {"storage": "100Gi"}, "accessModes": ["ReadWriteOnce"], "storageClassName": "bench",
+            "persistentVolumeReclaimPolicy": "Retain", "hostPath": {"path": str(data)}}}),
+        (f"/api/v1/namespaces/{ns}/persistentvolumeclaims", {"metadata": {"name": "data"}, "spec": {
+            "accessModes": ["ReadWriteOnce"], "storageClassName": "bench", "volumeName": pv,
+            "resources": {"requests": {"storage": "100Gi"}}}}),
+        (f"/api/v1/namespaces/{ns}/pods", {"metadata": {"name": "holder", "annotations": {
+            "backup.k3s-dr.io/volumes": "data"}}, "spec": {
+            "nodeSelector": {"kubernetes.io/hostname": "localhost"}, "terminationGracePeriodSeconds": 1,
+            "containers": [{"name": "main", "image": APP_IMAGE, "imagePullPolicy": "Never",
+                            "command": ["sleep", "inf"], "volumeMounts": [{"name": "data", "mountPath": "/data"}]}],
+            "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": "data"}}]}}),
+    ]
+
+
+def baselines(data: Path, work: Path) -> dict[str, float]:
+    """What an operator could type instead, on the same directory in the same run."""
+    restic_env = {**os.environ, "RESTIC_PASSWORD": "bench", "RESTIC_REPOSITORY": str(work / "restic-baseline"),
+                  "RESTIC_CACHE_DIR": str(work / "restic-cache")}
+    subprocess.run(["restic", "init", "-q"], env=restic_env, check=True)
+    out = {"restic_full_s": timed(f"restic backup -q {data}", restic_env),
+           "zstd_baseline_s": timed(f"tar -C {data} -cf - . | zstd -q -T0 -3 -o {work / 'baseline.tar.zst'}")}
+    (work / "restic-restored").mkdir()
+    out["restic_restore_s"] = timed(f"restic restore -q latest --target {work / 'restic-restored'}", restic_env)
+    (work / "unzstd").mkdir()
+    out["unzstd_baseline_s"] = timed(f"zstd -q -dc {work / 'baseline.tar.zst'} | tar -C {work / 'unzstd'} -xf -")
+    out["zstd_baseline_bytes"] = (work / "baseline.tar.zst").stat().st_size
+    out["restic_baseline_bytes"] = disk_bytes(work / "restic-baseline")
+    for scratch in ("restic-restored", "unzstd", "restic-baseline", "restic-cache", "baseline.tar.zst"):
+        path = work / scratch
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+    return {k: round(v, 2) if isinstance(v, float) else v for k, v in out.items()}
+
+
+def bench_volume(kube: Kube, kubeconfig: str, env: dict[str, str], work: Path, megabytes: int,
+                 percent: float) -> dict[str, Any]:
+    ns, pv, data, backups = "bench-vol", "bench-vol-pv", work / "volumes" / "vol", work / "b-vol"
+    count = fill_volume(data, megabytes)
+    for path, body in volume_objects(ns, pv, data):
+        post(kube, path, body)
+    wait(lambda: ready(kube, ns, "holder"), 300, "the volume pod")
+    base = baselines(data, work)
+    full_s, full = cli(["backup", "--kubeconfig", kubeconfig, "--dir", str(backups), "-n", ns], env)
+    full_bytes = disk_bytes(backups)
+    changed = change_files(data, count, percent, 0)
+    expected = tree_digest(data)
+    incremental_s, incremental = cli(["backup", "--kubeconfig", kubeconfig, "--dir", str(backups), "-n", ns], env)
+    incremental_bytes = disk_bytes(backups) - full_bytes
     delete_namespace(kube, ns, pv)
     shutil.rmtree(data)
-    ours_restore, restored = cli(["restore", result["archive"], "--kubeconfig", kubeconfig], env)
-    assert restored["data"]["volumes"][0]["verified"], restored["data"]
-    scratch = work / "baseline-restore"
-    scratch.mkdir()
-    started = time.monotonic()
-    subprocess.run(f"gzip -dc {baseline_file} | tar -C {scratch} -xf -", shell=True, check=True)
-    baseline_restore = time.monotonic() - started
-    return {"volume_mb": megabytes, "archive_bytes": result["bytes"], "backup_s": round(ours_backup, 2),
-            "backup_phases": result["phases"], "baseline_backup_s": round(baseline_backup, 2),
-            "restore_s": round(ours_restore, 2), "restore_data_s": restored["data"]["seconds"],
-            "baseline_restore_s": round(baseline_restore, 2)}
+    restore_s, restored = cli(["restore", incremental["archive"], "--kubeconfig", kubeconfig], env)
+    volume = restored["data"]["volumes"][0]
+    if not volume.get("verified") or tree_digest(data) != expected:
+        raise SystemExit(f"the restored volume differs: {volume}")
+    delete_namespace(kube, ns, pv)
+    return {"volume_mb": megabytes, "files": count, "changed_files": changed, **base,
+            "full_backup_s": round(full_s, 2), "full_bytes": full_bytes,
+            "incremental_backup_s": round(incremental_s, 2), "incremental_bytes": incremental_bytes,
+            "restore_s": round(restore_s, 2), "restore_data_s": restored["data"]["seconds"],
+            "full_phases": full["phases"], "incremental_phases": incremental["phases"],
+            "full_data": _data_summary(full), "incremental_data": _data_summary(incremental),
+            "restore_volume_s": volume.get("seconds")}
 
 
+def _data_summary(result: dict[str, Any]) -> dict[str, Any]:
+    """Where a backup's data phase went: the snapshot (restic + our hashing + listing) and the check."""
+    repository = result["data"].get("repository") or {}
+    volumes = result["data"].get("volumes") or [{}]
+    return {"snapshots": repository.get("snapshots"), "check": repository.get("check"),
+            "bytes_read": volumes[0].get("bytes_read"), "data_s": result["data"].get("seconds")}
+
+
+def bench_hourly(kube: Kube, kubeconfig: str, env: dict[str, str], work: Path, megabytes: int, percent: float,
+                 hours: int) -> dict[str, Any]:
+    ns, pv, data, backups = "bench-hourly", "bench-hourly-pv", work / "volumes" / "hourly", work / "b-hourly"
+    count = fill_volume(data, megabytes)
+    for path, body in volume_objects(ns, pv, data):
+        post(kube, path, body)
+    wait(lambda: ready(kube, ns, "holder"), 300, "the hourly volume pod")
+    config = work / "hourly.yaml"
+    config.write_text(json.dumps({"data": {"volume_roots": [str(work / "volumes")]}, "backup": {"keep": hours}}))
+    hourly_env = {**env, "K3S_DR_CONFIG": str(config)}
+    seconds = []
+    for hour in range(hours):
+        if hour:
+            change_files(data, count, percent, hour)
+        took, _result = cli(["backup", "--kubeconfig", kubeconfig, "--dir", str(backups), "-n", ns], hourly_env)
+        seconds.append(took)
+    total = disk_bytes(backups)
+    archives = len(list(backups.glob("k3s-dr-*.tar.gz")))
+    delete_namespace(kube, ns, pv)
+    shutil.rmtree(data)
+    return {"hourly_backups": hours, "hourly_archives_kept": archives, "hourly_total_bytes": total,
+            "hourly_first_s": round(seconds[0], 2), "hourly_median_s": round(statistics.median(seconds[1:] or seconds),
+                                                                               2)}
+
+
+# --- the database benchmark -----------------------------------------------------------------------------------
 def psql(kube: Kube, ns: str, sql: str) -> str:
     return sh(kube, ns, "pg-0", "pg", f"runuser -u postgres -- psql -h /run/postgresql -XAtq -d shop -c \"{sql}\"")
 
@@ -160,8 +277,7 @@ def bench_database(kube: Kube, kubeconfig: str, env: dict[str, str], work: Path,
     ours_backup, result = cli(["backup", "--kubeconfig", kubeconfig, "--dir", str(work / "b-db"), "-n", ns], env)
     dump = result["data"]["dumps"][0]
     floor = sh(kube, ns, "pg-0", "pg", "s=$(date +%s.%N); PGPASSWORD=$POSTGRES_PASSWORD pg_dump -Fc -d shop "
-                                       "> /tmp/floor.dump; e=$(date +%s.%N); echo \"$e - $s\" | bc 2>/dev/null || "
-                                       "python3 -c \"print($e - $s)\"")
+                                       "> /tmp/floor.dump; e=$(date +%s.%N); python3 -c \"print($e - $s)\"")
     baseline_backup = float(floor.strip().splitlines()[-1])
     delete_namespace(kube, ns)
     shutil.rmtree(data)
@@ -174,50 +290,81 @@ def bench_database(kube: Kube, kubeconfig: str, env: dict[str, str], work: Path,
     sh(kube, ns, "pg-0", "pg", "PGPASSWORD=$POSTGRES_PASSWORD pg_dump -Fc -d shop > /tmp/floor.dump && "
                                "PGPASSWORD=$POSTGRES_PASSWORD createdb shop2")
     floor = sh(kube, ns, "pg-0", "pg", "s=$(date +%s.%N); PGPASSWORD=$POSTGRES_PASSWORD pg_restore --no-owner "
-                                       "-d shop2 /tmp/floor.dump; e=$(date +%s.%N); "
-                                       "python3 -c \"print($e - $s)\" 2>/dev/null || echo \"$e - $s\" | bc")
+                                       "-d shop2 /tmp/floor.dump; e=$(date +%s.%N); python3 -c \"print($e - $s)\"")
     baseline_restore = float(floor.strip().splitlines()[-1])
+    delete_namespace(kube, ns)
     return {"rows": rows, "dump_bytes": dump["bytes"], "backup_s": round(ours_backup, 2),
             "backup_data_s": result["phases"].get("data"), "baseline_backup_s": round(baseline_backup, 2),
             "restore_s": round(ours_restore, 2), "restore_hook_s": hooks["restore"]["seconds"],
             "baseline_restore_s": round(baseline_restore, 2), "rows_equal": True}
 
 
+def ratio(a: float, b: float) -> str:
+    return f"{a / b:.2f}x" if b else "n/a"
+
+
+def report(result: dict[str, Any]) -> None:
+    print(f"volume {result['volume_mb']} MB ({result['files']} files, half text, half random; load "
+          f"{result['load_average']['start']} → {result['load_average']['end']}):")
+    print(f"  full backup {result['full_backup_s']} s = {ratio(result['full_backup_s'], result['restic_full_s'])} "
+          f"restic backup ({result['restic_full_s']} s), {ratio(result['full_backup_s'], result['zstd_baseline_s'])} "
+          f"tar|zstd -T0 -3 ({result['zstd_baseline_s']} s); {result['full_bytes']:,} bytes on disk")
+    print(f"  incremental ({result['changed_files']} files changed) {result['incremental_backup_s']} s = "
+          f"{ratio(result['incremental_backup_s'], result['full_backup_s'])} of the full; "
+          f"{result['incremental_bytes']:,} bytes = "
+          f"{ratio(result['incremental_bytes'], result['full_bytes'])} of the full")
+    print(f"  restore {result['restore_s']} s = {ratio(result['restore_s'], result['restic_restore_s'])} restic "
+          f"restore ({result['restic_restore_s']} s), {ratio(result['restore_s'], result['unzstd_baseline_s'])} "
+          f"zstd -dc|tar -x ({result['unzstd_baseline_s']} s)")
+    if "hourly_total_bytes" in result:
+        print(f"  {result['hourly_backups']} hourly backups ({result['hourly_archives_kept']} kept): "
+              f"{result['hourly_total_bytes']:,} bytes on disk = {result['hourly_ratio']}x one full; "
+              f"median backup {result['hourly_median_s']} s")
+    database = result.get("database")
+    if database:
+        print(f"database {database['rows']} rows: backup {database['backup_s']} s, its dump phase "
+              f"{database['backup_data_s']} s = {ratio(database['backup_data_s'], database['baseline_backup_s'])} "
+              f"in-pod pg_dump ({database['baseline_backup_s']} s); restore {database['restore_s']} s (pg_restore "
+              f"hook {database['restore_hook_s']} s = "
+              f"{ratio(database['restore_hook_s'], database['baseline_restore_s'])} in-pod pg_restore)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--volume-mb", type=int, default=1024)
-    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--change-percent", type=float, default=1.0)
+    parser.add_argument("--rows", type=int, default=100_000, help="PostgreSQL rows (0: no database part)")
+    parser.add_argument("--hourly", type=int, default=0, help="that many backups, each after a change (0: none)")
     args = parser.parse_args()
+    load_start = [round(v, 2) for v in os.getloadavg()]
     work = Path(tempfile.mkdtemp(prefix="k3s-dr-bench-data-", dir="/var/tmp"))
     work.chmod(0o755)
-    tar = db_image_tar(time.monotonic() + 1200)
+    tar = db_image_tar(time.monotonic() + 1200) if args.rows else None
     cluster = start_cluster(ClusterSpec(f"bd{os.getpid()}", nodes=0, real_node=True, owned_by_process=True))
     try:
-        ctr(NodeLayout(Path(cluster.dir) / "node").containerd_socket, ["images", "import", str(tar)],
-            time.monotonic() + 300, "importing the database image")
+        if tar is not None:
+            ctr(NodeLayout(Path(cluster.dir) / "node").containerd_socket, ["images", "import", str(tar)],
+                time.monotonic() + 300, "importing the database image")
         config = work / "config.yaml"
-        config.write_text("{}\n")
+        config.write_text(json.dumps({"data": {"volume_roots": [str(work / "volumes")]}}))
         env = {**os.environ, "K3S_DR_CONFIG": str(config), "K3S_DR_BACKUP_LOCK_FILE": str(work / "lock"),
                "K3S_DR_BACKUP_LOG_FILE": str(work / "log"), "K3S_DR_BACKUP_K3S_DATA_DIR": str(work / "none"),
                "K3S_DR_RESTORE_STATE_DIR": str(work / "state")}
         with Kube.from_kubeconfig(cluster.kubeconfig) as kube:
             kubeconfig = str(cluster.kubeconfig)
-            database = bench_database(kube, kubeconfig, env, work, args.rows)
-            volume = bench_volume(kube, kubeconfig, env, work, args.volume_mb)
+            result: dict[str, Any] = bench_volume(kube, kubeconfig, env, work, args.volume_mb, args.change_percent)
+            if args.hourly:
+                result.update(bench_hourly(kube, kubeconfig, env, work, args.volume_mb, args.change_percent,
+                                           args.hourly))
+                result["hourly_ratio"] = round(result["hourly_total_bytes"] / result["full_bytes"], 3)
+            if args.rows:
+                result["database"] = bench_database(kube, kubeconfig, env, work, args.rows)
     finally:
         cluster.stop()
         shutil.rmtree(work, ignore_errors=True)
-    print(f"volume {volume['volume_mb']} MB: backup {volume['backup_s']} s = "
-          f"{volume['backup_s'] / volume['baseline_backup_s']:.2f}x tar|gzip -1 ({volume['baseline_backup_s']} s); "
-          f"restore {volume['restore_s']} s = {volume['restore_s'] / volume['baseline_restore_s']:.2f}x "
-          f"gzip -dc|tar -x ({volume['baseline_restore_s']} s)")
-    print(f"database {database['rows']} rows: backup {database['backup_s']} s, its dump phase "
-          f"{database['backup_data_s']} s = {database['backup_data_s'] / database['baseline_backup_s']:.2f}x in-pod "
-          f"pg_dump ({database['baseline_backup_s']} s); restore {database['restore_s']} s "
-          f"(pg_restore hook {database['restore_hook_s']} s = "
-          f"{database['restore_hook_s'] / database['baseline_restore_s']:.2f}x in-pod pg_restore "
-          f"({database['baseline_restore_s']} s))")
-    print(json.dumps({"volume": volume, "database": database}))
+    result["load_average"] = {"start": load_start, "end": [round(v, 2) for v in os.getloadavg()]}
+    report(result)
+    print(json.dumps(result))
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from dr_lib.checks.hostfacts import ArchiveFacts, HostFacts, PathFacts
 from dr_lib.checks.model import Finding, failed, not_applicable, passed
 
 ARCHIVE_FORMAT = "k3s-dr-archive"
-ARCHIVE_FORMAT_VERSION = 1
+ARCHIVE_FORMAT_VERSIONS = (1, 2)  # 2: the archive references data in the data repository
 MANIFEST_MEMBER = "manifest.json"
 PRIVATE_BITS = 0o077  # group and others
 
@@ -143,9 +143,9 @@ def snapshot_link_verified(facts: HostFacts) -> Finding:
 
 def _manifest_problems(manifest: Mapping[str, Any], members: Mapping[str, Mapping[str, Any]]) -> list[str]:
     problems: list[str] = []
-    if manifest.get("format") != ARCHIVE_FORMAT or manifest.get("format_version") != ARCHIVE_FORMAT_VERSION:
+    if manifest.get("format") != ARCHIVE_FORMAT or manifest.get("format_version") not in ARCHIVE_FORMAT_VERSIONS:
         problems.append(f"format {manifest.get('format')!r} v{manifest.get('format_version')!r} is not "
-                        f"{ARCHIVE_FORMAT} v{ARCHIVE_FORMAT_VERSION}")
+                        f"{ARCHIVE_FORMAT} v{' or v'.join(map(str, ARCHIVE_FORMAT_VERSIONS))}")
     listed: dict[str, Any] = {}
     for entry in manifest.get("files") or []:
         listed[str(entry.get("path"))] = entry.get("sha256")
@@ -154,6 +154,12 @@ def _manifest_problems(manifest: Mapping[str, Any], members: Mapping[str, Mappin
         listed[str(datastore.get("path"))] = datastore.get("sha256")
         if datastore.get("token_path"):
             listed[str(datastore["token_path"])] = datastore.get("token_sha256")
+    repository = manifest.get("data_repository")
+    if isinstance(repository, Mapping):  # its key travels as a member
+        listed[str(repository.get("key_path"))] = repository.get("key_sha256")
+    for entry in manifest.get("data") or []:
+        if isinstance(entry, Mapping) and entry.get("store", "archive") == "archive":  # else: a snapshot
+            listed[str(entry.get("path"))] = entry.get("sha256")
     for path, sha in listed.items():
         member = members.get(path)
         if member is None:

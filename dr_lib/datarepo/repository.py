@@ -159,6 +159,11 @@ class DataRepository:
     def exists(self) -> bool:
         return (self.path / "config").is_file()
 
+    def has_snapshot_file(self, snapshot_id: str) -> bool:
+        """Whether a snapshot is stored here under exactly this id (restic 0.14 does not check that a snapshot
+        file's content hashes to its name when loading it: the caller still compares the tree it lists)."""
+        return len(snapshot_id) == 64 and (self.path / "snapshots" / snapshot_id).is_file()
+
     def with_key(self, key_file: Path) -> DataRepository:
         return DataRepository(self.directory, key_file=key_file, timeout=self.timeout)
 
@@ -221,8 +226,11 @@ class DataRepository:
             raise failure(self.repo, result, "back up application data")
         return parse_backup_summary(result)
 
+    # Reads below take no restic lock: they run under our own backup lock, which every writer of this
+    # repository holds (backup, its prune, pull), so nothing is removed beneath them; a push copying
+    # from it only reads too.
     def snapshots(self, deadline: float, *, tag: str | None = TAG) -> list[Snapshot]:
-        args = ["snapshots", "--json", *([f"--tag={tag}"] if tag else [])]
+        args = ["snapshots", "--no-lock", "--json", *([f"--tag={tag}"] if tag else [])]
         return parse_snapshots(self.run(args, deadline, "list its snapshots").stdout)
 
     def check(self, deadline: float, *, subset: str | None = None) -> CommandResult:
@@ -235,9 +243,11 @@ class DataRepository:
 
     def dump(self, snapshot: str, path: str, deadline: float, sink: Sink) -> None:
         """``restic dump SNAPSHOT PATH`` into ``sink``: a tar for a directory, the bytes for a file."""
-        self.run(["dump", snapshot, path], deadline, f"read {path} of snapshot {snapshot[:12]}", stdout_to=sink)
+        self.run(["dump", "--no-lock", snapshot, path], deadline, f"read {path} of snapshot {snapshot[:12]}",
+                 stdout_to=sink)
 
     def listing(self, snapshot: str, deadline: float, *paths: str) -> tuple[Snapshot, dict[str, SnapNode]]:
         """The snapshot (full id, tree) and its nodes (all, or those under ``paths``) by absolute path."""
-        out = self.run(["ls", "--json", snapshot, *paths], deadline, f"list snapshot {snapshot[:12]}").stdout
+        out = self.run(["ls", "--no-lock", "--json", snapshot, *paths], deadline,
+                       f"list snapshot {snapshot[:12]}").stdout
         return parse_listing(out)

@@ -17,10 +17,8 @@ The backup run calls a :class:`DataCollector` with its connection, spool directo
 
 from __future__ import annotations
 
-import hashlib
-import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,14 +33,14 @@ from dr_lib.archive.dataentry import (
     hook_member,
     volume_member,
 )
-from dr_lib.archive.fsutil import create_private, os_problem, unlink_quietly
+from dr_lib.archive.fsutil import unlink_quietly
 from dr_lib.atomic import sha256_file
 from dr_lib.clock import utc_now
 from dr_lib.datarepo.repository import DataRepository
 from dr_lib.errors import DRError
 from dr_lib.hooks import digestcache
 from dr_lib.hooks.confine import OutsideRoots, locate
-from dr_lib.hooks.databatch import DataBatch, Outcome, Pending
+from dr_lib.hooks.databatch import DataBatch, Outcome, Pending, RepositoryCheck, SpoolSink
 from dr_lib.hooks.pods import running_pods, workload_of
 from dr_lib.hooks.pvdata import VolumeError, VolumeSource, resolve_volume
 from dr_lib.hooks.redact import Redactor, redactor_for_pod
@@ -53,7 +51,6 @@ from dr_lib.hooks.zfs import ZfsBackend
 from dr_lib.kube.client import Kube
 
 JSONObject = dict[str, Any]
-MAGIC_BYTES = 32
 
 
 class HookFailed(DRError):
@@ -66,34 +63,6 @@ class _Run:
     outcomes: list[HookOutcome] = field(default_factory=list)
     stored: list[Outcome] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
-
-
-class _DumpSink:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.handle = os.fdopen(create_private(path), "wb")
-        self.sha = hashlib.sha256()
-        self.size = 0
-        self.head = b""
-
-    def __call__(self, chunk: bytes) -> None:
-        if len(self.head) < MAGIC_BYTES:
-            self.head += chunk[: MAGIC_BYTES - len(self.head)]
-        try:
-            self.handle.write(chunk)
-        except OSError as exc:  # a full disk is the machine's problem, said as such (not a traceback)
-            raise os_problem(exc, "write the dump to", self.path) from None
-        self.sha.update(chunk)
-        self.size += len(chunk)
-
-    def close(self) -> None:
-        try:
-            self.handle.flush()
-            os.fsync(self.handle.fileno())
-        except OSError as exc:
-            raise os_problem(exc, "write the dump to", self.path) from None
-        finally:
-            self.handle.close()
 
 
 class DataCollector:
@@ -116,8 +85,11 @@ class DataCollector:
             stamp = utc_now().strftime("%Y%m%dT%H%M%SZ")
             for pod, plan in plans:
                 self._pod(kube, pod, plan, run, stamp)
-            self._flush(run)
-            verification = self._verify(run, repository, context) if run.stored else None
+            check = RepositoryCheck(repository, run.batch.deadline, self._subset(context))
+            self._flush(run, check)
+            if run.stored and check.result is None:
+                check()  # everything was snapshotted in quiesce windows: the check runs on its own
+            verification = self._verified(run, check) if run.stored else None
         finally:
             batch.close()
         stored = tuple(o.entry for o in run.stored if o.entry is not None)
@@ -136,30 +108,27 @@ class DataCollector:
         return CollectedData((), tuple(run.failures), self.report, stored, reference,
                              repository.key_file if stored else None)
 
-    def _flush(self, run: _Run) -> None:
-        for outcome in run.batch.flush():
+    def _flush(self, run: _Run, check: Callable[[], None] | None = None) -> None:
+        for outcome in run.batch.flush(check):
             if outcome.problem:
                 self._failed(run, f"{outcome.item.kind} of {outcome.item.where}: {outcome.problem}",
                              outcome.item.on_error)
             else:
                 run.stored.append(outcome)
 
-    def _verify(self, run: _Run, repository: DataRepository, context: DataContext) -> JSONObject:
-        """``restic check``: every snapshot's trees load and every blob they name is indexed and packed;
-        one rotating 1/n of the packs is read back and hashed, so all of them are within n hours."""
+    def _subset(self, context: DataContext) -> str:
         cycle = self.settings.verify_cycle
-        hour = int(fmt.parse_time(context.created).timestamp() // 3600)
-        subset = f"{hour % cycle + 1}/{cycle}"
-        started = time.monotonic()
-        try:
-            repository.check(run.batch.deadline, subset=subset)
-        except DRError as exc:
+        return f"{int(fmt.parse_time(context.created).timestamp() // 3600) % cycle + 1}/{cycle}"
+
+    def _verified(self, run: _Run, check: RepositoryCheck) -> JSONObject:
+        """A failed repository check fails every item stored (each by its own on-error policy)."""
+        result = check.result or {"ok": False, "error": "not run"}
+        if not result["ok"]:
             for outcome in run.stored:
                 self._failed(run, f"{outcome.item.kind} of {outcome.item.where}: the data repository failed its "
-                             f"check: {exc}", outcome.item.on_error)
+                             f"check: {result['error']}", outcome.item.on_error)
             run.stored.clear()
-            return {"ok": False, "subset": subset, "error": str(exc)}
-        return {"ok": True, "subset": subset, "seconds": round(time.monotonic() - started, 3)}
+        return result
 
     @staticmethod
     def _volume_report(outcome: Outcome) -> JSONObject:
@@ -243,7 +212,7 @@ class DataCollector:
         member = hook_member(plan.namespace, plan.pod, plan.name)
         path = run.batch.spool_path(member)
         unlink_quietly(path)
-        sink = _DumpSink(path)
+        sink = SpoolSink(path)
         try:
             result, stopped = run_in_pod(kube, plan, hook, stdout_sink=sink)
         finally:

@@ -12,21 +12,27 @@ pod's quiesce window (between its pre and post hooks) when it has one, else once
 
 from __future__ import annotations
 
+import hashlib
+import os
 import shutil
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from dr_lib.archive.dataentry import HOOK_DUMP, RESTIC_STORE, VOLUME, DataContext, DataEntry
+from dr_lib.archive.fsutil import create_private, os_problem
 from dr_lib.datarepo.repository import ARCHIVE_TAG, BackupSummary, DataRepository, SnapNode, Snapshot
 from dr_lib.errors import DRError
 from dr_lib.hooks.digestcache import VolumeCache
 from dr_lib.hooks.treedigest import ROOT
 from dr_lib.hooks.treescan import Scan, hash_files, reconcile, walk
 
+JSONObject = dict[str, Any]
 TRIES = 3
+MAGIC_BYTES = 32
 WORK_DIR = ".k3s-dr-tmp-data"  # hidden, removed by the next run if this one is killed; a stable path for restic
 
 
@@ -54,6 +60,65 @@ class Outcome:
     entry: DataEntry | None = None
     report: dict[str, Any] = field(default_factory=dict)
     problem: str = ""
+
+
+class SpoolSink:
+    """A dump streamed into its spool file: hashed, counted, its first bytes kept (the signature check)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.handle = os.fdopen(create_private(path), "wb")
+        self.sha = hashlib.sha256()
+        self.size = 0
+        self.head = b""
+
+    def __call__(self, chunk: bytes) -> None:
+        if len(self.head) < MAGIC_BYTES:
+            self.head += chunk[: MAGIC_BYTES - len(self.head)]
+        try:
+            self.handle.write(chunk)
+        except OSError as exc:  # a full disk is the machine's problem, said as such (not a traceback)
+            raise os_problem(exc, "write the dump to", self.path) from None
+        self.sha.update(chunk)
+        self.size += len(chunk)
+
+    def close(self) -> None:
+        try:
+            self.handle.flush()
+            os.fsync(self.handle.fileno())
+        except OSError as exc:
+            raise os_problem(exc, "write the dump to", self.path) from None
+        finally:
+            self.handle.close()
+
+
+class RepositoryCheck:
+    """``restic check``: every snapshot's trees load and every blob they name is indexed and packed; one
+    rotating 1/n of the packs (``subset``) is read back and hashed, so every pack is within n hourly backups."""
+
+    def __init__(self, repository: DataRepository, deadline: float, subset: str) -> None:
+        self.repository, self.deadline, self.subset = repository, deadline, subset
+        self.result: JSONObject | None = None
+
+    def __call__(self) -> None:
+        started = time.monotonic()
+        try:
+            self.repository.check(self.deadline, subset=self.subset)
+        except DRError as exc:
+            self.result = {"ok": False, "subset": self.subset, "error": str(exc)}
+            return
+        self.result = {"ok": True, "subset": self.subset, "seconds": round(time.monotonic() - started, 3)}
+
+
+class _Beside:
+    """Run ``work`` in a thread now; :meth:`wait` joins it (its own errors are its caller's to record)."""
+
+    def __init__(self, work: Callable[[], None]) -> None:
+        self._thread = threading.Thread(target=work, name="restic-check", daemon=True)
+        self._thread.start()
+
+    def wait(self) -> None:
+        self._thread.join()
 
 
 def subtree(nodes: dict[str, SnapNode], root: str) -> dict[str, SnapNode]:
@@ -98,7 +163,9 @@ class DataBatch:
     def close(self) -> None:
         shutil.rmtree(self.work, ignore_errors=True)
 
-    def flush(self) -> list[Outcome]:
+    def flush(self, check: Callable[[], None] | None = None) -> list[Outcome]:
+        """Snapshot what is pending; ``check`` (the repository's verification) runs beside the listing of the
+        batch's last snapshot, so it covers it without adding its time."""
         items, self.pending = self.pending, []
         if not items:
             return []
@@ -107,7 +174,7 @@ class DataBatch:
         started = time.monotonic()
         for attempt in range(1, TRIES + 1):
             try:
-                outcomes, summary, snapshot = self._attempt(items)
+                outcomes, summary, snapshot = self._attempt(items, check)
             except DRError as exc:
                 if attempt == TRIES:
                     return [Outcome(item, problem=str(exc)) for item in items]
@@ -118,7 +185,8 @@ class DataBatch:
                                "items": len(items), "seconds": round(time.monotonic() - started, 3)})
         return outcomes
 
-    def _attempt(self, items: list[Pending]) -> tuple[list[Outcome], BackupSummary, Snapshot]:
+    def _attempt(self, items: list[Pending], check: Callable[[], None] | None
+                 ) -> tuple[list[Outcome], BackupSummary, Snapshot]:
         scans: dict[str, Scan] = {}
         problems: dict[str, str] = {}
         for item in items:
@@ -133,7 +201,12 @@ class DataBatch:
         excludes = [f"{scans[i.member].root}/{rel}" for i in readable if i.is_directory
                     for rel in scans[i.member].specials]
         summary = self._backup_while_hashing(readable, scans, excludes)
-        snapshot, nodes = self.repository.listing(summary.short_id, self.deadline)
+        checking = _Beside(check) if check is not None else None
+        try:
+            snapshot, nodes = self.repository.listing(summary.short_id, self.deadline)
+        finally:
+            if checking is not None:
+                checking.wait()
         outcomes = [Outcome(i, problem=problems[i.member]) for i in items if i.member in problems]
         for item in readable:
             outcomes.append(self._judge(item, scans.get(item.member), nodes, snapshot))

@@ -65,6 +65,11 @@ class RepositorySource:
         if not self.repository.exists():
             return [f"the data repository {self.repository.path} does not exist (pull the archive with its data, "
                     "or copy the backup directory's data/ beside it)"]
+        if all(self.repository.has_snapshot_file(str(e.snapshot)) for e in entries):
+            # made here: found by their exact ids without a listing (a copy pulled in has another id); the tree
+            # is compared by the listing beside each volume's dump, the content by our digest or sha256
+            self.local.update({e.path: Snapshot(str(e.snapshot), str(e.tree), None, (), (), "") for e in entries})
+            return []
         try:
             snapshots = self.repository.snapshots(self.deadline(), tag=None)
         except DRError as exc:
@@ -87,9 +92,12 @@ class RepositorySource:
         self.repository.dump(self.snapshot_of(entry), str(entry.source), self.deadline(), sink)
 
     def foreign_nodes(self, entry: DataEntry) -> list[str]:
-        """Nodes under the entry's path that a volume never holds (devices, FIFOs, sockets)."""
-        _snapshot, nodes = self.repository.listing(self.snapshot_of(entry), self.deadline(), str(entry.source))
-        return sorted(f"{path} ({node.kind})" for path, node in nodes.items() if _foreign(node))
+        """What is wrong with the entry's snapshot: another root tree than the manifest's, or nodes under the
+        entry's path that a volume never holds (devices, FIFOs, sockets)."""
+        snapshot, nodes = self.repository.listing(self.snapshot_of(entry), self.deadline(), str(entry.source))
+        wrong = [f"its root tree {snapshot.tree[:12]}… is not the manifest's {str(entry.tree)[:12]}…"] \
+            if snapshot.tree != entry.tree else []
+        return wrong + sorted(f"{path} ({node.kind})" for path, node in nodes.items() if _foreign(node))
 
     def foreign_nodes_in_background(self, entry: DataEntry) -> Callable[[], list[str]]:
         """Start :meth:`foreign_nodes` in a thread (it overlaps the dump); the returned call waits for it."""

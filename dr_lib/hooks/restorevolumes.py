@@ -196,7 +196,7 @@ class VolumeRestorer:
 
 def _refuse_foreign(strangers: list[str]) -> None:
     if strangers:
-        raise Refused(f"the snapshot holds what a volume never holds: {', '.join(strangers[:5])}")
+        raise Refused(f"the snapshot is not what the backup stored: {', '.join(strangers[:5])}")
 
 
 def _reason(exc: BaseException) -> str:
@@ -210,7 +210,7 @@ class _PipeReader:
         self.pipe = pipe
 
     def read(self, count: int = -1) -> bytes:
-        return self.pipe.read(count if count > 0 else 1 << 20)
+        return bytes(self.pipe.read(count if count > 0 else 1 << 20))
 
 
 class _Background:

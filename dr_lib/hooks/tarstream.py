@@ -25,7 +25,7 @@ MAX_EXTENDED_HEADER = 1 << 20  # a PAX record set or GNU long name this large is
 MAX_NAME = 4096
 STREAM_CHUNK = 1 << 20
 
-Read = Callable[[int], bytes]  # up to n bytes; b"" only at the end
+Read = Callable[[int], "bytes | memoryview"]  # up to n bytes; empty only at the end
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,8 @@ class TarStream:
         self._pad = 0
 
     def _exactly(self, count: int) -> bytes:
-        parts, want = [], count
+        parts: list[bytes | memoryview] = []
+        want = count
         while want > 0:
             chunk = self._read(want)
             if not chunk:
@@ -66,7 +67,7 @@ class TarStream:
             self._exactly(self._pad)
             self._pad = 0
 
-    def data(self, chunk: int = STREAM_CHUNK) -> Iterator[bytes]:
+    def data(self, chunk: int = STREAM_CHUNK) -> Iterator[bytes | memoryview]:
         while self._left > 0:
             piece = self._read(min(chunk, self._left))
             if not piece:
@@ -84,7 +85,7 @@ class TarStream:
             raise IntegrityError(f"{self.where}: a broken tar header ({exc})") from None
 
     def _read_block(self) -> bytes | None:
-        first = self._read(BLOCK)
+        first = bytes(self._read(BLOCK))
         if not first:
             return None
         return first if len(first) == BLOCK else first + self._exactly(BLOCK - len(first))

@@ -18,7 +18,7 @@ from typing import Any
 
 from dr_lib.hooks.confine import Target, existing_kind, open_parent, remove_tree, rename_noreplace, staging_name
 from dr_lib.hooks.extract import DIR_FLAGS, Extracted, Owner, Refused, apply_owner, extract_stream
-from dr_lib.hooks.tarstream import TarStream
+from dr_lib.hooks.tarstream import Read, TarStream
 from dr_lib.hooks.treedigest import TreeDigest
 
 REPLACED_SUFFIX = ".k3s-dr-replaced-"
@@ -52,7 +52,7 @@ def stage(target: Target, token: str) -> Staged:
     return Staged(target, fd, name)
 
 
-def unpack(staged: Staged, read: Callable[[int], bytes], *, prefix: str, where: str) -> Extracted:
+def unpack(staged: Staged, read: Read, *, prefix: str, where: str) -> Extracted:
     staging_fd = os.open(staged.staging, DIR_FLAGS, dir_fd=staged.parent_fd)
     try:
         staged.extracted = extract_stream(TarStream(read, where), staging_fd, prefix)
@@ -104,7 +104,7 @@ class ChunkPipe:
 
     def __init__(self, depth: int = 32) -> None:
         self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=depth)
-        self._buffer = b""
+        self._buffer = memoryview(b"")
         self._offset = 0
         self.stopped = threading.Event()  # the reader gave up: the producer must stop, not block
         self.ended = False
@@ -127,15 +127,16 @@ class ChunkPipe:
                 continue
             return
 
-    def read(self, count: int) -> bytes:
+    def read(self, count: int) -> memoryview:
+        """Up to ``count`` bytes, as a view of restic's chunk (no copy); empty at the end."""
         if self._offset >= len(self._buffer):
             if self.ended:
-                return b""
+                return memoryview(b"")
             chunk = self._queue.get()
             if chunk is None:
                 self.ended = True
-                return b""
-            self._buffer, self._offset = chunk, 0
+                return memoryview(b"")
+            self._buffer, self._offset = memoryview(chunk), 0
         piece = self._buffer[self._offset:self._offset + count]
         self._offset += len(piece)
         return piece

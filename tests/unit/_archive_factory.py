@@ -101,7 +101,7 @@ def resources_member(kind: Kind, objects: Sequence[dict[str, Any]]) -> tuple[dic
 
 def manifest_dict(files: list[dict[str, Any]], **overrides: Any) -> dict[str, Any]:
     data: dict[str, Any] = {
-        "format": fmt.FORMAT_NAME, "format_version": fmt.FORMAT_VERSION, "tool_version": "0.1.0",
+        "format": fmt.FORMAT_NAME, "format_version": fmt.BASE_FORMAT_VERSION, "tool_version": "0.1.0",
         "created": CREATED, "cluster": IDENTITY.to_dict(), "files": files,
         "objects": sum(f["objects"] for f in files), "datastore": None, "scope": {},
     }

@@ -56,7 +56,9 @@ def _mutate(path: str, value: Any) -> dict[str, Any]:
 
 @pytest.mark.parametrize(("path", "value", "reason"), [
     ("format", "tarball", "format is 'tarball'"),
-    ("format_version", 2, "format_version is 2.*this tool reads version 1.*newer k3s-dr"),
+    ("format_version", 3, "format_version is 3.*this tool reads versions 1 and 2.*newer k3s-dr"),
+    ("format_version", 2, "format_version is 2, but its content is that of version 1"),
+    ("format_version", True, "format_version is True"),
     ("format_version", "1", "format_version is '1'"),
     ("created", "2026-11-28 10:00", "created"),
     ("objects", 4, "says 4 objects but its files add up to 3"),

@@ -159,9 +159,9 @@ def test_a_size_lie_is_refused(tmp_path: Path) -> None:
 
 def test_unknown_format_version_is_refused(tmp_path: Path) -> None:
     manifest, members = _valid_members()
-    manifest["format_version"] = 2
+    manifest["format_version"] = 3
     members[0] = manifest_member(manifest)
-    with pytest.raises(IntegrityError, match="format_version is 2"):
+    with pytest.raises(IntegrityError, match="format_version is 3"):
         verify_archive(_hostile(tmp_path, members))
 
 

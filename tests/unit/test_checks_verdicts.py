@@ -176,9 +176,23 @@ def test_member_checksum_mismatch_is_an_integrity_failure() -> None:
 
 
 def test_unknown_format_version_is_an_integrity_failure() -> None:
-    data = dict(manifest(), format_version=2)
+    data = dict(manifest(), format_version=3)
     facts = with_files(healthy(), inspected=Inspection(ARCHIVE, data, members_for(data), ()))
     assert set(failing(facts)) == {"DR-ARCH-001"}
+
+
+def test_application_data_members_and_the_repository_key_are_listed_members() -> None:
+    data = dict(manifest(), format_version=2,
+                data=[{"path": "data/hooks/a/b/c.dump", "sha256": "11" * 32, "bytes": 3},
+                      {"path": "data/volumes/a/v.dir", "store": "restic", "sha256": "22" * 32, "bytes": 9}],
+                data_repository={"key_path": "data/repository.key", "key_sha256": "33" * 32, "key_bytes": 65})
+    members = {**members_for(data), "data/hooks/a/b/c.dump": {"sha256": "11" * 32, "bytes": 3},
+               "data/repository.key": {"sha256": "33" * 32, "bytes": 65}}
+    facts = with_files(healthy(), inspected=Inspection(ARCHIVE, data, members, ()))
+    assert "DR-ARCH-001" not in failing(facts)
+    members["data/repository.key"] = {"sha256": "44" * 32, "bytes": 65}
+    facts = with_files(healthy(), inspected=Inspection(ARCHIVE, data, members, ()))
+    assert "data/repository.key" in failing(facts)["DR-ARCH-001"]
 
 
 def test_masked_unit_details_are_not_applicable_not_failed() -> None:
