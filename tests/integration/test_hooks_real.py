@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tarfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,6 +37,7 @@ from _hooks_apps import (
 from _real_node import skip_unless_real_node
 
 from dr_lib.archive.access import read_manifest
+from dr_lib.datarepo.repository import DataRepository
 from dr_lib.hooks.apps import ROWS_FINGERPRINT, file_app, postgres_statefulset
 from dr_lib.hooks.images import DB_REF
 from dr_lib.kube.client import Kube
@@ -81,8 +81,18 @@ def kubeconfig(source: Any) -> str:
 
 
 @pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    return isolated_env(tmp_path, K3S_DR_RESTORE_STATE_DIR=str(tmp_path / "state"))
+def env(tmp_path: Path, volumes: Path) -> dict[str, str]:
+    return isolated_env(tmp_path, K3S_DR_RESTORE_STATE_DIR=str(tmp_path / "state"),
+                        K3S_DR_DATA_VOLUME_ROOTS=str(volumes))
+
+
+def stored_dump(archive: Path, member: str) -> bytes:
+    """A dump as the archive references it: read back from the data repository beside the archive."""
+    entry = next(e for e in read_manifest(archive).stored_data if e.path == member)
+    chunks: list[bytes] = []
+    DataRepository(archive.parent).dump(str(entry.snapshot), str(entry.source), time.monotonic() + 120,
+                                        chunks.append)
+    return b"".join(chunks)
 
 
 def leaked(text: str) -> bool:
@@ -176,9 +186,7 @@ def test_on_error_continue_keeps_the_good_data_and_marks_the_backup_partial(kube
     manifest = read_manifest(Path(result["archive"]))
     assert [e.path for e in manifest.data] == ["data/hooks/hk-cont/good-0/notes.dump"]
     assert manifest.data_failures and "bad-0" in manifest.data_failures[0]
-    with tarfile.open(result["archive"]) as tar:
-        member = tar.extractfile("data/hooks/hk-cont/good-0/notes.dump")
-        assert member is not None and member.read() == b"good dump\n"
+    assert stored_dump(Path(result["archive"]), "data/hooks/hk-cont/good-0/notes.dump") == b"good dump\n"
     assert "PARTIAL" in Path(env["K3S_DR_BACKUP_LOG_FILE"]).read_text()
 
 
@@ -193,9 +201,7 @@ def test_sqlite_preset_restores_lost_rows_into_the_damaged_original(kube: Kube, 
     run = cli("backup", "--kubeconfig", kubeconfig, "--dir", tmp_path / "b", "-n", "hk-lite", "--json", env=env)
     assert run.code == 0, run.stderr
     archive = run.json["archive"]
-    with tarfile.open(archive) as tar:
-        member = tar.extractfile("data/hooks/hk-lite/lite-0/sqlite.dump")
-        assert member is not None and member.read(16) == b"SQLite format 3\x00"
+    assert stored_dump(Path(archive), "data/hooks/hk-lite/lite-0/sqlite.dump")[:16] == b"SQLite format 3\x00"
     count = f"sqlite3 {db} 'select count(*) from t'"
     assert sh(kube, "hk-lite", "lite-0", "main", f"sqlite3 {db} 'delete from t' && {count}").stdout == b"0\n"
     restore = cli("restore", archive, "--kubeconfig", kubeconfig, "-n", "hk-lite", "--json", env=env)
@@ -243,8 +249,9 @@ def test_postgres_and_files_come_back_in_a_fresh_cluster(source: Any, kube: Kube
     assert volume["files"] >= len(written_files)
     manifest = read_manifest(Path(result["archive"]))
     entries = {e.path: e for e in manifest.data}
-    assert set(entries) == {"data/hooks/shop/pg-0/postgresql.dump", "data/volumes/shop/files-data.tar"}
-    assert entries["data/volumes/shop/files-data.tar"].meta["tree_sha256"] == volume["tree_sha256"]
+    assert set(entries) == {"data/hooks/shop/pg-0/postgresql.dump", "data/volumes/shop/files-data.dir"}
+    assert entries["data/volumes/shop/files-data.dir"].meta["tree_sha256"] == volume["tree_sha256"]
+    assert {e.store for e in entries.values()} == {"restic"} and manifest.format_version == 2
     assert_no_secret_anywhere(run, env, backup_dir)
     print(f"\nbackup: {result['seconds']} s, phases {result['phases']}, dump {dump['bytes']} bytes, "
           f"volume {volume['files']} files / {volume['content_bytes']} bytes")
