@@ -192,13 +192,19 @@ def baselines(data: Path, work: Path) -> dict[str, float]:
     return {k: round(v, 2) if isinstance(v, float) else v for k, v in out.items()}
 
 
-def bench_volume(kube: Kube, kubeconfig: str, env: dict[str, str], work: Path, megabytes: int,
-                 percent: float) -> dict[str, Any]:
-    ns, pv, data, backups = "bench-vol", "bench-vol-pv", work / "volumes" / "vol", work / "b-vol"
+def start_volume(kube: Kube, ns: str, pv: str, data: Path, megabytes: int) -> int:
+    """The volume filled, held by a Ready pod through its claim; how many files it holds."""
     count = fill_volume(data, megabytes)
     for path, body in volume_objects(ns, pv, data):
         post(kube, path, body)
-    wait(lambda: ready(kube, ns, "holder"), 300, "the volume pod")
+    wait(lambda: ready(kube, ns, "holder"), 300, f"the pod holding {data.name}")
+    return count
+
+
+def bench_volume(kube: Kube, kubeconfig: str, env: dict[str, str], work: Path, megabytes: int,
+                 percent: float) -> dict[str, Any]:
+    ns, pv, data, backups = "bench-vol", "bench-vol-pv", work / "volumes" / "vol", work / "b-vol"
+    count = start_volume(kube, ns, pv, data, megabytes)
     base = baselines(data, work)
     full_s, full = cli(["backup", "--kubeconfig", kubeconfig, "--dir", str(backups), "-n", ns], env)
     full_bytes = disk_bytes(backups)
@@ -233,10 +239,7 @@ def _data_summary(result: dict[str, Any]) -> dict[str, Any]:
 def bench_hourly(kube: Kube, kubeconfig: str, env: dict[str, str], work: Path, megabytes: int, percent: float,
                  hours: int) -> dict[str, Any]:
     ns, pv, data, backups = "bench-hourly", "bench-hourly-pv", work / "volumes" / "hourly", work / "b-hourly"
-    count = fill_volume(data, megabytes)
-    for path, body in volume_objects(ns, pv, data):
-        post(kube, path, body)
-    wait(lambda: ready(kube, ns, "holder"), 300, "the hourly volume pod")
+    count = start_volume(kube, ns, pv, data, megabytes)
     config = work / "hourly.yaml"
     config.write_text(json.dumps({"data": {"volume_roots": [str(work / "volumes")]}, "backup": {"keep": hours}}))
     hourly_env = {**env, "K3S_DR_CONFIG": str(config)}

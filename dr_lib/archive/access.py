@@ -88,6 +88,16 @@ def skip_data_members(stream: ArchiveStream, manifest: Manifest) -> None:
             skip_member(stream, data.path, data.bytes, data.sha256)
 
 
+def skip_objects_and_datastore(stream: ArchiveStream, manifest: Manifest) -> None:
+    """Read through the resources and datastore members, each checked: what precedes the data members."""
+    for entry in manifest.files:
+        skip_member(stream, entry.path, entry.bytes, entry.sha256)
+    datastore = manifest.datastore
+    if datastore is not None:
+        skip_member(stream, datastore.path, datastore.bytes, datastore.sha256)
+        skip_member(stream, datastore.token_path, datastore.token_bytes, datastore.token_sha256)
+
+
 def read_repository_key(path: str | Path) -> bytes | None:
     """The data repository's key carried by the archive (checked against the manifest), None without one."""
     with open_archive(path) as stream:
@@ -95,12 +105,7 @@ def read_repository_key(path: str | Path) -> bytes | None:
         repository = manifest.data_repository
         if repository is None:
             return None
-        for entry in manifest.files:
-            skip_member(stream, entry.path, entry.bytes, entry.sha256)
-        datastore = manifest.datastore
-        if datastore is not None:
-            skip_member(stream, datastore.path, datastore.bytes, datastore.sha256)
-            skip_member(stream, datastore.token_path, datastore.token_bytes, datastore.token_sha256)
+        skip_objects_and_datastore(stream, manifest)
         reader = hashed(stream.open_member(stream.next_member(repository.key_path)))
         key = reader.read(repository.key_bytes + 1)
         check_digest(repository.key_path, reader, repository.key_bytes, repository.key_sha256)
@@ -182,4 +187,5 @@ def object_counts(manifest: Manifest) -> dict[str, int]:
 
 
 __all__ = ["DatastoreFiles", "VerifyResult", "extract_datastore", "iter_archive_objects", "object_counts",
-           "read_manifest", "read_repository_key", "skip_data_members", "verify_archive"]
+           "read_manifest", "read_repository_key", "skip_data_members", "skip_objects_and_datastore",
+           "verify_archive"]

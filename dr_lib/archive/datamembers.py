@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
+from dr_lib.archive.access import skip_objects_and_datastore
 from dr_lib.archive.dataentry import DataEntry
 from dr_lib.archive.manifest import Manifest
 from dr_lib.archive.reader import check_digest, hashed, open_archive, skip_member
@@ -27,12 +28,7 @@ def read_data_members(path: str | Path, handler: DataHandler,
     """Call ``handler(entry, stream)`` for every wanted data member; IntegrityError on any mismatch."""
     with open_archive(path) as stream:
         manifest = stream.read_manifest()
-        for entry in manifest.files:
-            skip_member(stream, entry.path, entry.bytes, entry.sha256)
-        datastore = manifest.datastore
-        if datastore is not None:
-            skip_member(stream, datastore.path, datastore.bytes, datastore.sha256)
-            skip_member(stream, datastore.token_path, datastore.token_bytes, datastore.token_sha256)
+        skip_objects_and_datastore(stream, manifest)
         repository = manifest.data_repository
         if repository is not None:
             skip_member(stream, repository.key_path, repository.key_bytes, repository.key_sha256)

@@ -3,7 +3,9 @@
 ``DataCollector`` (backup) and ``DataRestorer`` (restore) are handed to the backup and restore
 runs as callbacks by the CLI (hooks and backup are sibling features that do not import each
 other). Declarations: pod annotations or config rules (spec.py); presets for common databases
-(presets.py); volume copies (pvdata.py, zfs.py). See docs/hooks.md.
+(presets.py); volumes found on the node (pvdata.py, zfs.py), stored in the data repository
+(databatch.py, treescan.py, digestcache.py) and put back only below the storage roots
+(restorevolumes.py, confine.py, extract.py, volrestore.py). See docs/hooks.md.
 """
 
 from dr_lib.hooks.collect import DataCollector, HookFailed

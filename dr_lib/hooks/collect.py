@@ -93,8 +93,8 @@ class DataCollector:
         finally:
             batch.close()
         stored = tuple(o.entry for o in run.stored if o.entry is not None)
-        if stored:
-            digestcache.save(context.directory, batch.caches)
+        if stored:  # the volumes of this run only: a volume gone from the cluster leaves the cache with it
+            digestcache.save(context.directory, {v: batch.caches[v] for v in batch.stored_sources})
         self.partial = bool(run.failures)
         self.report = {"pods": len(plans), "hooks": [o.to_dict() for o in run.outcomes],
                        "volumes": [self._volume_report(o) for o in run.stored if o.item.kind == VOLUME],

@@ -32,7 +32,6 @@ from dr_lib.errors import IntegrityError
 
 DEFAULT_VOLUME_ROOTS = ("/var/lib/rancher/k3s/storage",)
 STAGING_PREFIX = ".k3s-dr-restoring-"
-REPLACED_SUFFIX = ".k3s-dr-replaced-"
 DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _DATASET = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:-]*(/[A-Za-z0-9_][A-Za-z0-9_.:-]*)*$")
 _RENAME_NOREPLACE = 1

@@ -145,6 +145,7 @@ class DataBatch:
         shutil.rmtree(self.work, ignore_errors=True)
         self.work.mkdir(mode=0o700)
         self.pending: list[Pending] = []
+        self.stored_sources: set[str] = set()  # volumes stored by this run: their digest caches are kept
         self.snapshots: list[dict[str, Any]] = []
         self.created_repository = False
 
@@ -249,6 +250,7 @@ class DataBatch:
         files, content, digest = tree.summary()
         self.caches[item.source] = {rel: scan.cacheable[rel] for rel in scan.cacheable
                                     if rel in tree.lines}
+        self.stored_sources.add(item.source)
         meta = {**item.meta, "files": files, "content_bytes": content, "tree_sha256": digest,
                 "skipped": scan.specials[:20], "root": scan.owner}
         report = {"files": files, "content_bytes": content, "tree_sha256": digest, "bytes_read": scan.bytes_read,

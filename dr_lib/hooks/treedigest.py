@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterable
 
 ROOT = "."
 
@@ -58,10 +57,3 @@ class TreeDigest:
         """(files, content bytes, tree sha256)."""
         return self.files, self.content_bytes, self.hexdigest()
 
-
-def digest_of(entries: Iterable[tuple[str, str, tuple[str, ...]]]) -> str:
-    """The digest of (kind, rel, parts) triples, whatever their order (for tests and tools)."""
-    tree = TreeDigest()
-    for kind, rel, parts in entries:
-        tree.lines[rel] = line(kind, rel, *parts)
-    return tree.hexdigest()

@@ -23,22 +23,14 @@ from typing import Any
 
 from dr_lib.archive import format as fmt
 from dr_lib.config import OffsiteTargetConfig
-from dr_lib.datarepo.restic import ResticRepo, restic
-from dr_lib.offsite.errors import RemoteMissing, ToolMissing
+from dr_lib.datarepo.restic import ResticRepo, restic, restic_binary
+from dr_lib.offsite.errors import RemoteMissing
 from dr_lib.offsite.members import extract_members, rebuild_archive
 from dr_lib.offsite.model import GOOD, CopyRecord, LocalArchive, PushOutcome, RemoteCopy
 from dr_lib.offsite.restic_errors import classify, credentials_env
 
 TAG = "k3s-dr"
 HOST = "k3s-dr"  # one host name: restic picks the previous snapshot as parent, so unchanged files are not re-read
-
-
-def restic_binary() -> str:
-    found = shutil.which("restic")
-    if found is None:
-        raise ToolMissing("restic is not installed: the restic offsite target needs it",
-                          hint="apt-get install restic")
-    return found
 
 
 def _tags(snapshot: Mapping[str, Any]) -> dict[str, str]:

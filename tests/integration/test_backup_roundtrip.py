@@ -197,15 +197,24 @@ def test_application_data_from_a_collector_goes_into_the_archive(cluster: Any, n
                                                                  tmp_path: Path) -> None:
     import hashlib  # noqa: PLC0415
 
-    from dr_lib.archive.dataentry import HOOK_DUMP, CollectedData, DataEntry, hook_member  # noqa: PLC0415
+    from dr_lib.archive.dataentry import (  # noqa: PLC0415
+        HOOK_DUMP,
+        CollectedData,
+        DataContext,
+        DataEntry,
+        hook_member,
+    )
     from dr_lib.archive.datamembers import read_data_members  # noqa: PLC0415
     from dr_lib.backup.run import BackupRequest, run_backup  # noqa: PLC0415
     from dr_lib.backup.scope import ScopeOptions  # noqa: PLC0415
 
     dump = b"-- PostgreSQL database dump\nCOPY rows FROM stdin;\n1\thello\n\\.\n"
 
-    def collector(kube: Kube, spool_dir: Path) -> CollectedData:  # what dr_lib.hooks plugs in here
+    seen: list[DataContext] = []
+
+    def collector(kube: Kube, spool_dir: Path, context: DataContext) -> CollectedData:  # what dr_lib.hooks plugs in
         assert kube.version()
+        seen.append(context)
         path = spool_dir / "hook-0.dump"
         path.write_bytes(dump)
         entry = DataEntry(hook_member(namespace, "db-0", "pg-dump"), HOOK_DUMP, len(dump),
@@ -217,6 +226,9 @@ def test_application_data_from_a_collector_goes_into_the_archive(cluster: Any, n
                             options=ScopeOptions(include_kinds=("configmaps",), include_namespaces=(namespace,)))
     result = run_backup(request)
     assert result.partial and result.promoted and result.data == {"hooks_run": 2}
+    # the collector learns where the data repository lives and which archive its snapshots belong to
+    assert [(c.directory, c.archive_name) for c in seen] == [(tmp_path / "b", result.archive.name)]
+    assert seen[0].created == result.created
     assert "application data: pod web-1 hook x: timed out after 30 s" in result.warnings
     manifest = verify_archive(result.archive).manifest
     assert [d.path for d in manifest.data] == [f"data/hooks/{namespace}/db-0/pg-dump.dump"]

@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 from _backup_helpers import cli, isolated_env
+from _volumes import hostpath_claim_pod, node_names
 
 from dr_lib.archive.access import read_manifest
 from dr_lib.datarepo.repository import DataRepository
@@ -45,26 +46,8 @@ def test_ten_backups_rotated_and_pruned_every_kept_archive_restores_byte_identic
     (data / "blobs").mkdir(parents=True)
     for index in range(12):
         (data / "blobs" / f"b{index:02d}").write_bytes(os.urandom(200_000))
-    pv = f"vol-{namespace}"
-    for path, body in (
-        ("/api/v1/persistentvolumes", {"metadata": {"name": pv}, "spec": {
-            "capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"], "storageClassName": "rotate-test",
-            "persistentVolumeReclaimPolicy": "Retain", "hostPath": {"path": str(data)}}}),
-        (f"/api/v1/namespaces/{namespace}/persistentvolumeclaims", {"metadata": {"name": "shared"}, "spec": {
-            "accessModes": ["ReadWriteOnce"], "storageClassName": "rotate-test", "volumeName": pv,
-            "resources": {"requests": {"storage": "1Gi"}}}}),
-        (f"/api/v1/namespaces/{namespace}/pods", {"metadata": {"name": "app-0", "annotations": {
-            "backup.k3s-dr.io/volumes": "shared"}}, "spec": {
-            "containers": [{"name": "app", "image": "registry.example.com/app:1"}],
-            "volumes": [{"name": "shared", "persistentVolumeClaim": {"claimName": "shared"}}]}}),
-    ):
-        assert kube.request("POST", path, body=body).ok
-    deadline = time.monotonic() + 60
-    while (kube.request("GET", f"/api/v1/namespaces/{namespace}/pods/app-0").body.get("status") or {}).get(
-            "phase") != "Running":
-        assert time.monotonic() < deadline, "the kwok pod never ran"
-        time.sleep(0.5)
-    nodes = [n["metadata"]["name"] for n in kube.get("/api/v1/nodes")["items"]]
+    hostpath_claim_pod(kube, namespace, data, claim="shared", pod="app-0")
+    nodes = node_names(kube)
     (tmp_path / "config.yaml").write_text(json.dumps({
         "hooks": {"local_nodes": nodes}, "data": {"volume_roots": [str(root)]},
         "backup": {"keep": KEEP, "keep_daily": 0, "keep_weekly": 0}}))

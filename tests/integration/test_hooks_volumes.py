@@ -13,39 +13,18 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from _backup_helpers import cli, isolated_env
+from _volumes import hostpath_claim_pod, node_names
 
 from dr_lib.archive.access import read_manifest
 from dr_lib.hooks.pvdata import tree_digest
 from dr_lib.kube.client import Kube
 
 pytestmark = pytest.mark.slow
-
-
-def objects(ns: str, data: Path) -> list[tuple[str, dict[str, Any]]]:
-    pv = f"vol-{ns}"
-    return [
-        ("/api/v1/persistentvolumes", {"metadata": {"name": pv}, "spec": {
-            "capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"], "storageClassName": "local-path-test",
-            "persistentVolumeReclaimPolicy": "Retain", "hostPath": {"path": str(data)}}}),
-        (f"/api/v1/namespaces/{ns}/persistentvolumeclaims", {"metadata": {"name": "uploads"}, "spec": {
-            "accessModes": ["ReadWriteOnce"], "storageClassName": "local-path-test", "volumeName": pv,
-            "resources": {"requests": {"storage": "1Gi"}}}}),
-        (f"/api/v1/namespaces/{ns}/pods", {"metadata": {"name": "web-0", "annotations": {
-            "backup.k3s-dr.io/volumes": "uploads"}}, "spec": {
-            "containers": [{"name": "web", "image": "registry.example.com/web:1"}],
-            "volumes": [{"name": "uploads", "persistentVolumeClaim": {"claimName": "uploads"}}]}}),
-    ]
-
-
-def running(kube: Kube, ns: str) -> bool:
-    status = kube.request("GET", f"/api/v1/namespaces/{ns}/pods/web-0").body.get("status") or {}
-    return status.get("phase") == "Running"
 
 
 def test_a_volume_is_copied_and_put_back_without_overwriting_newer_data(cluster: Any, kube: Kube, namespace: str,
@@ -55,13 +34,8 @@ def test_a_volume_is_copied_and_put_back_without_overwriting_newer_data(cluster:
     for index in range(20):
         (data / "2026" / "11" / f"video-{index}.bin").write_bytes(os.urandom(10_000 + index))
     (data / "index.json").write_text(json.dumps({"videos": 20}))
-    for path, body in objects(namespace, data):
-        assert kube.request("POST", path, body=body).ok
-    deadline = time.monotonic() + 60
-    while not running(kube, namespace):
-        assert time.monotonic() < deadline, "the kwok pod never ran"
-        time.sleep(0.5)
-    nodes = [n["metadata"]["name"] for n in kube.get("/api/v1/nodes")["items"]]
+    hostpath_claim_pod(kube, namespace, data)
+    nodes = node_names(kube)
     roots = {"volume_roots": [str(tmp_path / "node")]}
     config = tmp_path / "config.yaml"
     config.write_text(json.dumps({"hooks": {"local_nodes": nodes}, "data": roots}))

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import time
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,7 @@ from tests.integration._offsite_env import (
     s3_server,
     write_config,
 )
+from tests.integration._volumes import hostpath_claim_pod, node_names
 
 __all__ = ["aws_env", "s3_server"]
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("aws_env")]
@@ -42,7 +42,7 @@ def test_backup_push_lose_everything_restore_from_remote(s3_server: S3Server, cl
     identity, recipient = keypair(keys)
     host = tmp_path / "host"
     volumes = tmp_path / "node-disk"
-    nodes = [n["metadata"]["name"] for n in kube.get("/api/v1/nodes")["items"]]
+    nodes = node_names(kube)
     config = write_config(host, endpoint=s3_server.endpoint, bucket=new_bucket(s3_server), recipient=recipient,
                           identity=identity, restic_repo=tmp_path / "restic-repo",
                           extra={"hooks": {"local_nodes": nodes}, "data": {"volume_roots": [str(volumes)]}})
@@ -90,23 +90,5 @@ def volume_with_files(kube: Kube, namespace: str, data: Path) -> tuple[int, int,
     (data / "2026").mkdir(parents=True)
     for index in range(8):
         (data / "2026" / f"clip-{index}.bin").write_bytes(os.urandom(10_000 + index))
-    pv = f"vol-{namespace}"
-    for path, body in (
-        ("/api/v1/persistentvolumes", {"metadata": {"name": pv}, "spec": {
-            "capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"], "storageClassName": "offsite-test",
-            "persistentVolumeReclaimPolicy": "Retain", "hostPath": {"path": str(data)}}}),
-        (f"/api/v1/namespaces/{namespace}/persistentvolumeclaims", {"metadata": {"name": "uploads"}, "spec": {
-            "accessModes": ["ReadWriteOnce"], "storageClassName": "offsite-test", "volumeName": pv,
-            "resources": {"requests": {"storage": "1Gi"}}}}),
-        (f"/api/v1/namespaces/{namespace}/pods", {"metadata": {"name": "web-0", "annotations": {
-            "backup.k3s-dr.io/volumes": "uploads"}}, "spec": {
-            "containers": [{"name": "web", "image": "registry.example.com/web:1"}],
-            "volumes": [{"name": "uploads", "persistentVolumeClaim": {"claimName": "uploads"}}]}}),
-    ):
-        assert kube.request("POST", path, body=body).ok
-    deadline = time.monotonic() + 60
-    while (kube.request("GET", f"/api/v1/namespaces/{namespace}/pods/web-0").body.get("status") or {}).get(
-            "phase") != "Running":
-        assert time.monotonic() < deadline, "the kwok pod never ran"
-        time.sleep(0.5)
+    hostpath_claim_pod(kube, namespace, data, storage_class="offsite-test")
     return tree_digest(data)

@@ -27,6 +27,7 @@ from typing import Any
 
 import pytest
 from _backup_helpers import cli, isolated_env
+from _volumes import hostpath_claim_pod, node_names
 
 from dr_lib.archive import format as fmt
 from dr_lib.archive.dataentry import DataEntry
@@ -78,22 +79,6 @@ def snapshot_of_disk(source: Source, target: str = "") -> dict[str, Any]:
             **{str(p): entries(p) for p in watched}}
 
 
-def pod_objects(ns: str, data: Path) -> list[tuple[str, dict[str, Any]]]:
-    pv = f"vol-{ns}"
-    return [
-        ("/api/v1/persistentvolumes", {"metadata": {"name": pv}, "spec": {
-            "capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"], "storageClassName": "confine-test",
-            "persistentVolumeReclaimPolicy": "Retain", "hostPath": {"path": str(data)}}}),
-        (f"/api/v1/namespaces/{ns}/persistentvolumeclaims", {"metadata": {"name": "uploads"}, "spec": {
-            "accessModes": ["ReadWriteOnce"], "storageClassName": "confine-test", "volumeName": pv,
-            "resources": {"requests": {"storage": "1Gi"}}}}),
-        (f"/api/v1/namespaces/{ns}/pods", {"metadata": {"name": "web-0", "annotations": {
-            "backup.k3s-dr.io/volumes": "uploads"}}, "spec": {
-            "containers": [{"name": "web", "image": "registry.example.com/web:1"}],
-            "volumes": [{"name": "uploads", "persistentVolumeClaim": {"claimName": "uploads"}}]}}),
-    ]
-
-
 @pytest.fixture(scope="module")
 def source(cluster: Any, kube: Kube, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Source]:
     base = tmp_path_factory.mktemp("confine")
@@ -112,17 +97,11 @@ def source(cluster: Any, kube: Kube, tmp_path_factory: pytest.TempPathFactory) -
     os.link(data / "index.json", data / "index.hardlink")
     (root / "evil").symlink_to(outside)  # a link inside the root pointing out of it
     namespace = cluster.create_namespace("confine")
-    for path, body in pod_objects(namespace, data):
-        assert kube.request("POST", path, body=body).ok
-    nodes = [n["metadata"]["name"] for n in kube.get("/api/v1/nodes")["items"]]
+    hostpath_claim_pod(kube, namespace, data)
+    nodes = node_names(kube)
     config = base / "config.yaml"
     config.write_text(json.dumps({"hooks": {"local_nodes": nodes}, "data": {"volume_roots": [str(root)]}}))
     env = isolated_env(base, K3S_DR_RESTORE_STATE_DIR=str(base / "state"))
-    for _ in range(120):
-        if (kube.request("GET", f"/api/v1/namespaces/{namespace}/pods/web-0").body.get("status") or {}).get(
-                "phase") == "Running":
-            break
-        time.sleep(0.5)
     digest = tree_digest(data)
     run = cli("backup", "--kubeconfig", cluster.kubeconfig, "--dir", base / "b", "-n", namespace, "--json", env=env)
     assert run.code == 0, run.stderr

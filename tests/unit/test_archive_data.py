@@ -28,15 +28,20 @@ from dr_lib.archive.writer import Spool, write_archive
 from dr_lib.errors import IntegrityError
 
 
-def archive_with_data(tmp_path: Path, dumps: dict[str, bytes], failures: tuple[str, ...] = ()) -> Path:
-    spool_dir = tmp_path / "spool"
+def configmaps(spool_dir: Path) -> tuple[tuple[FileEntry, ...], dict[str, Path]]:
+    """One ConfigMap spooled by the real writer: the files entry and its source."""
     spool_dir.mkdir()
     spool = Spool(spool_dir / "cm")
     spool.write_objects([CONFIGMAPS.obj("a")])
     summary = spool.close()
     path = fmt.resource_member("", "configmaps")
-    files = (FileEntry(path, "", "v1", "configmaps", "ConfigMap", True, 1, summary.bytes, summary.sha256),)
-    sources = {path: summary.path}
+    return (FileEntry(path, "", "v1", "configmaps", "ConfigMap", True, 1, summary.bytes, summary.sha256),), \
+        {path: summary.path}
+
+
+def archive_with_data(tmp_path: Path, dumps: dict[str, bytes], failures: tuple[str, ...] = ()) -> Path:
+    spool_dir = tmp_path / "spool"
+    files, sources = configmaps(spool_dir)
     entries = []
     for index, (member, data) in enumerate(dumps.items()):
         source = spool_dir / f"d{index}"
@@ -134,17 +139,11 @@ STORED = DataEntry("data/volumes/shop/uploads.dir", VOLUME, 300, "c" * 64,
 
 def archive_with_repository_data(tmp_path: Path) -> Path:
     spool_dir = tmp_path / "spool"
-    spool_dir.mkdir()
-    spool = Spool(spool_dir / "cm")
-    spool.write_objects([CONFIGMAPS.obj("a")])
-    summary = spool.close()
-    path = fmt.resource_member("", "configmaps")
+    files, sources = configmaps(spool_dir)
     (spool_dir / "key").write_bytes(KEY)
-    manifest = Manifest(tool_version="0.1.0", created="2026-11-28T10:00:00Z", cluster=IDENTITY,
-                        files=(FileEntry(path, "", "v1", "configmaps", "ConfigMap", True, 1, summary.bytes,
-                                         summary.sha256),),
+    manifest = Manifest(tool_version="0.1.0", created="2026-11-28T10:00:00Z", cluster=IDENTITY, files=files,
                         data=(STORED,), data_repository=RepositoryRef(hashlib.sha256(KEY).hexdigest(), len(KEY)))
-    return write_archive(tmp_path, manifest, {path: summary.path, REPOSITORY_KEY_MEMBER: spool_dir / "key"})
+    return write_archive(tmp_path, manifest, {**sources, REPOSITORY_KEY_MEMBER: spool_dir / "key"})
 
 
 def test_repository_data_makes_format_2_and_carries_its_key(tmp_path: Path) -> None:
