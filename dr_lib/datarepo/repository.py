@@ -234,7 +234,9 @@ class DataRepository:
         return parse_snapshots(self.run(args, deadline, "list its snapshots").stdout)
 
     def check(self, deadline: float, *, subset: str | None = None) -> CommandResult:
-        args = ["check", *([f"--read-data-subset={subset}"] if subset else [])]
+        # No lock either: a push copying from the repository (it only reads) must not make a backup's check
+        # wait for it; a prune, the only remover, runs in a backup, under our lock.
+        args = ["check", "--no-lock", *([f"--read-data-subset={subset}"] if subset else [])]
         return self.run(args, deadline, "check it")
 
     def forget_and_prune(self, ids: Sequence[str], deadline: float) -> None:
