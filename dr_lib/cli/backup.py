@@ -79,7 +79,8 @@ def _summary(result: BackupResult) -> str:
               help="Require / skip the k3s datastore snapshot [default: when this host is a k3s server].")
 @click.option("--allow-shrink", is_flag=True, help="Promote even if the object count dropped sharply.")
 @click.option("--data/--no-data", "data", default=True, show_default=True,
-              help="Application data: run pods' backup hooks and copy their volumes (docs/hooks.md).")
+              help="Application data: run pods' backup hooks and store dumps and volumes in the data repository "
+                   "beside the archives (docs/hooks.md).")
 @click.option("--workers", type=click.IntRange(1, 32), default=DEFAULT_WORKERS, show_default=True, hidden=True)
 @click.option("--page-size", type=click.IntRange(10, 10000), default=DEFAULT_PAGE_SIZE, show_default=True,
               hidden=True)

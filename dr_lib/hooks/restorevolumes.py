@@ -206,11 +206,18 @@ def _reason(exc: BaseException) -> str:
 
 
 class _PipeReader:
+    """The dump's chunks as a binary file for ``zfs receive``'s stdin (``read()`` reads to the end)."""
+
     def __init__(self, pipe: ChunkPipe) -> None:
         self.pipe = pipe
 
     def read(self, count: int = -1) -> bytes:
-        return bytes(self.pipe.read(count if count > 0 else 1 << 20))
+        if count >= 0:
+            return bytes(self.pipe.read(count))
+        parts = []
+        while piece := self.pipe.read(1 << 20):
+            parts.append(bytes(piece))
+        return b"".join(parts)
 
 
 class _Background:
