@@ -176,9 +176,10 @@ class DataBatch:
         for attempt in range(1, TRIES + 1):
             try:
                 outcomes, summary, snapshot = self._attempt(items, check)
-            except DRError as exc:
+            except (DRError, OSError) as exc:  # restic failed, or a volume could not be read: try again, then say
                 if attempt == TRIES:
-                    return [Outcome(item, problem=str(exc)) for item in items]
+                    reason = str(exc) if isinstance(exc, DRError) else f"{exc.strerror or exc} ({exc.filename})"
+                    return [Outcome(item, problem=reason) for item in items]
                 continue
             if attempt == TRIES or all(not o.problem for o in outcomes):
                 break
