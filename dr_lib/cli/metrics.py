@@ -10,8 +10,10 @@ from pathlib import Path
 import click
 
 from dr_lib.cli.common import app, print_json
+from dr_lib.config import Config
 from dr_lib.errors import UsageError
 from dr_lib.host.systemd import notify
+from dr_lib.host.units import ManagedFile
 from dr_lib.metrics import MetricsSettings, gather, record_drill_evidence, render, write_textfile
 from dr_lib.metrics.catalog import names
 from dr_lib.metrics.evidence import evidence_record
@@ -123,6 +125,15 @@ def record_drill_command(ctx: click.Context, evidence: str, as_json: bool) -> No
     else:
         click.echo(f"{'recorded' if recorded else 'not recorded (a later drill is recorded)'}: drill "
                    f"{record.drill_id} ({result['verdict']})")
+
+
+def monitoring_files(config: Config) -> tuple[ManagedFile, ...]:
+    """For `k3s-dr install`: the rendered rules and dashboard where metrics.*_dir ask for them (none by default)."""
+    if not (config.metrics.prometheus_rules_dir or config.metrics.grafana_dashboards_dir):
+        return ()
+    from dr_lib.metrics.assets.node import node_files  # noqa: PLC0415 - the SDK is imported only when asked for
+
+    return tuple(ManagedFile(path, text, 0o644) for path, text in node_files(config))
 
 
 COMMANDS: list[click.Command] = [exporter, metrics]
