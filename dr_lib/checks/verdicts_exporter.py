@@ -4,8 +4,10 @@ is enabled and running; DR-METRICS-002, what it answers.
 The probe fetched ``metrics.listen`` on the host under test (loopback for a wildcard address);
 here the answer is judged: HTTP 200, ``<prefix>metrics_collected_timestamp_seconds`` close to
 the host's clock (the exporter computes at each scrape: an old value means a stale cache or a
-wrong clock), every source readable (``collection_error``), and the same backups the directory
-holds (an exporter that sees none while verified archives exist reads another directory).
+wrong clock), ``<prefix>build_info`` of the installed version (an exporter started before an
+upgrade serves the old metric names, which the rendered rules and dashboard no longer read),
+every source readable (``collection_error``), and the same backups the directory holds (an
+exporter that sees none while verified archives exist reads another directory).
 Whether the backup itself is within the RPO is DR-BKP-004's verdict, not this one's.
 
 With ``units.exporter: true`` a service that is not running is DR-METRICS-003's failure alone
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import re
 
+from dr_lib import __version__
 from dr_lib.checks.endpoints import exporter_url
 from dr_lib.checks.hostfacts import EXPORTER_UNIT, HostFacts
 from dr_lib.checks.model import Finding, failed, not_applicable, passed
@@ -38,6 +41,11 @@ def _sample(body: str, name: str, labels: str = "") -> float | None:
         return float(match.group(1))
     except ValueError:
         return None
+
+
+def _served_version(body: str, prefix: str) -> str:
+    match = re.search("^" + re.escape(f"{prefix}build_info") + r'\{[^}]*version="([^"]*)"', body, re.MULTILINE)
+    return match.group(1) if match else ""
 
 
 def _service_stopped(facts: HostFacts) -> str:
@@ -77,6 +85,11 @@ def exporter_fresh(facts: HostFacts) -> Finding:
     if collected is None:
         return failed(f"{url} answers without {prefix}metrics_collected_timestamp_seconds: not k3s-dr's exporter, "
                       "or another metrics.prefix", f"GET {url}: {len(body.splitlines())} line(s)")
+    version = _served_version(body, prefix)
+    if version != __version__:
+        return failed(f"the exporter at {url} runs k3s-dr {version or 'older than 0.1'} while {__version__} is "
+                      f"installed: it serves the old metric names; `systemctl restart {EXPORTER_UNIT}`",
+                      f"GET {url}: {prefix}build_info version={version or '(none)'}")
     skew = abs(facts.files.clock.now - collected)
     evidence = f"GET {url}: values computed {age(skew)} from the host's clock"
     if skew > MAX_SKEW_SECONDS:

@@ -9,6 +9,7 @@ import click
 
 from dr_lib.checks.controls import BY_ID
 from dr_lib.cli.common import app, print_json
+from dr_lib.cli.metrics import monitoring_files
 from dr_lib.config import CONFIG_ENV, DEFAULT_CONFIG_PATH
 from dr_lib.errors import PartialFailure
 from dr_lib.host.fix import fix
@@ -49,11 +50,13 @@ def _as_json(change: HostChange, **extra: object) -> dict[str, object]:
 @click.pass_context
 def install_command(ctx: click.Context, dry_run: bool, exe: str | None, as_json: bool) -> None:
     """Write and enable the backup service and timer, the auto-restore unit, the metrics exporter's
-    service (started; config units.exporter), the config file and log rotation. Idempotent: a
-    second run changes nothing."""
+    service (started; config units.exporter), the config file and log rotation; the rendered alert
+    rules and dashboard when metrics.prometheus_rules_dir / grafana_dashboards_dir are set.
+    Idempotent: a second run changes nothing."""
     config_path = _config_path(ctx)
     program = exe or default_exe()
-    change = install(app(ctx).config, program, config_path, dry_run=dry_run)
+    config = app(ctx).config
+    change = install(config, program, config_path, dry_run=dry_run, extra=monitoring_files(config))
     if as_json:
         print_json(_as_json(change, config=config_path, exec=program))
     else:

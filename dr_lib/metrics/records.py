@@ -75,6 +75,7 @@ class DrillRecord:
     rpo_target_seconds: float | None = None
     drill_id: str = ""
     failed_step: str = ""
+    source: str = ""  # "": `k3s-dr drill` on this host; else the evidence file of a drill run elsewhere (CI)
 
 
 @dataclass(frozen=True)
