@@ -37,8 +37,9 @@ def _check(spec: str) -> None:
     match = _SPEC.fullmatch(spec) if len(spec) <= _MAX_SPEC else None
     scheme = match.group("scheme") if match else None
     rest = match.group("rest") if match else ""
-    if match is None or (scheme is not None and scheme not in BACKENDS) or _OPTION_LIKE.search(rest) \
-            or (not rest and scheme != "local"):
+    refused = (match is None or (scheme is not None and scheme not in BACKENDS) or "://" in rest
+               or _OPTION_LIKE.search(rest) is not None or (not rest and scheme != "local"))
+    if refused:
         raise UsageError(f"--hosts value {spec[:80]!r} is not a host this command accepts: accepted are {ACCEPTED}")
 
 
