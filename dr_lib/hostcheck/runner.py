@@ -90,7 +90,7 @@ class CheckOutcome:
                 f"on {', '.join(sorted({r.host for r in self.results}))}; report {self.report_html}")
 
 
-class _Observer:
+class SessionObserver:
     """Keeps the plugin's session of this run, to read the outcome after pytest returns."""
 
     def __init__(self) -> None:
@@ -142,7 +142,7 @@ def _check_environment(options: CheckOptions, progress: Progress) -> None:
 def run_checks(options: CheckOptions, progress: Progress) -> CheckOutcome:
     _check_environment(options, progress)
     started = time.monotonic()
-    observer = _Observer()
+    observer = SessionObserver()
     with contextlib.redirect_stdout(sys.stderr):
         exit_code = int(pytest.main(pytest_args(options), plugins=[observer]))
     session = observer.session

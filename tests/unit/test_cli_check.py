@@ -12,10 +12,10 @@ import json
 import os
 import subprocess
 import sys
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from test_hostcheck_plugin import junit_counts
 
 from dr_lib.checks.controls import BY_ID
 from dr_lib.hostcheck.runner import CheckOptions, pytest_args
@@ -39,13 +39,6 @@ sys.exit(main(sys.argv[1:]))
 def k3s_dr(*args: str, cwd: Path, code: str | None = None) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-c", code, *args] if code else [sys.executable, "-m", "dr_lib", *args]
     return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=300, check=False)
-
-
-def junit_counts(path: Path) -> dict[str, int]:
-    root = ET.parse(path).getroot()
-    suite = root if root.tag == "testsuite" else root.find("testsuite")
-    assert suite is not None
-    return {key: int(suite.get(key, "0")) for key in ("tests", "failures", "errors", "skipped")}
 
 
 def test_json_counts_are_the_junit_counts_and_the_exit_status_follows_them(tmp_path: Path) -> None:

@@ -22,7 +22,7 @@ import pytest
 
 from dr_lib.checks.controls import BY_ID
 from dr_lib.drill.runner import pytest_args as drill_pytest_args
-from dr_lib.hostcheck.session import SESSION_KEY, CheckSession
+from dr_lib.hostcheck.runner import SessionObserver
 from dr_lib.reportdir import check_manifest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,7 +61,7 @@ def test_every_door_collects_the_same_suite(door: list[str], env: dict[str, str]
     assert sorted(collected(done.stdout)) == sorted(BY_ID)
 
 
-def _junit_counts(path: Path) -> dict[str, int]:
+def junit_counts(path: Path) -> dict[str, int]:
     suite = ET.parse(path).getroot()
     suite = suite if suite.tag == "testsuite" else suite.find("testsuite")  # type: ignore[assignment]
     assert suite is not None
@@ -78,7 +78,7 @@ def test_a_check_run_writes_its_reports_by_default(tmp_path: Path) -> None:
     results = json.loads((report_dir / "checks.json").read_text())
     assert len(results["results"]) == len(BY_ID) and results["counts"] == {"error": len(BY_ID)}
     assert "must run systemd" in results["results"][0]["problem"]
-    assert _junit_counts(report_dir / "junit.xml") == {"tests": 30, "failures": 0, "errors": 30, "skipped": 0}
+    assert junit_counts(report_dir / "junit.xml") == {"tests": 30, "failures": 0, "errors": 30, "skipped": 0}
     html = (report_dir / "report.html").read_text()
     assert "k3s-dr host conformance" in html and "Remediation" in html and "DR-LINK-002" in html
     assert f"reports: reports/{report_dir.name}" in done.stdout
@@ -114,16 +114,7 @@ def test_an_unrelated_pytest_run_is_not_disturbed(tmp_path: Path) -> None:
     assert "host conformance" not in (tmp_path / "own.html").read_text()
     properties = [p.get("name") for p in ET.parse(tmp_path / "own.xml").getroot().iter("property")]
     assert "control" not in properties
-    assert _junit_counts(tmp_path / "own.xml")["tests"] == 2
-
-
-class _Seen:
-    def __init__(self) -> None:
-        self.session: CheckSession | None = None
-
-    @pytest.hookimpl(trylast=True)
-    def pytest_configure(self, config: pytest.Config) -> None:
-        self.session = config.stash.get(SESSION_KEY, None)
+    assert junit_counts(tmp_path / "own.xml")["tests"] == 2
 
 
 def test_the_drills_in_process_pytest_is_not_disturbed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -131,9 +122,9 @@ def test_the_drills_in_process_pytest_is_not_disturbed(tmp_path: Path, monkeypat
     monkeypatch.chdir(tmp_path)
     steps = tmp_path / "test_unrelated_steps.py"
     steps.write_text("def test_step():\n    pass\n")
-    seen = _Seen()
+    seen = SessionObserver()
     assert pytest.main([*drill_pytest_args(steps), "--junitxml", str(tmp_path / "j.xml")], plugins=[seen]) == 0
     assert seen.session is not None, "the plugin is loaded in the drill's session too"
     assert not seen.session.active and seen.session.report_dir is None and seen.session.results == {}
     assert not (tmp_path / "reports").exists()
-    assert _junit_counts(tmp_path / "j.xml")["tests"] == 1
+    assert junit_counts(tmp_path / "j.xml")["tests"] == 1
