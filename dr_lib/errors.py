@@ -104,3 +104,9 @@ class PartialFailure(DRError):
     """An operation finished, but some of its items failed (see its ledger)."""
 
     exit_code = ExitCode.PARTIAL
+
+
+class ChecksFailed(DRError):
+    """The host checks ran and at least one control failed or could not be judged (the report says which)."""
+
+    exit_code = ExitCode.FAILURE

@@ -24,6 +24,7 @@ from dr_lib.errors import DRError, ExitCode
 # with it) costs more start-up time than a whole backup of a small cluster.
 COMMAND_MODULES: dict[str, str] = {
     "backup": "backup", "verify": "backup", "list": "backup",
+    "check": "check",
     "restore": "restore", "diff": "restore",
     "cluster": "cluster",
     "install": "host", "fix": "host",

@@ -104,7 +104,7 @@ def test_waived_control_shows_as_waived(host: Any, tmp_path: Path) -> None:
         assert "WAIVED" in run.output and "platform team rotates" in run.output
         result = next(r for r in run.results if r["control"] == "DR-LOG-002")
         assert "platform team" in result["waiver"]
-        case = next(c for c in ET.parse(run.junit).iter("testcase") if "log_rotation" in c.get("name", ""))
+        case = next(c for c in ET.parse(run.junit).iter("testcase") if "DR-LOG-002" in c.get("name", ""))
         skipped = case.find("skipped")
         assert skipped is not None and "WAIVED DR-LOG-002" in (skipped.get("message") or "")
     finally:

@@ -16,7 +16,7 @@ from dr_lib.checks.evaluate import evaluate_all
 from dr_lib.checks.hostfacts import Layout, file_facts_from_probe
 from dr_lib.checks.model import Outcome
 from dr_lib.checks.probe import collect
-from dr_lib.checks.verdicts_exporter import exporter_fresh
+from dr_lib.checks.verdicts.exporter import exporter_fresh
 from dr_lib.config import load_config
 from dr_lib.metrics.collect import MetricsSettings
 from dr_lib.metrics.exporter import bind

@@ -64,7 +64,7 @@ def alert_rules(options: AssetOptions, tuning: AlertTuning = SHIPPED) -> tuple[A
             "K3sDrAutoRestoreCannotFire", f"{p}auto_restore_would_fire == 0", tuning.hold_for("15m"), CRITICAL,
             "The auto-restore unit on {{ $labels.instance }} would not run at boot",
             "The auto-restore unit is disabled, masked, or its ConditionPathExists= does not hold (the seed's "
-            "failure: the snapshot link never existed). Run `pytest tests/checks` and `k3s-dr fix`.",
+            "failure: the snapshot link never existed). Run `k3s-dr check` and `k3s-dr fix`.",
             "the seed's auto-restore never fired and nobody knew"),
         AlertRule(
             "K3sDrDrillFailed", f"{p}drill_last_status == 0", tuning.hold_for("0m"), WARNING,
@@ -116,7 +116,7 @@ def alert_rules(options: AssetOptions, tuning: AlertTuning = SHIPPED) -> tuple[A
             "The k3s-dr exporter on {{ $labels.instance }} does not answer Prometheus",
             f"Prometheus cannot scrape job {options.job!r}: every other k3s-dr alert for this host is blind. "
             "`systemctl status k3s-dr-exporter.service`, `journalctl -u k3s-dr-exporter.service`; "
-            "`pytest tests/checks` judges it (DR-METRICS-002, DR-METRICS-003).",
+            "`k3s-dr check` judges it (DR-METRICS-002, DR-METRICS-003).",
             "without it a dead exporter silences every alert"),
         AlertRule(
             "K3sDrMetricsAbsent", f"absent({p}metrics_collected_timestamp_seconds)", tuning.hold_for("10m"),

@@ -1,4 +1,4 @@
-"""Verdicts on the configuration, the log, log rotation, metrics and waivers (pure)."""
+"""DR-LOG-001 and DR-LOG-002: the backup log shows a recent success and no errors, and it is rotated (pure)."""
 
 from __future__ import annotations
 
@@ -7,24 +7,14 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
 
 from dr_lib.checks.hostfacts import LOGROTATE_PATH, HostFacts
-from dr_lib.checks.model import Finding, failed, not_applicable, passed
-from dr_lib.checks.verdicts_files import age
-from dr_lib.checks.waivers import waiver_finding
+from dr_lib.checks.model import Finding, failed, passed
+from dr_lib.checks.verdicts.files import age
 
 _TIMESTAMP = re.compile(
     r"(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(?:[.,]\d+)?\s?(Z|[+-]\d{2}:?\d{2})?"
 )
 _TIMESTAMP_WITHIN = 40  # characters from the line start where a log line's time may appear
 _SHOWN_LINES = 3
-
-
-def config_valid(facts: HostFacts) -> Finding:
-    path = facts.layout.config_path
-    if facts.config_problem:
-        return failed(facts.config_problem, f"{path}: invalid")
-    if not facts.config_present:
-        return passed(f"{path} absent: the defaults apply (the seed's layout)")
-    return passed(f"{path}: valid")
 
 
 def line_time(line: str, utc_offset: int) -> float | None:
@@ -87,33 +77,3 @@ def logrotate_configured(facts: HostFacts) -> Finding:
     if log_file not in content:
         return failed(f"{LOGROTATE_PATH} does not rotate {log_file}", f"{LOGROTATE_PATH}: present")
     return passed(f"{LOGROTATE_PATH} rotates {log_file}")
-
-
-def metrics_fresh(facts: HostFacts) -> Finding:
-    mode = facts.layout.config.checks.metrics
-    path = facts.layout.config.metrics.textfile
-    if mode == "off":
-        return not_applicable("checks.metrics is off in the host's configuration")
-    content = facts.files.content(path)
-    if content is None:
-        if mode == "auto":
-            return not_applicable(f"no metrics textfile at {path}: metrics are not enabled on this host "
-                                  "(set checks.metrics: required to insist)")
-        return failed(f"{path} is missing", f"{path}: missing")
-    name = f"{facts.layout.config.metrics.prefix}backup_last_success_timestamp_seconds"
-    match = re.search(rf"^{re.escape(name)}(?:\{{[^}}]*\}})?\s+(\S+)", content, re.MULTILINE)
-    if match is None:
-        return failed(f"{path} has no {name}", f"{path}: {len(content.splitlines())} line(s)")
-    try:
-        stamp = float(match.group(1))
-    except ValueError:
-        return failed(f"{name} is not a number: {match.group(1)!r}", path)
-    elapsed = facts.files.clock.now - stamp
-    evidence = f"{name} = {stamp:.0f} ({age(elapsed)} ago); RPO {age(facts.layout.rpo_seconds)}"
-    if elapsed > facts.layout.rpo_seconds:
-        return failed(f"the metrics say the last success was {age(elapsed)} ago", evidence)
-    return passed(evidence)
-
-
-def waivers_valid(facts: HostFacts) -> Finding:
-    return waiver_finding(facts.waivers, facts.files.host_today)

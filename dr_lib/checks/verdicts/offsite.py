@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from dr_lib.checks.hostfacts import HostFacts
 from dr_lib.checks.model import Finding, Outcome, failed, not_applicable, passed
 from dr_lib.checks.pushstate import PushAttempt, TargetPushes, parse_push_state
-from dr_lib.checks.verdicts_files import age
+from dr_lib.checks.verdicts.files import age
 from dr_lib.config import OffsiteTargetConfig, duration_seconds
 from dr_lib.errors import ExitCode
 

@@ -24,7 +24,7 @@ from dr_lib.checks.endpoints import exporter_url
 from dr_lib.checks.hostfacts import EXPORTER_UNIT, HostFacts
 from dr_lib.checks.model import Finding, failed, not_applicable, passed
 from dr_lib.checks.units import UnitFacts
-from dr_lib.checks.verdicts_files import age
+from dr_lib.checks.verdicts.files import age
 
 MAX_SKEW_SECONDS = 120.0
 

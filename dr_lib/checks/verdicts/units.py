@@ -7,8 +7,8 @@ import time
 from dr_lib.checks.hostfacts import EXPORTER_UNIT, HostFacts
 from dr_lib.checks.model import Finding, failed, not_applicable, passed
 from dr_lib.checks.units import PathCondition, UnitFacts
-from dr_lib.checks.verdicts_files import age
-from dr_lib.checks.verdicts_offsite import PARTIAL_EXIT, push_failed_in_run
+from dr_lib.checks.verdicts.files import age
+from dr_lib.checks.verdicts.offsite import PARTIAL_EXIT, push_failed_in_run
 from dr_lib.config import duration_seconds
 
 
