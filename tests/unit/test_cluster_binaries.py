@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from dr_lib.cluster import binaries as b
-from dr_lib.cluster.build import matches_pin
-from dr_lib.cluster.goinfo import GoBuildInfo, parse_build_info
 from dr_lib.errors import EnvironmentProblem
+from k3s_dr_testbed.clusters import binaries as b
+from k3s_dr_testbed.clusters.build import matches_pin
+from k3s_dr_testbed.clusters.goinfo import GoBuildInfo, parse_build_info
 
 
 def test_ldflags_stamp_every_version_variable() -> None:
