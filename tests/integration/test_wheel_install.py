@@ -127,11 +127,19 @@ def test_testbed_commands_fail_with_one_line_naming_the_extra(venv: Venv, argv: 
     assert result.stderr == f"k3s-dr: error: {who} {EXTRA_LINE}\n"
 
 
-def test_a_drill_on_the_local_provider_names_the_extra(venv: Venv, tmp_path: Path) -> None:
-    result = _run([venv.k3s_dr, "drill", "--cluster", "local", "--reports", tmp_path, "--json"], timeout=120,
-                  cwd=tmp_path)
+@pytest.mark.parametrize(("options", "who"), [
+    (["--cluster", "local"], "the local cluster provider"),
+    (["--cluster", "k3d"], "the k3d cluster provider"),
+    # The kubeconfig provider is the product's own; the real node is not, and is refused before any step.
+    (["--cluster", "kubeconfig", "--kubeconfig", "/nonexistent/kubeconfig", "--real-node"],
+     "the real node (--real-node)"),
+])
+def test_a_drill_that_needs_the_testbed_names_the_extra(venv: Venv, tmp_path: Path, options: list[str],
+                                                        who: str) -> None:
+    result = _run([venv.k3s_dr, "drill", *options, "--reports", tmp_path, "--json"], timeout=120, cwd=tmp_path)
     assert result.returncode == ExitCode.ENVIRONMENT, result.stderr
-    assert result.stderr.splitlines()[-1] == f"k3s-dr: error: the local cluster provider {EXTRA_LINE}"
+    assert result.stdout == ""
+    assert result.stderr.splitlines()[-1] == f"k3s-dr: error: {who} {EXTRA_LINE}"
 
 
 def _seed(kube: Kube, ns: str) -> dict[str, Any]:
