@@ -17,9 +17,9 @@ from dr_lib.offsite.errors import RemoteAuthError, RemoteIntegrityError, RemoteM
 from dr_lib.offsite.model import RECORD_SUFFIX
 from dr_lib.offsite.pull import pull
 from dr_lib.offsite.push import local_archive, push_archive
-from dr_lib.offsite.s3server import S3Server, start_s3_server
 from dr_lib.offsite.s3target import S3Offsite
 from dr_lib.offsite.targets import open_target
+from k3s_dr_testbed.s3.server import S3Server, start_s3_server
 from tests.integration._offsite_env import (
     ACCESS_KEY,
     BASE,
