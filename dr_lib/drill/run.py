@@ -27,7 +27,7 @@ from dr_lib.drill.commands import CommandRun
 from dr_lib.drill.timeline import FAILED, PASSED, SKIPPED, Phase, StepOutcome, Timeline
 from dr_lib.drill.verdict import Targets
 from dr_lib.drill.verify import Verification
-from dr_lib.errors import UsageError
+from dr_lib.errors import StepSkipped, UsageError
 
 # Test-only switches that sabotage a restore on purpose; a report made with one says so.
 TEST_ONLY_ENV = ("K3S_DR_TEST_DISABLE_SANITIZER",)
@@ -39,14 +39,6 @@ NEEDS_PASSED: dict[str, tuple[str, ...]] = {
 }
 # verify also needs the restore to have been attempted: a verification of nothing proves nothing.
 NEEDS_RUN: dict[str, tuple[str, ...]] = {"verify": ("restore",)}
-
-
-class StepFailed(AssertionError):
-    """A step's check did not hold: the drill failed here, for the reason given."""
-
-
-class StepSkipped(Exception):
-    """A step could not run because a step it needs did not succeed."""
 
 
 @dataclass(frozen=True)

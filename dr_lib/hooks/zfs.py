@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import IO
 
 from dr_lib.archive.fsutil import create_private
-from dr_lib.hooks.pvdata import VolumeCapture, VolumeError
+from dr_lib.errors import VolumeError
+from dr_lib.hooks.pvdata import VolumeCapture
 
 SNAPSHOT_PREFIX = "k3s-dr-"
 RESTORING_SUFFIX = "-k3s-dr-restoring"
