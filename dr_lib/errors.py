@@ -111,11 +111,20 @@ class PartialFailure(DRError):
     exit_code = ExitCode.PARTIAL
 
 
-# --- programs we run ---------------------------------------------------------------------------
+# --- processes (dr_lib.proc) ------------------------------------------------------------------
 
 
 class ToolMissing(EnvironmentProblem):
     """A program we run is not installed: restic, zfs, systemctl, k3s, chromium (exit 7)."""
+
+
+class CommandFailed(EnvironmentProblem):
+    """A program we ran exited non-zero (exit 7): its status and the tail of its stderr, never its environment."""
+
+    def __init__(self, message: str, *, returncode: int, stderr: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.returncode = returncode
+        self.stderr = stderr
 
 
 # --- offsite (messages name the target, the bucket or repository; never a credential) ---------

@@ -46,6 +46,7 @@ def test_no_error_of_ours_is_a_value_error_or_an_assertion(cls: type[BaseExcepti
     (errors.HookSpecError, errors.ExitCode.USAGE),  # a wrong declaration: the operator's input
     (errors.VolumeError, errors.ExitCode.FAILURE),
     (errors.ToolMissing, errors.ExitCode.ENVIRONMENT),
+    (errors.CommandFailed, errors.ExitCode.ENVIRONMENT),
     (errors.StepFailed, errors.ExitCode.FAILURE),
 ])
 def test_moved_and_new_errors_carry_their_exit_code(cls: type[errors.DRError], code: int) -> None:
