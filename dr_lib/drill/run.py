@@ -22,12 +22,12 @@ from typing import Any
 from dr_lib.clock import utc_now
 from dr_lib.config import parse_duration
 from dr_lib.drill import DESTROY_MODES, PROVIDERS
-from dr_lib.drill.app import JSONObject
 from dr_lib.drill.commands import CommandRun
 from dr_lib.drill.timeline import FAILED, PASSED, SKIPPED, Phase, StepOutcome, Timeline
 from dr_lib.drill.verdict import Targets
 from dr_lib.drill.verify import Verification
 from dr_lib.errors import StepSkipped, UsageError
+from dr_lib.jsontypes import JSONObject
 
 # Test-only switches that sabotage a restore on purpose; a report made with one says so.
 TEST_ONLY_ENV = ("K3S_DR_TEST_DISABLE_SANITIZER",)

@@ -33,9 +33,9 @@ from dr_lib.hooks.runner import HookOutcome, judge, run_in_pod
 from dr_lib.hooks.settings import HookSettings
 from dr_lib.hooks.spec import Hook, PodPlan, plan_for_pod
 from dr_lib.hooks.zfs import ZfsBackend
+from dr_lib.jsontypes import JSONObject
 from dr_lib.kube.client import Kube
 
-JSONObject = dict[str, Any]
 MAGIC_BYTES = 32
 
 

@@ -34,9 +34,9 @@ from dr_lib.hooks.runner import HookOutcome, judge, run_in_pod
 from dr_lib.hooks.settings import HookSettings
 from dr_lib.hooks.spec import Hook, PodPlan, plan_for_pod
 from dr_lib.hooks.zfs import ZfsBackend
+from dr_lib.jsontypes import JSONObject
 from dr_lib.kube.client import Kube
 
-JSONObject = dict[str, Any]
 _CHUNK = 1024 * 1024
 
 # Where a volume from an archive may never be written, whatever its manifest says (a hostile

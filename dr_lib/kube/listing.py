@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dr_lib.errors import ClusterError, ResourceGone, UsageError
-from dr_lib.kube.client import JSONObject, Kube, ResourceType, Response
+from dr_lib.jsontypes import JSONObject
+from dr_lib.kube.client import Kube, ResourceType, Response
 
 DEFAULT_PAGE_SIZE = 500
 MAX_RESTARTS = 3

@@ -14,11 +14,11 @@ from typing import Any
 
 from dr_lib.clock import monotonic
 from dr_lib.errors import ClusterError
+from dr_lib.jsontypes import JSONObject
 from dr_lib.kube.writing import Writer
 from dr_lib.restore.ledger import FAILED, Entry
 from dr_lib.restore.plan import ObjectKey
 
-JSONObject = dict[str, Any]
 MAX_PENDING_SHOWN = 20
 
 

@@ -16,8 +16,9 @@ import pytest
 
 from dr_lib.cluster.realnode_config import NodeLayout
 from dr_lib.cluster.realnode_host import ctr
-from dr_lib.hooks.apps import APP_IMAGE, JSONObject
+from dr_lib.hooks.apps import APP_IMAGE
 from dr_lib.hooks.images import db_image_tar
+from dr_lib.jsontypes import JSONObject
 from dr_lib.kube.client import Kube
 from dr_lib.kube.exec import ExecResult, exec_in_pod
 

@@ -4,7 +4,6 @@ from dr_lib.restore.plan.compare import Difference, compare_objects
 from dr_lib.restore.plan.context import ArchiveContext, build_context
 from dr_lib.restore.plan.model import (
     ArchiveType,
-    JSONObject,
     LeftOut,
     ObjectKey,
     Plan,
@@ -20,7 +19,6 @@ __all__ = [
     "ArchiveContext",
     "ArchiveType",
     "Difference",
-    "JSONObject",
     "LeftOut",
     "ObjectKey",
     "Plan",

@@ -12,7 +12,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from dr_lib.restore.plan.model import JSONObject, TypeRef
+from dr_lib.jsontypes import JSONObject
+from dr_lib.restore.plan.model import TypeRef
 
 
 @dataclass(frozen=True)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
+
+from dr_lib.jsontypes import JSONObject
 
 if TYPE_CHECKING:
     from dr_lib.restore.plan.context import ArchiveContext
-
-JSONObject = dict[str, Any]
 
 
 class ArchiveType(Protocol):
