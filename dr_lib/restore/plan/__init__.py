@@ -1,8 +1,9 @@
 """Pure restore planning: archive objects in, ordered and sanitized objects out (no I/O)."""
 
 from dr_lib.restore.plan.compare import Difference, compare_objects
-from dr_lib.restore.plan.context import ArchiveContext, build_context
+from dr_lib.restore.plan.context import build_context
 from dr_lib.restore.plan.model import (
+    ArchiveContext,
     ArchiveType,
     LeftOut,
     ObjectKey,

@@ -15,9 +15,10 @@ from typing import Any
 from dr_lib.errors import IntegrityError
 from dr_lib.jsontypes import JSONObject
 from dr_lib.restore.plan.builtin import BUILTIN_TYPES
-from dr_lib.restore.plan.context import ArchiveContext, build_context
+from dr_lib.restore.plan.context import build_context
 from dr_lib.restore.plan.filters import filter_reason, map_namespaces
 from dr_lib.restore.plan.model import (
+    ArchiveContext,
     ArchiveType,
     LeftOut,
     ObjectKey,
