@@ -22,7 +22,7 @@ from dr_lib.restore.auto import AutoState, Decision, Observation, decide, is_use
 from dr_lib.restore.files import read_json, write_json_atomic
 from dr_lib.restore.plan import ObjectKey, Plan, TypeRef
 from dr_lib.restore.run import RestoreOutcome, RestoreRequest, load_plan, restore_archive
-from dr_lib.restore.waiting import poll_until
+from dr_lib.restore.wait import poll_until
 
 log = logging.getLogger(__name__)
 
