@@ -18,10 +18,10 @@ from dr_lib.archive import format as fmt
 from dr_lib.archive.userobjects import is_user_object
 from dr_lib.archive.writer import Spool, SpoolSummary
 from dr_lib.backup.scope import CRD_KEY, Scope, ScopeOptions, custom_resource_types, list_namespaces, object_filter
-from dr_lib.errors import DRError
+from dr_lib.errors import Cancelled, ResourceGone
 from dr_lib.kube.client import Kube
 from dr_lib.kube.discovery import APIResource, Discovery
-from dr_lib.kube.listing import DEFAULT_PAGE_SIZE, ResourceGone, iter_pages
+from dr_lib.kube.listing import DEFAULT_PAGE_SIZE, iter_pages
 
 DEFAULT_WORKERS = 4
 
@@ -43,10 +43,6 @@ class Progress:
 
 
 ProgressSink = Callable[[Progress], None]
-
-
-class Cancelled(DRError):
-    """Another kind's export failed; this one stopped early (its error is the one reported)."""
 
 
 def _crd_essentials(obj: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -11,11 +11,7 @@ from dr_lib.cli import metrics_record
 from dr_lib.cli.common import app, print_json
 from dr_lib.config import duration_seconds
 from dr_lib.drill import DESTROY_MODES, PROVIDERS
-from dr_lib.errors import DRError
-
-
-class DrillFailed(DRError):
-    """The drill ran and its verdict is fail (the report says where and why)."""
+from dr_lib.errors import DRError, DrillFailed
 
 
 def _progress(line: str) -> None:

@@ -21,10 +21,11 @@ from dr_lib.drill import live
 from dr_lib.drill.app import DATA_NS, DRILL_LABEL, AppOptions, application
 from dr_lib.drill.commands import CommandRun, run_k3s_dr, still_waiting
 from dr_lib.drill.redact import redact_object, secret_strings
-from dr_lib.drill.run import BackupRecord, DrillRun, RestoreRecord, StepFailed
+from dr_lib.drill.run import BackupRecord, DrillRun, RestoreRecord
 from dr_lib.drill.timeline import rpo_seconds
 from dr_lib.drill.verdict import judge as judge_verdict
 from dr_lib.drill.verify import verify_restore
+from dr_lib.errors import StepFailed
 from dr_lib.hooks.datacheck import DataTarget, read_back, write_rows
 from dr_lib.kube.client import Kube
 

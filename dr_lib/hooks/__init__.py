@@ -6,7 +6,8 @@ other). Declarations: pod annotations or config rules (spec.py); presets for com
 (presets.py); volume copies (pvdata.py, zfs.py). See docs/hooks.md.
 """
 
-from dr_lib.hooks.collect import DataCollector, HookFailed
+from dr_lib.errors import HookFailed
+from dr_lib.hooks.collect import DataCollector
 from dr_lib.hooks.restoredata import DataRestorer
 from dr_lib.hooks.settings import HookSettings
 

@@ -15,14 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from dr_lib.clock import monotonic
-from dr_lib.errors import ClusterUnreachable, IntegrityError
+from dr_lib.errors import ClusterUnreachable, IntegrityError, ResourceGone
 from dr_lib.kube.client import Kube, ResourceType
-from dr_lib.kube.listing import ResourceGone, iter_pages
+from dr_lib.kube.listing import iter_pages
 from dr_lib.restore.auto import AutoState, Decision, Observation, decide, is_user_object
 from dr_lib.restore.files import read_json, write_json_atomic
 from dr_lib.restore.plan import ObjectKey, Plan, TypeRef
 from dr_lib.restore.run import RestoreOutcome, RestoreRequest, load_plan, restore_archive
-from dr_lib.restore.waiting import poll_until
+from dr_lib.restore.wait import poll_until
 
 log = logging.getLogger(__name__)
 

@@ -9,12 +9,11 @@ temporary name and renames them, the shape "consistent enough" copies suit.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
+from dr_lib.jsontypes import JSONObject
 from k3s_dr_testbed.apps.images import DB_REF, POSTGRES_BIN
 
 APP_IMAGE = "docker.io/local/debian:bookworm"
-JSONObject = dict[str, Any]
 ROWS_FINGERPRINT = ("select count(*) || ' ' || md5(coalesce(string_agg(id || ':' || title, ',' order by id), '')) "
                     "from items")
 

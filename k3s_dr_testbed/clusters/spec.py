@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from dr_lib.cluster.provider import DEFAULT_NODES, ClusterHandle, ClusterSpec
-from dr_lib.errors import EnvironmentProblem, UsageError
+from dr_lib.errors import ToolMissing, UsageError
 
 HOME_ENV = "K3S_DR_HOME"
 DEFAULT_HOME = "~/.local/state/k3s-dr"
@@ -23,10 +23,6 @@ MAX_NODES = 100
 
 __all__ = ["DEFAULT_NODES", "MAX_NODES", "ClusterHandle", "ClusterSpec", "ToolMissing", "cluster_dir", "clusters_root",
            "home_dir", "validate_flags", "validate_name", "validate_nodes"]
-
-
-class ToolMissing(EnvironmentProblem):
-    """A tool or binary a provider needs is not on this machine (tests skip, naming it)."""
 
 
 def validate_name(name: str) -> str:

@@ -20,8 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dr_lib.errors import DeadlineExceeded, EnvironmentProblem
-from dr_lib.offsite.errors import ToolMissing
+from dr_lib.errors import DeadlineExceeded, EnvironmentProblem, ToolMissing
 
 VERSITYGW_VERSION = "v1.8.0"
 VERSITYGW_PACKAGE = "github.com/versity/versitygw/cmd/versitygw"

@@ -14,8 +14,7 @@ from dr_lib.archive.access import verify_archive
 from dr_lib.archive.sidecar import write_sidecar
 from dr_lib.archive.writer import write_archive
 from dr_lib.config import OffsiteConfig, OffsiteTargetConfig
-from dr_lib.errors import ExitCode, IntegrityError, UsageError
-from dr_lib.offsite.errors import RemoteAuthError
+from dr_lib.errors import ExitCode, IntegrityError, RemoteAuthError, UsageError
 from dr_lib.offsite.members import extract_members
 from dr_lib.offsite.pull import pull
 from dr_lib.offsite.push import push_archive

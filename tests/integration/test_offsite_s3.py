@@ -12,8 +12,14 @@ from typing import Any
 import pytest
 
 from dr_lib.archive.sidecar import read_sidecar
-from dr_lib.errors import ExitCode
-from dr_lib.offsite.errors import RemoteAuthError, RemoteIntegrityError, RemoteMissing, RemoteUnreachable, WrongIdentity
+from dr_lib.errors import (
+    ExitCode,
+    RemoteAuthError,
+    RemoteIntegrityError,
+    RemoteMissing,
+    RemoteUnreachable,
+    WrongIdentity,
+)
 from dr_lib.offsite.model import RECORD_SUFFIX
 from dr_lib.offsite.pull import pull
 from dr_lib.offsite.push import local_archive, push_archive
