@@ -16,6 +16,7 @@ from typing import Any
 
 from dr_lib.archive import format as fmt
 from dr_lib.archive.dataentry import DataEntry, data_from_manifest, data_to_manifest
+from dr_lib.archive.userobjects import RULES_VERSION
 from dr_lib.errors import IntegrityError
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -92,16 +93,22 @@ class Manifest:
     format_version: int = fmt.FORMAT_VERSION
     data: tuple[DataEntry, ...] = ()  # application data members (dataentry.py), after the datastore
     data_failures: tuple[str, ...] = ()
+    user_objects_rules: int | None = None  # the userobjects.RULES_VERSION files[].user_objects were counted by
 
     @property
     def objects(self) -> int:
         return sum(entry.objects for entry in self.files)
 
     @property
+    def counts_current(self) -> bool:
+        """Whether files[].user_objects were counted by the rules of this version (none: older archives)."""
+        return self.user_objects_rules == RULES_VERSION and all(e.user_objects is not None for e in self.files)
+
+    @property
     def user_objects(self) -> int | None:
-        """User objects of all kinds, None when any kind was not counted (archives of older versions)."""
-        counts = [entry.user_objects for entry in self.files]
-        return None if any(count is None for count in counts) else sum(c for c in counts if c is not None)
+        """User objects of all kinds by the current rules; None when the archive counted them otherwise
+        (older versions counted bootstrap RBAC and k3s's add-ons) or not at all: recount its objects."""
+        return sum(e.user_objects or 0 for e in self.files) if self.counts_current else None
 
     @property
     def created_at(self) -> datetime:
@@ -121,6 +128,7 @@ class Manifest:
             "files": [entry.to_dict() for entry in self.files], "objects": self.objects,
             "datastore": None if self.datastore is None else self.datastore.to_dict(),
             "scope": dict(self.scope), **data_to_manifest(self.data, self.data_failures),
+            **({} if self.user_objects_rules is None else {"user_objects_rules": self.user_objects_rules}),
         }
 
     def to_json(self) -> bytes:
@@ -202,6 +210,15 @@ def _identity(data: Any) -> ClusterIdentity:
                            kube_system_uid=_need(data, "kube_system_uid", str, where))
 
 
+def _rules_version(data: Mapping[str, Any]) -> int | None:
+    if data.get("user_objects_rules") is None:
+        return None
+    version = _count(data, "user_objects_rules", "")
+    if version < 1:
+        raise IntegrityError(f"manifest field user_objects_rules is {version}: expected a version ≥ 1")
+    return version
+
+
 def manifest_from_dict(data: Any) -> Manifest:
     if not isinstance(data, Mapping):
         raise IntegrityError(f"manifest.json holds {type(data).__name__}: expected a JSON object")
@@ -224,7 +241,7 @@ def manifest_from_dict(data: Any) -> Manifest:
     manifest = Manifest(
         tool_version=_need(data, "tool_version", str, ""), created=created, cluster=_identity(data.get("cluster")),
         files=files, datastore=_datastore(data.get("datastore")), scope=_need(data, "scope", dict, ""),
-        data=data_entries, data_failures=data_failures,
+        data=data_entries, data_failures=data_failures, user_objects_rules=_rules_version(data),
     )
     total = _count(data, "objects", "")
     if total != manifest.objects:

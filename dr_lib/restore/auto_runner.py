@@ -18,7 +18,7 @@ from dr_lib.clock import monotonic
 from dr_lib.errors import ClusterUnreachable, IntegrityError
 from dr_lib.kube.client import Kube, ResourceType
 from dr_lib.kube.listing import ResourceGone, iter_pages
-from dr_lib.restore.auto import AutoState, Decision, Observation, decide, is_user_object
+from dr_lib.restore.auto import AutoState, Decision, Observation, decide, user_keys
 from dr_lib.restore.files import read_json, write_json_atomic
 from dr_lib.restore.plan import ObjectKey, Plan, TypeRef
 from dr_lib.restore.run import RestoreOutcome, RestoreRequest, load_plan, restore_archive
@@ -105,8 +105,8 @@ def _observe(request: RestoreRequest, kube: Kube, boot_id: str) -> Observation:
     if not request.archive.exists():
         return Observation(boot_id, "", 0, 0, cluster_uid(kube))
     verified, plan = load_plan(request.archive.resolve(), request.plan_options)
-    user_keys = [obj.key for obj in plan.objects() if is_user_object(obj.key)]
-    return Observation(boot_id, verified.sha256, len(user_keys), count_present(kube, plan, user_keys),
+    keys = user_keys(plan)
+    return Observation(boot_id, verified.sha256, len(keys), count_present(kube, plan, keys),
                        cluster_uid(kube))
 
 
@@ -130,9 +130,9 @@ def run_auto(request: RestoreRequest, kube: Kube, *, boot_id: str, state_dir: Pa
     try:
         if decision.restore:
             outcome = restore_archive(replace(request, dry_run=False), kube, now=now)
-            user_keys = [obj.key for obj in outcome.plan.objects() if is_user_object(obj.key)]
             after = AutoState(boot_id, outcome.verified.sha256, cluster_uid(kube),
-                              count_present(kube, outcome.plan, user_keys), now.strftime("%Y-%m-%dT%H:%M:%SZ"))
+                              count_present(kube, outcome.plan, user_keys(outcome.plan)),
+                              now.strftime("%Y-%m-%dT%H:%M:%SZ"))
             data["last_restore"] = after.to_dict()
             log.warning("auto-restore %s: ledger %s", outcome.ledger.outcome, outcome.ledger_path)
     finally:  # the decision is kept even when the restore it started could not run
