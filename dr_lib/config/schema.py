@@ -36,6 +36,10 @@ class RestoreConfig:
     )
     state_dir: str = _spec("/var/lib/k3s-dr", "an absolute directory path", _absolute)
     wait_timeout: str = _spec("10m", "a duration such as 90s, 10m", _duration)
+    shrink_warn_threshold: float = _spec(
+        0.5, "a fraction 0..1: restore warns when its archive holds this share fewer user objects than the "
+        "archive before it in backup.dir (none at all always warns)", _fraction,
+    )
 
 
 @dataclass(frozen=True)

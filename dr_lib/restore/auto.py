@@ -91,9 +91,11 @@ class Decision:
     restore: bool
     reason: str
     loss: float
+    refused: bool = False  # the snapshot itself was not trusted (dr_lib.restore.trust) or failed verification
 
     def to_dict(self) -> dict[str, Any]:
-        return {"restore": self.restore, "reason": self.reason, "loss": round(self.loss, 4)}
+        return {"restore": self.restore, "reason": self.reason, "loss": round(self.loss, 4),
+                **({"refused": True} if self.refused else {})}
 
 
 def decide(seen: Observation, last: AutoState, threshold: float, *, force: bool = False) -> Decision:
