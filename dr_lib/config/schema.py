@@ -24,7 +24,8 @@ class BackupConfig:
     interval: str = _spec("1h", "a duration such as 15m, 1h, 1d", _duration)
     log_file: str = _spec("/var/log/k3s-dr.log", "an absolute file path", _absolute)
     k3s_data_dir: str = _spec("/var/lib/rancher/k3s", "an absolute directory path", _absolute)
-    lock_file: str = _spec("/run/lock/k3s-dr.lock", "an absolute file path", _absolute)
+    lock_file: str = _spec("/run/k3s-dr/k3s-dr.lock", "an absolute file path in a directory only root writes "
+                           "(created 0700 when missing)", _absolute)
 
 
 @dataclass(frozen=True)
