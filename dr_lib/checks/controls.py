@@ -69,6 +69,16 @@ CONTROLS: tuple[Control, ...] = (
         "k3s-dr fix   (re-points it at the newest verified archive)", fixable=True,
     ),
     Control(
+        "DR-LINK-004", "Snapshot holds user objects when older archives do", S.CRITICAL,
+        "A backup of a wiped cluster is a valid archive; promoted, it makes auto-restore decide at boot that "
+        "there is nothing to restore, and the next rotations take the last archive that could — the seed's "
+        "failure. The verification records say how many user objects each archive holds.",
+        "if the cluster lost them: `k3s-dr list` (column USER), then `k3s-dr restore {backup_dir}/<newest archive "
+        "with user objects>` and `systemctl start {backup_service}`; if they were deleted on purpose, delete the "
+        "older archives that still hold them (or waive this control)",
+        fixable=False, covers="seed report (restore of an empty backup)",
+    ),
+    Control(
         "DR-ARCH-001", "Newest verified archive is intact", S.CRITICAL,
         "Archives can rot or be altered after verification; restore refuses a damaged one, so you would "
         "only find out during the outage.",

@@ -9,6 +9,7 @@ from dr_lib.checks import verdicts_exporter as exporter
 from dr_lib.checks import verdicts_files as files
 from dr_lib.checks import verdicts_misc as misc
 from dr_lib.checks import verdicts_offsite as offsite
+from dr_lib.checks import verdicts_snapshot as snapshot
 from dr_lib.checks import verdicts_units as units
 from dr_lib.checks.controls import BY_ID
 from dr_lib.checks.hostfacts import HostFacts
@@ -25,6 +26,7 @@ VERDICTS: Mapping[str, Verdict] = MappingProxyType({
     "DR-LINK-001": files.latest_link,
     "DR-LINK-002": files.snapshot_link_present,
     "DR-LINK-003": files.snapshot_link_verified,
+    "DR-LINK-004": snapshot.snapshot_holds_user_objects,
     "DR-ARCH-001": files.archive_intact,
     "DR-ARCH-002": files.expected_kinds,
     "DR-ARCH-003": files.datastore_with_token,

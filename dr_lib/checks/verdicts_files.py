@@ -49,8 +49,9 @@ def backup_dir_private(facts: HostFacts) -> Finding:
 
 def archives_within_retention(facts: HostFacts) -> Finding:
     backup = facts.layout.config.backup
-    # The newest verified archive is never rotated away, even when newer unpromoted ones exist: one extra.
-    limit = backup.keep + backup.keep_daily + backup.keep_weekly + 1
+    # Rotation keeps, beyond the tiers, the newest verified archive (newer unpromoted ones may exist) and the
+    # newest archive holding user objects (after a wipe, the one that can bring the cluster back): two extra.
+    limit = backup.keep + backup.keep_daily + backup.keep_weekly + 2
     archives = facts.files.archives
     names = ", ".join(a.name for a in archives[:4]) + (" …" if len(archives) > 4 else "")
     evidence = (f"{len(archives)} archive(s) matching {facts.layout.config.checks.archive_glob} in "

@@ -79,7 +79,7 @@ MUTATIONS = [
              f"echo \"{NOW} k3s-dr backup FAILED exit=6 error='the API server did not answer'\" >> /var/log/k3s-dr.log",
              "DR-LOG-001", undo="sed -i '$d' /var/log/k3s-dr.log"),
     Mutation("too many archives: rotation not running",
-             f"for d in 01 02 03; do cp -p {NEWEST} {D}/k3s-dr-200001${{d}}T000000Z.tar.gz; done", "DR-BKP-002",
+             f"for d in 01 02 03 04; do cp -p {NEWEST} {D}/k3s-dr-200001${{d}}T000000Z.tar.gz; done", "DR-BKP-002",
              undo=f"rm {D}/k3s-dr-2000*.tar.gz"),
     Mutation("kinds missing: secrets left out of the scope", "k3s-dr backup --exclude-kind secrets --allow-shrink",
              "DR-ARCH-002", undo=NEW_BACKUP),

@@ -10,6 +10,7 @@ from datetime import date
 import pytest
 from _host_facts import (
     ARCHIVE,
+    DIGEST,
     DIR,
     EXE,
     LAYOUT,
@@ -68,6 +69,21 @@ def _extra_archives(count: int) -> Callable[[HostFacts], HostFacts]:
     return lambda f: with_files(f, archives=(*f.files.archives, *extra))
 
 
+OLDER = "k3s-dr-20270115T065000Z.tar.gz"
+
+
+def _wiped_snapshot(facts: HostFacts, *, older_users: int | None, snapshot_users: int | None = 0,
+                    older_verified: bool = True) -> HostFacts:
+    """The snapshot's archive counts ``snapshot_users`` user objects; an older archive ``older_users``."""
+    def sidecar(name: str, users: int | None) -> dict[str, object]:
+        record: dict[str, object] = {"archive": name, "sha256": DIGEST, "bytes": 60000}
+        return record if users is None else {**record, "user_objects": users, "user_objects_rules": 2}
+
+    older = archive(OLDER, mtime=NOW - 4200, sha256=None,
+                    sidecar=sidecar(OLDER, older_users) if older_verified else None)
+    return with_files(facts, archives=(archive(sidecar=sidecar(ARCHIVE, snapshot_users)), older))
+
+
 def _waivers(*waivers: Waiver) -> Callable[[HostFacts], HostFacts]:
     return lambda f: dataclasses.replace(f, waivers=WaiverSet(waivers, (), "/etc/k3s-dr/waivers.yaml", True))
 
@@ -104,7 +120,8 @@ MUTATIONS: list[tuple[str, Callable[[HostFacts], HostFacts], str]] = [
     ("stale backup", lambda f: with_files(f, archives=(archive(mtime=NOW - 3 * 3600),)), "DR-BKP-004"),
     ("archive world-readable", lambda f: with_files(f, archives=(archive(mode=0o644),)), "DR-BKP-003"),
     ("backup directory open", lambda f: with_stat(f, path(DIR, kind="dir", mode=0o755)), "DR-BKP-001"),
-    ("too many archives", _extra_archives(3), "DR-BKP-002"),
+    ("too many archives", _extra_archives(4), "DR-BKP-002"),
+    ("snapshot on a backup of a wiped cluster", lambda f: _wiped_snapshot(f, older_users=28), "DR-LINK-004"),
     ("kinds missing", _inspected(manifest(kinds=(("", "namespaces"), ("", "services")))), "DR-ARCH-002"),
     ("archive without datastore", _inspected(manifest(datastore=False)), "DR-ARCH-003"),
     ("token missing on the host", lambda f: with_stat(f, PathFacts(LAYOUT.token)), "DR-K3S-001"),
@@ -249,3 +266,32 @@ def test_a_stopped_exporter_service_leaves_its_answers_unjudged() -> None:
     assert findings["DR-METRICS-002"].outcome is Outcome.NOT_APPLICABLE
     assert "see DR-METRICS-003" in findings["DR-METRICS-002"].evidence
     assert "is failed (failed)" in findings["DR-METRICS-003"].problem
+
+
+# (case, how the backup directory looks, DR-LINK-004's outcome, a fragment of what it says)
+USER_OBJECT_CASES: list[tuple[str, Callable[[HostFacts], HostFacts], Outcome, str]] = [
+    ("snapshot with user objects", lambda f: f, Outcome.PASS, "28 user objects"),
+    ("wiped snapshot, an older archive holds 28", lambda f: _wiped_snapshot(f, older_users=28), Outcome.FAIL,
+     f"while the older {OLDER} holds 28"),
+    ("empty cluster all along", lambda f: _wiped_snapshot(f, older_users=0), Outcome.PASS, "an empty cluster"),
+    ("older archive verified before counts were recorded", lambda f: _wiped_snapshot(f, older_users=None),
+     Outcome.PASS, "no older archive holds any"),
+    ("older archive never verified", lambda f: _wiped_snapshot(f, older_users=5, older_verified=False),
+     Outcome.PASS, "no older archive holds any"),
+    ("snapshot verified before counts were recorded", lambda f: _wiped_snapshot(f, older_users=5,
+                                                                                snapshot_users=None),
+     Outcome.NOT_APPLICABLE, "k3s-dr verify"),
+    ("snapshot link missing", lambda f: with_stat(f, PathFacts(LAYOUT.snapshot_link)), Outcome.NOT_APPLICABLE,
+     "DR-LINK-002"),
+    ("snapshot on a changed archive", lambda f: with_files(f, archives=(archive(sha256="00" * 32),)),
+     Outcome.NOT_APPLICABLE, "DR-LINK-003"),
+]
+
+
+@pytest.mark.parametrize(("mutate", "outcome", "says"), [c[1:] for c in USER_OBJECT_CASES],
+                         ids=[c[0] for c in USER_OBJECT_CASES])
+def test_snapshot_user_objects_against_older_archives(mutate: Callable[[HostFacts], HostFacts], outcome: Outcome,
+                                                      says: str) -> None:
+    finding = evaluate_all(mutate(healthy()))["DR-LINK-004"]
+    assert finding.outcome is outcome, finding
+    assert says in f"{finding.problem} {finding.evidence}"
