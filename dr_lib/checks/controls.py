@@ -64,8 +64,10 @@ CONTROLS: tuple[Control, ...] = (
     ),
     Control(
         "DR-LINK-003", "Snapshot link points at a verified archive", S.CRITICAL,
-        "Auto-restore restores whatever the link names, unattended; an unverified or corrupt archive "
-        "fails the restore at the worst moment.",
+        "Auto-restore runs as root at boot and accepts only an archive k3s-dr wrote and verified in the backup "
+        "directory (links resolved, a regular file named like its archives, a verification record for exactly "
+        "that file); anything else — a link planted elsewhere, an unverified, changed or corrupt archive — is "
+        "refused at the worst moment, and a restore of it would have been a restore of whatever was planted.",
         "k3s-dr fix   (re-points it at the newest verified archive)", fixable=True,
     ),
     Control(

@@ -84,6 +84,13 @@ def _wiped_snapshot(facts: HostFacts, *, older_users: int | None, snapshot_users
     return with_files(facts, archives=(archive(sidecar=sidecar(ARCHIVE, snapshot_users)), older))
 
 
+def _planted_copy(facts: HostFacts, name: str) -> HostFacts:
+    """A copy of the archive, sidecar included (so it names the original), older, and the snapshot link on it."""
+    copy = archive(name, mtime=NOW - 4000)  # the record still says ARCHIVE: copied along with the file
+    copy = dataclasses.replace(copy, sidecar={**(copy.sidecar or {}), "archive": ARCHIVE})
+    return with_stat(with_files(facts, archives=(*facts.files.archives, copy)), link(LAYOUT.snapshot_link, name))
+
+
 def _waivers(*waivers: Waiver) -> Callable[[HostFacts], HostFacts]:
     return lambda f: dataclasses.replace(f, waivers=WaiverSet(waivers, (), "/etc/k3s-dr/waivers.yaml", True))
 
@@ -94,6 +101,12 @@ MUTATIONS: list[tuple[str, Callable[[HostFacts], HostFacts], str]] = [
     ("snapshot link dangling", lambda f: with_stat(f, dataclasses.replace(
         link(LAYOUT.snapshot_link, "gone.tar.gz"), exists=False)), "DR-LINK-002"),
     ("snapshot link on a corrupt archive", _tampered, "DR-LINK-003"),
+    ("snapshot link to a verified archive outside the backup directory", lambda f: with_stat(f, dataclasses.replace(
+        link(LAYOUT.snapshot_link, f"/srv/planted/{ARCHIVE}"), resolved=f"/srv/planted/{ARCHIVE}")), "DR-LINK-003"),
+    ("snapshot link to a copy carrying another archive's record", lambda f: _planted_copy(f, "k3s-dr-20270115T000000Z"
+                                                                                          ".tar.gz"), "DR-LINK-003"),
+    ("snapshot link to a verified file not named like an archive", lambda f: _planted_copy(f, "k3s-dr-x.tar.gz"),
+     "DR-LINK-003"),
     ("latest link missing", lambda f: with_stat(f, PathFacts(LAYOUT.latest_link)), "DR-LINK-001"),
     ("latest link is a plain file", lambda f: with_stat(f, path(LAYOUT.latest_link)), "DR-LINK-001"),
     ("auto-restore disabled", lambda f: with_unit(f, UNITS.auto_restore, unit_file_state="disabled"),
@@ -295,3 +308,24 @@ def test_snapshot_user_objects_against_older_archives(mutate: Callable[[HostFact
     finding = evaluate_all(mutate(healthy()))["DR-LINK-004"]
     assert finding.outcome is outcome, finding
     assert says in f"{finding.problem} {finding.evidence}"
+
+
+# (case, the planted snapshot link, what DR-LINK-003 says): the refusals of restore --auto, judged beforehand
+AUTO_RESTORE_REFUSALS: list[tuple[str, Callable[[HostFacts], HostFacts], str]] = [
+    ("outside the backup directory", lambda f: with_stat(f, dataclasses.replace(
+        link(LAYOUT.snapshot_link, f"/srv/planted/{ARCHIVE}"), resolved=f"/srv/planted/{ARCHIVE}")),
+     "refuses a target outside the backup directory"),
+    ("another archive's record", lambda f: _planted_copy(f, "k3s-dr-20270115T000000Z.tar.gz"),
+     f"its verification record is for '{ARCHIVE}'"),
+    ("not named like an archive", lambda f: _planted_copy(f, "k3s-dr-x.tar.gz"), "not named like a k3s-dr archive"),
+    ("changed since verified (size)", lambda f: with_files(f, archives=(archive(size=60001),)),
+     "its verification record says 60000"),
+]
+
+
+@pytest.mark.parametrize(("mutate", "says"), [c[1:] for c in AUTO_RESTORE_REFUSALS],
+                         ids=[c[0] for c in AUTO_RESTORE_REFUSALS])
+def test_snapshot_link_control_says_what_auto_restore_would_refuse(mutate: Callable[[HostFacts], HostFacts],
+                                                                  says: str) -> None:
+    finding = evaluate_all(mutate(healthy()))["DR-LINK-003"]
+    assert finding.outcome is Outcome.FAIL and says in finding.problem, finding
