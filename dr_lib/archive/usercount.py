@@ -45,17 +45,28 @@ def _read_count(path: Path) -> int | None:
         return None
 
 
-def previous_archive(directory: Path, before: datetime, *, besides: Path | None = None) -> Path | None:
-    """The newest archive in ``directory`` named after a time before ``before`` (not ``besides`` itself)."""
+def older_archives(directory: Path, before: datetime, *, besides: Path | None = None) -> list[Path]:
+    """Archives in ``directory`` named after a time before ``before`` (not ``besides`` itself), newest first."""
     try:
-        names = [path for path in directory.iterdir() if fmt.archive_time(path.name) is not None]
+        paths = [path for path in directory.iterdir() if fmt.archive_time(path.name) is not None]
     except OSError:
-        return None
+        return []
     skip = besides.resolve() if besides is not None else None
-    older = [(fmt.archive_time(path.name), path) for path in names
+    dated = [(fmt.archive_time(path.name), path) for path in paths
              if path.is_file() and not path.is_symlink() and path.resolve() != skip]
-    earlier = [(created, path) for created, path in older if created is not None and created < before]
-    return max(earlier, key=lambda item: (item[0], item[1].name))[1] if earlier else None
+    earlier = [(created, path) for created, path in dated if created is not None and created < before]
+    return [path for _, path in sorted(earlier, key=lambda item: (item[0], item[1].name), reverse=True)]
+
+
+def previous_with_user_objects(directory: Path, before: datetime, *,
+                               besides: Path | None = None) -> tuple[Path, int] | None:
+    """The newest archive before ``before`` that holds user objects, and how many; archives with none (or
+    unreadable) are passed over: a run of backups of a wiped cluster must not hide the wipe."""
+    for path in older_archives(directory, before, besides=besides):
+        count = archive_user_objects(path)
+        if count:
+            return path, count
+    return None
 
 
 def user_object_drop(previous: int, current: int) -> float:

@@ -1,8 +1,9 @@
 """Restore's warning: this archive holds far fewer user objects than the one before it in backup.dir.
 
 Restoring the backup of a wiped cluster "succeeds" and brings nothing back — the runbook once
-printed "recovered" after exactly that. The archive before it (the newest one in the backup
-directory named after an earlier time) is the operator's likely intent. The shrink guard keeps
+printed "recovered" after exactly that. The archive before it — the newest one in the backup
+directory named after an earlier time that holds user objects (a run of backups taken after the
+wipe holds none, and must not hide it) — is the operator's likely intent. The shrink guard keeps
 such backups from being promoted; this warning covers archives named by hand. A warning, not a
 refusal: the empty archive may be the truth.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from dr_lib.archive import VerifyResult
-from dr_lib.archive.usercount import archive_user_objects, previous_archive, user_object_drop
+from dr_lib.archive.usercount import previous_with_user_objects, user_object_drop
 
 
 def fewer_user_objects(verified: VerifyResult, backup_dir: Path | None, threshold: float) -> str | None:
@@ -20,10 +21,10 @@ def fewer_user_objects(verified: VerifyResult, backup_dir: Path | None, threshol
     be missing (``restore.shrink_warn_threshold``); an archive with none after one with some always warns."""
     if backup_dir is None:
         return None
-    previous = previous_archive(backup_dir, verified.manifest.created_at, besides=verified.path)
-    before = None if previous is None else archive_user_objects(previous)
-    if previous is None or before is None:
+    found = previous_with_user_objects(backup_dir, verified.manifest.created_at, besides=verified.path)
+    if found is None:
         return None
+    previous, before = found
     now = verified.user_objects
     drop = user_object_drop(before, now)
     if drop <= 0 or (now > 0 and drop < threshold):

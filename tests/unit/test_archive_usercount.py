@@ -12,7 +12,7 @@ from _archive_factory import CONFIGMAPS, NAMESPACES, Kind, good_archive
 
 from dr_lib.archive import format as fmt
 from dr_lib.archive import read_manifest, read_sidecar, verify_archive, write_sidecar
-from dr_lib.archive.usercount import archive_user_objects, previous_archive, user_object_drop
+from dr_lib.archive.usercount import archive_user_objects, older_archives, previous_with_user_objects, user_object_drop
 from dr_lib.archive.userobjects import RULES_VERSION
 from dr_lib.errors import IntegrityError
 
@@ -83,17 +83,22 @@ def test_an_unreadable_archive_has_no_count(tmp_path: Path) -> None:
     assert archive_user_objects(tmp_path / "missing.tar.gz") is None
 
 
-def test_the_archive_before_another_is_the_newest_older_archive_in_the_directory(tmp_path: Path) -> None:
+def test_the_archive_before_another_is_the_newest_older_one_holding_user_objects(tmp_path: Path) -> None:
+    empty = {NAMESPACES: [NAMESPACES.obj("kube-system")]}
     oldest = good_archive(tmp_path, CONTENT, created="2026-11-28T08:00:00Z")
     before = good_archive(tmp_path, CONTENT, created="2026-11-28T09:00:00Z")
-    this = good_archive(tmp_path, CONTENT, created="2026-11-28T10:00:00Z")
+    wiped_1 = good_archive(tmp_path, empty, created="2026-11-28T09:10:00Z")
+    wiped_2 = good_archive(tmp_path, empty, created="2026-11-28T09:20:00Z")
     good_archive(tmp_path, CONTENT, created="2026-11-28T11:00:00Z")  # newer: not "before"
     (tmp_path / "k3s-cluster-snapshot.tar.gz").symlink_to(oldest.name)  # links are not archives
     (tmp_path / "k3s-dr-20261128T093000Z.tar.gz.verified.json").write_text("{}")
-    created = read_manifest(this).created_at
-    assert previous_archive(tmp_path, created, besides=this) == before
-    assert previous_archive(tmp_path, read_manifest(oldest).created_at) is None
-    assert previous_archive(tmp_path / "missing", created) is None
+    when = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
+    assert older_archives(tmp_path, when) == [wiped_2, wiped_1, before, oldest]
+    assert older_archives(tmp_path, when, besides=tmp_path / "k3s-cluster-snapshot.tar.gz") == \
+        [wiped_2, wiped_1, before]  # the archive itself, even named through a link, is not "before" itself
+    assert previous_with_user_objects(tmp_path, when) == (before, 4)  # the two wiped backups are passed over
+    assert previous_with_user_objects(tmp_path, read_manifest(oldest).created_at) is None
+    assert older_archives(tmp_path / "missing", when) == []
 
 
 @pytest.mark.parametrize(("previous", "current", "drop"), [(28, 0, 1.0), (28, 14, 0.5), (28, 28, 0.0),

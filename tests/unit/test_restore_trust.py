@@ -151,33 +151,36 @@ def test_same_size_other_content_fails_the_digest(backups: Path) -> None:
         check_digest(trusted, hashlib.sha256(archive.read_bytes()).hexdigest())
 
 
-# (case, user objects of the archive before, of this one, threshold, warned)
-WARNINGS: list[tuple[str, int, int, float, bool]] = [
-    ("a wiped cluster's backup after a good one", 4, 0, 0.5, True),
-    ("none after some, even with threshold 1", 4, 0, 1.0, True),
-    ("half as many", 4, 2, 0.5, True),
-    ("a quarter fewer", 4, 3, 0.5, False),
-    ("as many", 4, 4, 0.0, False),
-    ("more", 1, 4, 0.5, False),
-    ("both empty", 0, 0, 0.5, False),
+# (case, user objects of an older archive, of the archive before this one, of this one, threshold, warned)
+WARNINGS: list[tuple[str, int, int, int, float, bool]] = [
+    ("a wiped cluster's backup after a good one", 9, 4, 0, 0.5, True),
+    ("none after some, even with threshold 1", 9, 4, 0, 1.0, True),
+    ("half as many", 9, 4, 2, 0.5, True),
+    ("a quarter fewer", 9, 4, 3, 0.5, False),
+    ("as many", 9, 4, 4, 0.0, False),
+    ("more", 9, 1, 4, 0.5, False),
+    ("after another wiped backup: compared with the last that held some", 9, 0, 0, 0.5, True),
+    ("an empty cluster all along", 0, 0, 0, 0.5, False),
 ]
 
 
-@pytest.mark.parametrize(("before", "now", "threshold", "warned"), [w[1:] for w in WARNINGS],
+@pytest.mark.parametrize(("oldest", "before", "now", "threshold", "warned"), [w[1:] for w in WARNINGS],
                          ids=[w[0] for w in WARNINGS])
-def test_restore_warns_when_its_archive_holds_far_fewer_user_objects(backups: Path, before: int, now: int,
-                                                                     threshold: float, warned: bool) -> None:
+def test_restore_warns_when_its_archive_holds_far_fewer_user_objects(backups: Path, oldest: int, before: int,
+                                                                     now: int, threshold: float,
+                                                                     warned: bool) -> None:
     def content(users: int) -> dict:  # type: ignore[type-arg]
         return {NAMESPACES: [NAMESPACES.obj("kube-system")],
                 CONFIGMAPS: [CONFIGMAPS.obj("kube-root-ca.crt", "shop")] + [CONFIGMAPS.obj(f"u{i}", "shop")
                                                                            for i in range(users)]}
 
+    first = verified_archive(backups, "2026-11-28T08:00:00Z", content(oldest))
     earlier = verified_archive(backups, "2026-11-28T09:00:00Z", content(before))
-    verified_archive(backups, "2026-11-28T08:00:00Z", content(9))  # older still: not "the one before"
     this = verify_archive(good_archive(backups, content(now), created="2026-11-28T10:00:00Z"))
     warning = fewer_user_objects(this, backups, threshold)
     assert (warning is not None) is warned, warning
     if warning is not None:
-        assert f"holds {now} user objects" in warning and earlier.name in warning and f"({before})" in warning
+        compared, held = (earlier, before) if before else (first, oldest)
+        assert f"holds {now} user objects" in warning and compared.name in warning and f"({held})" in warning
     assert fewer_user_objects(this, None, threshold) is None
     assert fewer_user_objects(this, backups / "missing", threshold) is None
