@@ -77,7 +77,8 @@ def _summary(result: BackupResult) -> str:
 @click.option("--selector", "-l", default=None, help="Label selector applied to every LIST.")
 @click.option("--datastore/--no-datastore", "datastore", default=None,
               help="Require / skip the k3s datastore snapshot [default: when this host is a k3s server].")
-@click.option("--allow-shrink", is_flag=True, help="Promote even if the object count dropped sharply.")
+@click.option("--allow-shrink", is_flag=True, help="Promote even if the user objects dropped sharply, or to none "
+              "(objects deleted on purpose).")
 @click.option("--data/--no-data", "data", default=True, show_default=True,
               help="Application data: run pods' backup hooks and copy their volumes (docs/hooks.md).")
 @click.option("--workers", type=click.IntRange(1, 32), default=DEFAULT_WORKERS, show_default=True, hidden=True)
