@@ -57,69 +57,64 @@ NOT_USER_TYPES: Mapping[str, str] = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class Seen:
+    """What the rules read of one object, read once (objects come from JSON: anything may be missing)."""
+
+    namespace: str
+    name: str
+    labels: Mapping[str, Any]
+    annotations: Mapping[str, Any]
+    owners: Any  # ownerReferences, unchecked
+
+
+_EMPTY: Mapping[str, Any] = {}
+
+
+def _dict(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, dict) else _EMPTY
+
+
+def _text(value: Any) -> str:
+    """A name, label or annotation value as text: a hostile archive may put a list there (unhashable, deep)."""
+    return value if isinstance(value, str) else ""
+
+
+def seen(obj: Obj) -> Seen:
+    meta = _dict(obj.get("metadata"))
+    return Seen(_text(meta.get("namespace")), _text(meta.get("name")), _dict(meta.get("labels")),
+                _dict(meta.get("annotations")), meta.get("ownerReferences"))
+
+
 @dataclass(frozen=True)
 class NotUserRule:
     name: str
     reason: str
-    matches: Callable[[str, Obj], bool]  # (resource, object)
+    matches: Callable[[str, Seen], bool]  # (resource, what the object says of itself)
     resources: frozenset[str] | None = None  # the kinds it concerns; None: every kind
 
 
-def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
+def _controller_owned(_resource: str, o: Seen) -> bool:
+    return isinstance(o.owners, list) and any(isinstance(r, dict) and r.get("controller") is True for r in o.owners)
 
 
-def _meta(obj: Obj) -> Mapping[str, Any]:
-    return _mapping(obj.get("metadata"))
+def _k3s_applied(_resource: str, o: Seen) -> bool:
+    return _text(o.annotations.get("objectset.rio.cattle.io/owner-gvk")) in K3S_OBJECTSET_OWNERS
 
 
-def _namespace(obj: Obj) -> str:
-    return str(_meta(obj).get("namespace") or "")
-
-
-def _name(obj: Obj) -> str:
-    return str(_meta(obj).get("name") or "")
-
-
-def _labels(obj: Obj) -> Mapping[str, Any]:
-    return _mapping(_meta(obj).get("labels"))
-
-
-def _annotations(obj: Obj) -> Mapping[str, Any]:
-    return _mapping(_meta(obj).get("annotations"))
-
-
-def _is(obj: Obj, namespace: str, name: str) -> bool:
-    return _namespace(obj) == namespace and _name(obj) == name
-
-
-def _controller_owned(_resource: str, obj: Obj) -> bool:
-    owners = _meta(obj).get("ownerReferences")
-    return isinstance(owners, list) and any(isinstance(o, Mapping) and o.get("controller") is True for o in owners)
-
-
-def _k3s_applied(_resource: str, obj: Obj) -> bool:
-    return _annotations(obj).get("objectset.rio.cattle.io/owner-gvk") in K3S_OBJECTSET_OWNERS
-
-
-def _k3s_chart_release(_resource: str, obj: Obj) -> bool:
+def _k3s_chart_release(_resource: str, o: Seen) -> bool:
     """Cluster-scoped parts of a chart k3s's helm controller installed (traefik's ClusterRole, IngressClass…)."""
-    return (not _namespace(obj)
-            and _annotations(obj).get("meta.helm.sh/release-namespace") in SYSTEM_NAMESPACES)
+    return not o.namespace and _text(o.annotations.get("meta.helm.sh/release-namespace")) in SYSTEM_NAMESPACES
 
 
-def _k3s_crd(_resource: str, obj: Obj) -> bool:
-    return _name(obj).endswith(tuple(f".{group}" for group in K3S_GROUPS))
+def _k3s_crd(_resource: str, o: Seen) -> bool:
+    return o.name.endswith(tuple(f".{group}" for group in K3S_GROUPS))
 
 
-def _apf_default(_resource: str, obj: Obj) -> bool:
-    return _annotations(obj).get("apf.kubernetes.io/autoupdate-spec") == "true"
-
-
-def _managed_endpoints(resource: str, obj: Obj) -> bool:
+def _managed_endpoints(resource: str, o: Seen) -> bool:
     if resource == "endpointslices.discovery.k8s.io":
-        return "endpointslice.kubernetes.io/managed-by" in _labels(obj)
-    return "endpoints.kubernetes.io/last-change-trigger-time" in _annotations(obj)
+        return "endpointslice.kubernetes.io/managed-by" in o.labels
+    return "endpoints.kubernetes.io/last-change-trigger-time" in o.annotations
 
 
 _RBAC = frozenset({"clusterroles.rbac.authorization.k8s.io", "clusterrolebindings.rbac.authorization.k8s.io",
@@ -131,15 +126,15 @@ _ENDPOINTS = frozenset({"endpoints", "endpointslices.discovery.k8s.io"})
 
 NOT_USER_OBJECTS: tuple[NotUserRule, ...] = (
     NotUserRule("built-in-namespace", "the namespaces every cluster starts with",
-                lambda _r, o: _name(o) in BUILT_IN_NAMESPACES, frozenset({"namespaces"})),
+                lambda _r, o: o.name in BUILT_IN_NAMESPACES, frozenset({"namespaces"})),
     NotUserRule("system-namespace", "objects in the system namespaces, which the control plane and k3s and "
                 "its add-ons (coredns, local-path-provisioner, metrics-server, traefik) make and recreate",
-                lambda _r, o: _namespace(o) in SYSTEM_NAMESPACES),
+                lambda _r, o: o.namespace in SYSTEM_NAMESPACES),
     NotUserRule("rbac-bootstrap", "bootstrap RBAC (kubernetes.io/bootstrapping=rbac-defaults) the API server "
-                "reconciles at every start", lambda _r, o: _labels(o).get("kubernetes.io/bootstrapping")
+                "reconciles at every start", lambda _r, o: o.labels.get("kubernetes.io/bootstrapping")
                 == "rbac-defaults", _RBAC),
     NotUserRule("rbac-system-name", "cluster roles and bindings named system:*, a prefix reserved for "
-                "Kubernetes and k3s themselves", lambda _r, o: _name(o).startswith("system:"), _CLUSTER_RBAC),
+                "Kubernetes and k3s themselves", lambda _r, o: o.name.startswith("system:"), _CLUSTER_RBAC),
     NotUserRule("k3s-applied", "applied by k3s from its manifests directory or a packaged chart (objectset "
                 "owner Addon/HelmChart); k3s applies it again at every start", _k3s_applied),
     NotUserRule("k3s-chart-release", "part of a Helm release in a system namespace (k3s's packaged charts: "
@@ -147,24 +142,25 @@ NOT_USER_OBJECTS: tuple[NotUserRule, ...] = (
     NotUserRule("k3s-crd", "k3s's own resource types (k3s.cattle.io, helm.cattle.io), registered at every start",
                 _k3s_crd, frozenset({"customresourcedefinitions.apiextensions.k8s.io"})),
     NotUserRule("default-service-account", "the default service account the controller manager makes in every "
-                "namespace", lambda _r, o: _name(o) == "default", frozenset({"serviceaccounts"})),
+                "namespace", lambda _r, o: o.name == "default", frozenset({"serviceaccounts"})),
     NotUserRule("kube-root-ca", "the CA bundle the root-CA publisher puts in every namespace",
-                lambda _r, o: _name(o) == "kube-root-ca.crt", frozenset({"configmaps"})),
+                lambda _r, o: o.name == "kube-root-ca.crt", frozenset({"configmaps"})),
     NotUserRule("kubernetes-service", "the API server's own Service and its endpoints, which it recreates at "
-                "start", lambda _r, o: _is(o, "default", "kubernetes"), frozenset({"services"}) | _ENDPOINTS),
+                "start", lambda _r, o: o.namespace == "default" and o.name == "kubernetes",
+                frozenset({"services"}) | _ENDPOINTS),
     NotUserRule("managed-endpoints", "endpoints and endpoint slices the endpoint controllers derive from "
                 "Services", _managed_endpoints, _ENDPOINTS),
     NotUserRule("controller-owned", "made by a controller from another object (ownerReferences controller=true); "
                 "that object is what the user made", _controller_owned),
     NotUserRule("system-priority-class", "the priority classes system-* the API server creates at start",
-                lambda _r, o: _name(o).startswith("system-"), frozenset({"priorityclasses.scheduling.k8s.io"})),
+                lambda _r, o: o.name.startswith("system-"), frozenset({"priorityclasses.scheduling.k8s.io"})),
     NotUserRule("apf-defaults", "API priority and fairness defaults the API server keeps up to date",
-                _apf_default, _APF),
+                lambda _r, o: o.annotations.get("apf.kubernetes.io/autoupdate-spec") == "true", _APF),
     NotUserRule("automanaged-apiservice", "APIServices of built-in groups, managed by the API server",
-                lambda _r, o: "kube-aggregator.kubernetes.io/automanaged" in _labels(o),
+                lambda _r, o: "kube-aggregator.kubernetes.io/automanaged" in o.labels,
                 frozenset({"apiservices.apiregistration.k8s.io"})),
     NotUserRule("default-service-cidr", "the service CIDR the API server makes from its flags",
-                lambda _r, o: _name(o) == "kubernetes", frozenset({"servicecidrs.networking.k8s.io"})),
+                lambda _r, o: o.name == "kubernetes", frozenset({"servicecidrs.networking.k8s.io"})),
 )
 
 _RULES_BY_RESOURCE: dict[str, tuple[NotUserRule, ...]] = {}
@@ -184,8 +180,9 @@ def not_user_reason(resource: str, obj: Obj) -> str | None:
     reason = NOT_USER_TYPES.get(resource)
     if reason is not None:
         return reason
+    facts = seen(obj)
     for rule in _rules_for(resource):
-        if rule.matches(resource, obj):
+        if rule.matches(resource, facts):
             return rule.reason
     return None
 

@@ -104,6 +104,9 @@ CASES: list[tuple[str, dict[str, Any], str | None]] = [
     ("configmaps", {"metadata": "not a mapping"}, None),
     ("configmaps", {"metadata": {"name": 5, "labels": ["x"], "annotations": None, "ownerReferences": "x"}}, None),
     ("configmaps", {}, None),
+    (f"clusterroles.{RBAC}", {"metadata": {"name": "x", "annotations": {
+        "objectset.rio.cattle.io/owner-gvk": ["unhashable"], "meta.helm.sh/release-namespace": {"a": 1}},
+        "labels": {"kubernetes.io/bootstrapping": ["rbac-defaults"]}}}, None),
 ]
 RULE_REASONS = {rule.name: rule.reason for rule in NOT_USER_OBJECTS}
 
