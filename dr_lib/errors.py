@@ -87,6 +87,10 @@ class IntegrityError(DRError):
     exit_code = ExitCode.INTEGRITY
 
 
+class SnapshotRefused(IntegrityError):
+    """Auto-restore refused the snapshot link's target: not an archive k3s-dr wrote and verified in backup.dir."""
+
+
 class LockBusy(DRError):
     """Another backup or restore holds the lock."""
 

@@ -77,7 +77,8 @@ def _summary(result: BackupResult) -> str:
 @click.option("--selector", "-l", default=None, help="Label selector applied to every LIST.")
 @click.option("--datastore/--no-datastore", "datastore", default=None,
               help="Require / skip the k3s datastore snapshot [default: when this host is a k3s server].")
-@click.option("--allow-shrink", is_flag=True, help="Promote even if the object count dropped sharply.")
+@click.option("--allow-shrink", is_flag=True, help="Promote even if the user objects dropped sharply, or to none "
+              "(objects deleted on purpose).")
 @click.option("--data/--no-data", "data", default=True, show_default=True,
               help="Application data: run pods' backup hooks and copy their volumes (docs/hooks.md).")
 @click.option("--workers", type=click.IntRange(1, 32), default=DEFAULT_WORKERS, show_default=True, hidden=True)
@@ -144,13 +145,15 @@ def verify(archive: str, as_json: bool) -> None:
         warning = f"verified, but the sidecar could not be written: {exc}"
         click.echo(f"k3s-dr: warning: {warning}", err=True)
     if as_json:
-        print_json({"archive": str(result.path), "ok": True, "objects": result.objects, "bytes": result.bytes,
+        print_json({"archive": str(result.path), "ok": True, "objects": result.objects,
+                    "user_objects": result.user_objects, "bytes": result.bytes,
                     "sha256": result.sha256, "kinds": object_counts(result.manifest),
                     "created": result.manifest.created, "format_version": result.manifest.format_version,
                     "datastore": None if result.manifest.datastore is None else result.manifest.datastore.kind,
                     "seconds": round(result.seconds, 3), "sidecar_written": warning is None})
         return
-    click.echo(f"ok: {result.path} ({result.objects} objects in {len(result.manifest.files)} kinds, "
+    click.echo(f"ok: {result.path} ({result.objects} objects, {result.user_objects} of them user objects, in "
+               f"{len(result.manifest.files)} kinds, "
                f"sha256 {result.sha256}, checked in {result.seconds:.2f} s)")
 
 
@@ -160,7 +163,7 @@ def verify(archive: str, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.pass_context
 def list_archives(ctx: click.Context, directory: str | None, as_json: bool) -> None:
-    """Archives with time, size, objects, verified or not, and where the links point."""
+    """Archives with time, size, objects, user objects, verified or not, and where the links point."""
     config = app(ctx).config.backup
     where = Path(directory or config.dir)
     archives, links = scan(where, (config.latest_link, config.snapshot_link))
@@ -169,11 +172,12 @@ def list_archives(ctx: click.Context, directory: str | None, as_json: bool) -> N
                                   "links": {link.name: link.to_dict() for link in links}}
         print_json(report)
         return
-    click.echo(f"{'ARCHIVE':<34} {'CREATED (UTC)':<21} {'SIZE':>12} {'OBJECTS':>8} VERIFIED LINKS")
+    click.echo(f"{'ARCHIVE':<34} {'CREATED (UTC)':<21} {'SIZE':>12} {'OBJECTS':>8} {'USER':>6} VERIFIED LINKS")
     for info in archives:
         objects = "?" if info.objects is None else str(info.objects)
+        user = "?" if info.user_objects is None else str(info.user_objects)
         click.echo(f"{info.path.name:<34} {info.created:%Y-%m-%d %H:%M:%S}  {info.bytes:>12,} {objects:>8} "
-                   f"{'yes' if info.verified else 'no':<8} {', '.join(info.links)}")
+                   f"{user:>6} {'yes' if info.verified else 'no':<8} {', '.join(info.links)}")
     for link in links:
         click.echo(f"link {link.name}: {link.state}" + (f" → {link.target}" if link.target else ""))
 

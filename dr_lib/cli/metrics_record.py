@@ -108,6 +108,14 @@ def auto_restore_done(config: Config, result: AutoOutcome) -> None:
     _warn(record_auto_restore(config, decision, restored))
 
 
+def auto_restore_refused(config: Config, error: DRError) -> None:
+    """Auto-restore did not trust its snapshot (or it failed verification): a decision of its own."""
+    from dr_lib.metrics import DecisionRecord, record_auto_restore  # noqa: PLC0415
+
+    decision = DecisionRecord(at=time.time(), restore=False, reason=error.message[:500], refused=True)
+    _warn(record_auto_restore(config, decision, None))
+
+
 def drill_done(config: Config, outcome: Any) -> None:
     """``outcome``: a :class:`dr_lib.drill.runner.DrillOutcome` (not imported: it loads pytest)."""
     from dr_lib.metrics import DrillRecord, record_drill  # noqa: PLC0415

@@ -23,7 +23,7 @@ from dr_lib.cli.offsite import archive_for_restore
 from dr_lib.cli.restore_options import plan_options, resolve_archive, resolve_kubeconfig, restore_filters
 from dr_lib.clock import monotonic, utc_now
 from dr_lib.config import Config, duration_seconds
-from dr_lib.errors import DRError, EnvironmentProblem, PartialFailure, UsageError
+from dr_lib.errors import DRError, EnvironmentProblem, PartialFailure, SnapshotRefused, UsageError
 from dr_lib.hooks import DataRestorer, HookSettings
 from dr_lib.kube.client import Kube
 from dr_lib.kube.writing import Writer
@@ -71,6 +71,7 @@ def outcome_json(outcome: RestoreOutcome) -> dict[str, Any]:
         "complete": ledger.complete, "outcome": ledger.outcome, "ledger": str(outcome.ledger_path),
         "left_out": len(ledger.left_out), "planned": outcome.plan.count, "wait": ledger.wait,
         "failed": [f"{e.resource} {e.where}: {e.reason}" for e in ledger.failures()[:20]],
+        "warnings": list(outcome.warnings),
     }
 
 
@@ -115,7 +116,8 @@ def raise_for_outcome(ledger: Ledger, path: Path) -> None:
 @click.option("--workers", type=click.IntRange(1, 64), default=16, show_default=True, help="Concurrent writes.")
 @click.option("-v", "--verbose", is_flag=True, help="List every object in the table, created ones too.")
 @click.option("--auto", is_flag=True, help="Boot-time mode: restore only if the cluster lost the snapshot's "
-              "objects (restore.auto_loss_threshold), at most once per boot.")
+              "objects (restore.auto_loss_threshold), at most once per boot, and only an archive k3s-dr verified "
+              "in backup.dir.")
 @click.option("--force", is_flag=True, help="With --auto: restore whatever the cluster looks like.")
 @click.option("--boot-id", default=None, help="With --auto: this boot's id [default: read from /proc].")
 @click.option("--datastore", is_flag=True, help="Restore the k3s server's datastore snapshot and token from the "
@@ -157,6 +159,7 @@ def restore_command(ctx: click.Context, /, archive: str | None, **options: Any) 
         wait_timeout=float(duration_seconds(options["wait_timeout"] or config.restore.wait_timeout)), workers=workers,
         before_apply=restorer.before_apply if restorer else None,
         after_apply=restorer.after_apply if restorer else None,
+        backup_dir=Path(config.backup.dir), shrink_warn_threshold=config.restore.shrink_warn_threshold,
     )
     if options["auto"]:
         _auto(config, request, options, restorer)
@@ -208,9 +211,13 @@ def _auto(config: Config, request: RestoreRequest, options: dict[str, Any],
           restorer: DataRestorer | None = None) -> None:
     logging.getLogger("dr_lib.restore").setLevel(logging.INFO)
     with Kube.from_kubeconfig(resolve_kubeconfig(config, options["kubeconfig"]), pool_size=request.workers) as kube:
-        result = run_auto(request, kube, boot_id=_boot_id(options["boot_id"]),
-                          state_dir=Path(config.restore.state_dir), threshold=config.restore.auto_loss_threshold,
-                          force=options["force"], now=utc_now())
+        try:
+            result = run_auto(request, kube, boot_id=_boot_id(options["boot_id"]),
+                              state_dir=Path(config.restore.state_dir), threshold=config.restore.auto_loss_threshold,
+                              force=options["force"], now=utc_now())
+        except SnapshotRefused as exc:
+            metrics_record.auto_restore_refused(config, exc)
+            raise
     metrics_record.auto_restore_done(config, result)
     summary: dict[str, Any] = {"auto": result.to_dict()}
     if result.restore is not None:
