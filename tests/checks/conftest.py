@@ -41,6 +41,8 @@ from dr_lib.checks.report import (
     terminal_lines,
 )
 from dr_lib.config import DEFAULT_CONFIG_PATH
+from dr_lib.evidence.control_frameworks import control_references
+from dr_lib.evidence.htmlparts import references_table
 
 WAIVED = "WAIVED"
 _FACTS: dict[str, HostFacts | BaseException] = {}
@@ -189,7 +191,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
         temp = target.with_name(f".{target.name}.{os.getpid()}")
-        temp.write_text(json.dumps(results_json(list(_RESULTS.values())), indent=2) + "\n")
+        results = list(_RESULTS.values())
+        references = [{"control": c, **ref.to_json()} for c, ref in control_references({r.control for r in results})]
+        temp.write_text(json.dumps({**results_json(results), "frameworks": references}, indent=2) + "\n")
         temp.replace(target)
 
 
@@ -206,3 +210,11 @@ def pytest_html_results_table_header(cells: list[str]) -> None:
 @pytest.hookimpl(optionalhook=True)
 def pytest_html_results_table_row(report: pytest.TestReport, cells: list[str]) -> None:
     cells[2:2] = html_row_cells(result_from(report.user_properties, _verdict_of(report)))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_html_results_summary(prefix: list[str], summary: list[str], postfix: list[str]) -> None:
+    """Which framework requirement each control supports and why: static HTML, no script needed."""
+    rows = control_references({r.control for r in _RESULTS.values()})
+    if rows:
+        postfix.append("<h3>Framework references</h3>" + references_table(rows, "control", "checks-frameworks"))
