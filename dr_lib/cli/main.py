@@ -31,6 +31,7 @@ COMMAND_MODULES: dict[str, str] = {
     "drill": "drill",
     "exporter": "metrics", "metrics": "metrics",
     "push": "offsite", "pull": "offsite", "ls": "offsite",
+    "report": "report",
 }
 
 
