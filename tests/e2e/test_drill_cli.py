@@ -128,7 +128,9 @@ def test_html_renders_steps_and_verdict_in_chromium(passing: tuple[int, dict[str
     for name in STEP_NAMES:
         assert step_label(name) in dom, name
         assert f"test_{STEP_NAMES.index(name) + 1}_" in dom  # the row of the step's test, drawn by the page's JS
-    assert "RTO measured / target" in dom and "RPO measured / target" in dom
+    overview = dom[dom.index('id="drill-overview"'):dom.index('id="environment-header"')]
+    assert re.search(r"<th>RTO</th><td>.*? s measured / .*? target: met", overview)
+    assert re.search(r"<th>Drill RPO</th><td>.*? s measured / .*? target: met", overview)
     screenshot = Path(result["screenshot"])
     assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and screenshot.stat().st_size > 20_000
     assert "report.png" in (report_html.parent / "SHA256SUMS").read_text()
