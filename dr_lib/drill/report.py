@@ -6,10 +6,12 @@ static summary goes in pytest-html's page. Pure: HTML from recorded values, ever
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from html import escape
 from typing import Any
 
 from dr_lib.drill.run import DrillRun
+from dr_lib.drill.timeline import iso
 from dr_lib.drill.verify import Verification
 
 MAX_FAILING_ROWS = 50
@@ -50,6 +52,21 @@ def place_summary(page: str, summary: str, generated_iso: str) -> str:
         return page.replace(_ENVIRONMENT, summary + _ENVIRONMENT, 1)
     head, found, tail = page.partition("<body>")
     return head + found + summary + tail if found else summary + page
+
+
+_JUNIT_TIME = re.compile(r'(<testsuite [^>]*?timestamp=")([^"]+)(")')
+
+
+def junit_in_utc(xml: str) -> str:
+    """JUnit's suite timestamp (pytest writes local time with an offset) as UTC with a ``Z``."""
+    def to_utc(match: re.Match[str]) -> str:
+        try:
+            moment = datetime.fromisoformat(match.group(2))
+        except ValueError:
+            return match.group(0)
+        moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+        return f"{match.group(1)}{iso(moment)}{match.group(3)}"
+    return _JUNIT_TIME.sub(to_utc, xml, count=1)
 
 
 def row_values(properties: dict[str, Any]) -> tuple[str, str, str]:

@@ -103,6 +103,8 @@ def test_a_passing_drill_leaves_every_report_file(tmp_path: Path, monkeypatch: p
     assert re.search(r"Report generated at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z \(UTC\)", page)
     junit = (report_dir / "junit.xml").read_text()
     assert junit.count("<testcase ") == 6 and '<property name="verdict" value="pass"' in junit
+    assert re.search(r'<testsuite [^>]*timestamp="\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"', junit)
+    assert '<property name="verdict_summary" value="pass (limited scope)"' in junit
 
 
 def test_secret_values_are_scrubbed_even_inside_embedded_extras(tmp_path: Path,

@@ -15,7 +15,7 @@ import pytest
 from dr_lib.drill.commands import CommandRun
 from dr_lib.drill.evidence import build_evidence
 from dr_lib.drill.live import NodeInfo
-from dr_lib.drill.report import place_summary
+from dr_lib.drill.report import junit_in_utc, place_summary
 from dr_lib.drill.run import BackupRecord, DrillRun, DrillSettings
 from dr_lib.drill.steps import current_verdict
 from dr_lib.drill.summary import summary_block
@@ -149,3 +149,13 @@ def test_the_summary_goes_above_the_environment_table_and_the_time_is_utc() -> N
     assert "04-Dec-2026" not in page
     other = place_summary("<html><body><p>x</p></body></html>", "<section>S</section>", "T")
     assert other == "<html><body><section>S</section><p>x</p></body></html>"
+
+
+@pytest.mark.parametrize(("written", "utc"), [
+    ("2026-12-04T20:02:57.083631+01:00", "2026-12-04T19:02:57.083Z"),
+    ("2026-12-04T19:02:57.083631", "2026-12-04T19:02:57.083Z"),
+    ("not a time", "not a time"),
+])
+def test_junit_suite_time_in_utc(written: str, utc: str) -> None:
+    xml = f'<testsuites><testsuite name="k3s-dr-drill" timestamp="{written}" hostname="h"></testsuite></testsuites>'
+    assert junit_in_utc(xml) == xml.replace(written, utc)

@@ -33,7 +33,7 @@ from dr_lib.drill import browser
 from dr_lib.drill.evidence import build_evidence
 from dr_lib.drill.identity import run_identity
 from dr_lib.drill.redact import Scrubber, secret_strings
-from dr_lib.drill.report import failures_table, place_summary, row_values, seconds_text, title
+from dr_lib.drill.report import failures_table, junit_in_utc, place_summary, row_values, seconds_text, title
 from dr_lib.drill.reportdir import create_report_dir, scrub_directory, write_file, write_manifest
 from dr_lib.drill.run import DrillRun, DrillSettings, active_test_options, command_env, new_work_dir
 from dr_lib.drill.steps import current_verdict
@@ -233,6 +233,9 @@ class DrillPlugin:
                                                self.finished_iso))
             except (OSError, DRError) as exc:  # the page without its summary still beats no sealed evidence
                 self.progress(f"  summary not placed in {html}: {exc}")
+        junit = run.report_dir / JUNIT_NAME
+        if junit.is_file():
+            write_file(junit, junit_in_utc(junit.read_text(encoding="utf-8")))
         scrubber = Scrubber.of(self._secret_values())
         replaced = scrub_directory(run.report_dir, scrubber)
         if replaced:
