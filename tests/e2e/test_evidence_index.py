@@ -42,7 +42,9 @@ def check_report(root: Path) -> Path:
                     f"--junitxml={directory / 'junit.xml'}", f"--html={directory / 'report.html'}",
                     "--self-contained-html", f"--dr-json={directory / 'checks.json'}"],
                    cwd=REPO, capture_output=True, text=True, timeout=300, check=False)
-    assert (directory / "checks.json").is_file()
+    results = json.loads((directory / "checks.json").read_text())
+    assert {"control", "requirement", "reason"} <= set(results["frameworks"][0])  # the references travel with it
+    assert "<h3>Framework references</h3>" in (directory / "report.html").read_text()  # static, not drawn by script
     write_manifest(directory)
     return directory
 
