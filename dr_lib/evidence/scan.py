@@ -16,7 +16,7 @@ from typing import Any
 from dr_lib.errors import UsageError
 from dr_lib.evidence.files import Unreadable, read_json, regular_file
 from dr_lib.evidence.manifest import MANIFEST_NAME, UNSEALED, verify_seal
-from dr_lib.evidence.reports import ReportEntry, reader_for, stamp_of
+from dr_lib.evidence.reports import ReportEntry, is_checks, reader_for, stamp_of
 
 EVIDENCE_NAME = "evidence.json"
 INDEX_FILES = frozenset({"index.html", "index.csv", "index.png"})
@@ -41,7 +41,7 @@ def _document(directory: Path) -> tuple[Any, str] | None:
             doc = read_json(directory, path, MAX_EVIDENCE_BYTES)
         except Unreadable:
             continue
-        if reader_for(doc) is not None:
+        if isinstance(doc, dict) and is_checks(doc):  # loose drill or boot files are reports of their own
             return doc, path.name
     return None
 
@@ -121,11 +121,10 @@ def _visit_dir(root: Path, directory: Path, depth: int, found: list[ReportEntry]
     if not entry.problem:  # results JSON without a seal: a report all the same
         found.append(entry)
         return
-    subdirs = [p for p in _children(root, directory, found)
-               if p.is_dir() and not p.is_symlink() and not p.name.startswith(".")]
-    if subdirs and depth < MAX_DEPTH:
+    before = len(found)
+    if depth < MAX_DEPTH:  # a folder of reports (CI artifacts nest, boot drills leave loose files)
         _walk(root, directory, depth + 1, found)
-    else:
+    if len(found) == before:
         found.append(entry)
 
 

@@ -198,7 +198,14 @@ def test_links_and_unlisted_directories(tmp_path: Path) -> None:
     (root / "empty").mkdir()
     nested = root / "ci-run-17" / "artifacts"
     put_report(nested, "20261201T100000Z-deep", drill_evidence("2026-12-01T10:00:00Z"))
+    boots = root / "boot-drills"
+    boots.mkdir()
+    for day in ("28", "29"):
+        (boots / f"boot-202611{day}T100000Z.json").write_text(json.dumps(
+            {"format": "k3s-dr-boot-drill-evidence", "started": f"2026-11-{day}T10:00:00Z", "verdict": "pass"}))
     entries = _by_path(scan(root))
+    assert {"boot-drills/boot-20261128T100000Z.json", "boot-drills/boot-20261129T100000Z.json"} <= set(entries)
+    assert "boot-drills" not in entries
     assert entries["linked"].problem == "a symbolic link: not followed"
     assert "no evidence.json" in entries["empty"].problem
     assert entries["ci-run-17/artifacts/20261201T100000Z-deep"].verdict == "pass"
