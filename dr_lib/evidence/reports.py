@@ -103,8 +103,9 @@ def is_boot(doc: dict[str, Any]) -> bool:
 
 
 def is_checks(doc: dict[str, Any]) -> bool:
-    """The host checks' JSON (dr_lib.checks.report.results_json): results and counts; more fields welcome."""
-    return isinstance(doc.get("results"), list) and isinstance(doc.get("counts"), dict) and "format" not in doc
+    """The host checks' JSON (dr_lib.checks.report.results_json): results and counts; more fields (a
+    format name, times, hosts) welcome. Drill and boot evidence are recognised first (READERS' order)."""
+    return isinstance(doc.get("results"), list) and isinstance(doc.get("counts"), dict)
 
 
 def read_drill(doc: dict[str, Any], entry: ReportEntry) -> ReportEntry:

@@ -52,7 +52,8 @@ def checks_results(verdicts: dict[str, str]) -> dict[str, Any]:
     counts: dict[str, int] = {}
     for v in verdicts.values():
         counts[v] = counts.get(v, 0) + 1
-    return {"results": results, "counts": counts, "hosts": ["docker://ref"], "tool_version": "later"}
+    return {"results": results, "counts": counts, "hosts": ["docker://ref"], "format": "k3s-dr-checks-later",
+            "started": "2026-11-30T13:00:00Z"}
 
 
 @pytest.fixture
