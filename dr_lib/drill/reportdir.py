@@ -1,9 +1,6 @@
-"""The report directory: a new one per drill, files written atomically, a sha256 manifest last.
-
-``reports/<UTC %Y%m%dT%H%M%SZ>-<drill id>/`` is created with ``mkdir`` (never ``exist_ok``): a
-drill can never overwrite an older drill's evidence. The manifest is ``SHA256SUMS`` in the
-format ``sha256sum -c`` reads, so an auditor checks a report with a stock tool; writing and
-checking it is :mod:`dr_lib.evidence.manifest`, shared with every other kind of report.
+"""The drill's report directory: ``reports/<UTC %Y%m%dT%H%M%SZ>-<drill id>/``, created new (never
+reused), its files written atomically and sealed with ``SHA256SUMS`` (:mod:`dr_lib.reportdir`),
+and scrubbed of every secret value the drill saw before the manifest is written.
 """
 
 from __future__ import annotations
@@ -12,12 +9,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from dr_lib.drill.redact import Scrubber
-from dr_lib.errors import EnvironmentProblem
-from dr_lib.evidence.files import write_file
-from dr_lib.evidence.manifest import MANIFEST_NAME, check_manifest, report_files, write_manifest
+from dr_lib.reportdir import (
+    MANIFEST_NAME,
+    REPORT_FILE_MODE,
+    check_manifest,
+    new_report_dir,
+    report_files,
+    write_file,
+    write_manifest,
+)
 
-__all__ = ["MANIFEST_NAME", "check_manifest", "create_report_dir", "report_dir_name", "scrub_directory",
-           "write_file", "write_manifest"]
+__all__ = ["MANIFEST_NAME", "REPORT_FILE_MODE", "check_manifest", "create_report_dir", "report_dir_name",
+           "report_files", "scrub_directory", "write_file", "write_manifest"]
 
 _TEXT_SUFFIXES = (".html", ".xml", ".json", ".txt", ".log", ".md")
 
@@ -28,17 +31,7 @@ def report_dir_name(started: datetime, drill_id: str) -> str:
 
 def create_report_dir(root: Path, started: datetime, drill_id: str) -> Path:
     """A new, empty directory for this drill; refuses to reuse an existing one."""
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-        directory = root / report_dir_name(started, drill_id)
-        directory.mkdir(mode=0o755)
-    except FileExistsError:
-        raise EnvironmentProblem(f"report directory {str(root / report_dir_name(started, drill_id))!r} "
-                                 "already exists; a drill never overwrites an older report") from None
-    except OSError as exc:
-        raise EnvironmentProblem(f"cannot create the report directory under {str(root)!r}: {exc.strerror}",
-                                 hint="pass --reports DIR with a writable directory") from None
-    return directory
+    return new_report_dir(root, report_dir_name(started, drill_id))
 
 
 def scrub_directory(directory: Path, scrubber: Scrubber) -> int:

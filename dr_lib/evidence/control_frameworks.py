@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
+from typing import Any
 
 from dr_lib.evidence.frameworks import (
     ISO_A530,
@@ -16,6 +17,7 @@ from dr_lib.evidence.frameworks import (
     SOC2_A12,
     Reference,
 )
+from dr_lib.evidence.htmlparts import references_table
 
 _R = Reference
 _PROTECTED = "CP-9 asks that backup information be protected (confidentiality)"
@@ -77,3 +79,14 @@ def control_references(control_ids: Iterable[str]) -> list[tuple[str, Reference]
     """(control, reference) rows for the given controls, in catalogue order; unknown IDs have none."""
     wanted = set(control_ids)
     return [(control, ref) for control, refs in CONTROL_REFERENCES.items() if control in wanted for ref in refs]
+
+
+def references_json(control_ids: Iterable[str]) -> list[dict[str, Any]]:
+    """The references of a check run's controls, for its results JSON."""
+    return [{"control": control, **ref.to_json()} for control, ref in control_references(control_ids)]
+
+
+def references_html(control_ids: Iterable[str]) -> str:
+    """The same as a static table for the check run's HTML report ("" when no control ran)."""
+    rows = control_references(control_ids)
+    return ("<h3>Framework references</h3>" + references_table(rows, "control", "checks-frameworks")) if rows else ""

@@ -1,76 +1,19 @@
-"""Reading and writing report files: writes atomic, reads bounded and confined.
+"""Reading untrusted report files: JSON as the standard defines it, values read by type.
 
-Report directories are read back later, possibly after someone else had their hands on them:
-every read here refuses links, non-regular files (a FIFO would block), files outside the
-directory they belong to and files larger than the caller's limit.
+The bounded, confined reads are :mod:`dr_lib.reportdir`'s (no links, no FIFOs, nothing outside the
+report, a size limit); here a document becomes values, and a wrong type reads as absent.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
-import stat
 from pathlib import Path
 from typing import Any
 
-from dr_lib.atomic import write_atomic
-from dr_lib.errors import EnvironmentProblem
+from dr_lib.reportdir import Unreadable, read_bounded
 
-REPORT_FILE_MODE = 0o644
-
-
-class Unreadable(Exception):
-    """A report file that cannot be taken as evidence; the message says why (shown in the index)."""
-
-
-def write_file(path: Path, data: bytes | str) -> Path:
-    """Write atomically: readers see the old file or the whole new one, never a part."""
-    try:
-        write_atomic(path, data, mode=REPORT_FILE_MODE, temp_name=f".{path.name}.{os.getpid()}.tmp")
-    except OSError as exc:
-        raise EnvironmentProblem(f"cannot write {str(path)!r}: {exc.strerror}") from None
-    return path
-
-
-def inside(root: Path, path: Path) -> bool:
-    """``path`` names something inside ``root`` once every link is resolved."""
-    try:
-        return path.resolve().is_relative_to(root.resolve())
-    except (OSError, RuntimeError):  # a link loop
-        return False
-
-
-def regular_file(root: Path, path: Path) -> str | None:
-    """Why ``path`` is not a plain file inside ``root`` (None: it is one)."""
-    try:
-        info = path.lstat()
-    except FileNotFoundError:
-        return "missing"
-    except OSError as exc:
-        return f"cannot be read ({exc.strerror})"
-    if stat.S_ISLNK(info.st_mode):
-        return "is a symbolic link"
-    if not stat.S_ISREG(info.st_mode):
-        return "is not a regular file"
-    if not inside(root, path):
-        return "is outside its report directory"
-    return None
-
-
-def read_bounded(root: Path, path: Path, limit: int) -> bytes:
-    """The bytes of a plain file inside ``root`` of at most ``limit`` bytes, or :class:`Unreadable`."""
-    problem = regular_file(root, path)
-    if problem is not None:
-        raise Unreadable(f"{path.name} {problem}")
-    try:
-        with path.open("rb") as handle:
-            data = handle.read(limit + 1)
-    except OSError as exc:
-        raise Unreadable(f"{path.name} cannot be read ({exc.strerror})") from None
-    if len(data) > limit:
-        raise Unreadable(f"{path.name} is larger than {limit} bytes")
-    return data
+__all__ = ["Unreadable", "mapping", "number", "parse_json", "read_json", "sequence", "text"]
 
 
 def _no_constants(name: str) -> Any:

@@ -17,10 +17,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from dr_lib.evidence.files import write_file
 from dr_lib.evidence.indexpage import render_index
 from dr_lib.evidence.reports import ReportEntry
 from dr_lib.evidence.scan import scan
+from dr_lib.reportdir import write_file
 
 INDEX_HTML = "index.html"
 INDEX_CSV = "index.csv"

@@ -11,9 +11,9 @@ from html import escape
 
 from dr_lib.evidence.frameworks import REQUIREMENTS
 from dr_lib.evidence.htmlparts import STYLE, Cell, Raw, link, pairs, table, verdict_cell
-from dr_lib.evidence.manifest import MANIFEST_NAME
 from dr_lib.evidence.reports import ReportEntry
 from dr_lib.evidence.svg import Point, seconds_label, trend_svg
+from dr_lib.reportdir import MANIFEST_NAME
 
 TITLE = "k3s-dr evidence index"
 _DRILLS = ("synthetic", "archive", "boot")

@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from dr_lib.errors import UsageError
-from dr_lib.evidence.files import Unreadable, read_json, regular_file
-from dr_lib.evidence.manifest import MANIFEST_NAME, UNSEALED, verify_seal
+from dr_lib.evidence.files import Unreadable, read_json
+from dr_lib.evidence.manifest import UNSEALED, verify_seal
 from dr_lib.evidence.reports import ReportEntry, is_checks, reader_for, stamp_of
+from dr_lib.reportdir import MANIFEST_NAME, regular_file
 
 EVIDENCE_NAME = "evidence.json"
 INDEX_FILES = frozenset({"index.html", "index.csv", "index.png"})

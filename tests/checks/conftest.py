@@ -41,8 +41,7 @@ from dr_lib.checks.report import (
     terminal_lines,
 )
 from dr_lib.config import DEFAULT_CONFIG_PATH
-from dr_lib.evidence.control_frameworks import control_references
-from dr_lib.evidence.htmlparts import references_table
+from dr_lib.evidence.control_frameworks import references_html, references_json
 
 WAIVED = "WAIVED"
 _FACTS: dict[str, HostFacts | BaseException] = {}
@@ -192,8 +191,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         temp = target.with_name(f".{target.name}.{os.getpid()}")
         results = list(_RESULTS.values())
-        references = [{"control": c, **ref.to_json()} for c, ref in control_references({r.control for r in results})]
-        temp.write_text(json.dumps({**results_json(results), "frameworks": references}, indent=2) + "\n")
+        frameworks = references_json({r.control for r in results})
+        temp.write_text(json.dumps({**results_json(results), "frameworks": frameworks}, indent=2) + "\n")
         temp.replace(target)
 
 
@@ -215,6 +214,4 @@ def pytest_html_results_table_row(report: pytest.TestReport, cells: list[str]) -
 @pytest.hookimpl(optionalhook=True)
 def pytest_html_results_summary(prefix: list[str], summary: list[str], postfix: list[str]) -> None:
     """Which framework requirement each control supports and why: static HTML, no script needed."""
-    rows = control_references({r.control for r in _RESULTS.values()})
-    if rows:
-        postfix.append("<h3>Framework references</h3>" + references_table(rows, "control", "checks-frameworks"))
+    postfix.append(references_html({r.control for r in _RESULTS.values()}))

@@ -22,7 +22,7 @@ import pytest
 from _drill_cli import run_drill_cli
 
 from dr_lib.drill import browser
-from dr_lib.evidence.manifest import write_manifest
+from dr_lib.reportdir import write_manifest
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.slow]

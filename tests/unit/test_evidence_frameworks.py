@@ -8,7 +8,12 @@ import pytest
 
 from dr_lib.checks.controls import BY_ID
 from dr_lib.drill.timeline import STEP_NAMES
-from dr_lib.evidence.control_frameworks import CONTROL_REFERENCES, control_references
+from dr_lib.evidence.control_frameworks import (
+    CONTROL_REFERENCES,
+    control_references,
+    references_html,
+    references_json,
+)
 from dr_lib.evidence.frameworks import (
     BOOT_DRILL_REFERENCES,
     DRILL_STEP_REFERENCES,
@@ -61,3 +66,13 @@ def test_the_docs_list_every_requirement_as_the_data_names_it() -> None:
     page = (Path(__file__).resolve().parents[2] / "docs" / "evidence.md").read_text()
     for item in REQUIREMENTS.values():
         assert f"| {item.id} | {item.framework} {item.clause} {item.title} |" in page, item.id
+
+
+def test_what_a_check_report_carries() -> None:
+    assert references_json(["DR-OFFSITE-002"]) == [{
+        "control": "DR-OFFSITE-002", "requirement": "NIST CP-9", "framework": "NIST SP 800-53 Rev. 5",
+        "clause": "CP-9", "title": "System backup",
+        "reason": "CP-9 asks that backup information be protected (confidentiality): offsite copies are encrypted"}]
+    page = references_html(["DR-OFFSITE-002", "<script>"])
+    assert page.startswith("<h3>Framework references</h3><table id=\"checks-frameworks\">") and "<script>" not in page
+    assert references_html([]) == ""

@@ -16,9 +16,9 @@ import pytest
 from dr_lib.cli.main import main
 from dr_lib.errors import ExitCode
 from dr_lib.evidence.index import CSV_COLUMNS, csv_text, write_index
-from dr_lib.evidence.manifest import write_manifest
 from dr_lib.evidence.reports import ReportEntry
 from dr_lib.evidence.scan import scan
+from dr_lib.reportdir import write_manifest
 
 NOW = datetime(2026, 12, 1, 9, 0, 0, tzinfo=UTC)
 SHA = "ab" * 32

@@ -10,14 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from dr_lib.evidence.manifest import (
-    MANIFEST_NAME,
-    SIGNATURE_NAME,
-    SignatureVerdict,
-    check_manifest,
-    verify_seal,
-    write_manifest,
-)
+from dr_lib.evidence.manifest import SignatureVerdict, verify_seal
+from dr_lib.reportdir import MANIFEST_NAME, SIGNATURE_NAME, check_manifest, write_manifest
 
 
 def _report(tmp_path: Path) -> Path:
