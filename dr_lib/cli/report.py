@@ -1,0 +1,55 @@
+"""``k3s-dr report``: evidence over time (the index of every report) and one report's seal."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from dr_lib.cli.common import print_json
+from dr_lib.clock import utc_now
+from dr_lib.errors import IntegrityError
+
+
+@click.group("report")
+def report() -> None:
+    """Drill and check reports: index them, verify one."""
+
+
+@report.command("index")
+@click.argument("directory", default="reports", type=click.Path(file_okay=False))
+@click.option("--json", "as_json", is_flag=True,
+              help="Print one JSON object: index_html, index_csv, reports (how many), tampered, unreadable.")
+def index(directory: str, as_json: bool) -> None:
+    """Write DIRECTORY/index.html and index.csv: every drill and check report under DIRECTORY
+    (default reports/) with its verdict, RTO/RPO against targets, archive, Kubernetes versions,
+    whether its SHA256SUMS still verifies, and the framework requirements it supports."""
+    from dr_lib.evidence.index import write_index  # noqa: PLC0415 - loaded only when the command runs
+
+    result = write_index(Path(directory), utc_now())
+    if as_json:
+        print_json(result.to_json())
+        return
+    summary = result.to_json()
+    click.echo(f"{summary['reports']} reports ({len(summary['tampered'])} tampered, {len(summary['unreadable'])} "
+               f"unreadable): {result.index_html}, {result.index_csv}")
+
+
+@report.command("verify")
+@click.argument("directory", type=click.Path(file_okay=False, exists=True))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object: status, problems, signature.")
+def verify(directory: str, as_json: bool) -> None:
+    """Check a report directory's seal: every file listed in SHA256SUMS intact and nothing added
+    (exit 0), or what differs (exit 8). Checksums show the files are as sealed, not who sealed them."""
+    from dr_lib.evidence.manifest import verify_seal  # noqa: PLC0415
+
+    seal = verify_seal(Path(directory))
+    if as_json:
+        print_json({"report": directory, **seal.to_json()})
+    else:
+        click.echo(f"{directory}: {seal.describe()}")
+    if not seal.intact:
+        raise IntegrityError(f"report {directory!r} does not verify: {seal.describe()}")
+
+
+COMMANDS: list[click.Command] = [report]
