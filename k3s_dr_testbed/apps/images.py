@@ -77,15 +77,20 @@ def ensure_db_image(deadline: float | None = None) -> str:
     return DB_TAG
 
 
+def _saved(tags: list[str], deadline: float) -> Path:
+    """``tags`` saved into one tar for ``ctr images import``, cached per ID of the last (the one they make up)."""
+    ident = (image_id(tags[-1], deadline) or "unknown").split(":")[-1][:16]
+    stem = tags[-1].replace("/", "_").replace(":", "_")
+    path = CACHE_DIR / "images" / f"{stem}-{ident}.tar"
+    if not path.is_file():
+        save_image(tags, path, deadline)
+    return path
+
+
 def db_image_tar(deadline: float | None = None) -> Path:
     """The image saved for ``ctr images import`` (cached per image ID)."""
     limit = deadline if deadline is not None else time.monotonic() + _BUILD_SECONDS
-    tag = ensure_db_image(limit)
-    ident = (image_id(tag, limit) or "unknown").split(":")[-1][:16]
-    path = CACHE_DIR / "images" / f"local_k3s-dr-db_bookworm-{ident}.tar"
-    if not path.is_file():
-        save_image(tag, path, limit)
-    return path
+    return _saved([ensure_db_image(limit)], limit)
 
 
 # --- MariaDB and Redis: the presets' other real servers ------------------------------------------------------
@@ -112,9 +117,4 @@ def ensure_servers_image(deadline: float | None = None) -> str:
 def servers_image_tar(deadline: float | None = None) -> Path:
     """One tar holding both the PostgreSQL image and the servers image (shared layers stored once)."""
     limit = deadline if deadline is not None else time.monotonic() + _BUILD_SECONDS
-    tag = ensure_servers_image(limit)
-    ident = (image_id(tag, limit) or "unknown").split(":")[-1][:16]
-    path = CACHE_DIR / "images" / f"local_k3s-dr-servers_bookworm-{ident}.tar"
-    if not path.is_file():
-        save_image([DB_TAG, tag], path, limit)
-    return path
+    return _saved([DB_TAG, ensure_servers_image(limit)], limit)

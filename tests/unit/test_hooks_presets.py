@@ -91,7 +91,8 @@ def test_redis_takes_a_fresh_rdb_with_the_password_from_the_environment(fakes: F
 
 
 def test_redis_restore_refuses_a_replica(fakes: FakeTools) -> None:
-    fakes.plan("redis-cli", Step(when="INFO replication", stdout=b"# Replication\r\nrole:slave\r\nmaster_port:6379\r\n"))
+    fakes.plan("redis-cli", Step(
+        when="INFO replication", stdout=b"# Replication\r\nrole:slave\r\nmaster_port:6379\r\n"))
     done = fakes.run("redis", "restore", stdin=b"REDIS0011")
     assert done.returncode == 1
     assert b"this Redis is a slave: restore into the master, never a replica" in done.stderr

@@ -103,29 +103,15 @@ def test_a_hostile_value_arrives_whole_and_runs_nothing(tmp_path: Path, preset: 
     assert not mark.exists(), f"{value!r} ran a command"
 
 
-def _read_ident(sql: str, start: int) -> tuple[str, int]:
-    """Parse a bracketed T-SQL identifier at ``start`` as SQL Server does: ``]]`` is a ``]``, ``]`` ends it."""
-    assert sql[start] == "["
-    out, i = [], start + 1
+def _read_quoted(sql: str, start: int, opening: str, closing: str) -> tuple[str, int]:
+    """Parse a T-SQL quoted token at ``start`` as SQL Server does: the closing character doubled stands for
+    itself, alone it ends the token (``[na]]me]`` is ``na]me``, ``N'it''s'`` is ``it's``)."""
+    assert sql.startswith(opening, start)
+    out, i = [], start + len(opening)
     while True:
-        if sql[i] == "]":
-            if sql[i + 1:i + 2] == "]":
-                out.append("]")
-                i += 2
-                continue
-            return "".join(out), i + 1
-        out.append(sql[i])
-        i += 1
-
-
-def _read_literal(sql: str, start: int) -> tuple[str, int]:
-    """Parse an ``N'…'`` T-SQL literal at ``start``: ``''`` is a ``'``, ``'`` ends it."""
-    assert sql[start:start + 2] == "N'"
-    out, i = [], start + 2
-    while True:
-        if sql[i] == "'":
-            if sql[i + 1:i + 2] == "'":
-                out.append("'")
+        if sql[i] == closing:
+            if sql[i + 1:i + 2] == closing:
+                out.append(closing)
                 i += 2
                 continue
             return "".join(out), i + 1
@@ -137,13 +123,13 @@ def _read_literal(sql: str, start: int) -> tuple[str, int]:
 def test_tsql_sees_one_identifier_and_one_literal_however_the_name_is_built(name: str) -> None:
     sql = PRESETS["mssql"].derived({"database": name})
     backup = sql["K3S_DR_SQL_BACKUP"]
-    parsed, end = _read_ident(backup, len("BACKUP DATABASE "))
+    parsed, end = _read_quoted(backup, len("BACKUP DATABASE "), "[", "]")
     assert parsed == name
     assert re.fullmatch(r" TO DISK = N'/var/opt/mssql/data/k3s-dr-dump-[0-9a-f]{12}\.bak' WITH COPY_ONLY, INIT, "
                         r"CHECKSUM", backup[end:])
     restore = sql["K3S_DR_SQL_RESTORE"]
-    literal, end = _read_literal(restore, len("IF DB_ID("))
-    parsed, after = _read_ident(restore, end + len(") IS NOT NULL ALTER DATABASE "))
+    literal, end = _read_quoted(restore, len("IF DB_ID("), "N'", "'")
+    parsed, after = _read_quoted(restore, end + len(") IS NOT NULL ALTER DATABASE "), "[", "]")
     assert literal == parsed == name
     assert restore[after:].startswith(" SET SINGLE_USER WITH ROLLBACK IMMEDIATE; BEGIN TRY RESTORE DATABASE [")
 

@@ -64,13 +64,13 @@ MONGODB = Preset(
         '(MongoDB images from 5.0 ship it)" >&2; exit 127; }; '
         f'mongosh --quiet --norc --eval {shlex.quote(_JS_COUNT)} > "$W/counted" 2> "$W/err" || '
         '{ tail -n 5 "$W/err" >&2; exit 1; }; sort "$W/counted" > "$W/have"; n=$(wc -l < "$W/have"); '
-        'if [ -z "${K3S_DR_EXPECT:-}" ]; then echo "counted $n collections; no census came with this dump, nothing '
+        'if [ -z "${K3S_DR_EXPECT:-}" ]; then echo "mongosh printed $n counts; no census came with this dump, nothing '
         'compared${K3S_DR_EXPECT_NOTE:+: $K3S_DR_EXPECT_NOTE}"; exit 0; fi; '
         'printf "%s\\n" "$K3S_DR_EXPECT" | sort > "$W/want"; comm -23 "$W/want" "$W/have" > "$W/missing"; '
         'if [ -s "$W/missing" ]; then echo "k3s-dr: not as dumped — expected and not found ([database, '
         'collection, documents] or [gridfs, database, inconsistent files]): $(head -n 10 "$W/missing" | tr "\\n" " ")'
         '" >&2; exit 1; fi; '
-        'echo "$(wc -l < "$W/want") counts as dumped (of $n collections counted)'
+        'echo "$(wc -l < "$W/want") counts as dumped, all among the $n mongosh printed'
         '${K3S_DR_EXPECT_NOTE:+; $K3S_DR_EXPECT_NOTE}"',
     },
     magic=(b"\x6d\xe2\x99\x81",),
