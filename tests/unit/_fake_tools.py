@@ -24,7 +24,7 @@ from dr_lib.hooks.presets import PRESETS, preset_command, with_census
 
 FIXTURES = Path(__file__).parent / "fixtures" / "presets"
 TOOLS = ("pg_dump", "pg_restore", "psql", "mariadb-dump", "mariadb", "sqlcmd", "mongodump", "mongorestore",
-         "mongosh", "redis-cli", "sqlite3")
+         "mongosh", "redis-cli", "redis-server", "sqlite3")
 _RECORDED_ENV = ("K3S_DR_", "SQLCMD", "MONGO", "MYSQL", "PG", "DB_", "REDIS", "SQLITE", "MSSQL")
 
 _FAKE = """#!{python}

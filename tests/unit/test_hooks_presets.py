@@ -101,6 +101,22 @@ def test_redis_restore_refuses_a_replica(fakes: FakeTools) -> None:
     assert done.returncode == 1 and b"the restored Redis is a slave, not a master" in done.stderr
 
 
+def test_redis_restore_stops_when_the_server_refuses_replicaof(fakes: FakeTools) -> None:
+    # redis-cli exits 0 on an error reply (seen with Debian's Redis 7.0 and a renamed REPLICAOF): the reply decides
+    fakes.plan("redis-cli", Step(when="INFO replication", stdout=b"# Replication\r\nrole:master\r\n"),
+               Step(when="CONFIG GET", stdout=b""), Step(when="PING", stdout=b"PONG\n"),
+               Step(when="INFO keyspace", stdout=b"# Keyspace\r\ndb0:keys=3,expires=1,avg_ttl=0\r\n"),
+               Step(when="REPLICAOF", stdout=b"ERR unknown command 'REPLICAOF', with args beginning with: \n"))
+    done = fakes.run("redis", "restore", stdin=b"REDIS0011")
+    assert done.returncode == 1
+    assert b"the server refused REPLICAOF: ERR unknown command 'REPLICAOF'" in done.stderr
+    (private,) = fakes.calls("redis-server")  # the RDB went to a private server in a directory of its own
+    assert private.argv[0].endswith("/redis.conf") and private.argv[0].startswith(str(fakes.root / "tmp"))
+    replicaof = [c.argv for c in fakes.calls("redis-cli") if "REPLICAOF" in c.argv]
+    assert replicaof == [["--no-auth-warning", "REPLICAOF", "127.0.0.1", replicaof[0][-1]]]  # never NO ONE after
+    assert fakes.leftovers() == []  # the RDB and the private config removed
+
+
 def test_sqlite_uses_the_online_backup_api_and_refuses_a_missing_file(fakes: FakeTools, tmp_path: Path) -> None:
     database = tmp_path / "app.db"
     database.write_bytes(b"SQLite format 3\x00")

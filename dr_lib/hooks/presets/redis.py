@@ -25,8 +25,9 @@ _PERSISTENT = ('persistent() { sed -n "s/^\\(db[0-9]*\\):keys=\\([0-9]*\\),expir
 _PRIVATE = (
     'q() { printf "%s" "$1" | sed \'s/[\\\\"]/\\\\&/g\'; }; '
     'A=$(r CONFIG GET masterauth | sed -n 2p); MU=$(r CONFIG GET masteruser | sed -n 2p); pid=; replica=0; '
-    'cleanup() { [ "$replica" = 1 ] && r REPLICAOF NO ONE >/dev/null 2>&1; [ -n "$pid" ] && kill "$pid" 2>/dev/null; '
-    'rm -rf "$W"; }; trap cleanup EXIT; '
+    # the private server is our child: killed and reaped here (the container's PID 1 may never reap orphans)
+    'cleanup() { [ "$replica" = 1 ] && r REPLICAOF NO ONE >/dev/null 2>&1; '
+    'if [ -n "$pid" ]; then kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; fi; rm -rf "$W"; }; trap cleanup EXIT; '
     't() { if [ -n "$A" ]; then REDISCLI_AUTH="$A" redis-cli --no-auth-warning -p "$PORT" ${MU:+--user "$MU"} "$@"; '
     'else (unset REDISCLI_AUTH; redis-cli -p "$PORT" "$@"); fi | tr -d "\\r"; }; '
     'for PORT in $((20000 + $$ % 15000)) $((35000 + $$ % 15000)) $((50000 + $$ % 15000)); do '
@@ -37,17 +38,20 @@ _PRIVATE = (
     'redis-server "$W/redis.conf" > "$W/log" 2>&1 & pid=$!; i=0; '
     'while kill -0 "$pid" 2>/dev/null && [ "$(t PING 2>/dev/null)" != PONG ]; do i=$((i + 1)); '
     '[ "$i" -lt 3000 ] || break; sleep 0.2; done; '
-    '[ "$(t PING 2>/dev/null)" = PONG ] && break; kill "$pid" 2>/dev/null; pid=; done; '
+    '[ "$(t PING 2>/dev/null)" = PONG ] && break; kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; pid=; done; '
     '[ -n "$pid" ] || { echo "k3s-dr: a private redis-server could not load the RDB:" >&2; tail -n 5 "$W/log" >&2; '
     'exit 1; }; ')
 _SYNC = (
     'want=$(t INFO keyspace | persistent); '
-    'r REPLICAOF 127.0.0.1 "$PORT" >&2 || exit 1; replica=1; i=0; '
+    # redis-cli exits 0 on an error reply (a renamed or refused REPLICAOF): the reply itself must be OK
+    'ok=$(r REPLICAOF 127.0.0.1 "$PORT"); [ "$ok" = OK ] || { echo "k3s-dr: the server refused REPLICAOF: $ok" >&2; '
+    'exit 1; }; replica=1; i=0; '
     'while :; do s=$(r INFO replication); case "$s" in *master_link_status:up*master_sync_in_progress:0*) break;; '
     'esac; i=$((i + 1)); [ "$i" -lt 3000 ] || { echo "k3s-dr: the sync from the private server did not finish" >&2; '
     'exit 1; }; sleep 0.2; done; '
     'while r INFO persistence | grep -q "^loading:1"; do sleep 0.2; done; '
-    'r REPLICAOF NO ONE >&2 || exit 1; replica=0; have=$(r INFO keyspace | persistent); '
+    'ok=$(r REPLICAOF NO ONE); [ "$ok" = OK ] || { echo "k3s-dr: REPLICAOF NO ONE failed: $ok" >&2; exit 1; }; '
+    'replica=0; have=$(r INFO keyspace | persistent); '
     '[ "$want" = "$have" ] || { echo "k3s-dr: the RDB held persistent keys $want but the server now holds $have" >&2; '
     'exit 1; }; '
     # With AOF off, save the restored data now rather than at the next save point.
@@ -71,10 +75,11 @@ REDIS = Preset(
     magic=(b"REDIS",),
     params=(),
     reason="redis-cli --rdb asks the server for a fresh RDB snapshot over the replication protocol (point in time, "
-           "no SAVE on the server's disk); the restore hands the RDB back the same way — a private redis-server "
-           "loads it and the running server resyncs from it (REPLICAOF, then REPLICAOF NO ONE), which replaces every "
-           "key with no restart and works with AOF on (a restart would load the AOF, not the RDB); the keys without "
-           "an expiry are counted on both sides; the password goes through REDISCLI_AUTH; a restore killed during the "
-           "sync leaves the server a replica, which the verify step reports",
+           "no SAVE on the server's disk; the server first waits its repl-diskless-sync-delay, 5 s by default); the "
+           "restore hands the RDB back the same way — a private redis-server loads it and the running server "
+           "resyncs from it (REPLICAOF, then REPLICAOF NO ONE), which replaces every key with no restart and works "
+           "with AOF on (a restart would load the AOF, not the RDB); the keys without an expiry are counted on both "
+           "sides; the password goes through REDISCLI_AUTH; a restore killed during the sync leaves the server a "
+           "replica, which the verify step reports",
     tested="real: Debian's Redis 7.0 on the real node, with AOF on (tests/integration/test_hooks_real.py)",
 )
