@@ -16,9 +16,12 @@ from pathlib import Path
 import pytest
 from _fake_tools import Call, FakeTools, Step
 
+from dr_lib.archive.dataentry import HOOK_DUMP, DataEntry
 from dr_lib.errors import HookSpecError
 from dr_lib.hooks.presets import PRESETS, preset_command
 from dr_lib.hooks.presets.values import tsql_ident, tsql_literal
+from dr_lib.hooks.restoredata import DataRestorer
+from dr_lib.hooks.settings import HookSettings
 from dr_lib.hooks.spec import Defaults, plan_from_annotations, plan_from_rule
 
 MARK = "MARK"  # replaced by a path in the test's own directory: a value that runs anything creates it
@@ -182,3 +185,16 @@ def test_annotations_are_checked_when_read_not_in_the_pod() -> None:
     # a config rule carries what an annotation's comma-separated list cannot: a comma
     plan = plan_from_rule(pod, {"namespace": "ns", "preset": "mssql", "params": {"database": "a,b]"}}, 0, Defaults())
     assert plan is not None and plan.params == {"database": "a,b]"}
+
+
+def test_parameters_read_back_from_an_archive_are_checked_again() -> None:
+    # an archive is outside input: its manifest's meta may carry what no annotation could have passed
+    entry = DataEntry("data/hooks/shop/db-0/mssql.dump", HOOK_DUMP, 10, "a" * 64,
+                      {"namespace": "shop", "pod": "db-0", "preset": "mssql",
+                       "params": {"database": "x\n!! touch /tmp/pwn"}})
+    pod = {"metadata": {"namespace": "shop", "name": "db-0"}}
+    with pytest.raises(HookSpecError) as caught:
+        DataRestorer(Path("/nonexistent"), HookSettings())._plan(pod, entry)
+    assert caught.value.message.startswith(
+        "the parameters recorded with data/hooks/shop/db-0/mssql.dump database='x\\n!! touch /tmp/pwn': "
+        "it holds a control character; accepted is")
