@@ -3,7 +3,7 @@
 ``DataCollector`` (backup) and ``DataRestorer`` (restore) are handed to the backup and restore
 runs as callbacks by the CLI (hooks and backup are sibling features that do not import each
 other). Declarations: pod annotations or config rules (spec.py); presets for common databases
-(presets.py); volume copies (pvdata.py, zfs.py). See docs/hooks.md.
+(presets/); volume copies (pvdata.py, zfs.py). See docs/hooks.md.
 """
 
 from dr_lib.errors import HookFailed
