@@ -2,17 +2,10 @@
 
 from __future__ import annotations
 
-import sys
-import time
-from pathlib import Path
-
 import click
 
-from dr_lib.cli.common import app, print_json
-from dr_lib.host.systemd import notify
-from dr_lib.metrics import MetricsSettings, gather, render, write_textfile
-from dr_lib.metrics.catalog import names
-from dr_lib.metrics.exporter import bind, serve
+from dr_lib.cli.common import REPORTER, app, print_json
+from dr_lib.jobs.metrics import metric_names, metrics_text, serve_metrics, write_metrics_textfile
 
 
 @click.command("exporter")
@@ -25,16 +18,7 @@ def exporter(listen: str | None) -> None:
     corrupt archive shows as a metric, never as a crash. SIGTERM stops it cleanly. `k3s-dr install`
     runs it as k3s-dr-exporter.service (config units.exporter).
     """
-    settings = MetricsSettings.from_config(app(click.get_current_context()).config)
-    address = listen or settings.listen
-    server = bind(settings, address)
-    host, port = server.socket.getsockname()[:2]
-    click.echo(f"k3s-dr exporter: serving http://{address}/metrics (bound {host}:{port}; prefix "
-               f"{settings.prefix}, backup dir {settings.backup_dir})", err=True)
-    sys.stderr.flush()
-    notify("READY=1", f"STATUS=serving http://{address}/metrics")  # Type=notify: started means listening
-    serve(server)
-    click.echo("k3s-dr exporter: stopped", err=True)
+    serve_metrics(app(click.get_current_context()).config, listen, REPORTER)
 
 
 @click.command("metrics")
@@ -50,22 +34,19 @@ def metrics(write: bool, textfile: str | None, as_json: bool, list_names: bool) 
     The same values the exporter serves: the latest backup, restore, auto-restore decision and
     drill (from the state file metrics.state_file) and the backup directory as it is now.
     """
-    settings = MetricsSettings.from_config(app(click.get_current_context()).config)
+    config = app(click.get_current_context()).config
     if list_names:
-        for name in names(settings.prefix):
+        for name in metric_names(config):
             click.echo(name)
         return
-    started = time.monotonic()
     if not write:
-        click.echo(render(settings.prefix, gather(settings, time.time(), time.monotonic())), nl=False)
+        click.echo(metrics_text(config), nl=False)
         return
-    path, text = write_textfile(settings, time.time(), time.monotonic(),
-                                path=Path(textfile) if textfile else None, make_parents=True)
-    samples = sum(1 for line in text.splitlines() if line and not line.startswith("#"))
+    written = write_metrics_textfile(config, textfile)
     if as_json:
-        print_json({"textfile": str(path), "samples": samples, "seconds": round(time.monotonic() - started, 3)})
+        print_json(written.to_dict())
     else:
-        click.echo(f"wrote {samples} samples to {path}")
+        click.echo(f"wrote {written.samples} samples to {written.path}")
 
 
 COMMANDS: list[click.Command] = [exporter, metrics]
