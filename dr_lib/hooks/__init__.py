@@ -2,8 +2,9 @@
 
 ``DataCollector`` (backup) and ``DataRestorer`` (restore) are handed to the backup and restore
 runs as callbacks by the jobs (``dr_lib.jobs.backup``, ``dr_lib.jobs.restore``: hooks, backup and
-restore are sibling features that do not import each other). Declarations: pod annotations or config rules (spec.py); presets for common databases
-(presets.py); volume copies (pvdata.py, zfs.py). See docs/hooks.md.
+restore are sibling features that do not import each other). Declarations: pod annotations or
+config rules (spec.py); presets for common databases (presets.py); volume copies (pvdata.py,
+zfs.py). See docs/hooks.md.
 """
 
 from dr_lib.hooks.collect import DataCollector, HookFailed
