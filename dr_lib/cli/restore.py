@@ -17,8 +17,6 @@ from dr_lib.cli.common import REPORTER, app, finish, gather, print_json
 from dr_lib.cli.progress import RestoreProgress
 from dr_lib.cli.restore_options import RestoreMode, restore_filters
 from dr_lib.config import Config
-from dr_lib.jobs.auto import AutoRestoreOptions, auto_restore
-from dr_lib.jobs.datastore import DatastoreOptions, restore_server_datastore
 from dr_lib.jobs.diff import DiffOptions, diff
 from dr_lib.jobs.restore import POLICIES, RestoreOptions, RestoreOutcome, restore
 from dr_lib.restore.ledger import detail_rows, format_table, summary_rows
@@ -81,9 +79,9 @@ def restore_command(ctx: click.Context, options: RestoreOptions, mode: RestoreMo
     config = app(ctx).config
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="k3s-dr: %(message)s")
     if mode.auto:
-        _auto(config, AutoRestoreOptions(options, mode.boot_id, mode.force), as_json, verbose)
+        _auto(config, options, mode, as_json, verbose)
     elif mode.datastore:
-        _datastore(config, DatastoreOptions(options.archive, options.from_remote, options.identity), as_json)
+        _datastore(config, options, as_json)
     else:
         result = restore(config, options, REPORTER, None if as_json or not sys.stderr.isatty() else RestoreProgress())
         if as_json:
@@ -93,9 +91,11 @@ def restore_command(ctx: click.Context, options: RestoreOptions, mode: RestoreMo
         finish(result)
 
 
-def _auto(config: Config, options: AutoRestoreOptions, as_json: bool, verbose: bool) -> None:
+def _auto(config: Config, options: RestoreOptions, mode: RestoreMode, as_json: bool, verbose: bool) -> None:
+    from dr_lib.jobs.auto import AutoRestoreOptions, auto_restore  # noqa: PLC0415 - only for --auto
+
     logging.getLogger("dr_lib.restore").setLevel(logging.INFO)  # the journal tells the boot's story
-    result = auto_restore(config, options, REPORTER)
+    result = auto_restore(config, AutoRestoreOptions(options, mode.boot_id, mode.force), REPORTER)
     if as_json:
         print_json(result.to_dict())
     else:
@@ -106,8 +106,11 @@ def _auto(config: Config, options: AutoRestoreOptions, as_json: bool, verbose: b
     finish(result)
 
 
-def _datastore(config: Config, options: DatastoreOptions, as_json: bool) -> None:
-    done = restore_server_datastore(config, options, REPORTER)
+def _datastore(config: Config, options: RestoreOptions, as_json: bool) -> None:
+    from dr_lib.jobs.datastore import DatastoreOptions, restore_server_datastore  # noqa: PLC0415
+
+    done = restore_server_datastore(config, DatastoreOptions(options.archive, options.from_remote, options.identity),
+                                    REPORTER)
     if as_json:
         print_json(done.to_dict())
     else:

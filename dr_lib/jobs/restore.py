@@ -18,7 +18,6 @@ from dr_lib.config import Config, duration_seconds
 from dr_lib.errors import DRError, PartialFailure
 from dr_lib.hooks import DataRestorer, HookSettings
 from dr_lib.jobs import record
-from dr_lib.jobs.offsite import archive_for_restore
 from dr_lib.jobs.report import Reporter
 from dr_lib.jobs.restore_options import PlanFilters, resolve_archive, resolve_kubeconfig
 from dr_lib.kube.client import Kube
@@ -102,6 +101,9 @@ class RestoreResult:
 def prepare(config: Config, options: RestoreOptions, reporter: Reporter, *,
             must_exist: bool = True) -> tuple[RestoreRequest, DataRestorer | None]:
     """The archive (pulled or decrypted first when asked), the plan's options and the data restorer."""
+    # Imported here: the offsite code (age, the targets) loads when a restore runs, not for --help.
+    from dr_lib.jobs.offsite import archive_for_restore  # noqa: PLC0415
+
     archive = archive_for_restore(config, options.archive, options.from_remote, options.identity, reporter)
     filters = options.filters.plan_options()
     restorer = DataRestorer(Path(resolve_kubeconfig(config, options.kubeconfig)), HookSettings.from_config(

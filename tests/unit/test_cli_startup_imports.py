@@ -37,7 +37,8 @@ def _tops(modules: set[str]) -> set[str]:
     (["--version"], ("dr_lib.jobs", "dr_lib.backup", "dr_lib.restore", "orjson")),
     (["backup", "--help"], ("dr_lib.metrics", "dr_lib.offsite", "dr_lib.jobs.push", "dr_lib.drill.runner",
                             "dr_lib.restore")),
-    (["restore", "--help"], ("dr_lib.metrics", "dr_lib.backup.run", "dr_lib.drill.runner")),
+    (["restore", "--help"], ("dr_lib.metrics", "dr_lib.backup.run", "dr_lib.drill.runner", "dr_lib.offsite", "pyrage",
+                             "dr_lib.restore.auto_runner", "dr_lib.restore.datastore")),
     (["drill", "--help"], ("dr_lib.drill.runner", "dr_lib.drill.run", "dr_lib.metrics")),
     (["push", "--help"], ("dr_lib.metrics", "dr_lib.backup.run")),
 ])
