@@ -43,7 +43,8 @@ def _summary(outcome: BackupOutcome) -> str:
 @click.option("--selector", "-l", default=None, help="Label selector applied to every LIST.")
 @click.option("--datastore/--no-datastore", "datastore", default=None,
               help="Require / skip the k3s datastore snapshot [default: when this host is a k3s server].")
-@click.option("--allow-shrink", is_flag=True, help="Promote even if the object count dropped sharply.")
+@click.option("--allow-shrink", is_flag=True, help="Promote even if the user objects dropped sharply, or to none "
+              "(objects deleted on purpose).")
 @click.option("--data/--no-data", "data", default=True, show_default=True,
               help="Application data: run pods' backup hooks and copy their volumes (docs/hooks.md).")
 @click.option("--workers", type=click.IntRange(1, 32), default=DEFAULT_WORKERS, show_default=True, hidden=True)
@@ -74,7 +75,8 @@ def verify(archive: str, as_json: bool) -> None:
         print_json(verified.to_dict())
         return
     result = verified.result
-    click.echo(f"ok: {result.path} ({result.objects} objects in {len(result.manifest.files)} kinds, "
+    click.echo(f"ok: {result.path} ({result.objects} objects, {result.user_objects} of them user objects, in "
+               f"{len(result.manifest.files)} kinds, "
                f"sha256 {result.sha256}, checked in {result.seconds:.2f} s)")
 
 
@@ -84,16 +86,17 @@ def verify(archive: str, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.pass_context
 def list_archives(ctx: click.Context, directory: str | None, as_json: bool) -> None:
-    """Archives with time, size, objects, verified or not, and where the links point."""
+    """Archives with time, size, objects, user objects, verified or not, and where the links point."""
     listing = list_job(app(ctx).config, directory)
     if as_json:
         print_json(listing.to_dict())
         return
-    click.echo(f"{'ARCHIVE':<34} {'CREATED (UTC)':<21} {'SIZE':>12} {'OBJECTS':>8} VERIFIED LINKS")
+    click.echo(f"{'ARCHIVE':<34} {'CREATED (UTC)':<21} {'SIZE':>12} {'OBJECTS':>8} {'USER':>6} VERIFIED LINKS")
     for info in listing.archives:
         objects = "?" if info.objects is None else str(info.objects)
+        user = "?" if info.user_objects is None else str(info.user_objects)
         click.echo(f"{info.path.name:<34} {info.created:%Y-%m-%d %H:%M:%S}  {info.bytes:>12,} {objects:>8} "
-                   f"{'yes' if info.verified else 'no':<8} {', '.join(info.links)}")
+                   f"{user:>6} {'yes' if info.verified else 'no':<8} {', '.join(info.links)}")
     for link in listing.links:
         click.echo(f"link {link.name}: {link.state}" + (f" → {link.target}" if link.target else ""))
 

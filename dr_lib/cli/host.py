@@ -27,8 +27,9 @@ def _show(result: HostResult, nothing: str) -> None:
 @gather(options=HostOptions)
 def install_command(ctx: click.Context, options: HostOptions, as_json: bool) -> None:
     """Write and enable the backup service and timer, the auto-restore unit, the metrics exporter's
-    service (started; config units.exporter), the config file and log rotation. Idempotent: a
-    second run changes nothing."""
+    service (started; config units.exporter), the config file and log rotation; the rendered alert
+    rules and dashboard when metrics.prometheus_rules_dir / grafana_dashboards_dir are set.
+    Idempotent: a second run changes nothing."""
     context = app(ctx)
     result = install_host(context.config, options, context.config_path)
     if as_json:

@@ -54,7 +54,8 @@ def _print_tables(outcome: RestoreOutcome, verbose: bool) -> None:
 @click.option("--workers", type=click.IntRange(1, 64), default=16, show_default=True, help="Concurrent writes.")
 @click.option("-v", "--verbose", is_flag=True, help="List every object in the table, created ones too.")
 @click.option("--auto", is_flag=True, help="Boot-time mode: restore only if the cluster lost the snapshot's "
-              "objects (restore.auto_loss_threshold), at most once per boot.")
+              "objects (restore.auto_loss_threshold), at most once per boot, and only an archive k3s-dr verified "
+              "in backup.dir.")
 @click.option("--force", is_flag=True, help="With --auto: restore whatever the cluster looks like.")
 @click.option("--boot-id", default=None, help="With --auto: this boot's id [default: read from /proc].")
 @click.option("--datastore", is_flag=True, help="Restore the k3s server's datastore snapshot and token from the "

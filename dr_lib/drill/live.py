@@ -9,14 +9,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from dr_lib.drill.app import APP_GROUP, DRILL_LABEL
 from dr_lib.drill.readiness import CHECKS, Health, judge_health, service_endpoints
 from dr_lib.errors import ClusterError, DeadlineExceeded
+from dr_lib.jsontypes import JSONObject
 from dr_lib.kube.client import Kube, ResourceType
 
-JSONObject = dict[str, Any]
 POLL_SECONDS = 0.25
 FIELD_MANAGER = "k3s-dr-drill"
 

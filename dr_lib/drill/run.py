@@ -22,12 +22,12 @@ from typing import Any
 from dr_lib.clock import utc_now
 from dr_lib.config import parse_duration
 from dr_lib.drill import DESTROY_MODES, PROVIDERS
-from dr_lib.drill.app import JSONObject
 from dr_lib.drill.commands import CommandRun
 from dr_lib.drill.timeline import FAILED, PASSED, SKIPPED, Phase, StepOutcome, Timeline
 from dr_lib.drill.verdict import Targets
 from dr_lib.drill.verify import Verification
-from dr_lib.errors import UsageError
+from dr_lib.errors import StepSkipped, UsageError
+from dr_lib.jsontypes import JSONObject
 
 # Test-only switches that sabotage a restore on purpose; a report made with one says so.
 TEST_ONLY_ENV = ("K3S_DR_TEST_DISABLE_SANITIZER",)
@@ -39,14 +39,6 @@ NEEDS_PASSED: dict[str, tuple[str, ...]] = {
 }
 # verify also needs the restore to have been attempted: a verification of nothing proves nothing.
 NEEDS_RUN: dict[str, tuple[str, ...]] = {"verify": ("restore",)}
-
-
-class StepFailed(AssertionError):
-    """A step's check did not hold: the drill failed here, for the reason given."""
-
-
-class StepSkipped(Exception):
-    """A step could not run because a step it needs did not succeed."""
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from dr_lib.cluster.provider import prepare_provider, real_node
 from dr_lib.drill.run import DrillSettings
 from dr_lib.drill.suite import test_steps
 from dr_lib.drill.suite.plugin import EVIDENCE_NAME, DrillPlugin, report_paths
@@ -68,14 +69,10 @@ class DrillOutcome:
 
 
 def ensure_provider_ready(settings: DrillSettings, progress: Progress) -> None:
-    """The local provider runs binaries built from source: build them once on a fresh machine."""
-    if settings.provider != "local":
-        return
-    from dr_lib.cluster import build  # noqa: PLC0415 - only the local provider needs the builder
-
-    result = build.build_binaries(progress)
-    if result.action != "current":
-        progress(f"cluster binaries {result.action} in {result.seconds:.0f} s ({result.bin_dir})")
+    """Whatever the provider needs first (the local one builds its binaries once on a fresh machine)."""
+    prepare_provider(settings.provider, progress)
+    if settings.real_node:
+        real_node()  # the test bed's: without it, stop here with the extra named rather than in a step
 
 
 def pytest_args(suite: Path, *, terminal: bool = False) -> list[str]:

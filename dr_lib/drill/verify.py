@@ -21,9 +21,10 @@ from dr_lib.archive import iter_archive_objects
 from dr_lib.drill.compare import differences
 from dr_lib.drill.live import Unhealthy, get_object, live_health, wait_until
 from dr_lib.errors import DeadlineExceeded
+from dr_lib.jsontypes import JSONObject
 from dr_lib.kube.client import Kube, ResourceType
-from dr_lib.restore.plan.context import ArchiveContext, build_context
-from dr_lib.restore.plan.model import JSONObject, PlanOptions, TypeRef
+from dr_lib.restore.plan.context import build_context
+from dr_lib.restore.plan.model import ArchiveContext, PlanOptions, TypeRef
 from dr_lib.restore.plan.planner import build_plan
 from dr_lib.restore.plan.sanitize import sanitize
 

@@ -7,7 +7,8 @@ config rules (spec.py); presets for common databases (presets.py); volume copies
 zfs.py). See docs/hooks.md.
 """
 
-from dr_lib.hooks.collect import DataCollector, HookFailed
+from dr_lib.errors import HookFailed
+from dr_lib.hooks.collect import DataCollector
 from dr_lib.hooks.restoredata import DataRestorer
 from dr_lib.hooks.settings import HookSettings
 

@@ -25,22 +25,18 @@ from typing import Any
 from dr_lib.archive.dataentry import HOOK_DUMP, VOLUME, CollectedData, DataEntry, hook_member, volume_member
 from dr_lib.archive.fsutil import create_private, os_problem, unlink_quietly
 from dr_lib.clock import utc_now
-from dr_lib.errors import DRError
+from dr_lib.errors import DRError, HookFailed, HookSpecError, VolumeError
 from dr_lib.hooks.pods import running_pods, workload_of
-from dr_lib.hooks.pvdata import VolumeError, VolumeSource, copy_directory, resolve_volume
+from dr_lib.hooks.pvdata import VolumeSource, copy_directory, resolve_volume
 from dr_lib.hooks.redact import Redactor, redactor_for_pod
 from dr_lib.hooks.runner import HookOutcome, judge, run_in_pod
 from dr_lib.hooks.settings import HookSettings
-from dr_lib.hooks.spec import Hook, HookSpecError, PodPlan, plan_for_pod
+from dr_lib.hooks.spec import Hook, PodPlan, plan_for_pod
 from dr_lib.hooks.zfs import ZfsBackend
+from dr_lib.jsontypes import JSONObject
 from dr_lib.kube.client import Kube
 
-JSONObject = dict[str, Any]
 MAGIC_BYTES = 32
-
-
-class HookFailed(DRError):
-    """A hook with on-error=fail failed: the backup stops and nothing is promoted."""
 
 
 @dataclass

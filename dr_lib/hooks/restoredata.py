@@ -25,18 +25,18 @@ from dr_lib.archive.access import read_manifest
 from dr_lib.archive.dataentry import HOOK_DUMP, VOLUME, DataEntry
 from dr_lib.archive.datamembers import read_data_members
 from dr_lib.clock import utc_now
-from dr_lib.errors import ClusterError, DeadlineExceeded
+from dr_lib.errors import ClusterError, DeadlineExceeded, HookSpecError, VolumeError
 from dr_lib.hooks.pods import find_ready_pod
 from dr_lib.hooks.presets import find_preset, preset_command
-from dr_lib.hooks.pvdata import VolumeError, extract_tar, place, staging_for, tree_digest
+from dr_lib.hooks.pvdata import extract_tar, place, staging_for, tree_digest
 from dr_lib.hooks.redact import redactor_for_pod
 from dr_lib.hooks.runner import HookOutcome, judge, run_in_pod
 from dr_lib.hooks.settings import HookSettings
-from dr_lib.hooks.spec import Hook, HookSpecError, PodPlan, plan_for_pod
+from dr_lib.hooks.spec import Hook, PodPlan, plan_for_pod
 from dr_lib.hooks.zfs import ZfsBackend
+from dr_lib.jsontypes import JSONObject
 from dr_lib.kube.client import Kube
 
-JSONObject = dict[str, Any]
 _CHUNK = 1024 * 1024
 
 # Where a volume from an archive may never be written, whatever its manifest says (a hostile

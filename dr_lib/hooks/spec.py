@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dr_lib.config import parse_duration
+from dr_lib.errors import HookSpecError
 from dr_lib.hooks.presets import PHASES, Preset, find_preset, preset_command
 
 DOMAIN = "k3s-dr.io"
@@ -44,10 +45,6 @@ NAME_KEY = f"hook.{DOMAIN}/name"
 ON_ERROR_KEY = f"hook.{DOMAIN}/on-error"
 VOLUMES_KEY = f"backup.{DOMAIN}/volumes"
 VOLUME_MODE_KEY = f"backup.{DOMAIN}/volume-mode"
-
-
-class HookSpecError(ValueError):
-    """A declaration is wrong: the message names the pod, the key, the value and what is accepted."""
 
 
 @dataclass(frozen=True)

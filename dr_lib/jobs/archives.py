@@ -23,7 +23,8 @@ class Verified:
 
     def to_dict(self) -> dict[str, Any]:
         result, manifest = self.result, self.result.manifest
-        return {"archive": str(result.path), "ok": True, "objects": result.objects, "bytes": result.bytes,
+        return {"archive": str(result.path), "ok": True, "objects": result.objects,
+                "user_objects": result.user_objects, "bytes": result.bytes,
                 "sha256": result.sha256, "kinds": object_counts(manifest), "created": manifest.created,
                 "format_version": manifest.format_version,
                 "datastore": None if manifest.datastore is None else manifest.datastore.kind,

@@ -13,7 +13,7 @@ from typing import Any
 
 from dr_lib.clock import utc_now
 from dr_lib.config import Config
-from dr_lib.errors import DRError, EnvironmentProblem
+from dr_lib.errors import DRError, EnvironmentProblem, SnapshotRefused
 from dr_lib.jobs import record
 from dr_lib.jobs.report import Reporter
 from dr_lib.jobs.restore import AppData, RestoreOptions, outcome_json, prepare, restore_exit
@@ -70,7 +70,12 @@ def auto_restore(config: Config, options: AutoRestoreOptions, reporter: Reporter
     request, restorer = prepare(config, options.restore, reporter, must_exist=False)
     kubeconfig = resolve_kubeconfig(config, options.restore.kubeconfig)
     with Kube.from_kubeconfig(kubeconfig, pool_size=request.workers) as kube:
-        outcome = run_auto(request, kube, boot_id=boot_id(options.boot_id), state_dir=Path(config.restore.state_dir),
-                           threshold=config.restore.auto_loss_threshold, force=options.force, now=utc_now())
+        try:
+            outcome = run_auto(request, kube, boot_id=boot_id(options.boot_id),
+                               state_dir=Path(config.restore.state_dir), threshold=config.restore.auto_loss_threshold,
+                               force=options.force, now=utc_now())
+        except SnapshotRefused as exc:  # not trusted, or failed verification: a decision of its own
+            record.auto_restore_refused(config, exc, reporter)
+            raise
     record.auto_restore_done(config, outcome, reporter)
     return AutoRestoreResult(outcome, AppData.of(restorer))

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from dr_lib.config import Config, duration_seconds
 from dr_lib.drill import DESTROY_MODES, PROVIDERS
-from dr_lib.errors import DRError
+from dr_lib.errors import DRError, DrillFailed
 from dr_lib.jobs import record
 from dr_lib.jobs.report import Reporter
 
@@ -22,10 +22,6 @@ if TYPE_CHECKING:
     from dr_lib.drill.runner import DrillOutcome
 
 __all__ = ["DESTROY_MODES", "PROVIDERS", "DrillFailed", "DrillOptions", "DrillResult", "drill"]
-
-
-class DrillFailed(DRError):
-    """The drill ran and its verdict is fail (the report says where and why)."""
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from dr_lib.config import CONFIG_ENV, DEFAULT_CONFIG_PATH, Config
 from dr_lib.errors import DRError, PartialFailure
 from dr_lib.host.fix import fix
 from dr_lib.host.install import HostChange, default_exe, install
+from dr_lib.host.units import ManagedFile
 
 
 @dataclass(frozen=True)
@@ -56,10 +57,20 @@ class HostResult:
         return None
 
 
+def monitoring_files(config: Config) -> tuple[ManagedFile, ...]:
+    """The rendered rules and dashboard where metrics.*_dir ask for them (none by default)."""
+    if not (config.metrics.prometheus_rules_dir or config.metrics.grafana_dashboards_dir):
+        return ()
+    from dr_lib.metrics.assets.node import node_files  # noqa: PLC0415 - the SDK is imported only when asked for
+
+    return tuple(ManagedFile(path, text, 0o644) for path, text in node_files(config))
+
+
 def install_host(config: Config, options: HostOptions, chosen_config: str | None) -> HostResult:
     config_path = config_file(chosen_config)
     program = options.exe or default_exe()
-    return HostResult(install(config, program, config_path, dry_run=options.dry_run), config_path, program)
+    change = install(config, program, config_path, dry_run=options.dry_run, extra=monitoring_files(config))
+    return HostResult(change, config_path, program)
 
 
 def fix_host(options: HostOptions, chosen_config: str | None) -> HostResult:

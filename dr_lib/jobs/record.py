@@ -105,6 +105,14 @@ def auto_restore_done(config: Config, result: AutoOutcome, reporter: Reporter) -
     warn_each(reporter, record_auto_restore(config, decision, restored))
 
 
+def auto_restore_refused(config: Config, error: DRError, reporter: Reporter) -> None:
+    """Auto-restore did not trust its snapshot (or it failed verification): a decision of its own."""
+    from dr_lib.metrics import DecisionRecord, record_auto_restore  # noqa: PLC0415
+
+    decision = DecisionRecord(at=time.time(), restore=False, reason=error.message[:500], refused=True)
+    warn_each(reporter, record_auto_restore(config, decision, None))
+
+
 def drill_done(config: Config, outcome: DrillOutcome, reporter: Reporter) -> None:
     from dr_lib.metrics import DrillRecord, record_drill  # noqa: PLC0415
 

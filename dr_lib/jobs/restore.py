@@ -69,6 +69,7 @@ def outcome_json(outcome: RestoreOutcome) -> dict[str, Any]:
         "complete": ledger.complete, "outcome": ledger.outcome, "ledger": str(outcome.ledger_path),
         "left_out": len(ledger.left_out), "planned": outcome.plan.count, "wait": ledger.wait,
         "failed": [f"{e.resource} {e.where}: {e.reason}" for e in ledger.failures()[:20]],
+        "warnings": list(outcome.warnings),
     }
 
 
@@ -118,6 +119,7 @@ def prepare(config: Config, options: RestoreOptions, reporter: Reporter, *,
         workers=options.workers,
         before_apply=restorer.before_apply if restorer else None,
         after_apply=restorer.after_apply if restorer else None,
+        backup_dir=Path(config.backup.dir), shrink_warn_threshold=config.restore.shrink_warn_threshold,
     )
     return request, restorer
 

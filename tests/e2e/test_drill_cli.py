@@ -174,7 +174,7 @@ def test_drill_wiping_the_namespaces_in_place_passes(tmp_path: Path) -> None:
 
 @pytest.mark.real_node
 def test_drill_on_the_real_node_brings_back_a_running_database(tmp_path: Path) -> None:
-    from dr_lib.cluster.realnode_host import missing_requirements  # noqa: PLC0415 - only this test needs it
+    from k3s_dr_testbed.realnode.host import missing_requirements  # noqa: PLC0415 - only this test needs it
 
     missing = missing_requirements()
     if missing:

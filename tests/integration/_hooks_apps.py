@@ -1,7 +1,7 @@
 """Real applications for the application-data tests: PostgreSQL and a file-writing app on the real node.
 
 The PostgreSQL is Debian's (image ``local/k3s-dr-db:bookworm``, built here by
-:mod:`dr_lib.hooks.images`); its password comes from a Secret through ``secretKeyRef`` and the
+:mod:`k3s_dr_testbed.apps.images`); its password comes from a Secret through ``secretKeyRef`` and the
 hooks connect over TCP with it, so a leak would have something to leak.
 """
 
@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 
-from dr_lib.cluster.realnode_config import NodeLayout
-from dr_lib.cluster.realnode_host import ctr
-from dr_lib.hooks.apps import APP_IMAGE, JSONObject
-from dr_lib.hooks.images import db_image_tar
 from dr_lib.kube.client import Kube
 from dr_lib.kube.exec import ExecResult, exec_in_pod
+from k3s_dr_testbed.apps.images import db_image_tar
+from k3s_dr_testbed.apps.manifests import APP_IMAGE, JSONObject
+from k3s_dr_testbed.realnode.config import NodeLayout
+from k3s_dr_testbed.realnode.host import ctr
 
 PG_PASSWORD = "pg-Sup3r-s3cret-7f2c9a41d"  # long and unmistakable: tests grep outputs for it
 

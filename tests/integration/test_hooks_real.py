@@ -38,9 +38,9 @@ from _hooks_apps import (
 from _real_node import skip_unless_real_node
 
 from dr_lib.archive.access import read_manifest
-from dr_lib.hooks.apps import ROWS_FINGERPRINT, file_app, postgres_statefulset
-from dr_lib.hooks.images import DB_REF
 from dr_lib.kube.client import Kube
+from k3s_dr_testbed.apps.images import DB_REF
+from k3s_dr_testbed.apps.manifests import ROWS_FINGERPRINT, file_app, postgres_statefulset
 
 pytestmark = [pytest.mark.real_node, pytest.mark.slow]
 

@@ -20,7 +20,7 @@ from dr_lib.checks.pushstate import PUSH_STATE_NAME, parse_push_state
 from dr_lib.config import OffsiteTargetConfig
 from dr_lib.errors import ExitCode
 from dr_lib.offsite.s3client import make_client
-from dr_lib.offsite.s3server import S3Server
+from k3s_dr_testbed.s3.server import S3Server
 from tests.integration._metrics_helpers import parse, value
 from tests.integration._offsite_env import (
     aws_env,

@@ -19,12 +19,13 @@ from dr_lib.drill.app import AppOptions, application
 from dr_lib.drill.commands import CommandRun
 from dr_lib.drill.redact import redact_object
 from dr_lib.drill.reportdir import check_manifest
-from dr_lib.drill.run import BackupRecord, DrillRun, DrillSettings, StepFailed
+from dr_lib.drill.run import BackupRecord, DrillRun, DrillSettings
 from dr_lib.drill.runner import pytest_args
 from dr_lib.drill.suite import test_steps
 from dr_lib.drill.suite.plugin import DrillPlugin
 from dr_lib.drill.verdict import Targets
 from dr_lib.drill.verify import ObjectResult, Verification
+from dr_lib.errors import StepFailed
 
 LEAK = "leaky-secret-value-123"
 
@@ -121,4 +122,9 @@ def test_a_failing_step_is_where_the_report_says_the_drill_failed(tmp_path: Path
     page = html.unescape((report_dir / "report.html").read_text())
     assert "Verdict: FAIL — failed at step 4 restore" in page
     assert "db-data Pending" in page
-    assert 'failures="2"' in (report_dir / "junit.xml").read_text()
+    junit = (report_dir / "junit.xml").read_text()
+    assert 'failures="2"' in junit and 'errors="0"' in junit
+    # StepFailed is a DRError, not an AssertionError: pytest still reports a failure naming it and its reason.
+    assert ('<failure message="dr_lib.errors.StepFailed: restore-and-wait failed: PersistentVolumeClaim '
+            'insightlearn-data/db-data Pending">') in junit
+    assert "E   dr_lib.errors.StepFailed: restore-and-wait failed" in page

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 
 from dr_lib.config import load_config
-from dr_lib.errors import ConfigError
+from dr_lib.errors import ConfigError, HookSpecError
 from dr_lib.hooks.settings import HookSettings
-from dr_lib.hooks.spec import Defaults, HookSpecError, plan_for_pod, selector_matches
+from dr_lib.hooks.spec import Defaults, plan_for_pod, selector_matches
 
 DEFAULTS = Defaults(timeout=600.0, on_error="fail")
 

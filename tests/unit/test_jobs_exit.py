@@ -14,7 +14,7 @@ import pytest
 from dr_lib.backup.result import BackupResult
 from dr_lib.cli.restore_options import RestoreMode
 from dr_lib.drill.runner import DrillOutcome
-from dr_lib.errors import DRError, ExitCode, LockBusy, UsageError
+from dr_lib.errors import DRError, ExitCode, LockBusy, RemoteUnreachable, UsageError
 from dr_lib.host.install import HostChange
 from dr_lib.jobs.autopush import AfterBackup
 from dr_lib.jobs.backup import backup_exit
@@ -24,7 +24,6 @@ from dr_lib.jobs.host import HostResult
 from dr_lib.jobs.offsite import RemoteListing
 from dr_lib.jobs.push import push_exit
 from dr_lib.jobs.restore import AppData, restore_exit
-from dr_lib.offsite.errors import RemoteUnreachable
 from dr_lib.offsite.push import PushReport, TargetReport
 from dr_lib.restore.ledger import CREATED, FAILED, SKIPPED, Entry, Ledger
 from tests.unit.test_offsite_history import ARCHIVE

@@ -12,10 +12,9 @@ import pytest
 
 from dr_lib.archive.sidecar import is_verified, read_sidecar
 from dr_lib.config import config_from_text
-from dr_lib.errors import IntegrityError, UsageError
+from dr_lib.errors import IntegrityError, UsageError, WrongIdentity
 from dr_lib.jobs.offsite import archive_for_restore
 from dr_lib.jobs.report import Collected
-from dr_lib.offsite.errors import WrongIdentity
 from dr_lib.offsite.sealed import seal_archive, sealed_sidecar, unseal, verify_sealed
 from tests.unit._archive_factory import CONFIGMAPS, good_archive
 
