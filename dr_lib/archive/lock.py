@@ -9,7 +9,8 @@ is 1777 and ``fs.protected_symlinks`` may be 0) anyone could plant a symbolic li
 ``open()`` follows and truncates, or take the lock first and block every backup and restore. So
 the lock file's directory must be ours alone — created with mode 0700 when missing; refused when
 it is a symbolic link, owned by another user or writable by group or others, or when it sits in a
-directory that others can write (they could create it first, or replace it). The file is opened
+directory that others can write (they could create it first, or replace it) — unless that directory
+is sticky (``/tmp``) and ours already exists there: then nobody else can remove or rename it. The file is opened
 with ``O_NOFOLLOW`` relative to that checked directory, must be our own regular file with a single
 link, and is written (the holder's pid) only once the lock is held; it is never truncated before.
 """
@@ -38,6 +39,18 @@ def _refuse(path: Path, problem: str) -> EnvironmentProblem:
     return EnvironmentProblem(f"refusing the lock {str(path)!r}: {problem}", hint=_HINT)
 
 
+def _ours_in_sticky(directory: Path, parent: os.stat_result) -> bool:
+    """A directory of ours that already exists in a sticky one (``/tmp``, a ``mkdtemp`` work directory):
+    others may create files beside it but can neither remove nor rename it, so it cannot be swapped."""
+    if not parent.st_mode & stat.S_ISVTX:
+        return False
+    try:
+        st = directory.lstat()
+    except OSError:
+        return False  # not there yet: another user could create it first
+    return stat.S_ISDIR(st.st_mode) and st.st_uid == os.geteuid()
+
+
 def _check_parent(directory: Path) -> None:
     """The directory holding the lock directory: others must not be able to create or swap the latter."""
     parent = directory.parent
@@ -45,7 +58,7 @@ def _check_parent(directory: Path) -> None:
         st = parent.stat()
     except OSError as exc:
         raise _refuse(directory, f"its parent {str(parent)!r} cannot be read: {exc.strerror}") from None
-    if st.st_uid not in (0, os.geteuid()) or st.st_mode & _OTHERS_WRITE:
+    if st.st_uid not in (0, os.geteuid()) or (st.st_mode & _OTHERS_WRITE and not _ours_in_sticky(directory, st)):
         raise _refuse(directory, f"it is in {str(parent)!r} (owner uid {st.st_uid}, mode "
                                  f"{stat.S_IMODE(st.st_mode):04o}), which other users can write: they could create "
                                  "or replace the lock directory")

@@ -33,6 +33,8 @@ class DrillOptions:
     kubeconfig: str | None = None  # the kubeconfig provider's cluster; default: $KUBECONFIG
     nodes: int = 2
     wait_timeout: str = "5m"  # of `k3s-dr restore --wait` inside the drill
+    ticket: str | None = None  # the change or incident ticket the drill answers (in the report)
+    reviewer: str | None = None  # who reviews the report (in the report)
 
 
 def drill_exit(outcome: DrillOutcome) -> DrillFailed | None:
@@ -67,6 +69,8 @@ def settings(config: Config, options: DrillOptions, config_path: str | None) -> 
         reports_root=Path(options.reports), kubeconfig=Path(kubeconfig) if kubeconfig else None,
         targets=Targets(duration_seconds(config.targets.rto), duration_seconds(config.targets.rpo)),
         restore_wait_timeout=options.wait_timeout, nodes=options.nodes, config_path=config_path or config.source,
+        ticket=options.ticket, reviewer=options.reviewer,
+        backup_interval_seconds=duration_seconds(config.backup.interval),
     ).check()
 
 

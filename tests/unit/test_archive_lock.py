@@ -109,6 +109,30 @@ def test_a_place_others_can_write_is_refused(tmp_path: Path, mode: int, where: s
     assert list(public.iterdir()) == []  # nothing created there
 
 
+def test_our_existing_private_directory_in_a_sticky_one_is_accepted(tmp_path: Path) -> None:
+    """A drill's work directory (mkdtemp, 0700, ours) in /tmp (1777): nobody else can remove or rename it."""
+    sticky = tmp_path / "tmp"
+    sticky.mkdir()
+    sticky.chmod(0o1777)
+    work = Path(tempfile.mkdtemp(dir=sticky))
+    with exclusive_lock(work / "k3s-dr.lock", "back up"):
+        assert (work / "k3s-dr.lock").is_file()
+
+
+def test_a_directory_another_user_made_in_a_sticky_one_is_refused(tmp_path: Path) -> None:
+    nobody = pwd.getpwnam("nobody")
+    sticky = tmp_path / "tmp"
+    sticky.mkdir()
+    sticky.chmod(0o1777)
+    theirs = sticky / "k3s-dr"
+    theirs.mkdir(mode=0o700)  # made first, by another user
+    os.chown(theirs, nobody.pw_uid, nobody.pw_gid)
+    with pytest.raises(EnvironmentProblem, match=r"other users can write|owned by uid"), \
+            exclusive_lock(theirs / "k3s-dr.lock", "back up"):
+        pass
+    assert list(theirs.iterdir()) == []
+
+
 def test_a_refused_attempt_leaves_the_holders_record(tmp_path: Path) -> None:
     lock = tmp_path / "k3s-dr.lock"
     with exclusive_lock(lock, "back up"):
