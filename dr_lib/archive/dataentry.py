@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from dr_lib.archive.format import shown
 from dr_lib.errors import IntegrityError
 
 DATA_DIR = "data"
@@ -93,7 +94,7 @@ class DataEntry:
 
 def _hex(where: str, key: str, value: Any) -> str:
     if not isinstance(value, str) or _SHA256.match(value) is None:
-        raise IntegrityError(f"{where}.{key} is {value!r}: expected 64 lower-case hex digits")
+        raise IntegrityError(f"{where}.{key} is {shown(value)}: expected 64 lower-case hex digits")
     return value
 
 
@@ -104,14 +105,14 @@ def data_entry_from_dict(data: Any, index: int) -> DataEntry:
     path, kind, size, sha, meta = (data.get(k) for k in ("path", "kind", "bytes", "sha256", "meta"))
     store = data.get("store", ARCHIVE_STORE)
     if store not in STORES:
-        raise IntegrityError(f"{where}.store is {store!r}: expected one of {', '.join(STORES)}")
+        raise IntegrityError(f"{where}.store is {shown(store)}: expected one of {', '.join(STORES)}")
     if not isinstance(path, str) or not is_data_member(path) or not path.endswith(_SUFFIXES[store]):
-        raise IntegrityError(f"{where}.path is {path!r}: expected data/hooks/<ns>/<pod>/<hook>.dump or "
+        raise IntegrityError(f"{where}.path is {shown(path)}: expected data/hooks/<ns>/<pod>/<hook>.dump or "
                              f"data/volumes/<ns>/<name>{'|'.join(_SUFFIXES[store])} with lower-case names")
     if kind not in DATA_KINDS:
-        raise IntegrityError(f"{where}.kind is {kind!r}: expected one of {', '.join(DATA_KINDS)}")
+        raise IntegrityError(f"{where}.kind is {shown(kind)}: expected one of {', '.join(DATA_KINDS)}")
     if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-        raise IntegrityError(f"{where}.bytes is {size!r}: expected a count ≥ 0")
+        raise IntegrityError(f"{where}.bytes is {shown(size)}: expected a count ≥ 0")
     sha = _hex(where, "sha256", sha)
     if meta is None:
         meta = {}
@@ -121,7 +122,8 @@ def data_entry_from_dict(data: Any, index: int) -> DataEntry:
         return DataEntry(path, kind, size, sha, dict(meta))
     source = data.get("source")
     if not is_plain_absolute(source):
-        raise IntegrityError(f"{where}.source is {source!r}: expected a plain absolute path inside the snapshot")
+        raise IntegrityError(f"{where}.source is {shown(source)}: expected a plain absolute path inside the "
+                             "snapshot")
     return DataEntry(path, kind, size, sha, dict(meta), store, _hex(where, "snapshot", data.get("snapshot")),
                      _hex(where, "tree", data.get("tree")), source)
 
@@ -148,11 +150,11 @@ def repository_from_manifest(data: Mapping[str, Any]) -> RepositoryRef | None:
     if not isinstance(raw, Mapping):
         raise IntegrityError(f"{where} is {type(raw).__name__}: expected an object or null")
     if raw.get("engine") != REPOSITORY_ENGINE or raw.get("key_path") != REPOSITORY_KEY_MEMBER:
-        raise IntegrityError(f"{where}: engine {raw.get('engine')!r} with key {raw.get('key_path')!r}: expected "
-                             f"{REPOSITORY_ENGINE!r} with {REPOSITORY_KEY_MEMBER!r}")
+        raise IntegrityError(f"{where}: engine {shown(raw.get('engine'))} with key {shown(raw.get('key_path'))}: "
+                             f"expected {REPOSITORY_ENGINE!r} with {REPOSITORY_KEY_MEMBER!r}")
     size = raw.get("key_bytes")
     if not isinstance(size, int) or isinstance(size, bool) or not 0 < size <= 4096:
-        raise IntegrityError(f"{where}.key_bytes is {size!r}: expected 1..4096")
+        raise IntegrityError(f"{where}.key_bytes is {shown(size)}: expected 1..4096")
     return RepositoryRef(_hex(where, "key_sha256", raw.get("key_sha256")), size)
 
 

@@ -1,61 +1,53 @@
-"""Which verdict judges which control, and the whole catalogue judged at once (pure)."""
+"""Judging a host against the control table (pure): each row's own verdict, and what the suite
+concludes from it (a host with an invalid configuration, waivers, the remediation with the host's
+own paths filled in)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from types import MappingProxyType
+from dataclasses import dataclass
 
-from dr_lib.checks import verdicts_exporter as exporter
-from dr_lib.checks import verdicts_files as files
-from dr_lib.checks import verdicts_misc as misc
-from dr_lib.checks import verdicts_offsite as offsite
-from dr_lib.checks import verdicts_units as units
-from dr_lib.checks.controls import BY_ID
+from dr_lib.checks.controls import CONTROLS, control, placeholders, remediation
 from dr_lib.checks.hostfacts import HostFacts
-from dr_lib.checks.model import Finding
+from dr_lib.checks.model import Control, Finding, Outcome
 
-Verdict = Callable[[HostFacts], Finding]
-
-VERDICTS: Mapping[str, Verdict] = MappingProxyType({
-    "DR-CONF-001": misc.config_valid,
-    "DR-BKP-001": files.backup_dir_private,
-    "DR-BKP-002": files.archives_within_retention,
-    "DR-BKP-003": files.archives_private,
-    "DR-BKP-004": files.backup_fresh,
-    "DR-LINK-001": files.latest_link,
-    "DR-LINK-002": files.snapshot_link_present,
-    "DR-LINK-003": files.snapshot_link_verified,
-    "DR-ARCH-001": files.archive_intact,
-    "DR-ARCH-002": files.expected_kinds,
-    "DR-ARCH-003": files.datastore_with_token,
-    "DR-K3S-001": files.server_token,
-    "DR-K3S-002": units.k3s_enabled,
-    "DR-UNIT-001": units.units_reloaded,
-    "DR-UNIT-002": units.exec_start_ok,
-    "DR-TIMER-001": units.timer_scheduled,
-    "DR-TIMER-002": units.last_backup_ok,
-    "DR-RESTORE-001": units.auto_restore_enabled,
-    "DR-RESTORE-002": units.auto_restore_condition,
-    "DR-RESTORE-003": units.auto_restore_ordered,
-    "DR-RESTORE-004": units.auto_restore_guarded,
-    "DR-LOG-001": misc.log_recent,
-    "DR-LOG-002": misc.logrotate_configured,
-    "DR-METRICS-001": misc.metrics_fresh,
-    "DR-METRICS-002": exporter.exporter_fresh,
-    "DR-METRICS-003": exporter.exporter_service,
-    "DR-OFFSITE-001": offsite.offsite_current,
-    "DR-OFFSITE-002": offsite.offsite_encrypted,
-    "DR-OFFSITE-003": offsite.offsite_retention,
-    "DR-WAIVER-001": misc.waivers_valid,
-})
-
-if set(VERDICTS) != set(BY_ID):  # a control without a verdict (or the reverse) is a bug: fail at import
-    raise RuntimeError(f"controls and verdicts differ: {sorted(set(VERDICTS) ^ set(BY_ID))}")
+CONFIG_CONTROL = "DR-CONF-001"
 
 
 def evaluate(control_id: str, facts: HostFacts) -> Finding:
-    return VERDICTS[control_id](facts)
+    return control(control_id).verdict(facts)
 
 
 def evaluate_all(facts: HostFacts) -> dict[str, Finding]:
-    return {control_id: verdict(facts) for control_id, verdict in VERDICTS.items()}
+    return {item.id: item.verdict(facts) for item in CONTROLS}
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """One control on one host, as the suite reports it."""
+
+    control: Control
+    finding: Finding
+    verdict: str  # pass | fail | waived | n/a
+    remediation: str  # with the host's own paths and unit names
+    waiver: str = ""  # the waiver that accepts a failure: until when, why, whose
+
+
+def judge(item: Control, facts: HostFacts) -> Judgement:
+    """The control's verdict on the host; a failure an unexpired waiver accepts is ``waived``.
+
+    With an invalid configuration every path and unit name would be a guess: only DR-CONF-001 is
+    judged, every other control fails pointing at it."""
+    fix = remediation(item, placeholders(facts.layout.config, facts.layout.config_path))
+    if facts.config_problem and item.id != CONFIG_CONTROL:
+        finding = Finding(Outcome.FAIL, "not judged", f"the host's configuration is invalid: see {CONFIG_CONTROL}")
+    else:
+        finding = item.verdict(facts)
+    if finding.outcome is Outcome.PASS:
+        return Judgement(item, finding, "pass", fix)
+    if finding.outcome is Outcome.NOT_APPLICABLE:
+        return Judgement(item, finding, "n/a", fix)
+    waiver = facts.waivers.active(item.id, facts.files.host_today)
+    if waiver is None:
+        return Judgement(item, finding, "fail", fix)
+    text = f"until {waiver.expires}: {waiver.justification}" + (f" ({waiver.owner})" if waiver.owner else "")
+    return Judgement(item, finding, "waived", fix, text)

@@ -15,7 +15,7 @@ from dr_lib.checks.controls import BY_ID
 from dr_lib.checks.model import Control, Finding
 
 PROPERTY_KEYS = ("control", "severity", "title", "why", "remediation", "host", "verdict", "evidence", "problem",
-                 "waiver")
+                 "waiver", "area")
 SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3}
 
 
@@ -31,11 +31,12 @@ class ControlResult:
     remediation: str = ""
     why: str = ""
     waiver: str = ""
+    area: str = ""  # the verdicts module that judges the control (files, units, logs …)
 
 
 def control_properties(item: Control, host: str) -> list[tuple[str, str]]:
     return [("control", item.id), ("severity", str(item.severity)), ("title", item.title), ("why", item.why),
-            ("remediation", item.remediation), ("host", host)]
+            ("remediation", item.remediation), ("host", host), ("area", item.area)]
 
 
 def finding_properties(finding: Finding, verdict: str, remediation: str, waiver: str = "") -> list[tuple[str, str]]:
@@ -62,6 +63,7 @@ def result_from(properties: Iterable[tuple[str, object]], fallback_verdict: str)
         title=values.get("title", item.title if item else ""), verdict=values.get("verdict", fallback_verdict),
         evidence=values.get("evidence", ""), problem=values.get("problem", ""),
         remediation=values.get("remediation", ""), why=values.get("why", ""), waiver=values.get("waiver", ""),
+        area=values.get("area", ""),
     )
 
 

@@ -10,48 +10,26 @@ restic 0.14 has no ``--retry-lock``: a command refused because another restic pr
 the repository lock is retried here (``lock_wait`` seconds at most), after ``restic unlock``
 removed locks of processes that died (restic only removes stale ones).
 
-The process itself runs through :func:`_run_process`, shaped like the project's process door
-(``dr_lib.proc.run``: argv, timeout, env, stdin stream, stdout sink), so it can move there in
-one place.
+The process itself runs through the project's process door (``dr_lib.proc.run``: argv, timeout,
+env, stdin stream, stdout sink); what restic's result means is judged here.
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import os
 import shutil
-import subprocess
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from dr_lib import proc
 from dr_lib.errors import DeadlineExceeded, DRError, EnvironmentProblem, IntegrityError, LockBusy, UsageError
+from dr_lib.proc import CommandResult
 
-CHUNK = 1 << 20
-F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)  # Linux only
 LOCK_RETRY_SECONDS = 2.0
 Sink = Callable[[bytes], None]
-
-
-@dataclass(frozen=True)
-class CommandResult:
-    argv: tuple[str, ...]
-    returncode: int
-    stdout_bytes: bytes
-    stderr_bytes: bytes
-    seconds: float
-
-    @property
-    def stdout(self) -> str:
-        return self.stdout_bytes.decode("utf-8", "replace")
-
-    @property
-    def stderr(self) -> str:
-        return self.stderr_bytes.decode("utf-8", "replace")
 
 
 @dataclass(frozen=True)
@@ -146,69 +124,19 @@ def restic(repo: ResticRepo, args: Sequence[str], *, deadline: float, doing: str
 def _run_process(argv: Sequence[str], *, deadline: float, doing: str, env: Mapping[str, str],
                  cwd: Path | None = None, stdin: IO[bytes] | None = None,
                  stdout_to: Sink | None = None) -> CommandResult:
-    """One program to completion before ``deadline``: stdin pumped from a thread, stderr drained by another."""
-    args = tuple(argv)
-    started = time.monotonic()
-    if deadline - started <= 0:
+    """One restic process to completion before ``deadline``, through the process door (``dr_lib.proc``).
+
+    Only the environment built here reaches restic (``inherit_env=False``): no RESTIC_*/AWS_* of ours leaks in.
+    """
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
         raise DeadlineExceeded(f"{doing}: the deadline passed before restic could start")
     try:
-        child = subprocess.Popen(args, stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(env), cwd=cwd,
-                                 start_new_session=True)
-    except OSError as exc:
-        raise EnvironmentProblem(f"{doing}: cannot run restic: {exc.strerror or exc}") from None
-    if stdout_to is not None and child.stdout is not None:
-        with contextlib.suppress(OSError):  # a larger pipe: a streamed dump moves in fewer, larger steps
-            fcntl.fcntl(child.stdout.fileno(), F_SETPIPE_SZ, CHUNK)
-    with child:
-        expired = threading.Event()
-
-        def expire() -> None:
-            expired.set()
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(child.pid, 9)
-
-        watchdog = threading.Timer(deadline - started, expire)
-        err = bytearray()
-        helpers = [threading.Thread(target=_drain, args=(child.stderr, err), daemon=True)]
-        if stdin is not None:
-            helpers.append(threading.Thread(target=_feed, args=(stdin, child.stdin), daemon=True))
-        watchdog.start()
-        try:
-            for helper in helpers:
-                helper.start()
-            out = _read(child.stdout, stdout_to)
-            code = child.wait()
-        except BaseException:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(child.pid, 9)  # the sink refused the data or we were interrupted: stop restic too
-            raise
-        finally:
-            watchdog.cancel()
-            for helper in helpers:
-                helper.join()
-    if expired.is_set():
+        return proc.run(argv, timeout=remaining, env=env, inherit_env=False, cwd=cwd, stdin=stdin,
+                        stdout_to=stdout_to, check=False)
+    except DeadlineExceeded:
         raise DeadlineExceeded(f"{doing}: restic did not finish in time (stopped)",
-                               hint="raise the timeout, or look at the machine's load and disk")
-    return CommandResult(args, code, out, bytes(err), time.monotonic() - started)
+                               hint="raise the timeout, or look at the machine's load and disk") from None
 
 
-def _read(stream: IO[bytes] | None, sink: Sink | None) -> bytes:
-    kept = bytearray()
-    while stream is not None and (chunk := stream.read(CHUNK)):
-        if sink is None:
-            kept += chunk
-        else:
-            sink(chunk)
-    return bytes(kept)
-
-
-def _drain(stream: IO[bytes] | None, into: bytearray) -> None:
-    while stream is not None and (chunk := stream.read(CHUNK)):
-        into += chunk
-
-
-def _feed(source: IO[bytes], target: IO[bytes] | None) -> None:
-    with contextlib.suppress(BrokenPipeError, ValueError), target or contextlib.nullcontext():
-        while target is not None and (chunk := source.read(CHUNK)):
-            target.write(chunk)
+__all__ = ["CommandResult", "ResticRepo", "Sink", "argv_for", "environment", "failure", "restic", "restic_binary"]

@@ -37,24 +37,20 @@ from dr_lib.archive.fsutil import unlink_quietly
 from dr_lib.atomic import sha256_file
 from dr_lib.clock import utc_now
 from dr_lib.datarepo.repository import DataRepository
-from dr_lib.errors import DRError
+from dr_lib.errors import DRError, HookFailed, HookSpecError, OutsideRoots, VolumeError
 from dr_lib.hooks import digestcache
-from dr_lib.hooks.confine import OutsideRoots, locate
+from dr_lib.hooks.confine import locate
 from dr_lib.hooks.databatch import DataBatch, Outcome, Pending, RepositoryCheck, SpoolSink
 from dr_lib.hooks.pods import running_pods, workload_of
-from dr_lib.hooks.pvdata import VolumeError, VolumeSource, resolve_volume
+from dr_lib.hooks.presets import dump_census
+from dr_lib.hooks.pvdata import VolumeSource, resolve_volume
 from dr_lib.hooks.redact import Redactor, redactor_for_pod
 from dr_lib.hooks.runner import HookOutcome, judge, run_in_pod
 from dr_lib.hooks.settings import HookSettings
-from dr_lib.hooks.spec import Hook, HookSpecError, PodPlan, plan_for_pod
+from dr_lib.hooks.spec import Hook, PodPlan, plan_for_pod
 from dr_lib.hooks.zfs import ZfsBackend
+from dr_lib.jsontypes import JSONObject
 from dr_lib.kube.client import Kube
-
-JSONObject = dict[str, Any]
-
-
-class HookFailed(DRError):
-    """A hook with on-error=fail failed: the backup stops and nothing is promoted."""
 
 
 @dataclass
@@ -226,6 +222,9 @@ class DataCollector:
                 "preset": plan.preset, "params": dict(plan.params), "source": plan.source,
                 "workload": workload_of(kube, pod), "node": (pod.get("spec") or {}).get("nodeName"),
                 "seconds": round(result.seconds, 3)}
+        census = dump_census(plan.preset, result.stderr) if hook.magic else None  # the preset's own dump only
+        if census is not None:
+            meta["census"] = census
         run.batch.add(Pending(member, HOOK_DUMP, str(path), meta, plan.where, plan.on_error, sink.size,
                               sink.sha.hexdigest()))
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dr_lib.archive.dataentry import is_plain_absolute
-from dr_lib.errors import IntegrityError
+from dr_lib.errors import OutsideRoots
 
 DEFAULT_VOLUME_ROOTS = ("/var/lib/rancher/k3s/storage",)
 STAGING_PREFIX = ".k3s-dr-restoring-"
@@ -36,9 +36,6 @@ DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _DATASET = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:-]*(/[A-Za-z0-9_][A-Za-z0-9_.:-]*)*$")
 _RENAME_NOREPLACE = 1
 
-
-class OutsideRoots(IntegrityError):
-    """A volume's target is not a place restores may write: the message names the path and why."""
 
 
 @dataclass(frozen=True)

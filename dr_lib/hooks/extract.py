@@ -24,7 +24,7 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from dr_lib.errors import IntegrityError
+from dr_lib.errors import VolumeContentRefused
 from dr_lib.hooks.tarstream import Member, TarStream
 from dr_lib.hooks.treedigest import ROOT, TreeDigest
 
@@ -32,9 +32,6 @@ SAFE_MODE_MASK = 0o7777 & ~0o6022  # no setuid/setgid, no group/other write: a r
 DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
-
-class Refused(IntegrityError):
-    """The volume's data holds something a volume may not hold: the message names the entry and why."""
 
 
 @dataclass(frozen=True)
@@ -62,14 +59,14 @@ def relative_name(name: str, prefix: str) -> str:
         if name.rstrip("/") == prefix.rstrip("/"):
             return ROOT
         if not name.startswith(prefix):
-            raise Refused(f"{name!r} is outside the volume's directory {prefix!r}")
+            raise VolumeContentRefused(f"{name!r} is outside the volume's directory {prefix!r}")
         name = name[len(prefix):]
     rel = name.rstrip("/") if name not in ("./", ".") else ROOT
     if rel.startswith("./"):
         rel = rel[2:]
     parts = rel.split("/")
     if rel != ROOT and (rel.startswith("/") or "\0" in rel or any(p in ("", ".", "..") for p in parts)):
-        raise Refused(f"{name!r} is not a plain relative path")
+        raise VolumeContentRefused(f"{name!r} is not a plain relative path")
     return rel
 
 
@@ -97,7 +94,7 @@ class _Dirs:
         if rel == ROOT:
             return self.root
         if rel not in self.created:
-            raise Refused(f"{rel!r} is used before it was created as a directory")
+            raise VolumeContentRefused(f"{rel!r} is used before it was created as a directory")
         found = self.open.get(rel)
         if found is not None:
             self.open.move_to_end(rel)
@@ -124,7 +121,7 @@ class _Dirs:
 
 
 def extract_stream(stream: TarStream, staging_fd: int, prefix: str = "") -> Extracted:
-    """Unpack ``stream`` into the empty directory ``staging_fd``; Refused for a hostile entry."""
+    """Unpack ``stream`` into the empty directory ``staging_fd``; VolumeContentRefused for a hostile entry."""
     result = Extracted()
     result.digest.directory(ROOT)
     dirs = _Dirs(staging_fd)
@@ -134,11 +131,11 @@ def extract_stream(stream: TarStream, staging_fd: int, prefix: str = "") -> Extr
             rel = relative_name(member.name, prefix)
             if rel == ROOT:
                 if member.type != tarfile.DIRTYPE:
-                    raise Refused("the volume's root is not a directory")
+                    raise VolumeContentRefused("the volume's root is not a directory")
                 result.root = Owner(member.mode, member.uid, member.gid, member.mtime)
                 continue
             if rel in seen:
-                raise Refused(f"{rel!r} appears twice")
+                raise VolumeContentRefused(f"{rel!r} appears twice")
             seen.add(rel)
             _entry(stream, member, rel, dirs, result)
         _finish_directories(dirs, result.directories)
@@ -158,7 +155,7 @@ def _entry(stream: TarStream, member: Member, rel: str, dirs: _Dirs, result: Ext
         result.digest.file(rel, member.size, _write_file(stream, fd, name, owner))
     elif member.type == tarfile.SYMTYPE:
         if not link_stays_inside(rel, member.linkname):
-            raise Refused(f"{rel!r} is a symbolic link to {member.linkname!r}, outside the volume")
+            raise VolumeContentRefused(f"{rel!r} is a symbolic link to {member.linkname!r}, outside the volume")
         fd, name = dirs.parent_of(rel)
         os.symlink(member.linkname, name, dir_fd=fd)
         os.chown(name, member.uid, member.gid, dir_fd=fd, follow_symlinks=False)
@@ -166,7 +163,7 @@ def _entry(stream: TarStream, member: Member, rel: str, dirs: _Dirs, result: Ext
             os.utime(name, (member.mtime, member.mtime), dir_fd=fd, follow_symlinks=False)
         result.digest.symlink(rel, member.linkname)
     else:
-        raise Refused(f"{rel!r} is {_describe(member)}: a volume holds only files, directories and links")
+        raise VolumeContentRefused(f"{rel!r} is {_describe(member)}: a volume holds only files, directories and links")
 
 
 def _write_file(stream: TarStream, dir_fd: int, name: str, owner: Owner) -> str:

@@ -16,14 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dr_lib.errors import VolumeError
 from dr_lib.hooks.treedigest import TreeDigest
 from dr_lib.hooks.treescan import stable_hash, walk
 
 Lookup = Callable[[str], Mapping[str, Any] | None]  # name → object, None when it does not exist
-
-
-class VolumeError(ValueError):
-    """A volume cannot be copied or put back: the message says which and why."""
 
 
 @dataclass(frozen=True)

@@ -23,10 +23,10 @@ from typing import IO, Any, cast
 from dr_lib.archive.dataentry import DataEntry
 from dr_lib.archive.datamembers import read_data_members
 from dr_lib.clock import utc_now
-from dr_lib.errors import DRError
-from dr_lib.hooks.confine import OutsideRoots, Target, check_dataset, locate
+from dr_lib.errors import DRError, OutsideRoots, VolumeContentRefused
+from dr_lib.hooks.confine import Target, check_dataset, locate
 from dr_lib.hooks.datasource import RepositorySource
-from dr_lib.hooks.extract import Owner, Refused
+from dr_lib.hooks.extract import Owner
 from dr_lib.hooks.settings import HookSettings
 from dr_lib.hooks.volrestore import ChunkPipe, Staged, place, stage, unpack, unpack_from_producer
 from dr_lib.hooks.zfs import ZfsBackend
@@ -106,7 +106,7 @@ class VolumeRestorer:
             staged[entry.path] = (target, started)
             try:
                 unpack(target, stream.read, prefix="", where=entry.path)
-            except (Refused, OSError) as exc:
+            except (VolumeContentRefused, OSError) as exc:
                 self.failed(entry, _reason(exc))
                 target.close()
                 staged.pop(entry.path)
@@ -137,7 +137,7 @@ class VolumeRestorer:
                                      prefix=str(entry.source).lstrip("/") + "/", where=entry.path)
                 _refuse_foreign(foreign())
                 self._place(entry, target, started, root_owner(entry.meta.get("root")))
-            except (Refused, DRError, OSError) as exc:
+            except (VolumeContentRefused, DRError, OSError) as exc:
                 self.failed(entry, _reason(exc))
             finally:
                 target.close()
@@ -163,20 +163,20 @@ class VolumeRestorer:
             staging = receiving.wait()
             self._check_stream(entry, staging, size, digest.hexdigest())
             self._place_zfs(entry, staging, started)
-        except (Refused, DRError, OSError) as exc:
+        except (VolumeContentRefused, DRError, OSError) as exc:
             pipe.stopped.set()
             self.failed(entry, _reason(exc))
 
     def _check_stream(self, entry: DataEntry, staging: str, size: int, sha256: str) -> None:
         if (size, sha256) != (entry.bytes, entry.sha256):
             self.zfs.run(["zfs", "destroy", "-r", staging])
-            raise Refused("the ZFS stream differs from the backup (size or sha256): not put in place")
+            raise VolumeContentRefused("the ZFS stream differs from the backup (size or sha256): not put in place")
 
     def _place(self, entry: DataEntry, staged: Staged, started: float, owner: Owner | None) -> None:
         try:
             outcome = place(staged, expected=str(entry.meta.get("tree_sha256")), root=owner,
                             policy=self.settings.restore_volumes, stamp=self.stamp)
-        except (Refused, OSError) as exc:
+        except (VolumeContentRefused, OSError) as exc:
             self.failed(entry, _reason(exc))
             return
         self.report({"path": entry.path, **outcome, "seconds": round(time.monotonic() - started, 3)})
@@ -196,7 +196,7 @@ class VolumeRestorer:
 
 def _refuse_foreign(strangers: list[str]) -> None:
     if strangers:
-        raise Refused(f"the snapshot is not what the backup stored: {', '.join(strangers[:5])}")
+        raise VolumeContentRefused(f"the snapshot is not what the backup stored: {', '.join(strangers[:5])}")
 
 
 def _reason(exc: BaseException) -> str:

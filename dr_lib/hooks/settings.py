@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dr_lib.config import DataConfig, HooksConfig, duration_seconds
-from dr_lib.errors import ConfigError
-from dr_lib.hooks.spec import Defaults, HookSpecError, plan_from_rule
+from dr_lib.errors import ConfigError, HookSpecError
+from dr_lib.hooks.spec import Defaults, plan_from_rule
 
 VOLUME_POLICIES = ("keep-existing", "replace")
 

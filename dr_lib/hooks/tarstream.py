@@ -6,10 +6,12 @@ are not relied upon (the 3.11.7 runtime predates the 2025 filter fixes); this re
 *parses*, member by member, and never touches the file system: :mod:`dr_lib.hooks.extract`
 decides what each member may become.
 
-Understood: POSIX ustar/GNU headers (``tarfile.TarInfo.frombuf`` checks the checksum and the
-numbers), PAX extended headers (``path``, ``linkpath``, ``size``, ``uid``, ``gid``,
-``mtime``) and GNU long names and link names. Refused with a reason: global PAX headers, sparse
-files, and extended headers or names beyond small limits (no memory bomb).
+Understood: POSIX ustar/GNU headers (``tarfile.TarInfo.frombuf`` parses one 512-byte block and
+checks the checksum and the numbers), PAX extended headers (``path``, ``linkpath``, ``size``,
+``uid``, ``gid``, ``mtime``) and GNU long names and link names. Refused with a reason: global PAX
+headers, sparse files, and extension headers beyond the archive reader's bounds
+(:mod:`dr_lib.archive.tarstream`: their size checked from the header before any payload is read,
+and a few in a row at most), so a hostile stream cannot make us hold more than a few of them.
 """
 
 from __future__ import annotations
@@ -18,12 +20,14 @@ import tarfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from dr_lib.archive.tarstream import MAX_EXTENSIONS, MAX_LONG_NAME, MAX_PAX_HEADER
 from dr_lib.errors import IntegrityError
 
 BLOCK = 512
-MAX_EXTENDED_HEADER = 1 << 20  # a PAX record set or GNU long name this large is an attack, not a volume
-MAX_NAME = 4096
+MAX_NAME = MAX_LONG_NAME
 STREAM_CHUNK = 1 << 20
+
+EXTENSION_TYPES = (tarfile.XHDTYPE, tarfile.SOLARIS_XHDTYPE, tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK)
 
 Read = Callable[[int], "bytes | memoryview"]  # up to n bytes; empty only at the end
 
@@ -90,10 +94,10 @@ class TarStream:
             return None
         return first if len(first) == BLOCK else first + self._exactly(BLOCK - len(first))
 
-    def _extended(self, info: tarfile.TarInfo) -> bytes:
-        if info.size > MAX_EXTENDED_HEADER:
-            raise IntegrityError(f"{self.where}: an extended tar header of {info.size} bytes (limit "
-                                 f"{MAX_EXTENDED_HEADER}): refused")
+    def _extended(self, info: tarfile.TarInfo, limit: int) -> bytes:
+        if info.size > limit:
+            raise IntegrityError(f"{self.where}: an extended tar header of {info.size} bytes (limit {limit}): "
+                                 "refused before reading it")
         raw = self._exactly(info.size)
         self._exactly(-info.size % BLOCK)
         return raw
@@ -101,17 +105,23 @@ class TarStream:
     def __iter__(self) -> Iterator[Member]:
         pax: dict[str, str] = {}
         long_name = long_link = None
+        extensions = 0  # extension headers since the last member: bounded, or their records pile up
         while True:
             self._skip_rest()
             info = self._header()
             if info is None:
                 return
             kind = info.type
+            if kind in EXTENSION_TYPES:
+                extensions += 1
+                if extensions > MAX_EXTENSIONS:
+                    raise IntegrityError(f"{self.where}: more than {MAX_EXTENSIONS} extension headers in a row "
+                                         "before one member: refused")
             if kind in (tarfile.XHDTYPE, tarfile.SOLARIS_XHDTYPE):
-                pax.update(parse_pax(self._extended(info), self.where))
+                pax.update(parse_pax(self._extended(info, MAX_PAX_HEADER), self.where))
                 continue
             if kind in (tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK):
-                text = _gnu_text(self._extended(info), self.where)
+                text = _gnu_text(self._extended(info, MAX_LONG_NAME + 1), self.where)  # the name and its NUL
                 long_name, long_link = (text, long_link) if kind == tarfile.GNUTYPE_LONGNAME else (long_name, text)
                 continue
             if kind == tarfile.XGLTYPE:
@@ -119,7 +129,7 @@ class TarStream:
             if kind == tarfile.GNUTYPE_SPARSE or any(key.startswith("GNU.sparse") for key in pax):
                 raise IntegrityError(f"{self.where}: a sparse file: refused")
             member = _member(info, pax, long_name, long_link, self.where)
-            pax, long_name, long_link = {}, None, None
+            pax, long_name, long_link, extensions = {}, None, None, 0
             self._left = member.size if member.type in tarfile.REGULAR_TYPES else 0
             self._pad = -self._left % BLOCK
             if member.type not in tarfile.REGULAR_TYPES and info.size:

@@ -16,16 +16,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from dr_lib.errors import VolumeRefused
 from dr_lib.hooks.confine import Target, existing_kind, open_parent, remove_tree, rename_noreplace, staging_name
-from dr_lib.hooks.extract import DIR_FLAGS, Extracted, Owner, Refused, apply_owner, extract_stream
+from dr_lib.hooks.extract import DIR_FLAGS, Extracted, Owner, apply_owner, extract_stream
 from dr_lib.hooks.tarstream import Read, TarStream
 from dr_lib.hooks.treedigest import TreeDigest
 
 REPLACED_SUFFIX = ".k3s-dr-replaced-"
 
-
-class VolumeRefused(Refused):
-    """The volume is not put in place: the message says why (digest, hostile entry, existing data)."""
 
 
 @dataclass

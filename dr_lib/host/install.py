@@ -122,8 +122,10 @@ def rewrites(steps: list[Step], path: str) -> bool:
     return any(s.kind is Kind.WRITE and s.target == path for s in steps)
 
 
-def plan_install(config: Config, exe: str, config_path: str, state: InstallState) -> list[Step]:
-    desired = render_all(config, exe, config_path)
+def plan_install(config: Config, exe: str, config_path: str, state: InstallState,
+                 extra: tuple[ManagedFile, ...] = ()) -> list[Step]:
+    """``extra``: files rendered above this layer (the monitoring assets, metrics.*_dir), managed like the rest."""
+    desired = render_all(config, exe, config_path) + extra
     unit_paths = {f.path for f in desired if f.is_unit}
     steps = dir_steps(directories(config, config_path), state.dirs)
     steps += file_steps(desired, state.files)
@@ -180,10 +182,10 @@ def default_exe() -> str:
 
 
 def install(config: Config, exe: str, config_path: str, *, dry_run: bool, root: Root | None = None,
-            run: Systemctl = systemctl) -> HostChange:
+            run: Systemctl = systemctl, extra: tuple[ManagedFile, ...] = ()) -> HostChange:
     base = root or Root()
-    files = render_all(config, exe, config_path)
-    steps = plan_install(config, exe, config_path, read_state(config, config_path, files, base, run))
+    files = render_all(config, exe, config_path) + extra
+    steps = plan_install(config, exe, config_path, read_state(config, config_path, files, base, run), extra)
     if not dry_run:
         apply_steps(steps, base, run)
     return HostChange(tuple(steps), dry_run)

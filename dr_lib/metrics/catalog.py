@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from dr_lib import __version__
 from dr_lib.metrics.backupdir import DirFacts
 from dr_lib.metrics.records import DECISIONS, RESTORE_RESULTS, PushRecord, State
 from dr_lib.metrics.systemd import SystemdFacts
@@ -81,6 +82,10 @@ def _next_backup(i: Inputs) -> Values:
     return _one(max(0.0, i.systemd.next_backup_at - i.now))
 
 
+def _next_backup_at(i: Inputs) -> Values:
+    return [] if i.systemd is None or i.systemd.next_backup_at is None else _one(i.systemd.next_backup_at)
+
+
 def _kinds(i: Inputs) -> Values:
     latest = i.backups.latest
     kinds = latest.kinds if latest is not None else (i.state.backup.kinds if i.state.backup else {})
@@ -134,7 +139,9 @@ METRICS: tuple[MetricSpec, ...] = (
                _age),
     MetricSpec("next_backup_seconds", GAUGE, "Seconds until the backup timer fires next (systemd hosts only).",
                _next_backup),
-    # Backups, beyond the seed.
+    # Backups, beyond the seed. The seed's relative next_backup_seconds freezes in a textfile; this does not.
+    MetricSpec("next_backup_timestamp_seconds", GAUGE, "When the backup timer fires next (systemd hosts only).",
+               _next_backup_at),
     MetricSpec("backup_last_run_timestamp_seconds", GAUGE, "End of the last backup run, whatever its result.",
                lambda i: _one(i.state.backup.at if i.state.backup else None)),
     MetricSpec("backup_duration_seconds", GAUGE, "Duration of the last backup run that wrote an archive.",
@@ -143,7 +150,7 @@ METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("backup_verified", GAUGE, "1 when the newest good backup's sidecar sha256 matches the file now.",
                lambda i: _flag(i.backups.latest.verified if i.backups.latest else
                                (False if i.backups.readable else None))),
-    MetricSpec("backup_verified_count", GAUGE, "Archives whose verification sidecar matches the file now.",
+    MetricSpec("backup_archives_verified", GAUGE, "Archives whose verification sidecar matches the file now.",
                lambda i: _one(sum(a.verified for a in i.backups.archives) if i.backups.readable else None)),
     MetricSpec("backup_datastore_snapshot", GAUGE, "1 when the newest good backup holds a k3s datastore "
                "snapshot (with its token).", lambda i: _flag(i.backups.latest.datastore if i.backups.latest else None)),
@@ -158,7 +165,8 @@ METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("restore_last_duration_seconds", GAUGE, "Duration of the last restore (with --wait: until Ready).",
                lambda i: _one(i.state.restore.seconds if i.state.restore else None)),
     MetricSpec("restore_objects", GAUGE, "Objects of the last restore by result.", _restore_counts, ("result",)),
-    MetricSpec("auto_restore_decisions", COUNTER, "Decisions of `k3s-dr restore --auto`, by decision.",
+    MetricSpec("auto_restore_decisions", COUNTER, "Decisions of `k3s-dr restore --auto`, by decision (refused: "
+               "the snapshot link's target was not an archive k3s-dr wrote and verified in backup.dir).",
                lambda i: [((d,), float(i.state.decisions.get(d, 0))) for d in DECISIONS], ("decision",)),
     MetricSpec("auto_restore_last_decision_timestamp_seconds", GAUGE, "When auto-restore last decided; 0: never.",
                lambda i: _one(i.state.decision.at if i.state.decision else 0.0)),
@@ -171,7 +179,7 @@ METRICS: tuple[MetricSpec, ...] = (
     # Drills.
     MetricSpec("drill_last_timestamp_seconds", GAUGE, "End of the last restore drill; 0: never.",
                lambda i: _one(i.state.drill.at if i.state.drill else 0.0)),
-    MetricSpec("drill_last_verdict", GAUGE, "Last drill: 1 pass, 0 fail.",
+    MetricSpec("drill_last_status", GAUGE, "Last drill: 1 pass, 0 fail.",
                lambda i: _flag(i.state.drill.passed if i.state.drill else None)),
     MetricSpec("drill_last_rto_seconds", GAUGE, "Recovery time measured by the last drill.",
                lambda i: _one(i.state.drill.rto_seconds if i.state.drill else None)),
@@ -196,6 +204,8 @@ METRICS: tuple[MetricSpec, ...] = (
                "the last successful push and its retention.", _push(lambda r: r.remote_copies, success=True),
                ("target",)),
     # The collection itself.
+    MetricSpec("build_info", GAUGE, "Always 1; the version label says which k3s-dr computed these values.",
+               lambda i: [((__version__,), 1.0)], ("version",)),
     MetricSpec("metrics_collected_timestamp_seconds", GAUGE, "When these values were computed.",
                lambda i: _one(i.now)),
     MetricSpec("collection_error", GAUGE, "1 when a source could not be read for this collection "
@@ -203,6 +213,12 @@ METRICS: tuple[MetricSpec, ...] = (
 )
 
 SEED_SUFFIXES = tuple(spec.suffix for spec in METRICS[:6])
+
+# Renamed at 0.x to follow Prometheus naming (the seed's six never change: its users' dashboards use them).
+RENAMED: tuple[tuple[str, str, str], ...] = (
+    ("backup_verified_count", "backup_archives_verified", "`_count` is reserved for histogram and summary series"),
+    ("drill_last_verdict", "drill_last_status", "one word for the result of a last run, as backup_last_status"),
+)
 
 
 def names(prefix: str) -> list[str]:

@@ -1,6 +1,6 @@
 """After every backup, restore, auto-restore decision and drill: update the state, rewrite the textfile.
 
-Called by the CLI once a run's result is known. Metrics must never fail the run they
+Called by the jobs (``dr_lib.jobs.record``) once a run's result is known. Metrics must never fail the run they
 describe, so these functions do not raise: they return warnings for the caller to print.
 The textfile is written only where its directory exists (node_exporter's textfile collector
 is installed); ``k3s-dr metrics --write`` creates it on purpose.
@@ -29,12 +29,15 @@ def write_textfile(settings: MetricsSettings, now: float, now_monotonic: float, 
     return target, text
 
 
-def _record(config: Config, change: Callable[[State], State]) -> list[str]:
+def _record(config: Config, change: Callable[[State], State], *, strict: bool = False) -> list[str]:
+    """``strict``: a state that cannot be updated raises (recording is then the command itself)."""
     settings = MetricsSettings.from_config(config)
     warnings: list[str] = []
     try:
         state, warning = update_state(settings.state_file, change)
     except DRError as exc:
+        if strict:
+            raise
         return [f"metrics not recorded: {exc}"]
     if warning:
         warnings.append(warning)
@@ -64,6 +67,20 @@ def record_auto_restore(config: Config, decision: DecisionRecord, restore: Resto
 
 def record_drill(config: Config, record: DrillRecord) -> list[str]:
     return _record(config, lambda state: state.with_drill(record))
+
+
+def record_drill_evidence(config: Config, record: DrillRecord) -> tuple[bool, list[str]]:
+    """A drill run elsewhere (CI): recorded unless the host already has a later drill; returns (recorded, warnings)."""
+    recorded: list[bool] = []
+
+    def change(state: State) -> State:
+        if state.drill is not None and state.drill.at > record.at:
+            return state
+        recorded.append(True)
+        return state.with_drill(record)
+
+    warnings = _record(config, change, strict=True)
+    return bool(recorded), warnings
 
 
 def record_pushes(config: Config, records: Mapping[str, PushRecord]) -> list[str]:

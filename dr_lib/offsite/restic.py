@@ -24,7 +24,7 @@ from typing import Any
 from dr_lib.archive import format as fmt
 from dr_lib.config import OffsiteTargetConfig
 from dr_lib.datarepo.restic import ResticRepo, restic, restic_binary
-from dr_lib.offsite.errors import RemoteMissing
+from dr_lib.errors import RemoteMissing
 from dr_lib.offsite.members import extract_members, rebuild_archive
 from dr_lib.offsite.model import GOOD, CopyRecord, LocalArchive, PushOutcome, RemoteCopy
 from dr_lib.offsite.restic_errors import classify, credentials_env

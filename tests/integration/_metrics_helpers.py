@@ -67,11 +67,29 @@ class Exporter:
     def __init__(self, process: subprocess.Popen[str], url: str) -> None:
         self.process = process
         self.url = url
+        self.stopped = False
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """SIGTERM, as systemd stops it; a test that stops it on purpose says so here."""
+        self.stopped = True
+        self.process.terminate()
+        self.process.wait(timeout=timeout)
 
     def scrape(self) -> Samples:
         with urllib.request.urlopen(self.url, timeout=10) as response:
             assert response.status == 200
             return parse(response.read().decode("utf-8"))
+
+
+def stop_process(process: subprocess.Popen, grace: float = 10.0) -> None:
+    """SIGTERM, then SIGKILL after ``grace`` seconds: a test's own process, never left running."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
 
 
 @contextmanager
@@ -91,17 +109,12 @@ def exporter(layout: Layout, *, listen: str = "127.0.0.1:0", prefix_argv: Sequen
                 seen += process.stderr.readline()
                 match = _BOUND.search(seen)
                 if match:
-                    yield Exporter(process, f"http://{match.group(1)}:{match.group(2)}/metrics")
-                    assert process.poll() is None, f"the exporter died (exit {process.returncode})"
+                    running = Exporter(process, f"http://{match.group(1)}:{match.group(2)}/metrics")
+                    yield running
+                    assert running.stopped or process.poll() is None, f"the exporter died (exit {process.returncode})"
                     return
         raise AssertionError(f"the exporter did not start (exit {process.poll()}): {seen[-2000:]}")
     finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+        stop_process(process)
         if process.stderr is not None:
             process.stderr.close()

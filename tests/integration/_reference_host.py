@@ -27,10 +27,12 @@ import testinfra
 from dr_lib.checks.evaluate import evaluate_all
 from dr_lib.checks.gather import gather
 from dr_lib.checks.model import Finding, Outcome
-from dr_lib.cluster.binaries import locate_binaries
-from dr_lib.docker import ensure_engine
 from dr_lib.errors import DRError
-from dr_lib.lab.host import exec_in, host_down, host_up
+from dr_lib.hostcheck.reports import HTML_NAME, JSON_NAME, JUNIT_NAME
+from dr_lib.reportdir import check_manifest
+from k3s_dr_testbed.clusters.binaries import locate_binaries
+from k3s_dr_testbed.docker import ensure_engine
+from k3s_dr_testbed.lab.host import exec_in, host_down, host_up
 
 ROOT = Path(__file__).resolve().parents[2]
 UP_SECONDS = 900.0  # a cold machine builds the Debian image (~1.5 min) and the host images first
@@ -101,16 +103,22 @@ class SuiteRun:
 
 
 def run_suite(hosts: list[str], out_dir: Path, *extra: str) -> SuiteRun:
-    """``pytest tests/checks --hosts=...`` as an operator runs it, with every report written."""
+    """``pytest tests/checks --hosts=...`` as an operator runs it: its reports are the ones a check run
+    writes by default, in ``out_dir/checks-<UTC>/`` (HTML, JUnit XML, JSON, SHA256SUMS)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    junit, html, results = out_dir / "checks.xml", out_dir / "checks.html", out_dir / "checks.json"
     argv = [sys.executable, "-m", "pytest", "tests/checks", f"--hosts={','.join(hosts)}", "-p", "no:cacheprovider",
-            f"--junitxml={junit}", f"--html={html}", "--self-contained-html", f"--dr-json={results}", *extra]
+            f"--dr-reports={out_dir}", *extra]
     started = time.monotonic()
     done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
     seconds = time.monotonic() - started
+    written = sorted(out_dir.glob("checks-*"))
+    assert len(written) == 1, f"one report directory per run, found {written}: {done.stdout + done.stderr}"
+    report_dir = written[0]
+    assert check_manifest(report_dir) == [], report_dir
+    results = report_dir / JSON_NAME
     data = json.loads(results.read_text()) if results.exists() else {"results": []}
-    return SuiteRun(done.returncode, done.stdout + done.stderr, seconds, data["results"], junit, html)
+    return SuiteRun(done.returncode, done.stdout + done.stderr, seconds, data["results"], report_dir / JUNIT_NAME,
+                    report_dir / HTML_NAME)
 
 
 def junit_properties(path: Path) -> dict[str, dict[str, str]]:

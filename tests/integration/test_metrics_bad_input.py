@@ -55,7 +55,7 @@ def test_a_corrupt_archive_and_a_vanished_directory_become_metrics_while_it_keep
     with exporter(layout) as running:
         healthy = running.scrape()
         assert value(healthy, "k3s_dr_backup_archives_unreadable") == 0
-        assert value(healthy, "k3s_dr_backup_verified_count") == 1
+        assert value(healthy, "k3s_dr_backup_archives_verified") == 1
 
         corrupt = layout.backups / "k3s-dr-20260101T010000Z.tar.gz"
         corrupt.write_bytes(b"\x1f\x8b\x08\x00garbage that is not an archive")

@@ -25,7 +25,7 @@ def test_drill_metrics_are_the_drills_own(tmp_path):
         scraped_at = time.time()
         got = running.scrape()
     assert started <= value(got, "k3s_dr_drill_last_timestamp_seconds") <= scraped_at
-    assert value(got, "k3s_dr_drill_last_verdict") == 1
+    assert value(got, "k3s_dr_drill_last_status") == 1
     assert value(got, "k3s_dr_drill_last_rto_seconds") == pytest.approx(outcome["rto_seconds"])
     assert value(got, "k3s_dr_drill_last_rpo_seconds") == pytest.approx(outcome["rpo_seconds"])
     assert value(got, "k3s_dr_drill_rto_target_seconds") == outcome["rto_target_seconds"]
@@ -36,4 +36,4 @@ def test_drill_metrics_are_the_drills_own(tmp_path):
     assert value(got, "k3s_dr_backup_last_status") is None
     assert value(got, "k3s_dr_restore_last_timestamp_seconds") == 0
     assert value(got, "k3s_dr_backup_count") is None  # this host's backup dir was never created
-    assert value(parse(layout.textfile.read_text()), "k3s_dr_drill_last_verdict") == 1
+    assert value(parse(layout.textfile.read_text()), "k3s_dr_drill_last_status") == 1

@@ -64,7 +64,7 @@ def test_every_metric_after_a_real_backup_restore_and_auto_decision(cluster, kub
         assert value(got, "k3s_dr_backup_objects", kind=kind) == count, kind
     assert sum(v for (name, _), v in got.items() if name == "k3s_dr_backup_objects") == taken["objects"]
     assert value(got, "k3s_dr_backup_verified") == 1
-    assert value(got, "k3s_dr_backup_verified_count") == 1
+    assert value(got, "k3s_dr_backup_archives_verified") == 1
     assert value(got, "k3s_dr_backup_datastore_snapshot") == (0 if taken["datastore"] is None else 1)
     assert value(got, "k3s_dr_backup_archives_unreadable") == 0
 

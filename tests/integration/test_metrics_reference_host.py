@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from dr_lib.lab.host import exec_in, restart
+from k3s_dr_testbed.lab.host import exec_in, restart
 from tests.integration._metrics_helpers import parse, value
 from tests.integration._reference_host import evaluate, failing, reference_host, sh
 
@@ -89,6 +89,11 @@ def test_systemd_metrics_and_the_exporter_on_a_reference_host(record_property: C
         served = parse(sh(host.name, f"{FETCH} /metrics"))
         assert value(served, "k3s_dr_auto_restore_would_fire") == 1
         assert 0 < value(served, "k3s_dr_next_backup_seconds") <= 3600
+        # the dashboard's systemd panels (empty where systemd does not run) read these: served here
+        next_at = value(served, "k3s_dr_next_backup_timestamp_seconds")
+        assert next_at == pytest.approx(value(served, "k3s_dr_metrics_collected_timestamp_seconds")
+                                        + value(served, "k3s_dr_next_backup_seconds"), abs=2)
+        assert value(served, "k3s_dr_auto_restore_unit_enabled") == 1
         assert value(served, "k3s_dr_backup_verified") == 1 and value(served, "k3s_dr_backup_count") == 1
         for source in ("state", "backup_dir", "systemd"):  # the sandbox still lets it read all three
             assert value(served, "k3s_dr_collection_error", source=source) == 0, source

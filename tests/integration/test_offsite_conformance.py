@@ -24,7 +24,7 @@ from dr_lib.checks.gather import probe_command, read_config
 from dr_lib.checks.hostfacts import HostFacts, file_facts_from_probe
 from dr_lib.checks.model import Finding, Outcome
 from dr_lib.checks.waivers import WaiverSet
-from dr_lib.offsite.s3server import S3Server
+from k3s_dr_testbed.s3.server import S3Server
 from tests.integration._offsite_env import (
     aws_env,
     cli_env,

@@ -11,6 +11,7 @@ import time
 from types import MappingProxyType
 from typing import Any
 
+from dr_lib import __version__
 from dr_lib.checks.hostfacts import (
     EXPORTER_UNIT,
     LOGROTATE_PATH,
@@ -35,7 +36,8 @@ DIR = LAYOUT.backup_dir
 EXPORTER_BODY = (f"k3s_dr_metrics_collected_timestamp_seconds {NOW - 1}\n"
                  f"k3s_dr_backup_last_success_timestamp_seconds {NOW - 600}\n"
                  'k3s_dr_collection_error{source="state"} 0.0\nk3s_dr_collection_error{source="backup_dir"} 0.0\n'
-                 'k3s_dr_collection_error{source="systemd"} 0.0\n')
+                 'k3s_dr_collection_error{source="systemd"} 0.0\n'
+                 f'k3s_dr_build_info{{version="{__version__}"}} 1.0\n')
 
 
 def iso(moment: float) -> str:
@@ -115,7 +117,8 @@ def members_for(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def archive(name: str = ARCHIVE, **changes: Any) -> ArchiveFacts:
-    base = ArchiveFacts(name, f"{DIR}/{name}", f"{DIR}/{name}", 0o600, 60000, NOW - 600, {"sha256": DIGEST}, DIGEST)
+    sidecar = {"archive": name, "sha256": DIGEST, "bytes": 60000, "user_objects": 28, "user_objects_rules": 2}
+    base = ArchiveFacts(name, f"{DIR}/{name}", f"{DIR}/{name}", 0o600, 60000, NOW - 600, sidecar, DIGEST)
     return dataclasses.replace(base, **changes)
 
 

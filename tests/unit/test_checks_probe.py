@@ -13,11 +13,11 @@ import pytest
 from _archive_factory import CONFIGMAPS, DEPLOYMENTS, NAMESPACES, good_archive
 
 from dr_lib.archive import verify_archive, write_sidecar
-from dr_lib.checks import verdicts_files as v
 from dr_lib.checks.gather import probe_command
 from dr_lib.checks.hostfacts import FileFacts, HostFacts, Layout, file_facts_from_probe
 from dr_lib.checks.model import Outcome
 from dr_lib.checks.probe import collect
+from dr_lib.checks.verdicts import files as v
 from dr_lib.checks.waivers import WaiverSet
 from dr_lib.config import config_from_text
 

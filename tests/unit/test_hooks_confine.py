@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from dr_lib.hooks.confine import OutsideRoots, check_dataset, locate, open_parent, rename_noreplace
+from dr_lib.errors import OutsideRoots, VolumeRefused
+from dr_lib.hooks.confine import check_dataset, locate, open_parent, rename_noreplace
 from dr_lib.hooks.extract import Owner
 from dr_lib.hooks.tarstream import TarStream
-from dr_lib.hooks.volrestore import VolumeRefused, place, stage, unpack
+from dr_lib.hooks.volrestore import place, stage, unpack
 
 
 def listing(root: Path) -> list[str]:

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from dr_lib.errors import IntegrityError
-from dr_lib.hooks.extract import Refused, extract_stream, link_stays_inside, relative_name
-from dr_lib.hooks.pvdata import VolumeError, resolve_volume, tree_digest
+from dr_lib.errors import IntegrityError, VolumeContentRefused, VolumeError
+from dr_lib.hooks.extract import extract_stream, link_stays_inside, relative_name
+from dr_lib.hooks.pvdata import resolve_volume, tree_digest
 from dr_lib.hooks.tarstream import TarStream
 from dr_lib.hooks.treedigest import TreeDigest, order_key
 from dr_lib.hooks.treescan import walk
@@ -120,7 +120,7 @@ def test_unpacking_gives_the_same_tree_and_digest(tmp_path: Path) -> None:
 def test_a_restic_dump_prefix_is_stripped_and_nothing_outside_it_accepted() -> None:
     assert relative_name("var/lib/vol/a/b", "var/lib/vol/") == "a/b"
     assert relative_name("var/lib/vol", "var/lib/vol/") == "."
-    with pytest.raises(Refused):
+    with pytest.raises(VolumeContentRefused):
         relative_name("var/lib/other/a", "var/lib/vol/")
 
 
@@ -172,7 +172,7 @@ def member_of(name: str, kind: bytes = tarfile.REGTYPE, linkname: str = "", mode
 ])
 def test_hostile_volume_tars_are_refused(tmp_path: Path, members: list[tarfile.TarInfo], message: str) -> None:
     before = sorted(p.name for p in tmp_path.iterdir())
-    with pytest.raises(Refused) as caught:
+    with pytest.raises(VolumeContentRefused) as caught:
         unpack(hostile_tar(*[(m, b"x" if m.type == tarfile.REGTYPE else b"") for m in members]),
                tmp_path / "staging")
     assert message in str(caught.value)

@@ -7,8 +7,9 @@ import math
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from dr_lib import __version__
 from dr_lib.metrics.backupdir import ArchiveFacts, DirFacts
-from dr_lib.metrics.catalog import METRICS, SEED_SUFFIXES, names
+from dr_lib.metrics.catalog import METRICS, RENAMED, SEED_SUFFIXES, names
 from dr_lib.metrics.collect import render
 from dr_lib.metrics.records import BackupRecord, DrillRecord, State
 from dr_lib.metrics.systemd import SystemdFacts, UnitReadiness
@@ -56,9 +57,10 @@ def test_values_of_a_complete_host():
         "k3s_dr_backup_last_status": 1.0,
         "k3s_dr_backup_count": 2.0,
         "k3s_dr_next_backup_seconds": 300.0,
+        "k3s_dr_next_backup_timestamp_seconds": NOW + 300,
         "k3s_dr_backup_duration_seconds": 4.2,
         "k3s_dr_backup_verified": 1.0,
-        "k3s_dr_backup_verified_count": 2.0,
+        "k3s_dr_backup_archives_verified": 2.0,
         "k3s_dr_backup_datastore_snapshot": 1.0,
         "k3s_dr_backup_archives_unreadable": 0.0,
         "k3s_dr_restore_last_timestamp_seconds": NOW - 600,
@@ -69,7 +71,7 @@ def test_values_of_a_complete_host():
         "k3s_dr_auto_restore_condition_met": 1.0,
         "k3s_dr_auto_restore_would_fire": 1.0,
         "k3s_dr_drill_last_timestamp_seconds": NOW - 86400,
-        "k3s_dr_drill_last_verdict": 1.0,
+        "k3s_dr_drill_last_status": 1.0,
         "k3s_dr_drill_last_rto_seconds": 38.5,
         "k3s_dr_drill_last_rpo_seconds": 12.0,
         "k3s_dr_drill_rto_target_seconds": 900.0,
@@ -78,6 +80,7 @@ def test_values_of_a_complete_host():
     }
     for name, wanted in expected.items():
         assert value(text, name) == pytest.approx(wanted), name
+    assert value(text, "k3s_dr_build_info", version=__version__) == 1
     assert value(text, "k3s_dr_backup_objects", kind="configmaps") == 12
     assert value(text, "k3s_dr_backup_objects", kind="deployments.apps") == 3
     assert value(text, "k3s_dr_restore_objects", result="created") == 14
@@ -96,9 +99,10 @@ def test_a_fresh_host_reports_never_as_zero_and_invents_no_status():
     assert value(text, "k3s_dr_restore_last_timestamp_seconds") == 0
     assert value(text, "k3s_dr_drill_last_timestamp_seconds") == 0
     assert value(text, "k3s_dr_backup_count") == 0
-    assert value(text, "k3s_dr_backup_verified_count") == 0
+    assert value(text, "k3s_dr_backup_archives_verified") == 0
     absent = {"k3s_dr_backup_last_status", "k3s_dr_backup_age_seconds", "k3s_dr_backup_size_bytes",
-              "k3s_dr_next_backup_seconds", "k3s_dr_restore_last_status", "k3s_dr_drill_last_verdict",
+              "k3s_dr_next_backup_seconds", "k3s_dr_next_backup_timestamp_seconds",
+              "k3s_dr_restore_last_status", "k3s_dr_drill_last_status",
               "k3s_dr_drill_last_rto_seconds", "k3s_dr_auto_restore_would_fire", "k3s_dr_backup_duration_seconds"}
     assert not absent & {name for name, _ in got}
 
@@ -130,7 +134,7 @@ def test_corrupt_and_unverified_archives():
     text = render("k3s_dr_", full_inputs(backups=backups))
     assert value(text, "k3s_dr_backup_archives_unreadable") == 1
     assert value(text, "k3s_dr_backup_verified") == 0
-    assert value(text, "k3s_dr_backup_verified_count") == 0
+    assert value(text, "k3s_dr_backup_archives_verified") == 0
     assert value(text, "k3s_dr_backup_count") == 2
 
 
@@ -167,7 +171,7 @@ def test_an_overdue_timer_says_zero_not_negative():
 def test_a_failed_drill_without_measurements():
     state = full_state().with_drill(DrillRecord(at=NOW - 5, passed=False, failed_step="restore"))
     text = render("k3s_dr_", full_inputs(state=state))
-    assert value(text, "k3s_dr_drill_last_verdict") == 0
+    assert value(text, "k3s_dr_drill_last_status") == 0
     assert value(text, "k3s_dr_drill_last_rto_seconds") is None
     assert value(text, "k3s_dr_drill_last_timestamp_seconds") == NOW - 5
 
@@ -188,3 +192,19 @@ def test_table_is_well_formed():
         assert not spec.suffix.endswith("_total"), "counters get _total from prometheus_client"
     for _name, number in samples(render("k3s_dr_", full_inputs())).items():
         assert math.isfinite(number)
+
+
+def test_names_beyond_the_seeds_follow_prometheus_naming():
+    """The seed's six keep their names (backup_count included); every other gauge: no suffix reserved for
+    histograms and summaries, `_status` for the result of a last run, a unit where there is one."""
+    for spec in METRICS:
+        if spec.suffix in SEED_SUFFIXES or spec.kind != "gauge":
+            continue
+        assert not spec.suffix.endswith(("_count", "_sum", "_bucket", "_total")), spec.suffix
+        assert not any(word in spec.suffix.split("_") for word in ("verdict", "result", "state")), spec.suffix
+        if "timestamp" in spec.suffix:
+            assert spec.suffix.endswith("_timestamp_seconds"), spec.suffix
+    suffixes = {spec.suffix for spec in METRICS}
+    assert {"next_backup_seconds", "next_backup_timestamp_seconds", "build_info"} <= suffixes
+    for old, new, why in RENAMED:
+        assert old not in suffixes and new in suffixes and why, old

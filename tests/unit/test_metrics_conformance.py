@@ -10,12 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from dr_lib import __version__
 from dr_lib.checks.endpoints import exporter_url
 from dr_lib.checks.evaluate import evaluate_all
 from dr_lib.checks.hostfacts import Layout, file_facts_from_probe
 from dr_lib.checks.model import Outcome
 from dr_lib.checks.probe import collect
-from dr_lib.checks.verdicts_exporter import exporter_fresh
+from dr_lib.checks.verdicts.exporter import exporter_fresh
 from dr_lib.config import load_config
 from dr_lib.metrics.collect import MetricsSettings
 from dr_lib.metrics.exporter import bind
@@ -60,6 +61,9 @@ def test_exporter_url(listen, url):
     (host(body=GOOD.replace(str(NOW - 1), str(NOW - 3600))), Outcome.FAIL, "stale"),
     (host(body=GOOD.replace('"backup_dir"} 0.0', '"backup_dir"} 1.0')), Outcome.FAIL, "cannot read its backup_dir"),
     (host(body=GOOD.replace(str(NOW - 600), "0.0")), Outcome.FAIL, "reads another directory"),
+    (host(body=GOOD.replace(f'version="{__version__}"', 'version="0.0.1"')), Outcome.FAIL, "runs k3s-dr 0.0.1"),
+    (host(body=GOOD.replace(f'k3s_dr_build_info{{version="{__version__}"}} 1.0\n', "")), Outcome.FAIL,
+     "older than 0.1"),
 ])
 def test_verdicts(facts, outcome, words):
     finding = exporter_fresh(facts)
