@@ -22,7 +22,7 @@ class ExitCode:
     ENVIRONMENT = 7  # a tool, binary, port, engine or file the machine must provide is missing
     INTEGRITY = 8  # an archive failed verification (checksum, structure, hostile content)
     TIMEOUT = 9  # a deadline passed while waiting
-    INTERRUPTED = 130  # Ctrl-C
+    INTERRUPTED = 130  # Ctrl-C, or SIGTERM stopping a restore between writes
 
 
 class DRError(Exception):
@@ -104,6 +104,12 @@ class PartialFailure(DRError):
     """An operation finished, but some of its items failed (see its ledger)."""
 
     exit_code = ExitCode.PARTIAL
+
+
+class Interrupted(DRError):
+    """SIGTERM or SIGINT stopped an operation between its writes; what it did is recorded (its ledger)."""
+
+    exit_code = ExitCode.INTERRUPTED
 
 
 class ChecksFailed(DRError):

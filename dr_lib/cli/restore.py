@@ -1,7 +1,8 @@
 """``k3s-dr restore`` and ``k3s-dr diff``: bring a cluster back from an archive, or compare them.
 
 Exit status of ``restore``: 0 complete, 3 partial (some objects failed; see the ledger),
-1 failed (every object failed), 8 the archive was refused, 5 another run holds the lock.
+1 failed (every object failed), 8 the archive was refused, 5 another run holds the lock,
+130 interrupted by SIGTERM/SIGINT (the ledger says what was applied).
 ``diff`` exits 0 when the live cluster matches the archive and 1 when something differs
 (like ``diff`` and ``kubectl diff``).
 """
@@ -23,7 +24,7 @@ from dr_lib.cli.offsite import archive_for_restore
 from dr_lib.cli.restore_options import plan_options, resolve_archive, resolve_kubeconfig, restore_filters
 from dr_lib.clock import monotonic, utc_now
 from dr_lib.config import Config, duration_seconds
-from dr_lib.errors import DRError, EnvironmentProblem, PartialFailure, UsageError
+from dr_lib.errors import DRError, EnvironmentProblem, Interrupted, PartialFailure, UsageError
 from dr_lib.hooks import DataRestorer, HookSettings
 from dr_lib.kube.client import Kube
 from dr_lib.kube.writing import Writer
@@ -92,6 +93,9 @@ def _print_tables(outcome: RestoreOutcome, verbose: bool) -> None:
 
 
 def raise_for_outcome(ledger: Ledger, path: Path) -> None:
+    if ledger.interrupted is not None:
+        raise Interrupted(f"restore interrupted ({ledger.interrupted['reason']}): {len(ledger.entries)} objects "
+                          f"attempted, {ledger.interrupted['not_attempted']} not", hint=f"see the ledger {path}")
     if ledger.outcome == "partial":
         failed = ledger.counts["failed"]
         waited = "" if ledger.wait is None or ledger.wait.get("ready") else "; workloads not ready in time"

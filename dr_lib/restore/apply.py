@@ -5,19 +5,26 @@ resources (with a deadline; custom resources of a CRD that never gets there fail
 reason). A namespace still Terminating is waited out by the object restorer. One failure
 never stops the rest — except losing the API server altogether, after which the remaining
 objects are recorded as not attempted rather than each waiting for its own timeout.
+
+Within a tier, objects go in batches: each batch is handed to ``on_batch`` (the journal:
+appended and fsynced) before the next starts, so a killed restore leaves a journal that names
+every object but at most one batch. After a stop (SIGTERM/SIGINT: ``interrupt.py``) no object
+is started; those in flight finish and are recorded.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from functools import partial
 
+from dr_lib.clock import monotonic
 from dr_lib.errors import ClusterAuthError, ClusterUnreachable, DRError
 from dr_lib.kube.writing import segment
+from dr_lib.restore.interrupt import StopSignal
 from dr_lib.restore.ledger import FAILED, Entry
 from dr_lib.restore.objects import ObjectRestorer, ObjectSettings
 from dr_lib.restore.plan import PlannedObject, Tier
@@ -31,10 +38,20 @@ UNREACHABLE_STREAK_LIMIT = 16  # one per worker: all of them saw the server gone
 CR_NOT_FOUND_RETRY_SECONDS = 10.0
 
 
+DEFAULT_BATCH = 256  # objects per journal line: the most a killed restore can have applied unrecorded
+BatchSink = Callable[[str, list[Entry], float], None]  # (tier, its entries, seconds since the start)
+
+
 @dataclass(frozen=True)
 class ApplyOptions:
     workers: int = 16
     crd_timeout: float = 60.0
+    batch: int = DEFAULT_BATCH
+
+
+def _batches(objects: Sequence[PlannedObject], size: int) -> Iterator[Sequence[PlannedObject]]:
+    for start in range(0, len(objects), max(1, size)):
+        yield objects[start:start + max(1, size)]
 
 
 def _established(body: dict[str, object]) -> bool:
@@ -46,10 +63,14 @@ def _established(body: dict[str, object]) -> bool:
 
 class Applier:
     def __init__(self, settings: ObjectSettings, options: ApplyOptions,
-                 progress: Callable[[Entry], None] | None = None) -> None:
+                 progress: Callable[[Entry], None] | None = None, *, stop: StopSignal | None = None,
+                 on_batch: BatchSink | None = None) -> None:
         self.settings = settings
         self.options = options
         self.progress = progress
+        self.stop = stop or StopSignal()
+        self.on_batch = on_batch
+        self._started = monotonic()
         self._restorer = ObjectRestorer(settings)
         self._cr_restorer = ObjectRestorer(replace(settings, not_found_retry_seconds=CR_NOT_FOUND_RETRY_SECONDS))
         self._lock = threading.Lock()
@@ -58,19 +79,35 @@ class Applier:
         self._not_established: dict[str, str] = {}  # resource → reason its CRD is not usable
 
     def apply(self, tiers: list[Tier]) -> list[Entry]:
+        """Every object attempted, in order; after a stop, those never started are not among them."""
         entries: list[Entry] = []
         with ThreadPoolExecutor(max_workers=self.options.workers, thread_name_prefix="restore") as pool:
             for tier in tiers:
-                started = self.settings.clock()
-                results = list(pool.map(lambda obj, name=tier.name: self._one(name, obj), tier.objects))
+                started = monotonic()
+                results: list[Entry] = []
+                for batch in _batches(tier.objects, self.options.batch):
+                    if self.stop.stopped:
+                        break
+                    done = [e for e in pool.map(lambda obj, name=tier.name: self._one(name, obj), batch)
+                            if e is not None]
+                    results.extend(done)
+                    if self.on_batch is not None:
+                        self.on_batch(tier.name, done, monotonic() - self._started)
                 entries.extend(results)
-                log.info("tier %s: %d objects in %.2f s", tier.name, len(results), self.settings.clock() - started)
+                log.info("tier %s: %d objects in %.2f s", tier.name, len(results), monotonic() - started)
+                if self.stop.stopped:
+                    break
                 if tier.name == "crds" and not self.settings.dry_run:
                     self._wait_for_crds(tier, results)
         return entries
 
-    def _one(self, tier: str, obj: PlannedObject) -> Entry:
+    def _one(self, tier: str, obj: PlannedObject) -> Entry | None:
+        if self.stop.stopped:  # no write starts after a stop
+            return None
         entry = self._attempt(tier, obj)
+        if entry.result == FAILED and self.stop.stopped:
+            entry = replace(entry, reason=f"{entry.reason} (the restore was interrupted while this object was in "
+                                          "flight: its waits and retries were cut short)")
         if self.progress is not None:
             self.progress(entry)
         return entry
@@ -106,7 +143,7 @@ class Applier:
         deadline = self.settings.clock() + self.options.crd_timeout
         context = self.settings.context
         by_name = {(crd.plural + "." + crd.group): crd for crd in context.crd_types.values()}
-        for obj, entry in zip(tier.objects, results, strict=True):
+        for obj, entry in zip(tier.objects, results, strict=True):  # no stop before the wait: all attempted
             resource = obj.name  # a CRD's name is plural.group: the resource it defines
             if resource not in by_name:
                 continue
