@@ -21,7 +21,13 @@ from dr_lib.archive import exclusive_lock
 from dr_lib.cli import metrics_record
 from dr_lib.cli.common import app, print_json
 from dr_lib.cli.offsite import archive_for_restore
-from dr_lib.cli.restore_options import plan_options, resolve_archive, resolve_kubeconfig, restore_filters
+from dr_lib.cli.restore_options import (
+    plan_options,
+    resolve_archive,
+    resolve_kubeconfig,
+    restore_filters,
+    sabotaged_sanitizers,
+)
 from dr_lib.clock import monotonic, utc_now
 from dr_lib.config import Config, duration_seconds
 from dr_lib.errors import DRError, EnvironmentProblem, Interrupted, PartialFailure, UsageError
@@ -131,6 +137,8 @@ def raise_for_outcome(ledger: Ledger, path: Path) -> None:
                    "decrypt and verify it, then restore it.")
 @click.option("--identity", default=None,
               help="age identity file for --from and ARCHIVE.age [default: offsite.identity_file].")
+@click.option("--test-disable-sanitizer", "test_disable_sanitizer", multiple=True, hidden=True,
+              help="TEST-ONLY (drills): skip this resource's sanitizer; refused with --auto.")
 @click.pass_context
 def restore_command(ctx: click.Context, /, archive: str | None, **options: Any) -> None:
     """Restore ARCHIVE [default: the snapshot link in backup.dir] into a cluster.
@@ -145,18 +153,23 @@ def restore_command(ctx: click.Context, /, archive: str | None, **options: Any) 
         raise UsageError("--auto with --dry-run: accepted is one of them (auto-restore decides, then restores)")
     if options["datastore"] and (options["auto"] or options["dry_run"]):
         raise UsageError("--datastore restores the whole server: accepted without --auto and --dry-run")
+    broken = sabotaged_sanitizers(options["test_disable_sanitizer"], auto=options["auto"],
+                                      datastore=options["datastore"])
     config = app(ctx).config
     archive = archive_for_restore(config, archive, options["from_remote"], options["identity"])
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="k3s-dr: %(message)s")
+    if broken:
+        click.echo(f"k3s-dr: warning: TEST-ONLY: the sanitizer of {', '.join(sorted(broken))} is switched off: this "
+                   "restore is broken on purpose", err=True)
     workers = int(options["workers"])
-    filters = plan_options(options)
+    filters = plan_options(options, disabled_sanitizers=broken)
     restorer = DataRestorer(Path(resolve_kubeconfig(config, options["kubeconfig"])), HookSettings.from_config(
         config.hooks, include_namespaces=filters.include_namespaces, exclude_namespaces=filters.exclude_namespaces,
         namespace_mapping=filters.namespace_mapping)) if options["data"] else None
     request = RestoreRequest(
         archive=resolve_archive(config, archive, must_exist=not options["auto"]),
         ledger_dir=_ledger_dir(config, options["ledger_dir"]),
-        lock_file=Path(config.backup.lock_file), plan_options=plan_options(options), policy=options["policy"],
+        lock_file=Path(config.backup.lock_file), plan_options=filters, policy=options["policy"],
         dry_run=options["dry_run"], wait=options["wait"],
         wait_timeout=float(duration_seconds(options["wait_timeout"] or config.restore.wait_timeout)), workers=workers,
         before_apply=restorer.before_apply if restorer else None,

@@ -28,12 +28,10 @@ from typing import Any
 
 import pytest
 
-from dr_lib.archive import format as fmt
-from dr_lib.archive.manifest import ClusterIdentity, FileEntry, Manifest
-from dr_lib.archive.writer import Spool, write_archive
 from dr_lib.kube.client import Kube
 from dr_lib.restore.apply import DEFAULT_BATCH
 from dr_lib.restore.journal import KILLED, SUFFIX, read_journal
+from tests.integration._archives import server_metadata, write_objects_archive
 from tests.integration.restore_cli import run_process, write_config
 
 pytestmark = pytest.mark.slow
@@ -44,36 +42,18 @@ KILL_AFTER = 2_000  # objects the journal names before the signal: the restore i
 DEADLINE = 600.0
 
 
-def _meta(i: int) -> dict[str, Any]:
-    return {"uid": f"00000000-0000-4000-8000-{i:012d}", "resourceVersion": str(1000 + i),
-            "creationTimestamp": "2026-11-28T10:00:00Z"}
-
-
 def _archive(directory: Path, prefix: str) -> tuple[Path, list[str]]:
     """Namespaces and 10,000 ConfigMaps as a LIST returns them, written by the archive writer."""
     names = [f"{prefix}-{n}" for n in range(NAMESPACES)]
     namespaces = [{"apiVersion": "v1", "kind": "Namespace",
-                   "metadata": {"name": name, "labels": {"kubernetes.io/metadata.name": name}, **_meta(n)},
+                   "metadata": {"name": name, "labels": {"kubernetes.io/metadata.name": name}, **server_metadata(n)},
                    "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}}
                   for n, name in enumerate(names)]
     configmaps = [{"apiVersion": "v1", "kind": "ConfigMap",
-                   "metadata": {"name": f"cm-{i:05d}", "namespace": names[i % NAMESPACES], **_meta(i)},
+                   "metadata": {"name": f"cm-{i:05d}", "namespace": names[i % NAMESPACES], **server_metadata(i)},
                    "data": {"value": f"{i}-" + "x" * 200}} for i in range(OBJECTS)]
-    spool_dir = directory / "spool"
-    spool_dir.mkdir(parents=True)
-    files, sources = [], {}
-    for plural, kind, namespaced, objects in (("namespaces", "Namespace", False, namespaces),
-                                              ("configmaps", "ConfigMap", True, configmaps)):
-        spool = Spool(spool_dir / plural)
-        spool.write_objects(objects)
-        summary = spool.close()
-        member = fmt.resource_member("", plural)
-        files.append(FileEntry(member, "", "v1", plural, kind, namespaced, summary.objects, summary.bytes,
-                               summary.sha256))
-        sources[member] = summary.path
-    manifest = Manifest(tool_version="test", created="2026-11-28T10:00:00Z",
-                        cluster=ClusterIdentity("https://source", "v1.34.2", "source"), files=tuple(files))
-    return write_archive(directory, manifest, sources), names
+    return write_objects_archive(directory, [("namespaces", "Namespace", False, namespaces),
+                                             ("configmaps", "ConfigMap", True, configmaps)]), names
 
 
 def _journal_entries(ledgers: Path) -> int:

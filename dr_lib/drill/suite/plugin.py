@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import secrets
 import sys
 import time
@@ -33,7 +32,7 @@ from dr_lib.drill.identity import run_identity
 from dr_lib.drill.redact import Scrubber, secret_strings
 from dr_lib.drill.report import row_values, seconds_text, summary_html, title
 from dr_lib.drill.reportdir import create_report_dir, scrub_directory, write_file, write_manifest
-from dr_lib.drill.run import DrillRun, DrillSettings, active_test_options, command_env, new_work_dir
+from dr_lib.drill.run import DrillRun, DrillSettings, command_env, new_work_dir
 from dr_lib.drill.steps import current_verdict
 from dr_lib.drill.timeline import STEP_NAMES, Timeline, iso, step_label
 from dr_lib.drill.verdict import Verdict
@@ -82,7 +81,7 @@ class DrillPlugin:
         identity = run_identity(self.settings.provider, self.settings.destroy, self.settings.real_node)
         self.run = DrillRun(self.settings, drill_id, report_dir, work_dir, Timeline(started),
                             command_env(self.settings, work_dir), progress=self.progress, identity=identity,
-                            test_options=active_test_options(os.environ))
+                            test_options=self.settings.test_options())
         config.stash[DRILL_RUN_KEY] = self.run
         if self.own_report:
             config.option.htmlpath = str(report_dir / HTML_NAME)
