@@ -23,6 +23,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -100,20 +101,33 @@ def _named(objects: list[dict[str, Any]]) -> dict[tuple[str, str, str], str]:
     return {(o["resource"], o["namespace"], o["name"]): o["result"] for o in objects}
 
 
+@dataclass
+class Under:
+    """A fresh cluster, an archive of 10,000 objects for it, and a host config whose ledgers go to ``ledgers``."""
+
+    handle: Any
+    kube: Kube
+    archive: Path
+    namespaces: list[str]
+    config: Path
+    ledgers: Path
+
+    def restore_frozen(self) -> subprocess.Popen[str]:
+        return _start_and_freeze(self.config, self.archive, self.handle.kubeconfig, self.ledgers)
+
+
 @pytest.fixture
-def fresh(cluster_factory: Any) -> Iterator[tuple[Any, Kube]]:
+def under(cluster_factory: Any, tmp_path: Path) -> Iterator[Under]:
     handle = cluster_factory(nodes=0)
+    archive, namespaces = _archive(tmp_path / "backups", "intr")
     with Kube.from_kubeconfig(handle.kubeconfig) as kube:
-        yield handle, kube
+        yield Under(handle, kube, archive, namespaces, write_config(tmp_path / "host"),
+                    tmp_path / "host" / "state" / "ledgers")
 
 
-def test_sigterm_stops_between_writes_and_the_ledger_names_everything_that_exists(
-        fresh: tuple[Any, Kube], tmp_path: Path) -> None:
-    handle, kube = fresh
-    archive, namespaces = _archive(tmp_path / "backups", "intr-term")
-    config = write_config(tmp_path / "host")
-    ledgers = tmp_path / "host" / "state" / "ledgers"
-    process = _start_and_freeze(config, archive, handle.kubeconfig, ledgers)
+def test_sigterm_stops_between_writes_and_the_ledger_names_everything_that_exists(under: Under) -> None:
+    ledgers = under.ledgers
+    process = under.restore_frozen()
     os.kill(process.pid, signal.SIGTERM)
     os.kill(process.pid, signal.SIGCONT)
     out, err = process.communicate(timeout=DEADLINE)
@@ -129,19 +143,15 @@ def test_sigterm_stops_between_writes_and_the_ledger_names_everything_that_exist
     assert KILL_AFTER <= len(named) < OBJECTS + NAMESPACES, "stopped under way, not at the end"
     assert ledger["interrupted"]["not_attempted"] == OBJECTS + NAMESPACES - len(named)
     assert set(named.values()) == {"created"}
-    live = _live(kube, namespaces)
+    live = _live(under.kube, under.namespaces)
     print(f"SIGTERM after the journal named >= {KILL_AFTER}: ledger names {len(named)}, the cluster holds {len(live)}")
     assert set(named) <= live, "every object the ledger says created exists"
     assert live - set(named) == set(), "bound 0: the objects in flight finished and were recorded"
 
 
-def test_sigkill_leaves_a_journal_that_the_next_restore_turns_into_its_ledger(
-        fresh: tuple[Any, Kube], tmp_path: Path) -> None:
-    handle, kube = fresh
-    archive, namespaces = _archive(tmp_path / "backups", "intr-kill")
-    config = write_config(tmp_path / "host")
-    ledgers = tmp_path / "host" / "state" / "ledgers"
-    process = _start_and_freeze(config, archive, handle.kubeconfig, ledgers)
+def test_sigkill_leaves_a_journal_that_the_next_restore_turns_into_its_ledger(under: Under) -> None:
+    ledgers = under.ledgers
+    process = under.restore_frozen()
     os.kill(process.pid, signal.SIGKILL)
     process.communicate(timeout=60)
     assert process.returncode == -signal.SIGKILL
@@ -150,15 +160,15 @@ def test_sigkill_leaves_a_journal_that_the_next_restore_turns_into_its_ledger(
     journaled = read_journal(journal).entries
     named = {(e.resource, e.namespace, e.name): e.result for e in journaled}
     assert KILL_AFTER <= len(named) < OBJECTS + NAMESPACES
-    live = _live(kube, namespaces)
+    live = _live(under.kube, under.namespaces)
     assert {key for key, result in named.items() if result == "created"} <= live
     unrecorded = live - set(named)
     print(f"SIGKILL after the journal named >= {KILL_AFTER}: journal names {len(named)}, the cluster holds "
           f"{len(live)}, unrecorded {len(unrecorded)} (bound {DEFAULT_BATCH})")
     assert len(unrecorded) <= DEFAULT_BATCH, f"{len(unrecorded)} objects exist that the journal does not name"
 
-    again = run_process(config, "restore", str(archive), "--kubeconfig", str(handle.kubeconfig), "--json",
-                        timeout=DEADLINE)
+    again = run_process(under.config, "restore", str(under.archive), "--kubeconfig", str(under.handle.kubeconfig),
+                        "--json", timeout=DEADLINE)
     assert again.code == 0, again.stderr[-3000:]
     recovered = json.loads(journal.with_name(journal.name.removesuffix(SUFFIX) + ".json").read_text())
     assert recovered["interrupted"] == {"signal": None, "reason": KILLED, "attempted": len(named),
@@ -169,4 +179,4 @@ def test_sigkill_leaves_a_journal_that_the_next_restore_turns_into_its_ledger(
     assert second["complete"] is True
     assert second["counts"]["created"] + second["counts"]["unchanged"] == OBJECTS + NAMESPACES
     assert second["counts"]["created"] == OBJECTS + NAMESPACES - len(live)
-    assert len(_live(kube, namespaces)) == OBJECTS + NAMESPACES
+    assert len(_live(under.kube, under.namespaces)) == OBJECTS + NAMESPACES
