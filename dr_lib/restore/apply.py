@@ -6,17 +6,18 @@ reason). A namespace still Terminating is waited out by the object restorer. One
 never stops the rest — except losing the API server altogether, after which the remaining
 objects are recorded as not attempted rather than each waiting for its own timeout.
 
-Within a tier, objects go in batches: each batch is handed to ``on_batch`` (the journal:
-appended and fsynced) before the next starts, so a killed restore leaves a journal that names
-every object but at most one batch. After a stop (SIGTERM/SIGINT: ``interrupt.py``) no object
-is started; those in flight finish and are recorded.
+Within a tier, results are handed to ``on_batch`` (the journal: appended and fsynced) as they
+complete, a few dozen at a time, and an object starts only while fewer than ``journal_window``
+started objects are not yet journaled (``window.py``): a killed restore leaves a journal that
+names every object but at most that many. After a stop (SIGTERM/SIGINT: ``interrupt.py``) no
+object is started; those in flight finish and are recorded.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from functools import partial
@@ -30,6 +31,7 @@ from dr_lib.restore.objects import ObjectRestorer, ObjectSettings
 from dr_lib.restore.plan import PlannedObject, Tier
 from dr_lib.restore.plan.order import CUSTOM_RESOURCES_TIER
 from dr_lib.restore.waiting import poll_until
+from dr_lib.restore.window import run_windowed
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +40,8 @@ UNREACHABLE_STREAK_LIMIT = 16  # one per worker: all of them saw the server gone
 CR_NOT_FOUND_RETRY_SECONDS = 10.0
 
 
-DEFAULT_BATCH = 256  # objects per journal line: the most a killed restore can have applied unrecorded
+JOURNAL_WINDOW = 256  # the most objects a killed restore can have applied that its journal does not name
+JOURNAL_EVERY = 32  # results per journal line (appended and fsynced)
 BatchSink = Callable[[str, list[Entry], float], None]  # (tier, its entries, seconds since the start)
 
 
@@ -46,12 +49,7 @@ BatchSink = Callable[[str, list[Entry], float], None]  # (tier, its entries, sec
 class ApplyOptions:
     workers: int = 16
     crd_timeout: float = 60.0
-    batch: int = DEFAULT_BATCH
-
-
-def _batches(objects: Sequence[PlannedObject], size: int) -> Iterator[Sequence[PlannedObject]]:
-    for start in range(0, len(objects), max(1, size)):
-        yield objects[start:start + max(1, size)]
+    journal_window: int = JOURNAL_WINDOW
 
 
 def _established(body: dict[str, object]) -> bool:
@@ -84,15 +82,9 @@ class Applier:
         with ThreadPoolExecutor(max_workers=self.options.workers, thread_name_prefix="restore") as pool:
             for tier in tiers:
                 started = monotonic()
-                results: list[Entry] = []
-                for batch in _batches(tier.objects, self.options.batch):
-                    if self.stop.stopped:
-                        break
-                    done = [e for e in pool.map(lambda obj, name=tier.name: self._one(name, obj), batch)
-                            if e is not None]
-                    results.extend(done)
-                    if self.on_batch is not None:
-                        self.on_batch(tier.name, done, monotonic() - self._started)
+                results = run_windowed(pool, tier.objects, partial(self._one, tier.name),
+                                       window=self.options.journal_window, flush_every=JOURNAL_EVERY,
+                                       flush=partial(self._journal, tier.name), stopped=lambda: self.stop.stopped)
                 entries.extend(results)
                 log.info("tier %s: %d objects in %.2f s", tier.name, len(results), monotonic() - started)
                 if self.stop.stopped:
@@ -100,6 +92,10 @@ class Applier:
                 if tier.name == "crds" and not self.settings.dry_run:
                     self._wait_for_crds(tier, results)
         return entries
+
+    def _journal(self, tier: str, entries: list[Entry]) -> None:
+        if self.on_batch is not None:
+            self.on_batch(tier, entries, monotonic() - self._started)
 
     def _one(self, tier: str, obj: PlannedObject) -> Entry | None:
         if self.stop.stopped:  # no write starts after a stop

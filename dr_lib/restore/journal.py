@@ -4,15 +4,15 @@
 
 * a header — the journal's format, the archive and its sha256, policy, dry run, start, the final
   ledger's file name, how many objects the plan holds and what it left out (with the rule);
-* one ``entries`` line per batch of objects, written as soon as the batch is done (the applier
-  starts the next batch only after it), with the seconds since the start;
+* ``entries`` lines as objects complete (a few dozen per line), with the seconds since the start;
+  the applier starts an object only while fewer than 256 started ones are not yet in the journal;
 * an ``interrupted`` line when a signal stopped the applier.
 
 At the end the final ledger (its format unchanged, ``interrupted`` added when it was) is written
 atomically and the journal removed. A journal without its final ledger is what SIGKILL or a
 power cut leaves: the next restore (under the lock) turns it into a final ledger marked
 interrupted, with every object the journal names. Objects applied but named nowhere are at most
-the one batch that was in flight. While its restore runs, a journal is locked (``flock``), so
+256 (``apply.JOURNAL_WINDOW``). While its restore runs, a journal is locked (``flock``), so
 nobody recovers a live one. A torn last line (the process died while writing it) is ignored.
 """
 

@@ -27,7 +27,7 @@ from dr_lib.clock import monotonic
 from dr_lib.errors import EnvironmentProblem, IntegrityError
 from dr_lib.kube.client import Kube
 from dr_lib.kube.writing import Writer
-from dr_lib.restore.apply import DEFAULT_BATCH, Applier, ApplyOptions
+from dr_lib.restore.apply import JOURNAL_WINDOW, Applier, ApplyOptions
 from dr_lib.restore.files import write_json_atomic
 from dr_lib.restore.interrupt import StopSignal, stop_on_signals
 from dr_lib.restore.journal import Journal, header, interruption, journal_path_for, recover_journals
@@ -58,7 +58,7 @@ class RestoreRequest:
     # back before any object exists, so pods find it at first start; dumps go in once pods are Ready.
     before_apply: Callable[[Path], None] | None = None
     after_apply: Callable[[Path], None] | None = None
-    batch: int = DEFAULT_BATCH  # objects per journal line (the most a killed restore applied unrecorded)
+    journal_window: int = JOURNAL_WINDOW  # the most objects a killed restore applied that its journal does not name
 
 
 @dataclass(frozen=True)
@@ -151,7 +151,8 @@ def restore_archive(request: RestoreRequest, kube: Kube, *, now: datetime,
 def _apply(request: RestoreRequest, archive: Path, planned: tuple[Writer, Preflight, Plan], ledger: Ledger, *,
            stop: StopSignal, journal: Journal, progress: Callable[[Entry], None] | None,
            clock: Callable[[], float]) -> None:
-    """Volumes, then the objects tier by tier (journaled per batch), then the wait; each skipped after a stop."""
+    """Volumes, then the objects tier by tier (journaled as they complete), then the wait; each skipped after a
+    stop."""
     writer, preflight, plan = planned
     if request.before_apply is not None and not request.dry_run and not stop.stopped:
         request.before_apply(archive)
@@ -164,7 +165,7 @@ def _apply(request: RestoreRequest, archive: Path, planned: tuple[Writer, Prefli
         planned=frozenset(obj.key for obj in plan.objects()),
         clock=deadlines,
     )
-    applier = Applier(settings, ApplyOptions(request.workers, request.crd_timeout, request.batch), progress,
+    applier = Applier(settings, ApplyOptions(request.workers, request.crd_timeout, request.journal_window), progress,
                       stop=stop, on_batch=journal.batch)
     ledger.entries = applier.apply(plan.tiers)
     if request.wait and not request.dry_run and not stop.stopped:

@@ -8,8 +8,8 @@ objects the process is frozen (SIGSTOP), so nothing moves while the signal is se
 * SIGTERM: the restore stops between writes and exits 130; its final ledger says it was interrupted
   and names every object that exists — the objects in flight finished and were recorded, so the
   cluster holds nothing the ledger does not name (bound 0);
-* SIGKILL: the journal on disk names every object applied but at most the batch that was in flight
-  (bound: ``DEFAULT_BATCH`` objects exist that it does not name); every object it says was created
+* SIGKILL: the journal on disk names every object applied but at most the applier's window of objects
+  started and not yet journaled (bound: ``JOURNAL_WINDOW``, 256); every object it says was created
   exists. The next restore turns that journal into the killed run's final ledger, marked interrupted,
   and completes the restore.
 """
@@ -30,7 +30,7 @@ from typing import Any
 import pytest
 
 from dr_lib.kube.client import Kube
-from dr_lib.restore.apply import DEFAULT_BATCH
+from dr_lib.restore.apply import JOURNAL_WINDOW
 from dr_lib.restore.journal import KILLED, SUFFIX, read_journal
 from tests.integration._archives import server_metadata, write_objects_archive
 from tests.integration.restore_cli import run_process, write_config
@@ -164,8 +164,8 @@ def test_sigkill_leaves_a_journal_that_the_next_restore_turns_into_its_ledger(un
     assert {key for key, result in named.items() if result == "created"} <= live
     unrecorded = live - set(named)
     print(f"SIGKILL after the journal named >= {KILL_AFTER}: journal names {len(named)}, the cluster holds "
-          f"{len(live)}, unrecorded {len(unrecorded)} (bound {DEFAULT_BATCH})")
-    assert len(unrecorded) <= DEFAULT_BATCH, f"{len(unrecorded)} objects exist that the journal does not name"
+          f"{len(live)}, unrecorded {len(unrecorded)} (bound {JOURNAL_WINDOW})")
+    assert len(unrecorded) <= JOURNAL_WINDOW, f"{len(unrecorded)} objects exist that the journal does not name"
 
     again = run_process(under.config, "restore", str(under.archive), "--kubeconfig", str(under.handle.kubeconfig),
                         "--json", timeout=DEADLINE)
