@@ -25,9 +25,9 @@ from typing import Any
 import pytest
 
 from dr_lib.cluster.kubeconfig import open_existing
-from dr_lib.cluster.providers import PROVIDERS, start_with_provider
-from dr_lib.cluster.spec import ClusterSpec, ToolMissing
+from dr_lib.cluster.provider import PROVIDERS, ClusterSpec, start_cluster
 from dr_lib.kube.client import Kube
+from k3s_dr_testbed.clusters.spec import ToolMissing
 
 E2E_DIR = Path(__file__).parent / "tests" / "e2e"
 # The operator's conformance suite judges a real host (systemd, k3s-dr installed) and stands alone
@@ -76,9 +76,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 def _real_node_missing() -> str | None:
     try:
-        from dr_lib.cluster import realnode_host  # noqa: PLC0415 - optional, another engineer's module
+        from k3s_dr_testbed.realnode import host as realnode_host  # noqa: PLC0415 - optional, another engineer's module
     except ImportError:
-        return "real node support (dr_lib.cluster.realnode) is not installed"
+        return "real node support (k3s_dr_testbed.realnode.node) is not installed"
     missing = getattr(realnode_host, "missing_requirements", lambda: [])()
     if missing:
         return "the real node needs: " + ", ".join(f"{m.tool} (apt-get install {m.package})" for m in missing)
@@ -108,7 +108,7 @@ class ClusterFactory:
         spec = ClusterSpec(name or f"pt{os.getpid()}-{next(self._counter)}", nodes=nodes, real_node=real_node,
                            owned_by_process=True, apiserver_flags=apiserver_flags, kine_flags=kine_flags)
         try:
-            handle = start_with_provider(self.provider, spec, kubeconfig_path=self.kubeconfig_path)
+            handle = start_cluster(self.provider, spec, kubeconfig_path=self.kubeconfig_path)
         except ToolMissing as exc:
             pytest.skip(f"--cluster={self.provider} cannot run here: {exc}")
         self.handles.append(handle)

@@ -39,8 +39,8 @@ sys.path.insert(0, str(ROOT))
 from _floor import bare_list  # noqa: E402  (bench/ is on sys.path when run as a script)
 
 from dr_lib.backup.scope import SEED_KINDS  # noqa: E402
-from dr_lib.cluster import ClusterSpec, start_cluster  # noqa: E402
 from dr_lib.kube.client import Kube  # noqa: E402
+from k3s_dr_testbed.clusters import ClusterSpec, start_cluster  # noqa: E402
 
 VENV_BIN = Path(sys.executable).parent
 NAMESPACES = 10

@@ -25,11 +25,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from dr_lib.cluster import components as cmd
-from dr_lib.cluster.binaries import locate_binaries
-from dr_lib.cluster.pki import ensure_admin_token, ensure_pki
-from dr_lib.cluster.ports import choose_ports
-from dr_lib.cluster.readiness import wait_readyz
+from k3s_dr_testbed.clusters import components as cmd
+from k3s_dr_testbed.clusters.binaries import locate_binaries
+from k3s_dr_testbed.clusters.pki import ensure_admin_token, ensure_pki
+from k3s_dr_testbed.clusters.ports import choose_ports
+from k3s_dr_testbed.clusters.readiness import wait_readyz
 
 
 def ours(home: Path, name: str) -> tuple[float, float]:

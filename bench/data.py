@@ -33,13 +33,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from dr_lib.cluster import ClusterSpec, start_cluster  # noqa: E402
-from dr_lib.cluster.realnode_config import NodeLayout  # noqa: E402
-from dr_lib.cluster.realnode_host import ctr  # noqa: E402
-from dr_lib.hooks.apps import APP_IMAGE, ROWS_FINGERPRINT, postgres_statefulset  # noqa: E402
-from dr_lib.hooks.images import db_image_tar  # noqa: E402
 from dr_lib.kube.client import Kube  # noqa: E402
 from dr_lib.kube.exec import exec_in_pod  # noqa: E402
+from k3s_dr_testbed.apps.images import db_image_tar  # noqa: E402
+from k3s_dr_testbed.apps.manifests import APP_IMAGE, ROWS_FINGERPRINT, postgres_statefulset  # noqa: E402
+from k3s_dr_testbed.clusters import ClusterSpec, start_cluster  # noqa: E402
+from k3s_dr_testbed.realnode.config import NodeLayout  # noqa: E402
+from k3s_dr_testbed.realnode.host import ctr  # noqa: E402
 
 K3S_DR = str(Path(sys.executable).parent / "k3s-dr")
 PASSWORD = "bench-pg-password-93c1"

@@ -33,11 +33,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.backup import populate  # noqa: E402
-from dr_lib.cluster import ClusterSpec, start_cluster  # noqa: E402
 from dr_lib.config import OffsiteTargetConfig  # noqa: E402
 from dr_lib.kube.client import Kube  # noqa: E402
 from dr_lib.offsite.s3client import make_client  # noqa: E402
-from dr_lib.offsite.s3server import start_s3_server  # noqa: E402
+from k3s_dr_testbed.clusters import ClusterSpec, start_cluster  # noqa: E402
+from k3s_dr_testbed.s3.server import start_s3_server  # noqa: E402
 
 K3S_DR = str(Path(sys.executable).parent / "k3s-dr")
 ACCESS, SECRET = "BENCHACCESS", "bench-secret-key-0123456789"

@@ -50,7 +50,7 @@ sys.path.insert(0, str(ROOT))
 from dr_lib.archive import format as fmt  # noqa: E402
 from dr_lib.archive.manifest import ClusterIdentity, FileEntry, Manifest  # noqa: E402
 from dr_lib.archive.writer import Spool, write_archive  # noqa: E402
-from dr_lib.cluster import ClusterSpec, start_cluster  # noqa: E402
+from k3s_dr_testbed.clusters import ClusterSpec, start_cluster  # noqa: E402
 
 VENV_BIN = Path(sys.executable).parent
 NAMESPACES = 10

@@ -4,6 +4,11 @@ Every error the tool raises on purpose is a :class:`DRError`. Each class carries
 process exit code that the CLI maps it to (in one place: ``dr_lib.cli.main``), so scripts
 and systemd units can tell *why* a run failed without parsing text. Messages name the value,
 what is wrong with it and what is accepted; they never contain secrets.
+
+Every exception class of ``dr_lib`` lives here: the general ones first, then those of one
+area (processes, offsite, hooks, backup, the drill), then the one internal signal of the
+Kubernetes transport. None derives from ``ValueError`` or ``AssertionError``: an ``except
+ValueError`` meant for a parse error must never swallow one of ours by accident.
 """
 
 from __future__ import annotations
@@ -82,6 +87,14 @@ class IntegrityError(DRError):
     exit_code = ExitCode.INTEGRITY
 
 
+class SnapshotRefused(IntegrityError):
+    """Auto-restore refused the snapshot link's target: not an archive k3s-dr wrote and verified in backup.dir."""
+
+
+class UnreadableEvidence(IntegrityError):
+    """A report file (drill evidence, check results, a seal) that cannot be taken as evidence; says why."""
+
+
 class LockBusy(DRError):
     """Another backup or restore holds the lock."""
 
@@ -116,3 +129,107 @@ class ChecksFailed(DRError):
     """The host checks ran and at least one control failed or could not be judged (the report says which)."""
 
     exit_code = ExitCode.FAILURE
+
+
+# --- processes (dr_lib.proc) ------------------------------------------------------------------
+
+
+class ToolMissing(EnvironmentProblem):
+    """A program we run is not installed: restic, zfs, systemctl, k3s, chromium (exit 7)."""
+
+
+class CommandFailed(EnvironmentProblem):
+    """A program we ran exited non-zero (exit 7): its status and the tail of its stderr, never its environment."""
+
+    def __init__(self, message: str, *, returncode: int, stderr: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.returncode = returncode
+        self.stderr = stderr
+
+
+# --- offsite (messages name the target, the bucket or repository; never a credential) ---------
+
+
+class RemoteUnreachable(EnvironmentProblem):
+    """The server did not answer, or the connection broke (exit 7)."""
+
+
+class RemoteAuthError(UsageError):
+    """The server refused our credentials (exit 2): fix the AWS credentials or the restic password."""
+
+
+class RemoteMissing(UsageError):
+    """The bucket, repository or copy named does not exist (exit 2)."""
+
+
+class RemoteIntegrityError(IntegrityError):
+    """A remote copy differs from what was pushed: tampered, truncated or corrupt (exit 8)."""
+
+
+class WrongIdentity(UsageError):
+    """The age identity given holds no key that opens this archive (exit 2)."""
+
+
+# --- application data: hooks and volumes ------------------------------------------------------
+
+
+class HookSpecError(UsageError):
+    """A hook or volume declaration is wrong (exit 2): names the pod, the key, the value and what is accepted."""
+
+
+class HookFailed(DRError):
+    """A hook with on-error=fail failed: the backup stops and nothing is promoted."""
+
+
+class VolumeError(DRError):
+    """A volume cannot be copied or put back: the message says which and why."""
+
+
+class DumpCapped(DRError):
+    """A dump hook's stdout reached its cap (``hooks.max_dump_size``). Raised inside the exec's reader to
+    stop the stream; never leaves :mod:`dr_lib.hooks.runner`, which reports it as the hook's failure."""
+
+
+# --- backup and the Kubernetes API ------------------------------------------------------------
+
+
+class ResourceGone(ClusterError):
+    """The server does not serve this resource (404): a CRD removed, a kind it does not know."""
+
+
+class Cancelled(DRError):
+    """Another kind's export failed; this one stopped early (its error is the one reported)."""
+
+
+# --- the restore drill --------------------------------------------------------------------------
+
+
+class StepFailed(DRError):
+    """A drill step's check did not hold: the drill failed here, for the reason given.
+
+    Not an ``AssertionError``: pytest reports any exception of a test's call phase as a failure
+    with the same ``E   <class>: <message>`` line, and the drill records ``str(exc)`` either way.
+    """
+
+
+class StepSkipped(DRError):
+    """A drill step could not run because a step it needs did not succeed (the test is skipped)."""
+
+
+class DrillFailed(DRError):
+    """The drill ran and its verdict is fail (the report says where and why)."""
+
+
+# --- an internal signal -----------------------------------------------------------------------
+
+
+class Unanswered(OSError):
+    """dr_lib.kube's transports: the server gave no HTTP answer (refused, reset, timed out, TLS failed).
+
+    Never leaves dr_lib.kube (the client turns it into :class:`ClusterUnreachable`). An
+    ``OSError`` on purpose: the writer's retry code handles it exactly like a socket error.
+    """
+
+    def __init__(self, message: str, *, tls: bool = False) -> None:
+        super().__init__(message)
+        self.tls = tls

@@ -16,10 +16,10 @@ from __future__ import annotations
 import hashlib
 import shutil
 import sqlite3
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from dr_lib import proc
 from dr_lib.archive import format as fmt
 from dr_lib.archive.fsutil import create_private, os_problem
 from dr_lib.archive.manifest import DatastoreEntry
@@ -116,11 +116,7 @@ def snapshot_etcd(data_dir: Path, directory: Path, name: str, *, timeout: float 
     k3s = shutil.which("k3s")
     if k3s is None:
         raise EnvironmentProblem("embedded etcd found but no 'k3s' command on PATH to snapshot it")
-    try:
-        done = subprocess.run(etcd_command(k3s, data_dir, directory, name), capture_output=True, text=True,
-                              timeout=timeout, check=False)
-    except subprocess.TimeoutExpired:
-        raise EnvironmentProblem(f"'k3s etcd-snapshot save' did not finish within {timeout:.0f} s") from None
+    done = proc.run(etcd_command(k3s, data_dir, directory, name), timeout=timeout, check=False)
     if done.returncode != 0:
         tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
         raise EnvironmentProblem(f"'k3s etcd-snapshot save' failed (exit {done.returncode}): {tail[0]}")

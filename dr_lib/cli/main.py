@@ -12,12 +12,14 @@ import os
 import sys
 import traceback
 from collections.abc import Sequence
+from types import ModuleType
 
 import click
 
 from dr_lib import __version__
 from dr_lib.cli.common import AppContext
-from dr_lib.errors import DRError, ExitCode
+from dr_lib.cluster import provider
+from dr_lib.errors import DRError, EnvironmentProblem, ExitCode
 
 # Command name → the dr_lib.cli module that defines it (in its COMMANDS list). Modules are
 # imported only when their command runs: importing every feature (and the kubernetes client
@@ -26,31 +28,58 @@ COMMAND_MODULES: dict[str, str] = {
     "backup": "backup", "verify": "backup", "list": "backup",
     "check": "check",
     "restore": "restore", "diff": "restore",
-    "cluster": "cluster",
     "install": "host", "fix": "host",
-    "lab": "lab",
     "drill": "drill",
     "exporter": "metrics", "metrics": "metrics",
     "push": "offsite", "pull": "offsite", "ls": "offsite",
+    "report": "report",
 }
 
+# The test bed's commands (the `testbed` extra): command name → its module in k3s_dr_testbed,
+# loaded through the cluster door, which names the extra when it is not installed.
+TESTBED_COMMANDS: dict[str, str] = {"cluster": "cli.cluster", "lab": "cli.lab"}
 
-def load_command(name: str) -> click.Command:
-    module = importlib.import_module(f"dr_lib.cli.{COMMAND_MODULES[name]}")
+
+def _command_in(module: ModuleType, name: str) -> click.Command:
     for command in module.COMMANDS:
         if command.name == name:
             return command  # type: ignore[no-any-return]
-    raise LookupError(f"dr_lib.cli.{COMMAND_MODULES[name]} defines no command {name!r}")
+    raise LookupError(f"{module.__name__} defines no command {name!r}")
+
+
+def load_command(name: str) -> click.Command:
+    if name in TESTBED_COMMANDS:
+        return _command_in(provider.load_testbed(TESTBED_COMMANDS[name], f"`k3s-dr {name}`"), name)
+    return _command_in(importlib.import_module(f"dr_lib.cli.{COMMAND_MODULES[name]}"), name)
+
+
+def _unavailable(name: str, problem: DRError) -> click.Command:
+    """Stands in for a test-bed command when the test bed is not installed: listed, and failing
+    with the problem's one line whatever the arguments (``--help`` included)."""
+
+    def fail() -> None:
+        raise problem
+
+    return click.Command(name, callback=fail, short_help=f"(needs the test bed: {provider.INSTALL})",
+                         add_help_option=False,
+                         context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 
 
 class LazyGroup(click.Group):
     """A group whose subcommands are imported on first use (see COMMAND_MODULES)."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(COMMAND_MODULES)
+        return sorted([*COMMAND_MODULES, *TESTBED_COMMANDS])
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        return load_command(cmd_name) if cmd_name in COMMAND_MODULES else None
+        if cmd_name not in COMMAND_MODULES and cmd_name not in TESTBED_COMMANDS:
+            return None
+        try:
+            return load_command(cmd_name)
+        except EnvironmentProblem as problem:
+            if cmd_name not in TESTBED_COMMANDS:
+                raise
+            return _unavailable(cmd_name, problem)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

@@ -4,5 +4,8 @@ Kept import-light on purpose: the CLI reads these choices at start-up, and every
 command starts faster when pytest and the drill machinery load only for `k3s-dr drill`.
 """
 
-PROVIDERS = ("local", "k3d", "kubeconfig")
+from dr_lib.cluster.provider import PROVIDERS
+
 DESTROY_MODES = ("fresh", "wipe")
+
+__all__ = ["DESTROY_MODES", "PROVIDERS"]

@@ -15,7 +15,7 @@ import base64
 from dataclasses import dataclass
 from typing import Any
 
-JSONObject = dict[str, Any]
+from dr_lib.jsontypes import JSONObject
 
 DRILL_LABEL = "k3s-dr.io/drill"
 PART_OF = "insightlearn"

@@ -9,10 +9,10 @@ profile directory per call (removed after), no sandbox (we run as root in a cont
 from __future__ import annotations
 
 import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 
+from dr_lib import proc
 from dr_lib.errors import DeadlineExceeded, EnvironmentProblem
 
 CANDIDATES = ("chromium", "chromium-browser", "google-chrome")
@@ -38,8 +38,8 @@ def _run(binary: str, args: list[str], html: Path, timeout: float) -> str:
         argv = [binary, *BASE_FLAGS, f"--user-data-dir={profile}", f"--window-size={WINDOW}", *args,
                 html.resolve().as_uri()]
         try:
-            done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
-        except subprocess.TimeoutExpired:
+            done = proc.run(argv, timeout=timeout, check=False)
+        except DeadlineExceeded:
             raise DeadlineExceeded(f"chromium did not finish rendering {str(html)!r} within {timeout:.0f} s") from None
     if done.returncode != 0:
         tail = done.stderr.strip().splitlines()[-3:]

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import json
 import shlex
-import subprocess
 import sys
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from dr_lib import proc
 from dr_lib.errors import DeadlineExceeded
 
 MAX_STDERR_CHARS = 4000
@@ -77,11 +76,9 @@ def _last_json_object(stdout: str) -> dict[str, Any] | None:
 def run_k3s_dr(args: Sequence[str], *, env: Mapping[str, str], timeout: float) -> CommandRun:
     """Run ``k3s-dr ARGS`` with a deadline; never raises for a non-zero exit (that is data)."""
     argv = [sys.executable, "-m", "dr_lib", *args]
-    started = time.monotonic()
     try:
-        done = subprocess.run(argv, capture_output=True, text=True, env=dict(env), timeout=timeout, check=False)
-    except subprocess.TimeoutExpired:
+        done = proc.run(argv, timeout=timeout, env=env, inherit_env=False, check=False)
+    except DeadlineExceeded:
         raise DeadlineExceeded(f"`{shlex.join(('k3s-dr', *args))}` did not finish within {timeout:.0f} s") from None
-    seconds = time.monotonic() - started
     return CommandRun(tuple(args), done.returncode, _last_json_object(done.stdout),
-                      done.stderr[-MAX_STDERR_CHARS:], seconds)
+                      done.stderr[-MAX_STDERR_CHARS:], done.seconds)

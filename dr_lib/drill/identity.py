@@ -9,20 +9,19 @@ from __future__ import annotations
 
 import os
 import platform
-import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
-from dr_lib import __version__
+from dr_lib import __version__, proc
+from dr_lib.errors import DRError
 
 GIT_SECONDS = 10.0
 
 
 def _git(args: list[str], cwd: Path) -> str | None:
     try:
-        done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=GIT_SECONDS,
-                              check=False)
-    except (OSError, subprocess.TimeoutExpired):
+        done = proc.run(["git", *args], timeout=GIT_SECONDS, cwd=cwd, check=False)
+    except DRError:  # no git, or it hung: the commit is then unknown, never a failed drill
         return None
     return done.stdout.strip() if done.returncode == 0 else None
 

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
-JSONObject = dict[str, Any]
+from dr_lib.jsontypes import JSONObject
 
 
 @dataclass(frozen=True)

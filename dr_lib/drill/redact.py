@@ -13,9 +13,8 @@ import base64
 import binascii
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
-JSONObject = dict[str, Any]
+from dr_lib.jsontypes import JSONObject
 
 REDACTED = "<redacted>"
 # Shorter values are too likely to be ordinary words or numbers elsewhere in a report

@@ -22,12 +22,13 @@ from typing import Any
 from dr_lib.clock import utc_now
 from dr_lib.config import parse_duration
 from dr_lib.drill import DESTROY_MODES, PROVIDERS
-from dr_lib.drill.app import JSONObject
 from dr_lib.drill.commands import CommandRun
 from dr_lib.drill.timeline import FAILED, PASSED, SKIPPED, Phase, StepOutcome, Timeline
+from dr_lib.drill.trigger import field_problem
 from dr_lib.drill.verdict import Targets
 from dr_lib.drill.verify import Verification
-from dr_lib.errors import UsageError
+from dr_lib.errors import StepSkipped, UsageError
+from dr_lib.jsontypes import JSONObject
 
 # Test-only switch that sabotages the drill's restore on purpose (passed on as restore's hidden flag);
 # a report made with it says so. A drill's option, never an environment variable a production restore reads.
@@ -40,14 +41,6 @@ NEEDS_PASSED: dict[str, tuple[str, ...]] = {
 }
 # verify also needs the restore to have been attempted: a verification of nothing proves nothing.
 NEEDS_RUN: dict[str, tuple[str, ...]] = {"verify": ("restore",)}
-
-
-class StepFailed(AssertionError):
-    """A step's check did not hold: the drill failed here, for the reason given."""
-
-
-class StepSkipped(Exception):
-    """A step could not run because a step it needs did not succeed."""
 
 
 @dataclass(frozen=True)
@@ -64,6 +57,10 @@ class DrillSettings:
     config_path: str | None = None
     step_timeout_seconds: float = 300.0
     keep_work_dir: bool = False
+    # Who asked and who reviews (report fields), and the schedule the drill's RPO is set against.
+    ticket: str | None = None
+    reviewer: str | None = None
+    backup_interval_seconds: int | None = None  # config backup.interval
     test_disable_sanitizers: tuple[str, ...] = ()  # TEST-ONLY: resources whose sanitizer the restore skips
 
     def test_options(self) -> dict[str, str]:
@@ -91,6 +88,10 @@ class DrillSettings:
                              "such as 90s, 5m") from None
         if self.provider == "kubeconfig" and self.kubeconfig is None:
             raise UsageError("--cluster kubeconfig needs --kubeconfig PATH (or $KUBECONFIG)")
+        for name, value in (("--ticket", self.ticket), ("--reviewer", self.reviewer)):
+            problem = field_problem(name, value)
+            if problem is not None:
+                raise UsageError(problem)
         return self
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from dr_lib.cluster.provider import prepare_provider, real_node
 from dr_lib.drill.run import DrillSettings
 from dr_lib.drill.suite import test_steps
 from dr_lib.drill.suite.plugin import EVIDENCE_NAME, DrillPlugin, report_paths
@@ -49,6 +50,7 @@ class DrillOutcome:
     def to_json(self) -> dict[str, Any]:
         paths = report_paths(self.report_dir)
         backup = self.evidence.get("backup") or {}
+        scope = self.evidence.get("scope") or {}
         return {
             "verdict": self.verdict, "failed_step": self.failed_step, "reasons": list(self.reasons),
             "rto_seconds": self.rto_seconds, "rpo_seconds": self.rpo_seconds,
@@ -64,18 +66,18 @@ class DrillOutcome:
             "seconds": round(self.seconds, 3),
             "data_checks": self.evidence.get("data_checks") or [],
             "steps": {s["step"]: s["status"] for s in self.evidence.get("timeline", {}).get("steps", [])},
+            # `verdict` stays pass | fail (scripts compare it); the scope says what the pass is worth.
+            "scope": "limited" if scope.get("limited") else "full",
+            "scope_limits": [limit.get("id") for limit in scope.get("limits") or []],
+            "verdict_summary": self.evidence.get("verdict_summary") or self.verdict,
         }
 
 
 def ensure_provider_ready(settings: DrillSettings, progress: Progress) -> None:
-    """The local provider runs binaries built from source: build them once on a fresh machine."""
-    if settings.provider != "local":
-        return
-    from dr_lib.cluster import build  # noqa: PLC0415 - only the local provider needs the builder
-
-    result = build.build_binaries(progress)
-    if result.action != "current":
-        progress(f"cluster binaries {result.action} in {result.seconds:.0f} s ({result.bin_dir})")
+    """Whatever the provider needs first (the local one builds its binaries once on a fresh machine)."""
+    prepare_provider(settings.provider, progress)
+    if settings.real_node:
+        real_node()  # the test bed's: without it, stop here with the extra named rather than in a step
 
 
 def pytest_args(suite: Path, *, terminal: bool = False) -> list[str]:

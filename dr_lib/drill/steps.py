@@ -15,19 +15,17 @@ from typing import Any
 from dr_lib.archive import iter_archive_objects, read_manifest
 from dr_lib.atomic import sha256_file
 from dr_lib.clock import utc_now
-from dr_lib.cluster.providers import start_with_provider
-from dr_lib.cluster.realnode import APP_REF as REAL_NODE_IMAGE
-from dr_lib.cluster.realnode import NODE_NAME as REAL_NODE_NAME
-from dr_lib.cluster.spec import ClusterSpec
+from dr_lib.cluster.provider import ClusterSpec, real_node, start_cluster
 from dr_lib.config import parse_duration
 from dr_lib.drill import live
 from dr_lib.drill.app import DATA_NS, DRILL_LABEL, AppOptions, application
 from dr_lib.drill.commands import CommandRun, run_k3s_dr, still_waiting
 from dr_lib.drill.redact import redact_object, secret_strings
-from dr_lib.drill.run import BackupRecord, DrillRun, RestoreRecord, StepFailed
+from dr_lib.drill.run import BackupRecord, DrillRun, RestoreRecord
 from dr_lib.drill.timeline import rpo_seconds
 from dr_lib.drill.verdict import judge as judge_verdict
 from dr_lib.drill.verify import verify_restore
+from dr_lib.errors import StepFailed
 from dr_lib.hooks.datacheck import DataTarget, read_back, write_rows
 from dr_lib.kube.client import Kube
 
@@ -43,12 +41,21 @@ def _start_cluster(run: DrillRun, role: str) -> Any:
     settings = run.settings
     spec = ClusterSpec(f"drill-{run.drill_id}-{role}", nodes=settings.nodes, real_node=settings.real_node,
                        owned_by_process=True)
-    handle = start_with_provider(settings.provider, spec, kubeconfig_path=settings.kubeconfig)
+    handle = start_cluster(settings.provider, spec, kubeconfig_path=settings.kubeconfig)
     if settings.provider != "kubeconfig":
         run.on_cleanup(f"stop the {role} cluster", handle.stop)
     elif role == "src":  # someone else's cluster: take away what the drill put there, nothing else
         run.on_cleanup("delete the drill's application", lambda: _remove_application(run, handle))
     return handle
+
+
+def _app_options(run: DrillRun) -> AppOptions:
+    data_root = str(run.work_dir / "volumes")
+    if not run.settings.real_node:
+        return AppOptions(run.drill_id, data_root=data_root)
+    node = real_node()
+    return AppOptions(run.drill_id, real_node=True, image=node.image, real_node_name=node.node_name,
+                      data_root=data_root)
 
 
 def _remove_application(run: DrillRun, handle: Any) -> None:
@@ -62,9 +69,7 @@ def source(run: DrillRun) -> None:
     run.source = _start_cluster(run, "src")
     run.identity["kubernetes_version_source"] = run.source.kubernetes_version
     run.phase("source", "cluster-up", t0, m0, f"{run.settings.provider}, Kubernetes {run.source.kubernetes_version}")
-    options = AppOptions(run.drill_id, real_node=run.settings.real_node, image=REAL_NODE_IMAGE,
-                         real_node_name=REAL_NODE_NAME, data_root=str(run.work_dir / "volumes"))
-    run.seeded = application(options)
+    run.seeded = application(_app_options(run))
     deadline = _deadline(run)
     with Kube.from_kubeconfig(run.source.kubeconfig) as kube:
         t1, m1 = utc_now(), time.monotonic()
@@ -263,9 +268,10 @@ def _check_real_database(run: DrillRun) -> None:
     node = pod.get("spec", {}).get("nodeName")
     ready = any(c.get("type") == "Ready" and c.get("status") == "True"
                 for c in pod.get("status", {}).get("conditions") or [])
-    if node != REAL_NODE_NAME or not ready:
+    expected = real_node().node_name
+    if node != expected or not ready:
         raise StepFailed(f"the database pod db-0 is on node {node!r}, Ready={ready}: expected Ready on the real "
-                         f"node {REAL_NODE_NAME!r}")
+                         f"node {expected!r}")
     database = run.work_dir / "volumes" / run.drill_id / "db" / "app.db"
     try:
         with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as db:

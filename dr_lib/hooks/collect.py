@@ -26,24 +26,21 @@ from typing import Any
 from dr_lib.archive.dataentry import HOOK_DUMP, VOLUME, CollectedData, DataEntry, hook_member, volume_member
 from dr_lib.archive.fsutil import create_private, os_problem, unlink_quietly
 from dr_lib.clock import utc_now
-from dr_lib.errors import DRError
+from dr_lib.errors import DRError, HookFailed, HookSpecError, VolumeError
 from dr_lib.hooks.pods import running_pods, workload_of
 from dr_lib.hooks.policy import ignored_annotations
-from dr_lib.hooks.pvdata import VolumeError, VolumeSource, copy_directory, resolve_volume
+from dr_lib.hooks.presets import dump_census
+from dr_lib.hooks.pvdata import VolumeSource, copy_directory, resolve_volume
 from dr_lib.hooks.redact import Redactor, redactor_for_pod
 from dr_lib.hooks.runner import HookOutcome, judge, run_in_pod
 from dr_lib.hooks.settings import HookSettings
-from dr_lib.hooks.spec import Hook, HookSpecError, PodPlan, declaration_on_error, plan_for_pod
+from dr_lib.hooks.spec import Hook, PodPlan, declaration_on_error, plan_for_pod
 from dr_lib.hooks.zfs import ZfsBackend
+from dr_lib.jsontypes import JSONObject
 from dr_lib.kube.client import Kube
 
-JSONObject = dict[str, Any]
 MAGIC_BYTES = 32
 log = logging.getLogger(__name__)
-
-
-class HookFailed(DRError):
-    """A hook with on-error=fail failed: the backup stops and nothing is promoted."""
 
 
 @dataclass
@@ -200,6 +197,9 @@ class DataCollector:
                 "preset": plan.preset, "params": dict(plan.params), "source": plan.source,
                 "workload": workload_of(kube, pod), "node": (pod.get("spec") or {}).get("nodeName"),
                 "seconds": round(result.seconds, 3)}
+        census = dump_census(plan.preset, result.stderr) if hook.magic else None  # the preset's own dump only
+        if census is not None:
+            meta["census"] = census
         run.members.append((DataEntry(hook_member(plan.namespace, plan.pod, plan.name), HOOK_DUMP, sink.size,
                                       sink.sha.hexdigest(), meta), path))
 

@@ -7,11 +7,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from dr_lib.errors import DeadlineExceeded
+from dr_lib.jsontypes import JSONObject
 from dr_lib.kube.client import Kube, ResourceType
 from dr_lib.kube.listing import list_all
 
 PODS = ResourceType("", "v1", "pods", "Pod", True)
-JSONObject = dict[str, Any]
 _WORKLOADS = {"StatefulSet": "statefulsets", "Deployment": "deployments", "DaemonSet": "daemonsets",
               "ReplicaSet": "replicasets"}
 _POLL = 1.0

@@ -27,16 +27,13 @@ from typing import IO, Any, cast
 
 from dr_lib.archive.fsutil import create_private
 from dr_lib.atomic import fsync_dir
+from dr_lib.errors import VolumeError
 
 _CHUNK = 1024 * 1024
 STAGING_PREFIX = ".k3s-dr-restoring-"
 REPLACED_SUFFIX = ".k3s-dr-replaced-"
 
 Lookup = Callable[[str], Mapping[str, Any] | None]  # name → object, None when it does not exist
-
-
-class VolumeError(ValueError):
-    """A volume cannot be copied or put back: the message says which and why."""
 
 
 @dataclass(frozen=True)

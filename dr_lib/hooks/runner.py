@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from dr_lib.clock import monotonic
-from dr_lib.errors import ClusterError
+from dr_lib.errors import ClusterError, DumpCapped
 from dr_lib.hooks.policy import human_bytes
 from dr_lib.hooks.redact import Redactor, tail_text
 from dr_lib.hooks.spec import Hook, PodPlan
@@ -36,10 +36,6 @@ KILL_TIMEOUT = 15.0
 KEPT_STDOUT = 64 * 1024  # of a hook whose stdout is no dump: the tail, for the report (a count, "ok")
 
 
-class _OutputCapped(Exception):
-    """Raised inside the exec's reader: the dump reached its cap (the exec is closed on the way out)."""
-
-
 class _CappedSink:
     """Counts what passes to ``sink``; the chunk that would pass ``limit`` is refused, not written (-1: no cap)."""
 
@@ -48,7 +44,7 @@ class _CappedSink:
 
     def __call__(self, chunk: bytes) -> None:
         if 0 <= self.limit < self.written + len(chunk):
-            raise _OutputCapped
+            raise DumpCapped(f"the dump reached its cap of {self.limit} bytes")
         self.sink(chunk)
         self.written += len(chunk)
 
@@ -114,7 +110,7 @@ def _bounded_exec(kube: Kube, plan: PodPlan, hook: Hook, command: list[str], *,
     try:
         result = exec_in_pod(kube, plan.namespace, plan.pod, hook.container, command, timeout=hook.timeout,
                              stdin=None if stdin is None else stdin(), stdout_sink=counter or tail)
-    except _OutputCapped:
+    except DumpCapped:  # the exec is closed on the way out
         written = counter.written if counter is not None else 0
         return ExecResult(None, b"", b"", written, monotonic() - started), True
     if counter is None:

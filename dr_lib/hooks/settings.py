@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dr_lib.config import HooksConfig, duration_seconds, parse_size
-from dr_lib.errors import ConfigError
+from dr_lib.errors import ConfigError, HookSpecError
 from dr_lib.hooks.policy import Defaults
-from dr_lib.hooks.spec import HookSpecError, plan_from_rule
+from dr_lib.hooks.spec import plan_from_rule
 
 VOLUME_POLICIES = ("keep-existing", "replace")
 

@@ -28,8 +28,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from dr_lib.config import parse_duration
+from dr_lib.errors import HookSpecError
 from dr_lib.hooks.policy import DOMAIN, Defaults, annotations_honoured, declares_hooks
-from dr_lib.hooks.presets import PHASES, Preset, find_preset, preset_command
+from dr_lib.hooks.presets import PHASES, Preset, check_params, find_preset, preset_command
 from dr_lib.hooks.selectors import rule_matches, selector_matches
 
 ON_ERROR = ("fail", "continue")
@@ -48,11 +49,7 @@ VOLUMES_KEY = f"backup.{DOMAIN}/volumes"
 VOLUME_MODE_KEY = f"backup.{DOMAIN}/volume-mode"
 
 
-__all__ = ["Defaults", "Hook", "HookSpecError", "PodPlan", "plan_for_pod", "selector_matches"]
-
-
-class HookSpecError(ValueError):
-    """A declaration is wrong: the message names the pod, the key, the value and what is accepted."""
+__all__ = ["Defaults", "Hook", "PodPlan", "plan_for_pod", "selector_matches"]
 
 
 @dataclass(frozen=True)
@@ -137,12 +134,10 @@ def _on_error(value: Any, what: str, default: str) -> str:
 
 
 def parse_params(value: Any, preset: Preset | None, what: str) -> dict[str, str]:
-    if value is None or value == "":
-        return {}
+    pairs: dict[str, str] = {}
     if isinstance(value, Mapping):
         pairs = {str(k): str(v) for k, v in value.items()}
-    else:
-        pairs = {}
+    elif value is not None and value != "":
         for part in str(value).split(","):
             key, sep, val = part.partition("=")
             if not sep or not key.strip():
@@ -153,6 +148,8 @@ def parse_params(value: Any, preset: Preset | None, what: str) -> dict[str, str]
     if unknown:
         accepted = ", ".join(sorted(known)) or "none (this preset takes no parameters)"
         raise HookSpecError(f"{what} names {unknown[0]!r}: accepted is {accepted}")
+    if preset is not None:
+        check_params(preset, pairs, what)  # refused now, when the declaration is read, not in the pod
     return pairs
 
 

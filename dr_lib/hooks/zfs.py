@@ -13,14 +13,15 @@ from __future__ import annotations
 
 import hashlib
 import os
-import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from dr_lib import proc
 from dr_lib.archive.fsutil import create_private
-from dr_lib.hooks.pvdata import VolumeCapture, VolumeError
+from dr_lib.errors import VolumeError
+from dr_lib.hooks.pvdata import VolumeCapture
 
 SNAPSHOT_PREFIX = "k3s-dr-"
 RESTORING_SUFFIX = "-k3s-dr-restoring"
@@ -33,27 +34,10 @@ class Runner:
 
     def __call__(self, argv: Sequence[str], *, stdin: IO[bytes] | None = None,
                  stdout: Callable[[bytes], None] | None = None) -> bytes:
-        with subprocess.Popen(list(argv), stdin=subprocess.PIPE if stdin else None, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE) as proc:
-            assert proc.stdout is not None
-            # stdin is written before stdout is read: zfs receive prints next to nothing, send reads no stdin
-            if stdin is not None:
-                assert proc.stdin is not None
-                while chunk := stdin.read(1024 * 1024):
-                    proc.stdin.write(chunk)
-                proc.stdin.close()
-            out = b""
-            while chunk := proc.stdout.read(1024 * 1024):
-                if stdout is not None:
-                    stdout(chunk)
-                else:
-                    out += chunk
-            err = proc.stderr.read() if proc.stderr else b""
-            code = proc.wait(timeout=COMMAND_TIMEOUT)
-        if code != 0:
-            raise VolumeError(f"`{' '.join(argv[:3])}` failed (exit {code}): "
-                              f"{err.decode('utf-8', 'replace').strip()[-300:]}")
-        return out
+        done = proc.run(argv, timeout=COMMAND_TIMEOUT, stdin=stdin, stdout_to=stdout, check=False)
+        if done.returncode != 0:
+            raise VolumeError(f"`{' '.join(argv[:3])}` failed (exit {done.returncode}): {done.stderr_tail(300)}")
+        return done.stdout_bytes
 
 
 @dataclass(frozen=True)

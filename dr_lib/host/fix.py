@@ -8,9 +8,9 @@ Idempotent: on a repaired host it plans nothing.
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Mapping
 
+from dr_lib import proc
 from dr_lib.checks.evaluate import evaluate_all
 from dr_lib.checks.gather import gather
 from dr_lib.checks.hostfacts import EXPORTER_UNIT, HostFacts, PathFacts
@@ -38,10 +38,10 @@ PRIVATE_ARCHIVE = 0o600
 
 
 def local_runner(command: str) -> tuple[int, str, str]:
+    """The gather runner of this host: its protocol is shell text (testinfra's ``host.run`` runs the same)."""
     try:
-        done = subprocess.run(["sh", "-c", command], capture_output=True, text=True, timeout=LOCAL_COMMAND_SECONDS,
-                              check=False)
-    except subprocess.TimeoutExpired:
+        done = proc.run(["sh", "-c", command], timeout=LOCAL_COMMAND_SECONDS, check=False)
+    except DeadlineExceeded:
         raise DeadlineExceeded(f"reading the host took longer than {LOCAL_COMMAND_SECONDS:.0f}s") from None
     return done.returncode, done.stdout, done.stderr
 

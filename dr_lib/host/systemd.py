@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
 from collections.abc import Callable, Mapping, Sequence
 
+from dr_lib import proc
 from dr_lib.checks.units import SHOW_PROPERTIES, HostClock, UnitFacts, parse_units
-from dr_lib.errors import DeadlineExceeded, EnvironmentProblem
+from dr_lib.errors import EnvironmentProblem, ToolMissing
 
 Systemctl = Callable[..., str]
 SYSTEMCTL_SECONDS = 90.0  # `enable --now` of a timer, a daemon-reload on a busy host
@@ -18,12 +18,9 @@ SYSTEMCTL_SECONDS = 90.0  # `enable --now` of a timer, a daemon-reload on a busy
 def systemctl(*args: str) -> str:
     """Run ``systemctl ARGS``; its stdout, or an EnvironmentProblem quoting its stderr."""
     try:
-        done = subprocess.run(["systemctl", *args], capture_output=True, text=True, timeout=SYSTEMCTL_SECONDS,
-                              check=False)
-    except FileNotFoundError:
-        raise EnvironmentProblem("systemctl is not installed: this host does not run systemd") from None
-    except subprocess.TimeoutExpired:
-        raise DeadlineExceeded(f"systemctl {' '.join(args)} did not finish in {SYSTEMCTL_SECONDS:.0f}s") from None
+        done = proc.run(["systemctl", *args], timeout=SYSTEMCTL_SECONDS, check=False)
+    except ToolMissing:
+        raise ToolMissing("systemctl is not installed: this host does not run systemd") from None
     if done.returncode != 0:
         raise EnvironmentProblem(f"systemctl {' '.join(args)} failed (exit {done.returncode}): "
                                  f"{done.stderr.strip()[-300:] or done.stdout.strip()[-300:]}")

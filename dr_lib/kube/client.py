@@ -25,16 +25,15 @@ from urllib.parse import urlencode
 import orjson
 
 from dr_lib import __version__
-from dr_lib.errors import ClusterAuthError, ClusterError, ClusterUnreachable, UsageError
+from dr_lib.errors import ClusterAuthError, ClusterError, ClusterUnreachable, Unanswered, UsageError
+from dr_lib.jsontypes import JSONObject
 from dr_lib.kube.kubeconfig import (
     StaticCredentials,
     proxied_by_environment,
     read_static_credentials,
     warn_if_insecure,
 )
-from dr_lib.kube.transport import HttpClientTransport, RawResponse, Transport, Unanswered, ssl_context
-
-JSONObject = dict[str, Any]
+from dr_lib.kube.transport import HttpClientTransport, RawResponse, Transport, ssl_context
 
 DEFAULT_TIMEOUT = (5.0, 60.0)  # (connect, read) seconds: no call waits forever
 

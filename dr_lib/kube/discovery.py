@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from dr_lib.errors import ClusterError
-from dr_lib.kube.client import JSONObject, Kube, ResourceType
+from dr_lib.jsontypes import JSONObject
+from dr_lib.kube.client import Kube, ResourceType
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,8 @@ from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
-from dr_lib.errors import ClusterUnreachable, UsageError
-from dr_lib.kube.transport import HttpClientTransport, RawResponse, Transport, Unanswered
+from dr_lib.errors import ClusterUnreachable, Unanswered, UsageError
+from dr_lib.kube.transport import HttpClientTransport, RawResponse, Transport
 
 
 def load_configuration(kubeconfig: Path, context: str | None, pool_size: int = 16) -> Any:

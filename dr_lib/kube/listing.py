@@ -17,8 +17,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from dr_lib.errors import ClusterError, UsageError
-from dr_lib.kube.client import JSONObject, Kube, ResourceType, Response
+from dr_lib.errors import ClusterError, ResourceGone, UsageError
+from dr_lib.jsontypes import JSONObject
+from dr_lib.kube.client import Kube, ResourceType, Response
 
 DEFAULT_PAGE_SIZE = 500
 MAX_RESTARTS = 3
@@ -29,10 +30,6 @@ class ListPage:
     items: list[JSONObject] = field(default_factory=list)
     restart: bool = False  # the LIST started over: drop every item received before this page
     remaining: int | None = None  # objects still to come, when the server says
-
-
-class ResourceGone(ClusterError):
-    """The server does not serve this resource (404): a CRD removed, a kind it does not know."""
 
 
 def _query(limit: int, token: str | None, label_selector: str | None, field_selector: str | None) -> dict[str, Any]:

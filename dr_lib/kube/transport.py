@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlsplit
 
+from dr_lib.errors import Unanswered
 from dr_lib.kube.kubeconfig import StaticCredentials
 
 # A keep-alive connection the server closed while idle fails on first use: reconnect once.
@@ -36,14 +37,6 @@ _STALE = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError,
 # Connecting again is safe (nothing was sent); the pause lets a restarting server come back.
 CONNECT_ATTEMPTS = 3
 CONNECT_BACKOFF_S = 0.2
-
-
-class Unanswered(OSError):
-    """The server gave no HTTP answer: refused, reset, timed out, TLS failed (``tls``)."""
-
-    def __init__(self, message: str, *, tls: bool = False) -> None:
-        super().__init__(message)
-        self.tls = tls
 
 
 @dataclass(frozen=True)

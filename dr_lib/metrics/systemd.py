@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from dr_lib import proc
 from dr_lib.checks.units import PathCondition, parse_conditions, parse_show, timespan_seconds
+from dr_lib.errors import DRError
 
 Runner = Callable[[Sequence[str]], tuple[int, str]]
 SYSTEMD_RUNTIME_DIR = Path("/run/systemd/system")  # what sd_booted() tests
@@ -82,11 +83,10 @@ def readiness(load_state: str, unit_file_state: str, conditions: Sequence[PathCo
 
 
 def run_command(argv: Sequence[str]) -> tuple[int, str]:
-    env = dict(os.environ, TZ="UTC", SYSTEMD_PAGER="", LC_ALL="C")
     try:
-        done = subprocess.run(list(argv), capture_output=True, text=True, env=env, check=False,
-                              timeout=COMMAND_TIMEOUT_SECONDS)
-    except (OSError, subprocess.TimeoutExpired) as exc:
+        done = proc.run(argv, timeout=COMMAND_TIMEOUT_SECONDS, env={"TZ": "UTC", "SYSTEMD_PAGER": "", "LC_ALL": "C"},
+                        check=False)
+    except DRError as exc:  # not installed, or past its deadline: no metrics from systemd, and why
         return 127, f"{type(exc).__name__}: {exc}"
     return done.returncode, done.stdout if done.returncode == 0 else done.stderr
 

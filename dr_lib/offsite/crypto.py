@@ -23,8 +23,7 @@ import pyrage
 from dr_lib.archive import format as fmt
 from dr_lib.archive.fsutil import os_problem, temp_path
 from dr_lib.atomic import write_atomic_with
-from dr_lib.errors import ConfigError, IntegrityError, UsageError
-from dr_lib.offsite.errors import WrongIdentity
+from dr_lib.errors import ConfigError, IntegrityError, UsageError, WrongIdentity
 
 ENCRYPTED_SUFFIX = ".age"
 SCHEME = "age-x25519"

@@ -25,9 +25,8 @@ from dr_lib.archive.fsutil import ensure_private_dir, os_problem
 from dr_lib.archive.sidecar import write_sidecar
 from dr_lib.atomic import fsync_dir, sha256_file
 from dr_lib.config import OffsiteConfig, duration_seconds
-from dr_lib.errors import DRError, IntegrityError, UsageError
+from dr_lib.errors import DRError, IntegrityError, RemoteMissing, UsageError
 from dr_lib.offsite.crypto import decrypt_file, is_encrypted, load_identities, plain_name
-from dr_lib.offsite.errors import RemoteMissing
 from dr_lib.offsite.model import RemoteCopy
 from dr_lib.offsite.targets import Target, open_target, selected
 

@@ -22,8 +22,7 @@ from dr_lib.archive.rotation import RotationPolicy, plan_rotation
 from dr_lib.archive.sidecar import read_sidecar
 from dr_lib.atomic import sha256_file
 from dr_lib.config import OffsiteConfig, OffsiteTargetConfig, duration_seconds
-from dr_lib.errors import DRError, IntegrityError, UsageError
-from dr_lib.offsite.errors import RemoteMissing
+from dr_lib.errors import DRError, IntegrityError, RemoteMissing, UsageError
 from dr_lib.offsite.model import LocalArchive, PushOutcome, RemoteCopy
 from dr_lib.offsite.targets import Target, open_target, selected
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
@@ -23,10 +22,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from dr_lib import proc
 from dr_lib.archive import format as fmt
 from dr_lib.config import OffsiteTargetConfig
-from dr_lib.errors import DeadlineExceeded
-from dr_lib.offsite.errors import RemoteMissing, ToolMissing
+from dr_lib.errors import DeadlineExceeded, RemoteMissing, ToolMissing
 from dr_lib.offsite.members import extract_members, rebuild_archive
 from dr_lib.offsite.model import GOOD, CopyRecord, LocalArchive, PushOutcome, RemoteCopy
 from dr_lib.offsite.restic_errors import classify, credentials_env
@@ -73,9 +72,9 @@ class ResticTarget:
         if remaining <= 0:
             raise DeadlineExceeded(f"offsite target {self.name!r}: the deadline passed before {doing}")
         try:
-            result = subprocess.run([self.binary, *args], cwd=cwd, env=self._env(), capture_output=True,
-                                    text=True, timeout=remaining, check=False)
-        except subprocess.TimeoutExpired:
+            result = proc.run([self.binary, *args], timeout=remaining, env=self._env(), inherit_env=False, cwd=cwd,
+                              check=False)
+        except DeadlineExceeded:
             raise DeadlineExceeded(f"offsite target {self.name!r}: restic did not finish {doing} in time",
                                    hint="raise the target's timeout") from None
         if result.returncode != 0:

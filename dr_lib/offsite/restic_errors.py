@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 from dr_lib.config import OffsiteTargetConfig
-from dr_lib.errors import DRError, LockBusy, UsageError
-from dr_lib.offsite.errors import RemoteAuthError, RemoteIntegrityError, RemoteMissing, RemoteUnreachable
+from dr_lib.errors import (
+    DRError,
+    LockBusy,
+    RemoteAuthError,
+    RemoteIntegrityError,
+    RemoteMissing,
+    RemoteUnreachable,
+    UsageError,
+)
 
 # (text restic prints, the error class, our sentence): first match wins, so damage is named before
 # the "no such file" that follows it when restic fails to restore a file. Rules as data.

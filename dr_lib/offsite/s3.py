@@ -31,9 +31,8 @@ from typing import IO, Any
 from dr_lib.archive import format as fmt
 from dr_lib.archive.fsutil import create_private, unlink_quietly
 from dr_lib.config import OffsiteTargetConfig
-from dr_lib.errors import DeadlineExceeded
+from dr_lib.errors import DeadlineExceeded, RemoteIntegrityError
 from dr_lib.offsite.crypto import plain_name
-from dr_lib.offsite.errors import RemoteIntegrityError
 from dr_lib.offsite.model import GOOD, INCOMPLETE, RECORD_SUFFIX, CopyRecord, RemoteCopy, parse_record, record_json
 from dr_lib.offsite.s3client import make_client, s3_errors
 

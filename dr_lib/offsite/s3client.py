@@ -17,8 +17,7 @@ import botocore.config
 import botocore.exceptions
 
 from dr_lib.config import OffsiteTargetConfig
-from dr_lib.errors import DRError
-from dr_lib.offsite.errors import RemoteAuthError, RemoteIntegrityError, RemoteMissing, RemoteUnreachable
+from dr_lib.errors import DRError, RemoteAuthError, RemoteIntegrityError, RemoteMissing, RemoteUnreachable
 
 # Codes an S3 server answers for credentials it does not accept (AWS, MinIO, Ceph, versitygw).
 AUTH_CODES = {

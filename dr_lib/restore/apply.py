@@ -30,7 +30,7 @@ from dr_lib.restore.ledger import FAILED, Entry
 from dr_lib.restore.objects import ObjectRestorer, ObjectSettings
 from dr_lib.restore.plan import PlannedObject, Tier
 from dr_lib.restore.plan.order import CUSTOM_RESOURCES_TIER
-from dr_lib.restore.waiting import poll_until
+from dr_lib.restore.wait import poll_until
 from dr_lib.restore.window import run_windowed
 
 log = logging.getLogger(__name__)

@@ -16,17 +16,17 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
-import subprocess
 import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
+from dr_lib import proc
 from dr_lib.archive import DatastoreFiles, extract_datastore, verify_archive
 from dr_lib.atomic import fsync_dir, write_atomic_with
 from dr_lib.clock import monotonic
-from dr_lib.errors import EnvironmentProblem, IntegrityError, UsageError
+from dr_lib.errors import DeadlineExceeded, EnvironmentProblem, IntegrityError, ToolMissing, UsageError
 
 SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
 _COPY_CHUNK = 1 << 20
@@ -150,15 +150,14 @@ class SystemdK3s:
 
     def _run(self, argv: list[str], what: str) -> None:
         try:
-            result = subprocess.run(argv, capture_output=True, text=True, timeout=self.timeout, check=False)
-        except FileNotFoundError:
-            raise EnvironmentProblem(f"cannot {what}: {argv[0]} is not installed") from None
-        except subprocess.TimeoutExpired:
-            raise EnvironmentProblem(f"cannot {what}: {' '.join(argv)} did not finish in "
-                                     f"{self.timeout:.0f} s") from None
+            result = proc.run(argv, timeout=self.timeout, check=False)
+        except ToolMissing:
+            raise ToolMissing(f"cannot {what}: {argv[0]} is not installed") from None
+        except DeadlineExceeded:
+            raise DeadlineExceeded(f"cannot {what}: {' '.join(argv)} did not finish in {self.timeout:.0f} s") from None
         if result.returncode != 0:
             raise EnvironmentProblem(f"cannot {what}: {' '.join(argv)} exited {result.returncode}: "
-                                     f"{result.stderr.strip()[-300:]}")
+                                     f"{result.stderr_tail(300)}")
 
     def stop(self) -> None:
         self._run(["systemctl", "stop", self.unit], f"stop {self.unit}")

@@ -27,7 +27,7 @@ from dr_lib.restore.plan import (
     sanitize,
 )
 from dr_lib.restore.plan.dependencies import needed_object, unmet_dependency
-from dr_lib.restore.waiting import poll_until
+from dr_lib.restore.wait import poll_until
 
 POLICIES = ("skip", "update", "recreate")
 # Deleting these deletes what they hold: --policy recreate updates them in place instead.

@@ -35,6 +35,7 @@ from dr_lib.restore.ledger import Entry, Ledger
 from dr_lib.restore.objects import ObjectSettings
 from dr_lib.restore.plan import Plan, PlanOptions, build_plan
 from dr_lib.restore.preflight import Preflight, run_preflight
+from dr_lib.restore.userloss import fewer_user_objects
 from dr_lib.restore.wait import wait_until_ready
 
 log = logging.getLogger(__name__)
@@ -54,10 +55,14 @@ class RestoreRequest:
     crd_timeout: float = 60.0
     namespace_timeout: float = 120.0
     delete_timeout: float = 60.0
-    # Application data (dr_lib.hooks, composed by the CLI; not run in a dry run): volume data is put
+    # Application data (dr_lib.hooks, composed by the restore jobs; not run in a dry run): volume data is put
     # back before any object exists, so pods find it at first start; dumps go in once pods are Ready.
     before_apply: Callable[[Path], None] | None = None
     after_apply: Callable[[Path], None] | None = None
+    # The backup directory, to compare the archive with the one before it (restore.shrink_warn_threshold).
+    backup_dir: Path | None = None
+    shrink_warn_threshold: float = 0.5
+    expected_sha256: str | None = None  # auto-restore: the sha256 the trusted snapshot was verified with
     journal_window: int = JOURNAL_WINDOW  # the most objects a killed restore applied that its journal does not name
 
 
@@ -67,6 +72,7 @@ class RestoreOutcome:
     ledger_path: Path
     verified: VerifyResult
     plan: Plan
+    warnings: tuple[str, ...] = ()
 
 
 def _stamp(now: datetime) -> str:
@@ -121,8 +127,12 @@ def restore_archive(request: RestoreRequest, kube: Kube, *, now: datetime,
         if not request.dry_run:  # under the lock: no other restore writes this directory now
             recover_journals(request.ledger_dir)
         verified, plan = load_plan(archive, request.plan_options)
+        if request.expected_sha256 is not None and verified.sha256 != request.expected_sha256:
+            raise IntegrityError(f"archive {archive.name} refused, nothing applied: it changed since it was checked "
+                                 "(its sha256 differs)")
         log.info("archive %s verified (%d objects); plan: %d to restore, %d left out",
                  archive, verified.objects, plan.count, len(plan.left_out))
+        warnings = _warnings(request, verified)
         writer = Writer(kube)
         with _refusal(archive):
             preflight = run_preflight(writer, plan, plan.context)
@@ -145,7 +155,7 @@ def restore_archive(request: RestoreRequest, kube: Kube, *, now: datetime,
                 ledger.seconds = clock() - started
                 write_json_atomic(path, ledger.to_dict(), indent=None)
                 journal.done = True
-    return RestoreOutcome(ledger, path, verified, plan)
+    return RestoreOutcome(ledger, path, verified, plan, warnings)
 
 
 def _apply(request: RestoreRequest, archive: Path, planned: tuple[Writer, Preflight, Plan], ledger: Ledger, *,
@@ -170,3 +180,11 @@ def _apply(request: RestoreRequest, archive: Path, planned: tuple[Writer, Prefli
     ledger.entries = applier.apply(plan.tiers)
     if request.wait and not request.dry_run and not stop.stopped:
         ledger.wait = wait_until_ready(writer, ledger.entries, request.wait_timeout, clock=deadlines).to_dict()
+
+
+def _warnings(request: RestoreRequest, verified: VerifyResult) -> tuple[str, ...]:
+    warning = fewer_user_objects(verified, request.backup_dir, request.shrink_warn_threshold)
+    if warning is None:
+        return ()
+    log.warning("warning: %s", warning)
+    return (warning,)

@@ -1,8 +1,11 @@
-"""``--wait``: until the restored workloads are Ready and their claims Bound, with a deadline.
+"""Every wait of a restore, each with a deadline: it ends, one way or the other.
 
-The time from the start of the restore until this wait ends is the recovery time (RTO) a
-drill reports. Readiness per kind is a table of pure rules; the loop lists each kind once
-per round (not one GET per object) until nothing is pending or the deadline passes.
+* :func:`poll_until`: ask again until the answer is the one wanted or the deadline passes (a
+  CRD Established, a namespace gone, the API server's cache caught up, a cluster answering).
+* :func:`wait_until_ready` (``restore --wait``): until the restored workloads are Ready and
+  their claims Bound. The time from the start of the restore until this wait ends is the
+  recovery time (RTO) a drill reports. Readiness per kind is a table of pure rules; each round
+  lists each kind once (not one GET per object) until nothing is pending or the deadline passes.
 """
 
 from __future__ import annotations
@@ -10,16 +13,36 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from dr_lib.clock import monotonic
 from dr_lib.errors import ClusterError
+from dr_lib.jsontypes import JSONObject
 from dr_lib.kube.writing import Writer
 from dr_lib.restore.ledger import FAILED, Entry
 from dr_lib.restore.plan import ObjectKey
 
-JSONObject = dict[str, Any]
 MAX_PENDING_SHOWN = 20
+T = TypeVar("T")
+
+
+def poll_until(fetch: Callable[[], T], done: Callable[[T], bool], deadline: float, *,
+               clock: Callable[[], float] = monotonic, sleep: Callable[[float], None] = time.sleep,
+               interval: float = 0.2, max_interval: float = 2.0) -> T | None:
+    """Call ``fetch`` until ``done`` says yes (its value is returned) or ``deadline`` passes (None).
+
+    ``fetch`` runs at least once, even past the deadline. The interval grows by half each
+    round up to ``max_interval``: quick for the common short wait, gentle for long ones.
+    """
+    while True:
+        value = fetch()
+        if done(value):
+            return value
+        now = clock()
+        if now >= deadline:
+            return None
+        sleep(min(interval, max(deadline - now, 0.0)))
+        interval = min(interval * 1.5, max_interval)
 
 
 def _int(value: Any) -> int:
@@ -143,9 +166,12 @@ def wait_until_ready(writer: Writer, entries: list[Entry], timeout: float, *,
     watched = {ObjectKey(e.resource, e.namespace, e.name) for e in entries
                if e.resource in READINESS and e.result != FAILED}
     started = clock()
-    deadline = started + timeout
-    while True:
-        pending = _pending(writer, watched) if watched else {}
-        if not pending or clock() >= deadline:
-            return WaitResult(not pending, clock() - started, len(watched), pending)
-        sleep(min(interval, max(deadline - clock(), 0.0)))
+    rounds: list[dict[str, str]] = []
+
+    def pending_now() -> dict[str, str]:
+        rounds.append(_pending(writer, watched) if watched else {})
+        return rounds[-1]
+
+    poll_until(pending_now, lambda pending: not pending, started + timeout, clock=clock, sleep=sleep,
+               interval=interval, max_interval=interval)
+    return WaitResult(not rounds[-1], clock() - started, len(watched), rounds[-1])

@@ -1,8 +1,10 @@
 """The drill's pytest entry: `pytest tests/e2e --run-e2e [--cluster=local|k3d|kubeconfig]`.
 
-When the step tests (test_drill.py) are selected, the same plugin `k3s-dr drill` uses is
-registered: the session becomes one drill with its report directory under --drill-reports
-(default ./reports), HTML, JUnit XML, evidence and SHA256SUMS, exactly as the CLI writes them.
+The drill's step tests are collected from the package (``dr_lib/drill/suite/test_steps.py``, see
+``tests/conftest.py``) whenever tests/e2e is. When they are selected, the same plugin
+`k3s-dr drill` uses is registered: the session becomes one drill with its report directory
+under --drill-reports (default ./reports), HTML, JUnit XML, evidence and SHA256SUMS, exactly as
+the CLI writes them.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ from dr_lib.drill.suite.plugin import PLUGIN_NAME, DrillPlugin
 from dr_lib.drill.verdict import Targets
 
 HERE = Path(__file__).resolve().parent
-STEP_TESTS = HERE / "test_drill.py"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -48,9 +49,10 @@ def _will_run_steps(config: pytest.Config) -> bool:
 
 
 def _selects_step_tests(config: pytest.Config) -> bool:
+    """tests/e2e (or a directory above it) is collected: the step module comes with it."""
     for arg in config.args:
         target = Path(arg.split("::", 1)[0]).resolve()
-        if target == STEP_TESTS or target in STEP_TESTS.parents:
+        if target == HERE or target in HERE.parents:
             return True
     return False
 
@@ -69,5 +71,6 @@ def pytest_configure(config: pytest.Config) -> None:
         kubeconfig=Path(kubeconfig) if provider == "kubeconfig" and kubeconfig else None,
         targets=Targets(duration_seconds(app_config.targets.rto), duration_seconds(app_config.targets.rpo)),
         restore_wait_timeout=config.getoption("--drill-wait-timeout"),
+        backup_interval_seconds=duration_seconds(app_config.backup.interval),
     )
     config.pluginmanager.register(DrillPlugin(settings, own_report=_drill_only(config)), PLUGIN_NAME)

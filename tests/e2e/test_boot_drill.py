@@ -27,11 +27,11 @@ from typing import Any
 
 import pytest
 
-from dr_lib.cluster.binaries import locate_binaries
-from dr_lib.docker import ensure_engine
 from dr_lib.errors import DRError
-from dr_lib.lab.bootdrill import BootObservation, boot_json, boot_times, drill_verdict, evidence, judge_boot
-from dr_lib.lab.bootdrill_host import (
+from k3s_dr_testbed.clusters.binaries import locate_binaries
+from k3s_dr_testbed.docker import ensure_engine
+from k3s_dr_testbed.lab.bootdrill import BootObservation, boot_json, boot_times, drill_verdict, evidence, judge_boot
+from k3s_dr_testbed.lab.bootdrill_host import (
     AUTO_UNIT,
     SEED_NAMESPACE,
     Inventory,
@@ -41,7 +41,7 @@ from dr_lib.lab.bootdrill_host import (
     seed_objects,
     take_backup,
 )
-from dr_lib.lab.host import ReferenceHost, exec_in, host_down, host_up
+from k3s_dr_testbed.lab.host import ReferenceHost, exec_in, host_down, host_up
 
 pytestmark = [pytest.mark.e2e, pytest.mark.docker, pytest.mark.slow]
 

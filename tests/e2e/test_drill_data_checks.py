@@ -19,7 +19,7 @@ pytestmark = [pytest.mark.real_node, pytest.mark.slow]
 
 
 def test_real_node_drill_reports_rows_written_before_and_read_after(tmp_path: Path) -> None:
-    from dr_lib.cluster.realnode_host import missing_requirements  # noqa: PLC0415 - only this test needs it
+    from k3s_dr_testbed.realnode.host import missing_requirements  # noqa: PLC0415 - only this test needs it
 
     if os.geteuid() != 0:
         pytest.skip("the real node needs root (containerd, mounts, network namespaces)")

@@ -26,9 +26,9 @@ from dr_lib.archive import format as fmt
 from dr_lib.archive.access import verify_archive
 from dr_lib.archive.sidecar import write_sidecar
 from dr_lib.config import OffsiteConfig, OffsiteTargetConfig
-from dr_lib.offsite.errors import ToolMissing
+from dr_lib.errors import ToolMissing
 from dr_lib.offsite.s3client import make_client
-from dr_lib.offsite.s3server import S3Server, ensure_versitygw, start_s3_server
+from k3s_dr_testbed.s3.server import S3Server, ensure_versitygw, start_s3_server
 from tests.unit._archive_factory import CONFIGMAPS, good_archive
 
 ACCESS_KEY = "K3SDRTESTACCESS"

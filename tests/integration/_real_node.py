@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from dr_lib.cluster.realnode_host import missing_requirements
+from k3s_dr_testbed.realnode.host import missing_requirements
 
 
 def skip_unless_real_node(config: pytest.Config) -> None:

@@ -27,12 +27,12 @@ import testinfra
 from dr_lib.checks.evaluate import evaluate_all
 from dr_lib.checks.gather import gather
 from dr_lib.checks.model import Finding, Outcome
-from dr_lib.cluster.binaries import locate_binaries
-from dr_lib.docker import ensure_engine
 from dr_lib.errors import DRError
 from dr_lib.hostcheck.reports import HTML_NAME, JSON_NAME, JUNIT_NAME
-from dr_lib.lab.host import exec_in, host_down, host_up
 from dr_lib.reportdir import check_manifest
+from k3s_dr_testbed.clusters.binaries import locate_binaries
+from k3s_dr_testbed.docker import ensure_engine
+from k3s_dr_testbed.lab.host import exec_in, host_down, host_up
 
 ROOT = Path(__file__).resolve().parents[2]
 UP_SECONDS = 900.0  # a cold machine builds the Debian image (~1.5 min) and the host images first

@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from dr_lib.cluster import ClusterSpec, start_cluster
-from dr_lib.cluster.binaries import locate_binaries
-from dr_lib.cluster.build import build_binaries
-from dr_lib.cluster.k3d import start_k3d
 from dr_lib.errors import ClusterError, EnvironmentProblem, ExitCode, UsageError
+from k3s_dr_testbed.clusters import ClusterSpec, start_cluster
+from k3s_dr_testbed.clusters.binaries import locate_binaries
+from k3s_dr_testbed.clusters.build import build_binaries
+from k3s_dr_testbed.clusters.k3d import start_k3d
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -13,11 +13,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from dr_lib.cluster.cleanup import sweep_stale
-from dr_lib.cluster.ports import listening_ports
-from dr_lib.cluster.processes import ProcessRecord, is_alive
-from dr_lib.cluster.state import load_state
 from dr_lib.kube.client import Kube
+from k3s_dr_testbed.clusters.cleanup import sweep_stale
+from k3s_dr_testbed.clusters.ports import listening_ports
+from k3s_dr_testbed.clusters.processes import ProcessRecord, is_alive
+from k3s_dr_testbed.clusters.state import load_state
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -87,7 +87,7 @@ def _env(home: Path) -> dict[str, str]:
 
 STARTER = textwrap.dedent("""
     import json, sys, time
-    from dr_lib.cluster import ClusterSpec, start_cluster
+    from k3s_dr_testbed.clusters import ClusterSpec, start_cluster
     handle = start_cluster(ClusterSpec("victim", nodes=1, owned_by_process=True))
     print(json.dumps({"dir": str(handle.dir)}), flush=True)
     time.sleep(300)

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from dr_lib.lab.host import exec_in, restart
+from k3s_dr_testbed.lab.host import exec_in, restart
 from tests.integration._metrics_helpers import parse, value
 from tests.integration._reference_host import evaluate, failing, reference_host, sh
 

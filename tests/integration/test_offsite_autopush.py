@@ -20,7 +20,7 @@ from dr_lib.checks.pushstate import PUSH_STATE_NAME, parse_push_state
 from dr_lib.config import OffsiteTargetConfig
 from dr_lib.errors import ExitCode
 from dr_lib.offsite.s3client import make_client
-from dr_lib.offsite.s3server import S3Server
+from k3s_dr_testbed.s3.server import S3Server
 from tests.integration._metrics_helpers import parse, value
 from tests.integration._offsite_env import (
     aws_env,
@@ -148,8 +148,8 @@ def test_backups_push_offsite_and_a_failed_push_keeps_the_backup(s3_server: S3Se
 
 def _hold_offsite_lock(config_path: Path, seconds: float, released: list[float]) -> threading.Thread:
     """A stand-in for a manual `k3s-dr push`: the offsite lock held by this process for ``seconds``."""
-    from dr_lib.cli.pushing import lock_path  # noqa: PLC0415
     from dr_lib.config import load_config  # noqa: PLC0415
+    from dr_lib.jobs.push import lock_path  # noqa: PLC0415
 
     taken = threading.Event()
 

@@ -9,7 +9,7 @@ import pytest
 
 from dr_lib.archive.links import promote
 from dr_lib.errors import ExitCode
-from dr_lib.offsite.s3server import S3Server
+from k3s_dr_testbed.s3.server import S3Server
 from tests.integration._offsite_env import (
     SECRET_KEY,
     cli_env,

@@ -18,7 +18,7 @@ import yaml
 
 from dr_lib.archive.links import promote
 from dr_lib.checks.model import Finding, Outcome
-from dr_lib.offsite.s3server import S3Server
+from k3s_dr_testbed.s3.server import S3Server
 from tests.integration._host_controls import judge_locally
 from tests.integration._offsite_env import (
     aws_env,

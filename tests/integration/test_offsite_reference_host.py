@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dr_lib.docker import docker_cli
+from k3s_dr_testbed.docker import docker_cli
 from tests.integration._offsite_env import restic_or_skip
 from tests.integration._reference_host import reference_host, run_suite, sh
 

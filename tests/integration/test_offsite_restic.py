@@ -14,13 +14,12 @@ from dr_lib.archive.access import verify_archive
 from dr_lib.archive.sidecar import write_sidecar
 from dr_lib.archive.writer import write_archive
 from dr_lib.config import OffsiteConfig, OffsiteTargetConfig
-from dr_lib.errors import ExitCode, IntegrityError, UsageError
-from dr_lib.offsite.errors import RemoteAuthError
+from dr_lib.errors import ExitCode, IntegrityError, RemoteAuthError, UsageError
 from dr_lib.offsite.members import extract_members
 from dr_lib.offsite.pull import pull
 from dr_lib.offsite.push import push_archive
-from dr_lib.offsite.s3server import S3Server
 from dr_lib.offsite.targets import open_target
+from k3s_dr_testbed.s3.server import S3Server
 from tests.integration._offsite_env import BASE, aws_env, make_archive, new_bucket, restic_or_skip, s3_server
 
 __all__ = ["aws_env", "s3_server"]

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from dr_lib.kube.client import Kube
-from dr_lib.offsite.s3server import S3Server
+from k3s_dr_testbed.s3.server import S3Server
 from tests.integration._backup_helpers import archive_objects, identities, seeded_objects
 from tests.integration._offsite_env import (
     aws_env,

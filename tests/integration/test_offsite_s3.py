@@ -12,14 +12,20 @@ from typing import Any
 import pytest
 
 from dr_lib.archive.sidecar import read_sidecar
-from dr_lib.errors import ExitCode
-from dr_lib.offsite.errors import RemoteAuthError, RemoteIntegrityError, RemoteMissing, RemoteUnreachable, WrongIdentity
+from dr_lib.errors import (
+    ExitCode,
+    RemoteAuthError,
+    RemoteIntegrityError,
+    RemoteMissing,
+    RemoteUnreachable,
+    WrongIdentity,
+)
 from dr_lib.offsite.model import RECORD_SUFFIX
 from dr_lib.offsite.pull import pull
 from dr_lib.offsite.push import local_archive, push_archive
-from dr_lib.offsite.s3server import S3Server, start_s3_server
 from dr_lib.offsite.s3target import S3Offsite
 from dr_lib.offsite.targets import open_target
+from k3s_dr_testbed.s3.server import S3Server, start_s3_server
 from tests.integration._offsite_env import (
     ACCESS_KEY,
     BASE,

@@ -26,14 +26,14 @@ from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 from kubernetes.stream import stream
 
-from dr_lib.cluster import ClusterSpec, start_cluster
-from dr_lib.cluster.ports import listening_ports
-from dr_lib.cluster.realnode_config import NodeLayout
-from dr_lib.cluster.realnode_host import link_exists, pids_naming
-from dr_lib.cluster.realnode_images import APP_REF, prepare_image_tars
-from dr_lib.cluster.spec import ToolMissing
-from dr_lib.docker.mounts import current_mounts_under
 from dr_lib.kube.client import Kube
+from k3s_dr_testbed.clusters import ClusterSpec, start_cluster
+from k3s_dr_testbed.clusters.ports import listening_ports
+from k3s_dr_testbed.clusters.spec import ToolMissing
+from k3s_dr_testbed.docker.mounts import current_mounts_under
+from k3s_dr_testbed.realnode.config import NodeLayout
+from k3s_dr_testbed.realnode.host import link_exists, pids_naming
+from k3s_dr_testbed.realnode.images import APP_REF, prepare_image_tars
 
 pytestmark = [pytest.mark.real_node, pytest.mark.slow]
 
@@ -201,9 +201,9 @@ def test_a_taken_kubelet_port_is_a_clear_error_and_leaves_nothing(
     pytestconfig: pytest.Config, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     skip_unless_real_node(pytestconfig)
-    from dr_lib.cluster import realnode  # noqa: PLC0415
-    from dr_lib.cluster.binaries import locate_binaries  # noqa: PLC0415
     from dr_lib.errors import EnvironmentProblem  # noqa: PLC0415
+    from k3s_dr_testbed.clusters.binaries import locate_binaries  # noqa: PLC0415
+    from k3s_dr_testbed.realnode import node as realnode  # noqa: PLC0415
 
     try:
         plain = start_cluster(ClusterSpec(f"rn{os.getpid()}p", nodes=0, owned_by_process=True))
@@ -229,7 +229,7 @@ def test_a_taken_kubelet_port_is_a_clear_error_and_leaves_nothing(
 
 STARTER = """
 import sys, time
-from dr_lib.cluster import ClusterSpec, start_cluster
+from k3s_dr_testbed.clusters import ClusterSpec, start_cluster
 handle = start_cluster(ClusterSpec(sys.argv[1], nodes=0, real_node=True, owned_by_process=True))
 print(handle.dir, flush=True)
 time.sleep(600)
@@ -238,9 +238,9 @@ time.sleep(600)
 
 def test_a_killed_test_run_leaves_a_node_that_the_next_run_sweeps(pytestconfig: pytest.Config) -> None:
     skip_unless_real_node(pytestconfig)
-    from dr_lib.cluster.cleanup import sweep_stale  # noqa: PLC0415
-    from dr_lib.cluster.files import locked  # noqa: PLC0415
-    from dr_lib.cluster.spec import clusters_root, home_dir  # noqa: PLC0415
+    from k3s_dr_testbed.clusters.cleanup import sweep_stale  # noqa: PLC0415
+    from k3s_dr_testbed.clusters.files import locked  # noqa: PLC0415
+    from k3s_dr_testbed.clusters.spec import clusters_root, home_dir  # noqa: PLC0415
 
     name = f"rn{os.getpid()}k"
     starter = subprocess.Popen([sys.executable, "-c", STARTER, name], stdout=subprocess.PIPE, text=True)

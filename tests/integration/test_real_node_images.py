@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from dr_lib.docker import (
+from k3s_dr_testbed.docker import (
     DEBIAN_TAG,
     PAUSE_TAG,
     docker_cli,

@@ -21,7 +21,7 @@ import pytest
 from _reference_host import ROOT, failing, junit_properties, reference_host, require_tools, run_suite, sh
 
 from dr_lib.checks.controls import BY_ID
-from dr_lib.lab.host import restart
+from k3s_dr_testbed.lab.host import restart
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 

@@ -11,9 +11,9 @@ import pytest
 
 from dr_lib.archive.documents import encode_documents
 from dr_lib.archive.writer import Spool
-from dr_lib.errors import ClusterError, UsageError
+from dr_lib.errors import ClusterError, ResourceGone, UsageError
 from dr_lib.kube.client import ResourceType, Response
-from dr_lib.kube.listing import ResourceGone, iter_pages, list_all
+from dr_lib.kube.listing import iter_pages, list_all
 
 CONFIGMAPS = ResourceType("", "v1", "configmaps", "ConfigMap", namespaced=True)
 

@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from dr_lib.cluster import binaries as b
-from dr_lib.cluster.build import matches_pin
-from dr_lib.cluster.goinfo import GoBuildInfo, parse_build_info
 from dr_lib.errors import EnvironmentProblem
+from k3s_dr_testbed.clusters import binaries as b
+from k3s_dr_testbed.clusters.build import _source_copy, matches_pin
+from k3s_dr_testbed.clusters.goinfo import GoBuildInfo, parse_build_info
 
 
 def test_ldflags_stamp_every_version_variable() -> None:
@@ -34,6 +34,26 @@ def test_cache_key_changes_with_versions_and_sources(tmp_path: Path) -> None:
     assert one != two
     assert b.cache_key(b.PINNED, one) == f"k8s-v1.34.2_kine-v0.17.5_kwok-v0.7.0_{one}"
     assert b.cache_key(b.Versions(kubernetes="v1.35.0"), one) != b.cache_key(b.PINNED, one)
+
+
+def test_the_go_module_ships_inside_the_package() -> None:
+    """Package data, found from the installed package (a wheel has no checkout around it)."""
+    src = b.source_dir({})
+    assert src == Path(b.__file__).parent / "kube-control-plane"
+    assert sorted(p.name for p in src.iterdir() if p.is_file()) == sorted(b.SOURCE_FILES)
+    # The built binary's build info names this module path; matches_pin compares it.
+    assert (src / "go.mod").read_text().splitlines()[0] == f"module {b.CONTROL_PLANE_PACKAGE}"
+    assert b.source_dir({b.SOURCE_ENV: "/elsewhere"}) == Path("/elsewhere")
+
+
+def test_a_build_runs_on_a_copy_of_exactly_the_hashed_files(tmp_path: Path) -> None:
+    src = _src(tmp_path / "src")
+    (src / "notes.txt").write_text("not part of the module")
+    before = {p.name: p.read_bytes() for p in src.iterdir()}
+    work = _source_copy(src, tmp_path / "work")
+    assert sorted(p.name for p in work.iterdir()) == sorted(b.SOURCE_FILES)
+    assert b.source_hash(work) == b.source_hash(src)
+    assert {p.name: p.read_bytes() for p in src.iterdir()} == before
 
 
 def test_missing_source_file_is_named(tmp_path: Path) -> None:

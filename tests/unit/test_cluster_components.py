@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from dr_lib.cluster import components as cmd
+from k3s_dr_testbed.clusters import components as cmd
 
 PORTS = {"kine": 21001, "kine_metrics": 21002, "apiserver": 21003, "controller_manager": 21004,
          "scheduler": 21005, "kwok": 21006}

@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from dr_lib.cluster.binaries import K8S_VERSION
-from dr_lib.cluster.k3d import K3S_IMAGE, create_argv, delete_argv, kubeconfig_argv
+from k3s_dr_testbed.clusters.binaries import K8S_VERSION
+from k3s_dr_testbed.clusters.k3d import K3S_IMAGE, create_argv, delete_argv, kubeconfig_argv
 
 
 def test_create_pins_the_k3s_image_waits_and_skips_the_load_balancer() -> None:

@@ -4,7 +4,7 @@ import base64
 
 import yaml
 
-from dr_lib.cluster.kubeconfig_file import render_kubeconfig, server_of
+from k3s_dr_testbed.clusters.kubeconfig_file import render_kubeconfig, server_of
 
 CA = b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
 

@@ -4,8 +4,8 @@ import random
 
 import pytest
 
-from dr_lib.cluster.ports import PORT_RANGE, choose_ports, parse_listening
 from dr_lib.errors import EnvironmentProblem
+from k3s_dr_testbed.clusters.ports import PORT_RANGE, choose_ports, parse_listening
 
 
 def test_chooses_distinct_free_ports_in_range_avoiding_recorded_ones() -> None:

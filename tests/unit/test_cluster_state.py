@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from dr_lib.cluster.cleanup import mounts_under, stop_groups
 from dr_lib.cluster.namespaces import namespace_name
-from dr_lib.cluster.processes import ProcessRecord, is_alive, start_ticks
-from dr_lib.cluster.readiness import node_problems
-from dr_lib.cluster.spec import ClusterSpec, cluster_dir, validate_flags, validate_name
-from dr_lib.cluster.state import ClusterState, Owner, load_state, save_state
 from dr_lib.errors import UsageError
+from k3s_dr_testbed.clusters.cleanup import mounts_under, stop_groups
+from k3s_dr_testbed.clusters.processes import ProcessRecord, is_alive, start_ticks
+from k3s_dr_testbed.clusters.readiness import node_problems
+from k3s_dr_testbed.clusters.spec import ClusterSpec, cluster_dir, validate_flags, validate_name
+from k3s_dr_testbed.clusters.state import ClusterState, Owner, load_state, save_state
 
 
 def test_state_round_trips_through_its_file(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""Pure parts of dr_lib.docker: the apt mirror used for debootstrap, recipe hashes, engine errors."""
+"""Pure parts of k3s_dr_testbed.docker: the apt mirror used for debootstrap, recipe hashes, engine errors."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from dr_lib.docker import engine
-from dr_lib.docker.images import FALLBACK_MIRROR, debian_mirror, recipe_hash
 from dr_lib.errors import EnvironmentProblem
+from k3s_dr_testbed.docker import engine
+from k3s_dr_testbed.docker.images import FALLBACK_MIRROR, debian_mirror, recipe_hash
 
 DEB822 = """\
 Types: deb

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from dr_lib.docker.mounts import current_mounts_under, mounts_under, unmount_all_under
+from k3s_dr_testbed.docker.mounts import current_mounts_under, mounts_under, unmount_all_under
 
 MOUNTINFO = """\
 22 1 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw

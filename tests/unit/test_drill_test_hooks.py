@@ -7,11 +7,11 @@ from __future__ import annotations
 import pytest
 
 from dr_lib.cli.main import main
-from dr_lib.cli.restore_options import plan_options, sabotaged_sanitizers
-from dr_lib.cluster import k3d
 from dr_lib.drill.run import DrillSettings
 from dr_lib.errors import ExitCode, UsageError
+from dr_lib.jobs.restore_options import PlanFilters, sabotaged_sanitizers
 from dr_lib.restore.plan import ArchiveContext, PlanOptions, TypeRef, sanitize
+from k3s_dr_testbed.clusters import k3d
 
 PV = TypeRef("", "v1", "persistentvolumes", "PersistentVolume", False)
 
@@ -30,14 +30,10 @@ def test_the_switch_skips_only_the_named_resources_sanitizer() -> None:
     assert "uid" not in broken["metadata"], "server-set metadata is still stripped"
 
 
-FILTERS = {"namespaces": (), "exclude_namespaces": (), "kinds": (), "exclude_kinds": (), "mappings": (),
-           "cluster_resources": None, "preserve_nodeports": False}
-
-
 def test_the_environment_reaches_no_restore(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("K3S_DR_TEST_DISABLE_SANITIZER", "persistentvolumes")  # the old switch: read by nothing now
-    assert plan_options(FILTERS).disabled_sanitizers == frozenset()
-    assert plan_options(FILTERS, disabled_sanitizers=frozenset({"services"})).disabled_sanitizers == {"services"}
+    assert PlanFilters().plan_options().disabled_sanitizers == frozenset()
+    assert PlanFilters().plan_options(frozenset({"services"})).disabled_sanitizers == {"services"}
 
 
 def test_the_hidden_flag_is_refused_where_a_production_restore_runs() -> None:
@@ -50,8 +46,9 @@ def test_the_hidden_flag_is_refused_where_a_production_restore_runs() -> None:
         sabotaged_sanitizers(("pv/../x",), auto=False, datastore=False)
 
 
-def test_restore_auto_refuses_it_before_doing_anything(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["--config", "/dev/null", "restore", "--auto", "--test-disable-sanitizer", "persistentvolumes"]) \
+@pytest.mark.parametrize("mode", ["--auto", "--datastore"])
+def test_restore_auto_refuses_it_before_doing_anything(mode: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--config", "/dev/null", "restore", mode, "--test-disable-sanitizer", "persistentvolumes"]) \
         == ExitCode.USAGE
     assert "--test-disable-sanitizer is a test-only switch" in capsys.readouterr().err
     assert main(["restore", "--help"]) == ExitCode.OK

@@ -1,7 +1,8 @@
 """The monthly restore-drill workflow cannot run here: its command lines are checked instead.
 
 Its k3d commands must be exactly what the k3d provider runs (so the warm-up pulls what the drill
-will use), its drill command must parse with the real CLI, and it must keep the report.
+will use), k3s-dr is installed with the test bed (the k3d provider is there), its drill command
+must parse with the real CLI, and it must keep the report.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import yaml
 from click.testing import CliRunner
 
 from dr_lib.cli.main import cli, load_command
-from dr_lib.cluster import k3d
+from k3s_dr_testbed.clusters import k3d
 
 WORKFLOW = Path(__file__).resolve().parents[2] / ".github" / "workflows" / "restore-drill.yml"
 
@@ -73,6 +74,13 @@ def test_warm_up_runs_exactly_the_providers_k3d_commands() -> None:
         create = shlex.join(k3d.create_argv("drill-warmup", image=f"rancher/k3s:{version}", nodes=nodes))
         assert create in lines, f"{version}: expected `{create}` in the workflow"
         assert shlex.join(k3d.delete_argv("drill-warmup")) in lines
+
+
+def test_k3s_dr_is_installed_with_the_testbed_extra_the_k3d_provider_lives_in() -> None:
+    lines = [line for line in _run_lines("v0") if line.startswith("python -m pip install")]
+    installs = [shlex.split(line, comments=True) for line in lines]
+    assert installs, "the workflow installs k3s-dr"
+    assert all(".[testbed]" in words for words in installs), installs
 
 
 def test_the_drill_uses_the_matrix_image_through_the_providers_variable() -> None:

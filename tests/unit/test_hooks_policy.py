@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 
 from dr_lib.config import load_config, parse_size
-from dr_lib.errors import ConfigError
+from dr_lib.errors import ConfigError, HookSpecError
 from dr_lib.hooks import runner
 from dr_lib.hooks.policy import Defaults, declares_hooks, human_bytes, ignored_annotations
 from dr_lib.hooks.settings import HookSettings
-from dr_lib.hooks.spec import HookSpecError, declaration_on_error, plan_for_pod
+from dr_lib.hooks.spec import declaration_on_error, plan_for_pod
 from dr_lib.kube.exec import ExecResult
 
 DEFAULTS = Defaults(timeout=600.0, on_error="fail")

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from dr_lib.errors import VolumeError
 from dr_lib.hooks.pvdata import (
-    VolumeError,
     copy_directory,
     extract_tar,
     place,

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 
 from dr_lib.archive.dataentry import HOOK_DUMP, DataEntry
+from dr_lib.errors import HookSpecError
 from dr_lib.hooks.datacheck import DataCheck, DataTarget
 from dr_lib.hooks.restoredata import DataRestorer
 from dr_lib.hooks.settings import HookSettings
-from dr_lib.hooks.spec import HookSpecError
 
 ENTRY = DataEntry("data/hooks/shop/pg-0/postgresql.dump", HOOK_DUMP, 10, "a" * 64,
                   {"namespace": "shop", "pod": "pg-0", "container": "pg", "hook": "postgresql",

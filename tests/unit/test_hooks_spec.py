@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 
 from dr_lib.config import load_config
-from dr_lib.errors import ConfigError
+from dr_lib.errors import ConfigError, HookSpecError
 from dr_lib.hooks.settings import HookSettings
-from dr_lib.hooks.spec import Defaults, HookSpecError, plan_for_pod, selector_matches
+from dr_lib.hooks.spec import Defaults, plan_for_pod, selector_matches
 
 DEFAULTS = Defaults(timeout=600.0, on_error="fail")
 
@@ -58,8 +58,8 @@ def test_a_preset_fills_every_phase_and_its_signature() -> None:
 
 
 def test_an_explicit_command_beats_the_preset_and_drops_its_signature() -> None:
-    plan = plan_for_pod(pod({"hook.k3s-dr.io/preset": "sqlite", "dump.hook.backup.k3s-dr.io/command": "cat /x"}),
-                        (), DEFAULTS)
+    plan = plan_for_pod(pod({"hook.k3s-dr.io/preset": "sqlite", "hook.k3s-dr.io/preset-params": "database=/x",
+                             "dump.hook.backup.k3s-dr.io/command": "cat /x"}), (), DEFAULTS)
     assert plan is not None
     assert plan.hooks["dump"].command == ("/bin/sh", "-c", "cat /x")
     assert plan.hooks["dump"].magic == ()

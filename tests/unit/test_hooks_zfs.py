@@ -13,7 +13,7 @@ from typing import IO
 
 import pytest
 
-from dr_lib.hooks.pvdata import VolumeError
+from dr_lib.errors import VolumeError
 from dr_lib.hooks.zfs import ZfsBackend
 
 LISTING = b"tank\t/tank\ntank/k3s\t/var/lib/rancher/k3s/storage\ntank/k3s/pvc-1\t/var/lib/rancher/k3s/storage/pvc-1\n"

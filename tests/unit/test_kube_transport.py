@@ -21,10 +21,11 @@ from typing import Any, ClassVar
 
 import pytest
 
+from dr_lib.errors import Unanswered
 from dr_lib.kube import transport as transport_module
 from dr_lib.kube.client import DirectBackend
 from dr_lib.kube.kubeconfig import StaticCredentials
-from dr_lib.kube.transport import HttpClientTransport, Unanswered
+from dr_lib.kube.transport import HttpClientTransport
 
 
 class ScriptedHandler(BaseHTTPRequestHandler):

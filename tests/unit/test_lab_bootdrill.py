@@ -7,7 +7,7 @@ import dataclasses
 
 import pytest
 
-from dr_lib.lab.bootdrill import (
+from k3s_dr_testbed.lab.bootdrill import (
     BootClock,
     BootObservation,
     Decision,

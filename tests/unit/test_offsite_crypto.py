@@ -8,9 +8,8 @@ from pathlib import Path
 import pyrage
 import pytest
 
-from dr_lib.errors import ConfigError, ExitCode, IntegrityError, UsageError
+from dr_lib.errors import ConfigError, ExitCode, IntegrityError, UsageError, WrongIdentity
 from dr_lib.offsite.crypto import decrypt_file, encrypt_file, load_identities, open_for_reading, parse_recipients
-from dr_lib.offsite.errors import WrongIdentity
 
 
 def _keypair(directory: Path, name: str = "id") -> tuple[Path, str]:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from dr_lib.checks.pushstate import PUSH_STATE_NAME, parse_push_state
 from dr_lib.config import Config, config_from_text
-from dr_lib.offsite.errors import RemoteUnreachable
+from dr_lib.errors import RemoteUnreachable
 from dr_lib.offsite.history import failed_attempts, record_attempts, report_attempts
 from dr_lib.offsite.model import LocalArchive, PushOutcome
 from dr_lib.offsite.push import PushReport, RetentionResult, TargetReport

@@ -10,8 +10,15 @@ import pytest
 from dr_lib.archive.access import verify_archive
 from dr_lib.archive.sidecar import write_sidecar
 from dr_lib.clock import utc_now
-from dr_lib.errors import ExitCode, IntegrityError, UsageError
-from dr_lib.offsite.errors import RemoteAuthError, RemoteIntegrityError, RemoteMissing, RemoteUnreachable
+from dr_lib.errors import (
+    ExitCode,
+    IntegrityError,
+    RemoteAuthError,
+    RemoteIntegrityError,
+    RemoteMissing,
+    RemoteUnreachable,
+    UsageError,
+)
 from dr_lib.offsite.push import local_archive
 from dr_lib.offsite.s3client import translate
 from tests.unit._archive_factory import CONFIGMAPS, good_archive

@@ -8,8 +8,14 @@ from pathlib import Path
 import pytest
 
 from dr_lib.archive.access import verify_archive
-from dr_lib.errors import IntegrityError, UsageError
-from dr_lib.offsite.errors import RemoteAuthError, RemoteIntegrityError, RemoteMissing, RemoteUnreachable
+from dr_lib.errors import (
+    IntegrityError,
+    RemoteAuthError,
+    RemoteIntegrityError,
+    RemoteMissing,
+    RemoteUnreachable,
+    UsageError,
+)
 from dr_lib.offsite.members import extract_members, rebuild_archive
 from dr_lib.offsite.restic_errors import classify
 from tests.unit._archive_factory import CONFIGMAPS, DEPLOYMENTS, good_archive

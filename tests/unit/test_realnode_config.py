@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from dr_lib.cluster.realnode import _kubelet_argv, _kubelet_died
-from dr_lib.cluster.realnode_api import node_ready_for
-from dr_lib.cluster.realnode_config import (
+from dr_lib.errors import EnvironmentProblem
+from k3s_dr_testbed.realnode.api import node_ready_for
+from k3s_dr_testbed.realnode.config import (
     MAX_NETWORKS,
     NodeLayout,
     cni_conflist,
@@ -18,8 +18,8 @@ from dr_lib.cluster.realnode_config import (
     kubelet_config,
     network_for_index,
 )
-from dr_lib.cluster.realnode_host import REQUIREMENTS, missing_requirements
-from dr_lib.errors import EnvironmentProblem
+from k3s_dr_testbed.realnode.host import REQUIREMENTS, missing_requirements
+from k3s_dr_testbed.realnode.node import _kubelet_argv, _kubelet_died
 
 # An excerpt of `containerd config default` (containerd 1.6, Debian bookworm), recorded:
 # the keys we edit, in their sections, with [debug]'s address before [grpc]'s.

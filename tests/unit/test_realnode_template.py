@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from dr_lib.cluster.realnode_template import _clone
+from k3s_dr_testbed.realnode.template import _clone
 
 
 def test_clone_links_layers_and_copies_databases(tmp_path: Path) -> None:

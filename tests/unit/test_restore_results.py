@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
-from dr_lib.cli.restore_options import parse_mapping
 from dr_lib.errors import UsageError
+from dr_lib.jobs.restore_options import parse_mapping
 from dr_lib.restore.ledger import CREATED, FAILED, SKIPPED, Entry, Ledger, detail_rows, summary_rows
 from dr_lib.restore.plan import ObjectKey
 from dr_lib.restore.plan.dependencies import unmet_dependency
-from dr_lib.restore.wait import WaitContext, pending_reason
-from dr_lib.restore.waiting import poll_until
+from dr_lib.restore.wait import WaitContext, pending_reason, poll_until, wait_until_ready
 
 # (case, resource, live object, context, None = ready, else fragment of what is pending)
 READINESS: list[tuple[str, str, dict[str, Any], WaitContext, str | None]] = [
@@ -135,3 +135,47 @@ def test_poll_until_gives_up_at_the_deadline() -> None:
     assert poll_until(fetch, lambda v: v == 1, 3.0, clock=lambda: now[0], sleep=sleep) is None
     assert now[0] == pytest.approx(3.0) and len(calls) >= 2
     assert poll_until(lambda: 1, lambda v: v == 1, 0.0, clock=lambda: 10.0, sleep=sleep) == 1
+
+
+@dataclass
+class FakeResponse:
+    body: dict[str, Any]
+    ok: bool = True
+    reason: str = ""
+
+
+@dataclass
+class FakeWriter:
+    """A FAKE restore writer: answers LISTs of pods from a script, one answer per round."""
+
+    rounds: list[list[dict[str, Any]]]
+    server: str = "https://fake"
+    asked: list[str] = field(default_factory=list)
+
+    def get(self, path: str) -> FakeResponse:
+        self.asked.append(path)
+        items = self.rounds[0] if len(self.rounds) == 1 else self.rounds.pop(0)
+        return FakeResponse({"items": items})
+
+
+def _pod(name: str, ready: bool) -> dict[str, Any]:
+    conditions = [{"type": "Ready", "status": "True"}] if ready else []
+    return {"metadata": {"namespace": "a", "name": name}, "status": {"phase": "Running", "conditions": conditions}}
+
+
+@pytest.mark.parametrize(("rounds", "ready", "pending", "slept"), [
+    ([[_pod("p", False)], [_pod("p", False)], [_pod("p", True)]], True, {}, 2.0),
+    ([[_pod("p", False)]], False, {"pods a/p": "pod Running, not Ready"}, 5.0),  # the deadline passes
+    ([[]], False, {"pods a/p": "not found"}, 5.0),
+])
+def test_wait_until_ready_polls_each_round_until_ready_or_the_deadline(
+        rounds: list[list[dict[str, Any]]], ready: bool, pending: dict[str, str], slept: float) -> None:
+    now = [0.0]
+    writer = FakeWriter(rounds)
+    entries = [Entry("workloads", "pods", "Pod", "a", "p", CREATED),
+               Entry("workloads", "pods", "Pod", "a", "x", FAILED)]
+    result = wait_until_ready(writer, entries, 5.0, clock=lambda: now[0],  # type: ignore[arg-type]
+                              sleep=lambda s: now.__setitem__(0, now[0] + s), interval=1.0)
+    assert (result.ready, result.pending, result.watched) == (ready, pending, 1)  # the failed entry is not watched
+    assert now[0] == pytest.approx(slept) and result.seconds == pytest.approx(slept)
+    assert set(writer.asked) == {"/api/v1/pods"}

@@ -12,8 +12,9 @@ from collections.abc import Callable
 import pytest
 
 from dr_lib.drill import steps
-from dr_lib.drill.run import DrillRun, StepSkipped
+from dr_lib.drill.run import DrillRun
 from dr_lib.drill.suite.plugin import DRILL_RUN_KEY
+from dr_lib.errors import StepSkipped
 
 pytestmark = pytest.mark.e2e
 

@@ -1,10 +1,10 @@
 """Pure restore planning: archive objects in, ordered and sanitized objects out (no I/O)."""
 
 from dr_lib.restore.plan.compare import Difference, compare_objects
-from dr_lib.restore.plan.context import ArchiveContext, build_context
+from dr_lib.restore.plan.context import build_context
 from dr_lib.restore.plan.model import (
+    ArchiveContext,
     ArchiveType,
-    JSONObject,
     LeftOut,
     ObjectKey,
     Plan,
@@ -20,7 +20,6 @@ __all__ = [
     "ArchiveContext",
     "ArchiveType",
     "Difference",
-    "JSONObject",
     "LeftOut",
     "ObjectKey",
     "Plan",

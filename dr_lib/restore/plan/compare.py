@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from dr_lib.restore.plan.model import JSONObject
+from dr_lib.jsontypes import JSONObject
 
 STRICT_MAPS: frozenset[tuple[str, ...]] = frozenset({
     ("metadata", "labels"), ("metadata", "annotations"), ("data",), ("binaryData",), ("stringData",),

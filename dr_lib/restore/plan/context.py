@@ -3,34 +3,17 @@
 Some decisions depend on other objects: an Endpoints object is the controller's when its
 Service has a selector; a claim keeps its ``volumeName`` when that volume is restored too; a
 custom resource's scope comes from its CRD. The planner collects these facts in one pass
-before it judges any object, and ``diff`` judges live objects with the same facts.
+before it judges any object, and ``diff`` judges live objects with the same facts. The facts
+themselves (:class:`ArchiveContext`) are a value type of the model.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
-from dr_lib.restore.plan.model import JSONObject, TypeRef
-
-
-@dataclass(frozen=True)
-class CrdType:
-    group: str
-    plural: str
-    kind: str
-    namespaced: bool
-    versions: frozenset[str]
-
-
-@dataclass(frozen=True)
-class ArchiveContext:
-    selector_services: frozenset[tuple[str, str]] = frozenset()  # (namespace, name)
-    volume_names: frozenset[str] = frozenset()  # PersistentVolumes in the archive
-    crd_types: dict[tuple[str, str], CrdType] = field(default_factory=dict)  # (group, plural)
-    # Helm releases k3s's helm controller installs from HelmChart objects: (namespace, release name).
-    k3s_chart_releases: frozenset[tuple[str, str]] = frozenset()
+from dr_lib.jsontypes import JSONObject
+from dr_lib.restore.plan.model import ArchiveContext, CrdType, TypeRef
 
 
 def _meta(obj: JSONObject) -> dict[str, Any]:

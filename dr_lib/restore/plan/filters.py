@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from dr_lib.restore.plan.model import JSONObject, PlanOptions, TypeRef
+from dr_lib.jsontypes import JSONObject
+from dr_lib.restore.plan.model import PlanOptions, TypeRef
 
 CLUSTER_SCOPED_KEPT_WITH_NAMESPACES = frozenset({"customresourcedefinitions.apiextensions.k8s.io"})
 

@@ -12,8 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from dr_lib.restore.plan.context import ArchiveContext
-from dr_lib.restore.plan.model import JSONObject, TypeRef
+from dr_lib.jsontypes import JSONObject
+from dr_lib.restore.plan.model import ArchiveContext, TypeRef
 
 NEVER_RESTORE_TYPES: dict[str, str] = {
     "nodes": "nodes register themselves; a restored Node would be a ghost",

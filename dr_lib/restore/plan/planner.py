@@ -13,12 +13,13 @@ from collections.abc import Iterable
 from typing import Any
 
 from dr_lib.errors import IntegrityError
+from dr_lib.jsontypes import JSONObject
 from dr_lib.restore.plan.builtin import BUILTIN_TYPES
-from dr_lib.restore.plan.context import ArchiveContext, build_context
+from dr_lib.restore.plan.context import build_context
 from dr_lib.restore.plan.filters import filter_reason, map_namespaces
 from dr_lib.restore.plan.model import (
+    ArchiveContext,
     ArchiveType,
-    JSONObject,
     LeftOut,
     ObjectKey,
     Plan,

@@ -14,8 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from dr_lib.restore.plan.context import ArchiveContext
-from dr_lib.restore.plan.model import JSONObject, PlanOptions, TypeRef
+from dr_lib.jsontypes import JSONObject
+from dr_lib.restore.plan.model import ArchiveContext, PlanOptions, TypeRef
 from dr_lib.restore.plan.never import legacy_token_name
 
 METADATA_DROPPED: dict[str, str] = {

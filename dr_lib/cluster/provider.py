@@ -1,0 +1,183 @@
+"""The one door from dr_lib to the test bed (package ``k3s_dr_testbed``, the ``testbed`` extra).
+
+A drill needs clusters to seed, lose and restore: :func:`start_cluster` gives one for a provider
+and a :class:`ClusterSpec`, as a :class:`ClusterHandle`. ``kubeconfig`` (an operator's existing
+cluster) is dr_lib's own provider (:mod:`dr_lib.cluster.kubeconfig`); ``local`` (binaries built
+from source, kwok nodes, the real node) and ``k3d`` belong to the test bed, as do
+``k3s-dr cluster`` and ``k3s-dr lab``. This module loads the test bed by name, on first use, and
+is the only one in dr_lib that does: a production host installs dr_lib without the test bed's
+dependencies, and whatever asks for it then gets one line naming the extra to install.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from types import ModuleType
+from typing import Protocol, cast, runtime_checkable
+
+from dr_lib.errors import EnvironmentProblem, UsageError
+
+TESTBED_PACKAGE = "k3s_dr_testbed"
+TESTBED_SIDE = "provider"  # k3s_dr_testbed.provider: start(), prepare(), real_node()
+DISTRIBUTION = "k3s-dr"
+EXTRA = "testbed"
+INSTALL = f"pip install '{DISTRIBUTION}[{EXTRA}]'"
+EXISTING = "kubeconfig"  # the provider dr_lib has itself
+TESTBED_PROVIDERS = ("local", "k3d")
+PROVIDERS = (*TESTBED_PROVIDERS, EXISTING)
+
+DEFAULT_NODES = 3
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class ClusterSpec:
+    """A request for a cluster. ``base_dir`` overrides ``$K3S_DR_HOME/clusters/<name>``."""
+
+    name: str
+    nodes: int = DEFAULT_NODES
+    real_node: bool = False
+    base_dir: Path | None = None
+    api_port: int | None = None  # None: a free loopback port is chosen
+    timeout_seconds: float = 90.0  # for the whole start, every wait included
+    # Test clusters die with the process that started them (PR_SET_PDEATHSIG) and are swept
+    # when that process is gone; operator clusters from `k3s-dr cluster up` outlive the CLI.
+    owned_by_process: bool = False
+    # Extra command-line flags, appended after ours (the last of a repeated flag wins): for tests
+    # that need a server configured otherwise, e.g. compacting every second.
+    apiserver_flags: tuple[str, ...] = ()
+    kine_flags: tuple[str, ...] = ()
+
+
+@runtime_checkable
+class ClusterHandle(Protocol):
+    """A running cluster, whatever started it."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def dir(self) -> Path: ...
+
+    @property
+    def kubeconfig(self) -> Path: ...
+
+    @property
+    def server(self) -> str: ...
+
+    @property
+    def kubernetes_version(self) -> str: ...
+
+    @property
+    def seconds(self) -> float: ...
+
+    @property
+    def db_path(self) -> Path | None: ...
+
+    def stop(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class RealNodeFacts:
+    """What pods need to run on the test bed's real node: its name and the image it holds."""
+
+    node_name: str
+    image: str
+
+
+class TestbedSide(Protocol):
+    """What ``k3s_dr_testbed.provider`` offers this door."""
+
+    def start(self, provider: str, spec: ClusterSpec) -> ClusterHandle: ...
+
+    def prepare(self, provider: str, progress: Progress) -> None: ...
+
+    def real_node(self) -> RealNodeFacts: ...
+
+
+_EXTRA_MARKER = re.compile(r"""\bextra\s*==\s*['"]([^'"]+)['"]""")
+_NAME = re.compile(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
+
+
+def extra_requirements(requires: Iterable[str], extra: str = EXTRA) -> list[str]:
+    """The distributions that ``extra`` adds, from a distribution's ``Requires-Dist`` lines. Pure."""
+    names = []
+    for line in requires:
+        requirement, _, marker = line.partition(";")
+        match = _NAME.match(requirement)
+        if match and extra in _EXTRA_MARKER.findall(marker):
+            names.append(match.group(1))
+    return names
+
+
+def _installed(name: str) -> bool:
+    try:
+        metadata.distribution(name)
+    except metadata.PackageNotFoundError:
+        return False
+    return True
+
+
+def missing_extra(installed: Callable[[str], bool] | None = None) -> list[str]:
+    """The test bed's extra dependencies not installed here, as k3s-dr's own metadata lists them.
+
+    Run from a source tree that was never installed there is no metadata: nothing is reported
+    missing, and an absent module shows when the test bed is imported.
+    """
+    try:
+        requires = metadata.requires(DISTRIBUTION) or []
+    except metadata.PackageNotFoundError:
+        return []
+    is_installed = installed or _installed
+    return [name for name in extra_requirements(requires) if not is_installed(name)]
+
+
+def unavailable(needed_by: str, missing: Iterable[str]) -> EnvironmentProblem:
+    """The one line for a missing test bed: who needs it, what is missing, how to install it."""
+    what = ", ".join(missing) or TESTBED_PACKAGE
+    return EnvironmentProblem(f"{needed_by} needs the test bed (the '{EXTRA}' extra; not installed here: {what}): "
+                              f"{INSTALL}")
+
+
+def load_testbed(module: str, needed_by: str) -> ModuleType:
+    """``k3s_dr_testbed.<module>``, or an :class:`EnvironmentProblem` naming the extra."""
+    missing = missing_extra()
+    if missing:
+        raise unavailable(needed_by, missing)
+    try:
+        return importlib.import_module(f"{TESTBED_PACKAGE}.{module}")
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] != TESTBED_PACKAGE:
+            raise  # a module the test bed imports is missing: a packaging bug, not a missing extra
+        raise unavailable(needed_by, [TESTBED_PACKAGE]) from None
+
+
+def _testbed(needed_by: str) -> TestbedSide:
+    return cast("TestbedSide", load_testbed(TESTBED_SIDE, needed_by))
+
+
+def start_cluster(provider: str, spec: ClusterSpec, *, kubeconfig_path: Path | str | None = None) -> ClusterHandle:
+    """A ready cluster from ``provider``; ``kubeconfig`` opens the existing cluster instead of starting one."""
+    if provider == EXISTING:
+        from dr_lib.cluster.kubeconfig import open_existing  # noqa: PLC0415 - the kubernetes client loads only here
+
+        return open_existing(kubeconfig_path)
+    if provider not in TESTBED_PROVIDERS:
+        raise UsageError(f"cluster provider {provider!r} is unknown: accepted is {', '.join(PROVIDERS)}")
+    return _testbed(f"the {provider} cluster provider").start(provider, spec)
+
+
+def prepare_provider(provider: str, progress: Progress) -> None:
+    """Whatever ``provider`` needs before its first cluster (the local one builds its binaries)."""
+    if provider in TESTBED_PROVIDERS:
+        _testbed(f"the {provider} cluster provider").prepare(provider, progress)
+
+
+def real_node() -> RealNodeFacts:
+    """The test bed's real node: where a drill's database pod runs for real."""
+    return _testbed("the real node (--real-node)").real_node()

@@ -1,0 +1,145 @@
+"""The reference host's images, built locally and cached by content (no registry).
+
+Two layers, so a change to k3s-dr rebuilds only the small one:
+
+* ``local/k3s-dr-standin:<key>`` FROM the Debian systemd image: the k3s stand-in (binaries,
+  ``k3s.service``, token, keys, kubeconfig). Key: base image, binaries, stand-in scripts.
+* ``local/k3s-dr-host:<key>`` FROM that: k3s-dr and its dependencies, the host's config file.
+  Key: the stand-in key and the payload's hash.
+
+An image whose tag exists is current by construction (the tag is its content key).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from dr_lib.errors import DeadlineExceeded, EnvironmentProblem
+from k3s_dr_testbed.docker import DEBIAN_TAG, docker_cli, ensure_debian_image, ensure_engine, image_id
+from k3s_dr_testbed.lab import standin
+from k3s_dr_testbed.lab.payload import payload_hash, write_payload
+
+STANDIN_REPO = "local/k3s-dr-standin"
+HOST_REPO = "local/k3s-dr-host"
+LAB_LABEL = "org.k3s-dr.lab"
+CACHE_DIR = Path.home() / ".cache" / "k3s-dr"
+_BUILD_ROOT = CACHE_DIR / "lab-build"
+_LOCK = CACHE_DIR / "locks" / "lab-image.lock"
+_POLL = 0.2
+
+
+@contextlib.contextmanager
+def _locked(deadline: float) -> Iterator[None]:
+    """One image build at a time on this machine (parallel test workers share the engine)."""
+    _LOCK.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise DeadlineExceeded(f"another process built the reference host image until the deadline "
+                                           f"({_LOCK})") from None
+                time.sleep(_POLL)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _binaries_identity(bin_dir: Path) -> str:
+    stamp = bin_dir / "stamp.json"
+    if stamp.is_file():
+        files = json.loads(stamp.read_text()).get("files", {})
+        return json.dumps({name: files.get(name, {}).get("sha256") for name in ("kine", "kube-control-plane")})
+    parts = []
+    for name in ("kine", "kube-control-plane"):
+        st = (bin_dir / name).stat()
+        parts.append(f"{name}:{st.st_size}:{st.st_mtime_ns}")
+    return ",".join(parts)
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]
+
+
+def standin_key(base_id: str, bin_dir: Path) -> str:
+    return _digest(base_id, _binaries_identity(bin_dir), standin.K3S_UNIT, standin.RUN_SCRIPT,
+                   standin.WAIT_READY_SCRIPT, standin.SEED_APP_SCRIPT)
+
+
+def host_key(standin_tag: str) -> str:
+    return _digest(standin_tag, payload_hash(), standin.HOST_CONFIG)
+
+
+def _docker_build(tag: str, base: str, fill: Callable[[Path], None], deadline: float) -> None:
+    _BUILD_ROOT.mkdir(parents=True, exist_ok=True)
+    context = Path(tempfile.mkdtemp(prefix="ctx-", dir=_BUILD_ROOT))
+    try:
+        rootfs = context / "rootfs"
+        rootfs.mkdir(mode=0o755)
+        fill(rootfs)
+        (context / "Dockerfile").write_text(
+            f"FROM {base}\nCOPY rootfs/ /\nLABEL {LAB_LABEL}={tag.partition(':')[0].rsplit('/', 1)[-1]}\n"
+            'CMD ["/sbin/init"]\n')
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise DeadlineExceeded(f"no time left to build {tag}")
+        try:
+            done = subprocess.run([docker_cli(), "build", "-q", "-t", tag, str(context)], capture_output=True,
+                                  timeout=left, check=False, env={**os.environ, "DOCKER_BUILDKIT": "0"})
+        except subprocess.TimeoutExpired:
+            raise DeadlineExceeded(f"docker build of {tag} did not finish before the deadline") from None
+        if done.returncode != 0:
+            raise EnvironmentProblem(f"docker build of {tag} failed: "
+                                     f"{done.stderr.decode(errors='replace').strip()[-500:]}")
+    finally:
+        shutil.rmtree(context, ignore_errors=True)
+
+
+def _prune(repo: str, keep: str, deadline: float) -> None:
+    """Drop older builds of ``repo`` (cached by content, so each code change would leave one)."""
+    listed = subprocess.run([docker_cli(), "image", "ls", "--format", "{{.Repository}}:{{.Tag}}", repo],
+                            capture_output=True, text=True, timeout=max(1.0, deadline - time.monotonic()),
+                            check=False)
+    for tag in listed.stdout.split():
+        if tag != keep:  # an image a container still uses is refused by the engine: fine, it stays
+            subprocess.run([docker_cli(), "rmi", tag], capture_output=True, timeout=60, check=False)
+
+
+def ensure_host_image(bin_dir: Path, deadline: float) -> str:
+    """The reference host image for these binaries and this k3s-dr; built only when missing."""
+    ensure_engine(deadline)
+    base = ensure_debian_image(DEBIAN_TAG, deadline)
+    base_id = image_id(base, deadline) or base
+    standin_tag = f"{STANDIN_REPO}:{standin_key(base_id, bin_dir)}"
+    host_tag = f"{HOST_REPO}:{host_key(standin_tag)}"
+    if image_id(host_tag, deadline):
+        return host_tag
+    with _locked(deadline):
+        if image_id(host_tag, deadline):
+            return host_tag
+        if not image_id(standin_tag, deadline):
+            _docker_build(standin_tag, base, lambda root: standin.write_standin_tree(root, bin_dir), deadline)
+            _prune(STANDIN_REPO, standin_tag, deadline)
+
+        def fill(root: Path) -> None:
+            write_payload(root)
+            config = root / "etc/k3s-dr/config.yaml"
+            config.parent.mkdir(parents=True)
+            config.write_text(standin.HOST_CONFIG)
+
+        _docker_build(host_tag, standin_tag, fill, deadline)
+        _prune(HOST_REPO, host_tag, deadline)
+    return host_tag
