@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from dr_lib.drill.facts import drill_facts
 from dr_lib.drill.run import DrillRun
 from dr_lib.drill.timeline import iso
 from dr_lib.drill.verdict import Verdict
@@ -90,4 +91,5 @@ def build_evidence(run: DrillRun, verdict: Verdict, finished: datetime) -> dict[
         "checks": list(CHECKS_RUN),
         "data_checks": [check.to_json() for check in run.data_checks],
         "test_only_options": dict(run.test_options),
+        **drill_facts(run),  # scope, images, pods, what did not apply; the archive of an archive drill
     }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from dr_lib.cli.main import main
@@ -14,17 +16,30 @@ from dr_lib.errors import ExitCode
     (["--cluster", "kubeconfig"], "--cluster kubeconfig needs --kubeconfig"),
     (["--wait-timeout", "soon"], "wait timeout 'soon' is not valid"),
     (["--cluster", "openstack"], "Invalid value for '--cluster'"),
+    (["--cluster", "kubeconfig", "--kubeconfig", "/k"],
+     "config names none for the drill's pods (app: Deployment insightlearn/web"),
+    (["--archive", "/nonexistent/k3s-dr-x.tar.gz"], "--archive '/nonexistent/k3s-dr-x.tar.gz': no such file"),
+    (["--archive", "/dev/null"], "is not a regular file"),
+    (["--archive", "latest"], "does not exist"),
+    (["--archive", "/etc/hostname", "--from", "lab"], "both --archive and --from"),
+    (["--from", "lab", "--destroy", "wipe"], "--destroy does not apply to a drill of a real archive"),
+    (["--nodes", "0"], "--nodes 0 leaves the cluster without a node"),
 ])
 def test_usage_errors(args: list[str], message: str, capsys: pytest.CaptureFixture[str],
                       monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:
     monkeypatch.delenv("KUBECONFIG", raising=False)
     monkeypatch.setenv("K3S_DR_CONFIG", "/dev/null")
+    monkeypatch.setenv("K3S_DR_BACKUP_DIR", str(tmp_path / "backups"))
     assert main(["drill", "--reports", str(tmp_path), *args]) == ExitCode.USAGE
     assert message in capsys.readouterr().err
+    assert not list(Path(str(tmp_path)).glob("*T*Z-*")), "refused before a report directory was made"
 
 
-def test_help_names_the_json_interface() -> None:
+def test_help_names_the_json_interface(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["drill", "--help"]) == ExitCode.OK
+    out = " ".join(capsys.readouterr().out.split())
+    assert "--archive PATH|latest" in out and "--from REMOTE[:NAME]" in out
+    assert "the real node alone" in out
 
 
 def test_command_results_are_read_from_the_last_json_line() -> None:
@@ -46,8 +61,6 @@ def test_run_k3s_dr_runs_the_real_cli_as_a_process() -> None:
 
 def test_the_drills_commands_write_nothing_of_the_hosts(tmp_path: object) -> None:
     """Backups, locks, logs, restore state and metrics of a drill stay in its work directory."""
-    from pathlib import Path  # noqa: PLC0415
-
     from dr_lib.config import load_config  # noqa: PLC0415
     from dr_lib.drill.run import DrillSettings, command_env  # noqa: PLC0415
 
