@@ -68,8 +68,8 @@ def prepare(provider: str, progress: Progress) -> None:
 
 
 def real_node() -> RealNodeFacts:
-    """Pods run on the real node when they select its name and use the image imported into it."""
-    return RealNodeFacts(node_name=NODE_NAME, image=APP_REF)
+    """Pods run on the real node when they select its name (and use the images :func:`drill_images` names)."""
+    return RealNodeFacts(node_name=NODE_NAME)
 
 
 def drill_images(provider: str, roles: Sequence[str]) -> ImageSet:

@@ -87,10 +87,9 @@ class ClusterHandle(Protocol):
 
 @dataclass(frozen=True)
 class RealNodeFacts:
-    """What pods need to run on the test bed's real node: its name and the image it holds."""
+    """What pods need to run on the test bed's real node: its name (its images: :func:`drill_images`)."""
 
     node_name: str
-    image: str
 
 
 # How a pod's image reaches its node: loaded into the node by the provider, or pulled by the cluster.

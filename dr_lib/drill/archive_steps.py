@@ -29,7 +29,7 @@ from dr_lib.drill.run import BackupRecord, DrillRun, DrillSettings
 from dr_lib.drill.stepkit import deadline, require_ok, start_drill_cluster
 from dr_lib.drill.timeline import iso
 from dr_lib.drill.verify import resource_type
-from dr_lib.errors import StepFailed
+from dr_lib.errors import DRError, StepFailed
 from dr_lib.kube.client import Kube, ResourceType
 from dr_lib.kube.discovery import Discovery, discover
 from dr_lib.offsite.crypto import is_encrypted
@@ -127,23 +127,36 @@ def _refuse_source_cluster(run: DrillRun, kube: Kube) -> None:
                          "throwaway cluster")
 
 
+# Namespaces every cluster has: an archive's objects in them land beside the cluster's own.
+SHARED_NAMESPACES: dict[str, str] = {
+    "default": "made by the API server in every cluster",
+    "kube-system": "the control plane's own",
+    "kube-public": "made by the API server in every cluster",
+    "kube-node-lease": "the nodes' heartbeats",
+}
+
+
 def _claim_existing(run: DrillRun, kube: Kube, plan: Plan) -> None:
-    """On an existing cluster: refuse one that holds the archive's namespaces, and take away afterwards
-    only what the restore created (namespaces absent before, cluster-scoped objects absent before)."""
-    namespaces = sorted(_planned_namespaces(plan))
+    """On an existing cluster: refuse one that already holds a namespace of the archive (beyond the
+    shared ones), and take away afterwards only what the restore created: the archive's namespaces
+    and every other object of the plan that was absent before."""
+    namespaces = sorted(_planned_namespaces(plan) - set(SHARED_NAMESPACES))
     present = [n for n in namespaces if kube.request("GET", f"/api/v1/namespaces/{n}").ok]
     if present:
         raise StepFailed(f"the target cluster already holds the archive's namespaces {', '.join(present[:MAX_NAMED])}: "
                          "accepted is a throwaway cluster without them (the drill deletes what it restored)")
-    cluster_scoped = [o for o in plan.objects() if not o.type.namespaced and o.type.resource != "namespaces"]
-    created = [(resource_type(o.type), o.name) for o in cluster_scoped
-               if get_object(kube, resource_type(o.type), o.name, None) is None]
+    beside = [o for o in plan.objects() if o.type.resource != "namespaces"
+              and (not o.type.namespaced or o.namespace in SHARED_NAMESPACES)]
+    created = [(resource_type(o.type), o.name, o.namespace or None) for o in beside
+               if get_object(kube, resource_type(o.type), o.name, o.namespace or None) is None]
+    created += [(NAMESPACES, name, None) for name in namespaces]
     target = run.target
 
     def remove() -> None:
         with Kube.from_kubeconfig(target.kubeconfig) as live_kube:
-            for rtype, name in [*created, *((NAMESPACES, n) for n in namespaces)]:
-                live_kube.request("DELETE", rtype.object_path(name), query={"propagationPolicy": "Background"})
+            for rtype, name, namespace in created:
+                live_kube.request("DELETE", rtype.object_path(name, namespace),
+                                  query={"propagationPolicy": "Background"})
 
             def still_there() -> list[Unhealthy]:
                 return [Unhealthy(f"namespace {n}", "terminating") for n in namespaces
@@ -205,12 +218,16 @@ def unservable(plan: Plan, discovery: Discovery) -> list[str]:
 
 
 def cannot_take(run: DrillRun) -> str:
-    """A clause naming the archive's objects the target cannot take, or ''."""
+    """A clause naming the archive's objects the target cannot take, or '' (also when that cannot be
+    found out: the restore's own failure is then the whole message)."""
     if run.archive is None or run.target is None:
         return ""
-    _verified, plan = load_plan(run.archive.copy, PlanOptions())
-    with Kube.from_kubeconfig(run.target.kubeconfig) as kube:
-        names = unservable(plan, discover(kube))
+    try:
+        _verified, plan = load_plan(run.archive.copy, PlanOptions())
+        with Kube.from_kubeconfig(run.target.kubeconfig) as kube:
+            names = unservable(plan, discover(kube))
+    except DRError:
+        return ""
     if not names:
         return ""
     more = f" (and {len(names) - MAX_NAMED} more)" if len(names) > MAX_NAMED else ""

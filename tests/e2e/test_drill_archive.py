@@ -182,3 +182,34 @@ def test_a_copy_pulled_from_offsite_is_drilled(source: Source, s3_server: S3Serv
     assert evidence["archive"]["pull"]["encrypted"] is True and evidence["archive"]["pull"]["verified"] is True
     assert "pull" in {p["phase"] for p in evidence["timeline"]["phases"] if p["step"] == "source"}
     assert result["rpo_seconds"] > 0 and result["objects"] > 0
+
+
+def test_the_source_cluster_itself_is_refused_as_the_target(source: Source, tmp_path: Path) -> None:
+    before = _snapshot(source)
+    code, result, stderr = _drill(tmp_path, "--archive", str(source.full), "--cluster", "kubeconfig",
+                                  "--kubeconfig", str(source.kubeconfig))
+    assert code == ExitCode.FAILURE, stderr[-3000:]
+    assert result["failed_step"] == "destroy" and result["steps"]["restore"] == "skipped"
+    assert f"is the archive's source cluster (kube-system uid {source.kube_system_uid})" in result["reasons"][0]
+    assert _snapshot(source) == before
+
+
+def test_an_existing_cluster_takes_the_archive_and_is_left_as_it_was(source: Source, tmp_path: Path) -> None:
+    target = start_cluster("local", ClusterSpec(f"shop-target-{os.getpid()}", nodes=1, owned_by_process=True))
+    try:
+        with Kube.from_kubeconfig(target.kubeconfig) as kube:
+            def state() -> dict[str, list[str]]:
+                return {path: sorted(i["metadata"]["name"] for i in kube.get(path)["items"])
+                        for path in ("/api/v1/namespaces", "/api/v1/persistentvolumes",
+                                     "/apis/rbac.authorization.k8s.io/v1/clusterroles",
+                                     "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
+                                     "/apis/apiextensions.k8s.io/v1/customresourcedefinitions")}
+
+            before = state()
+            code, result, stderr = _drill(tmp_path, "--archive", str(source.full), "--cluster", "kubeconfig",
+                                          "--kubeconfig", str(target.kubeconfig))
+            assert code == 0, stderr[-3000:]
+            assert result["verdict"] == "pass" and result["objects"] > 0
+            assert state() == before, "the drill takes away what it restored, and only that"
+    finally:
+        target.stop()
