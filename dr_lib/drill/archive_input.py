@@ -122,7 +122,7 @@ class ArchiveInput:
     encrypted: bool = False
     signer: str | None = None  # who signed it, when archives are signed and a verify key is configured
     pull: dict[str, Any] | None = None  # `k3s-dr pull --json` of --from
-    restore_data: bool = False  # its application data is restored and checked (a pod can receive it)
+    data_kinds: set[str] = field(default_factory=set)  # the data members' kinds restored and checked here
     data_results: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -140,4 +140,4 @@ class ArchiveInput:
                 "objects": manifest.objects, "kinds": object_counts(manifest), "datastore": manifest.datastore
                 is not None, "data_members": len(manifest.data), "source_cluster": self.source_cluster(),
                 "signer": self.signer, "pull": self.pull,
-                "data_restored": self.restore_data, "data_checks": self.data_results}
+                "data_checked": sorted(self.data_kinds), "data_checks": self.data_results}

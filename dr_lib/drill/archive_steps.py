@@ -14,16 +14,15 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from dr_lib.archive import iter_archive_objects
 from dr_lib.clock import utc_now
+from dr_lib.drill import archive_data
 from dr_lib.drill.archive_input import ArchiveInput, private_copy, pull_args, verify_input
 from dr_lib.drill.commands import run_k3s_dr
 from dr_lib.drill.live import Unhealthy, get_object, wait_until
-from dr_lib.drill.pods import simulated_nodes
 from dr_lib.drill.redact import secret_strings
 from dr_lib.drill.run import BackupRecord, DrillRun, DrillSettings
 from dr_lib.drill.stepkit import deadline, require_ok, start_drill_cluster
@@ -167,29 +166,13 @@ def _claim_existing(run: DrillRun, kube: Kube, plan: Plan) -> None:
     run.on_cleanup("delete what the archive drill restored into the existing cluster", remove)
 
 
-def _data_plan(run: DrillRun, kube: Kube) -> None:
-    """Application data is restored and checked where a pod can receive it: not on simulated nodes."""
-    assert run.archive is not None
-    members = len(run.archive.verified.manifest.data)
-    nodes = [n for n in kube.get("/api/v1/nodes").get("items") or [] if isinstance(n, dict)]
-    fake = simulated_nodes(kube)
-    if not members:
-        reason = "the archive holds no application data (no volume copies, no dumps)"
-    elif nodes and len(fake) == len(nodes):
-        reason = (f"the archive holds {members} data members, but every node of the target is simulated (kwok): no "
-                  "container runs to receive them (restored with --no-data)")
-    else:
-        run.archive.restore_data = True
-        return
-    run.archive.restore_data = False
-    run.not_applicable("verify", "application data checks", reason)
-
-
 def destroy(run: DrillRun) -> None:
     """3: a throwaway target, never the source cluster."""
     assert run.archive is not None
     run.not_applicable("destroy", "losing the source cluster", "a drill of a real archive never touches the "
                        "archive's source cluster: it restores into a throwaway target cluster")
+    # Registered before the target, so it runs after the target is gone (cleanups run newest first).
+    run.on_cleanup("remove the volume data the drill placed on this machine", lambda: archive_data.remove_placed(run))
     t0, m0 = utc_now(), time.monotonic()
     run.target = start_drill_cluster(run, "dst", with_images=False)
     run.identity["kubernetes_version_target"] = run.target.kubernetes_version
@@ -201,7 +184,7 @@ def destroy(run: DrillRun) -> None:
         _refuse_source_cluster(run, kube)
         if existing:
             _claim_existing(run, kube, plan)
-        _data_plan(run, kube)
+        archive_data.plan_data(run, kube)
 
 
 def unservable(plan: Plan, discovery: Discovery) -> list[str]:
@@ -233,41 +216,3 @@ def cannot_take(run: DrillRun) -> str:
     more = f" (and {len(names) - MAX_NAMED} more)" if len(names) > MAX_NAMED else ""
     return (f"the target cannot take {len(names)} objects of the archive — {', '.join(names[:MAX_NAMED])}{more}: "
             "their kinds are not served there and no CRD in the archive defines them; ")
-
-
-def data_results(members: Iterable[Any], report: dict[str, Any] | None) -> list[dict[str, Any]]:
-    """One check per data member of the archive, from ``k3s-dr restore --json``'s ``data`` report. Pure."""
-    report = report or {}
-    volumes = {v.get("path"): v for v in report.get("volumes") or [] if isinstance(v, dict)}
-    hooks = [h for h in report.get("hooks") or [] if isinstance(h, dict)]
-    results = []
-    for entry in members:
-        if entry.kind == "volume":
-            volume = volumes.get(entry.path) or {}
-            ok = bool(volume.get("verified"))
-            detail = (f"{volume.get('action')} at {volume.get('node_path')}, tree sha256 "
-                      f"{'matches' if ok else 'not verified'}") if volume else "not restored"
-        else:
-            namespace, pod = entry.meta.get("namespace"), entry.meta.get("pod")
-            ran = [h for h in hooks if h.get("namespace") == namespace and h.get("pod") == pod]
-            ok = bool(ran) and all(h.get("ok") for h in ran) and any(h.get("phase") == "restore" for h in ran)
-            detail = "; ".join(f"{h.get('phase')} hook {'ok' if h.get('ok') else h.get('reason')}" for h in ran) \
-                or "no restore hook ran"
-        results.append({"member": entry.path, "kind": entry.kind, "ok": ok, "detail": detail})
-    return results
-
-
-def check_data(run: DrillRun) -> None:
-    """The archive's application data came back (restore's data report), where it could be restored."""
-    if run.archive is None or not run.archive.restore_data or run.restore is None:
-        return
-    t0, m0 = utc_now(), time.monotonic()
-    results = data_results(run.archive.verified.manifest.data, run.restore.result.get("data"))
-    run.archive.data_results = results
-    run.attach("verify", "data-checks.json", "json", results)
-    bad = [r for r in results if not r["ok"]]
-    run.phase("verify", "data-checks", t0, m0, f"{len(results) - len(bad)}/{len(results)} data members back")
-    if bad:
-        raise StepFailed(f"{len(bad)} data members of the archive did not come back: "
-                         + "; ".join(f"{r['member']}: {r['detail']}" for r in bad[:MAX_NAMED]))
-

@@ -32,11 +32,12 @@ def _pod_counts(pods: list[Any]) -> dict[str, int]:
 
 def _data(run: DrillRun) -> dict[str, Any]:
     if run.archive is not None:
-        if run.archive.restore_data:
+        reasons = [why for _step, what, why in run.inapplicable if what == "application data checks"]
+        if run.archive.data_kinds:
             return {"checked": True, "how": "the archive's data members restored by k3s-dr restore and checked "
-                                            "from its data report", "results": run.archive.data_results}
-        reason = next((why for step, what, why in run.inapplicable if what == "application data checks"), "")
-        return {"checked": False, "reason": reason}
+                                            "from its data report", "kinds": sorted(run.archive.data_kinds),
+                    "results": run.archive.data_results, "not_checked": reasons}
+        return {"checked": False, "reason": "; ".join(reasons)}
     if run.data_checks:
         return {"checked": True, "how": "rows written into the real database before the backup, read back after "
                                         "the restore", "results": [check.to_json() for check in run.data_checks]}

@@ -236,6 +236,8 @@ def command_env(settings: DrillSettings, work_dir: Path, base: Mapping[str, str]
         "K3S_DR_METRICS_TEXTFILE": str(work_dir / "metrics" / "k3s_dr.prom"),  # no such dir: not written
         # The drill's throwaway backups must never reach the operator's offsite targets (nor their retention).
         "K3S_DR_OFFSITE_PUSH_AFTER_BACKUP": "false",
+        # A drill's restore never moves a directory of this machine aside: a volume path in use keeps its data.
+        "K3S_DR_HOOKS_RESTORE_VOLUMES": "keep-existing",
     })
     if settings.config_path:
         env["K3S_DR_CONFIG"] = settings.config_path

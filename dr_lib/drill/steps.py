@@ -18,7 +18,7 @@ from dr_lib.atomic import sha256_file
 from dr_lib.clock import utc_now
 from dr_lib.cluster.provider import real_node
 from dr_lib.config import parse_duration
-from dr_lib.drill import archive_steps, live, realdata
+from dr_lib.drill import archive_data, archive_steps, live, realdata
 from dr_lib.drill.app import DRILL_LABEL, AppOptions, application
 from dr_lib.drill.commands import run_k3s_dr, still_waiting
 from dr_lib.drill.pods import describe_stuck, list_pods, stuck_containers, wait_healthy
@@ -151,7 +151,7 @@ def restore(run: DrillRun) -> None:
     record = run.restore = RestoreRecord()
     # The restore's own deadline must pass first, so its report of what was not ready is what we see.
     timeout = max(run.settings.step_timeout_seconds, parse_duration(run.settings.restore_wait_timeout) + 120.0)
-    data = ["--no-data"] if run.archive is not None and not run.archive.restore_data else []
+    data = ["--no-data"] if run.archive is not None and not run.archive.data_kinds else []
     phases = (
         ("verify-archive", ["verify", archive]),
         ("dry-run", ["restore", archive, "--kubeconfig", kubeconfig, "--json", "--dry-run"]),
@@ -229,7 +229,7 @@ def verify(run: DrillRun) -> None:
     if run.settings.real_node and not run.settings.of_archive:
         realdata.check_real_database(run)
         realdata.check_data(run)
-    archive_steps.check_data(run)
+    archive_data.check_data(run)
     run.timeline.mark_recovered(utc_now(), time.monotonic())
 
 

@@ -27,8 +27,9 @@ def _meta(name: str, namespace: str | None = None) -> JSONObject:
             **({"namespace": namespace} if namespace else {})}
 
 
-def objects(suffix: str, volume_dir: str) -> list[tuple[ResourceType, JSONObject]]:
-    """(type, body) in creation order; cluster-scoped names carry ``suffix``."""
+def objects(suffix: str, volume_dir: str, *, volume_backup: bool = False) -> list[tuple[ResourceType, JSONObject]]:
+    """(type, body) in creation order; cluster-scoped names carry ``suffix``; ``volume_backup``: the
+    storefront's volume is copied into the archive (it must run on a node whose disk is this machine's)."""
     ns, billing = NAMESPACES
     crd = ResourceType("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", False)
     widget = ResourceType(GROUP, "v1", "widgets", "Widget", True)
@@ -88,7 +89,8 @@ def objects(suffix: str, volume_dir: str) -> list[tuple[ResourceType, JSONObject
             "hostPath": {"path": volume_dir, "type": "DirectoryOrCreate"}}}),
         (deployments, {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": _meta("storefront", ns), "spec": {
             "replicas": 1, "selector": {"matchLabels": {"app": "storefront"}},
-            "template": {"metadata": {"labels": {"app": "storefront"}}, "spec": {
+            "template": {"metadata": {"labels": {"app": "storefront"}, **(
+                {"annotations": {"backup.k3s-dr.io/volumes": "orders"}} if volume_backup else {})}, "spec": {
                 "serviceAccountName": "storefront", "terminationGracePeriodSeconds": 5, "containers": [container],
                 "volumes": [{"name": "orders", "persistentVolumeClaim": {"claimName": "orders"}}]}}}}),
         (core["Service"], {"apiVersion": "v1", "kind": "Service", "metadata": _meta("storefront", ns), "spec": {
@@ -109,10 +111,11 @@ def _established(kube: Kube) -> bool:
                for c in (crd.get("status") or {}).get("conditions") or [])
 
 
-def seed(kube: Kube, suffix: str, volume_dir: str, *, timeout: float = 120.0) -> list[tuple[ResourceType, Any]]:
+def seed(kube: Kube, suffix: str, volume_dir: str, *, volume_backup: bool = False,
+         timeout: float = 120.0) -> list[tuple[ResourceType, Any]]:
     """Create the shop and wait until the Deployment is Ready and the claim Bound."""
     deadline = time.monotonic() + timeout
-    created = objects(suffix, volume_dir)
+    created = objects(suffix, volume_dir, volume_backup=volume_backup)
     for rtype, body in created:
         if rtype.group == GROUP:
             while not _established(kube):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -213,3 +214,44 @@ def test_an_existing_cluster_takes_the_archive_and_is_left_as_it_was(source: Sou
             assert state() == before, "the drill takes away what it restored, and only that"
     finally:
         target.stop()
+
+
+def test_the_archives_volume_data_comes_back_and_is_checked(tmp_path: Path) -> None:
+    """A shop on the real node whose volume k3s-dr copies: its disk lost, the archive drill puts the
+    data back under the volume's node path and proves it (tree sha256), the pod runs on it, and the
+    drill takes it away again. Where that path is in use, the drill keeps what is there and says so."""
+    orders = tmp_path / "orders"
+    orders.mkdir()
+    (orders / "orders.json").write_text(json.dumps({"orders": list(range(100))}))
+    (orders / "2026").mkdir()
+    (orders / "2026" / "invoice-1.pdf").write_bytes(os.urandom(20_000))
+    source = start_cluster("local", ClusterSpec(f"shop-data-{os.getpid()}", nodes=0, real_node=True,
+                                                owned_by_process=True))
+    try:
+        with Kube.from_kubeconfig(source.kubeconfig) as kube:
+            _shop.seed(kube, os.urandom(3).hex(), str(orders), volume_backup=True, timeout=240)
+        archive = _backup(source.kubeconfig, tmp_path / "backups", command_env(DrillSettings(), tmp_path / "work"))
+    finally:
+        source.stop()  # the disaster: the cluster and its node's disk are gone
+    shutil.rmtree(orders)
+    assert [entry.kind for entry in read_manifest(archive).data] == ["volume"]
+    code, result, stderr = _drill(tmp_path / "reports", "--archive", str(archive), "--real-node", "--nodes", "0")
+    assert code == 0, stderr[-3000:]
+    evidence = json.loads(Path(result["evidence_json"]).read_text())
+    checks = evidence["archive"]["data_checks"]
+    assert [(c["kind"], c["ok"]) for c in checks] == [("volume", True)], checks
+    assert checks[0]["detail"] == f"placed at {orders}, tree sha256 matches"
+    assert evidence["scope"]["application_data"]["checked"] is True
+    storefront = [p for p in evidence["scope"]["pods"]["target"] if p["name"].startswith("storefront-")]
+    assert [(p["node"], p["phase"], p["ready"]) for p in storefront] == [("localhost", "Running", True)]
+    assert not orders.exists(), "the drill leaves this machine's disk as it found it"
+
+    # The same path in use on this machine (the source's node still has it): kept, never replaced.
+    orders.mkdir()
+    (orders / "live.db").write_bytes(b"production data")
+    code, result, stderr = _drill(tmp_path / "reports", "--archive", str(archive), "--real-node", "--nodes", "0")
+    assert code == ExitCode.FAILURE, stderr[-3000:]
+    assert result["failed_step"] == "verify"
+    assert f"kept-existing at {orders}, tree sha256 not verified" in result["reasons"][0]
+    assert [p.name for p in orders.iterdir()] == ["live.db"] and (orders / "live.db").read_bytes() == b"production data"
+    assert [p.name for p in tmp_path.iterdir() if "k3s-dr-replaced" in p.name] == []

@@ -69,3 +69,6 @@ def test_the_drills_commands_write_nothing_of_the_hosts(tmp_path: object) -> Non
     written = [config.backup.dir, config.backup.lock_file, config.backup.log_file, config.restore.state_dir,
                config.metrics.textfile, config.metrics.state_file]
     assert all(Path(path).is_relative_to(work) for path in written), written
+    # whatever the operator's config says, a drill's restore never moves a directory of this machine aside
+    replacing = command_env(DrillSettings(), work, base={"K3S_DR_HOOKS_RESTORE_VOLUMES": "replace"})
+    assert load_config("/dev/null", env=replacing).hooks.restore_volumes == "keep-existing"
