@@ -91,5 +91,5 @@ def build_evidence(run: DrillRun, verdict: Verdict, finished: datetime) -> dict[
         "checks": list(CHECKS_RUN),
         "data_checks": [check.to_json() for check in run.data_checks],
         "test_only_options": dict(run.test_options),
-        **drill_facts(run),  # scope, images, pods, what did not apply; the archive of an archive drill
+        **drill_facts(run),  # kind, coverage (pods, images, what did not apply), the archive of an archive drill
     }

@@ -1,6 +1,7 @@
-"""The drill's scope as facts for the evidence: what kind of drill, what ran for real and what was
-simulated, which images and how each cluster got them, what did not apply and why, and for a drill
-of a real archive the archive itself and the Kubernetes versions on both sides.
+"""What the drill covered, as facts for the evidence (key ``coverage``, beside the report's scope
+limits): what kind of drill, what ran for real and what was simulated, which images and how each
+cluster got them, what did not apply and why, and for a drill of a real archive the archive
+itself and the Kubernetes versions on both sides.
 
 Recorded, not rendered: the report's summary reads these keys. Written into ``evidence.json`` in
 one place (:func:`drill_facts`, merged last by :func:`dr_lib.drill.evidence.build_evidence`).
@@ -45,7 +46,7 @@ def _data(run: DrillRun) -> dict[str, Any]:
                                         "(--real-node runs it)"}
 
 
-def scope(run: DrillRun) -> dict[str, Any]:
+def coverage(run: DrillRun) -> dict[str, Any]:
     pods = {which: facts for which, facts in run.pods.items()}
     every = [pod for facts in pods.values() for pod in facts]
     return {
@@ -64,10 +65,11 @@ def scope(run: DrillRun) -> dict[str, Any]:
 
 
 def drill_facts(run: DrillRun) -> dict[str, Any]:
-    """The keys this module adds to the evidence (``definitions`` only replaced for an archive drill)."""
+    """The keys this module adds to the evidence (``kind`` and, for an archive drill, ``definitions`` are
+    the drill's own: they replace what the evidence says for a synthetic drill)."""
     facts: dict[str, Any] = {
-        "drill_kind": ARCHIVE if run.settings.of_archive else SYNTHETIC,
-        "scope": scope(run),
+        "kind": ARCHIVE if run.settings.of_archive else SYNTHETIC,
+        "coverage": coverage(run),
         "archive": None if run.archive is None else run.archive.to_json(),
         "kubernetes_versions": {"source": run.identity.get("kubernetes_version_source"),
                                 "target": run.identity.get("kubernetes_version_target")},

@@ -72,7 +72,7 @@ class DrillOutcome:
 def archive_fields(evidence: dict[str, Any]) -> dict[str, Any]:
     """An archive drill's JSON names the archive it restored: its path (as given, or where the pull put
     it) and sha256 (of the plain archive)."""
-    if evidence.get("drill_kind") != "archive":
+    if evidence.get("kind") != "archive":
         return {}
     archive = evidence.get("archive") or {}
     return {"archive": archive.get("path"), "archive_sha256": archive.get("sha256")}
@@ -81,7 +81,7 @@ def archive_fields(evidence: dict[str, Any]) -> dict[str, Any]:
 def verified_objects(evidence: dict[str, Any]) -> int:
     """``objects``: the archive's objects the drill proved back (equal and healthy) for an archive drill;
     the backed-up objects for a synthetic one (its backup step proved each seeded object is in it)."""
-    if evidence.get("drill_kind") == "archive":
+    if evidence.get("kind") == "archive":
         return int((evidence.get("counts") or {}).get("equal") or 0)
     return int((evidence.get("backup") or {}).get("objects") or 0)
 

@@ -49,11 +49,11 @@ def _app_options(run: DrillRun) -> AppOptions:
 def source(run: DrillRun) -> None:
     """1: a source cluster with the application seeded and healthy (archive drills: the archive)."""
     if run.settings.of_archive:
-        run.identity.update(drill_kind="archive", destroy_mode="none: a drill of a real archive never touches "
+        run.identity.update(kind="archive", destroy_mode="none: a drill of a real archive never touches "
                                                                "its source cluster")
         archive_steps.source(run)
         return
-    run.identity["drill_kind"] = "synthetic"
+    run.identity["kind"] = "synthetic"
     t0, m0 = utc_now(), time.monotonic()
     run.source = start_drill_cluster(run, "src")
     run.identity["kubernetes_version_source"] = run.source.kubernetes_version

@@ -129,8 +129,8 @@ def test_the_archive_comes_back_on_the_real_node(source: Source, tmp_path: Path)
     assert "signer" in archive
     assert evidence["kubernetes_versions"]["source"] == manifest.cluster.kubernetes_version
     assert evidence["kubernetes_versions"]["target"].startswith("v1.")
-    assert evidence["drill_kind"] == "archive" and evidence["definitions"]["rpo"].startswith("seconds from the archive")
-    scope = evidence["scope"]
+    assert evidence["kind"] == "archive" and evidence["definitions"]["rpo"].startswith("seconds from the archive")
+    scope = evidence["coverage"]
     assert {(n["step"], n["what"]) for n in scope["not_applicable"]} >= {
         ("source", "seeding an application"), ("backup", "taking a backup with k3s-dr backup"),
         ("destroy", "losing the source cluster")}
@@ -241,8 +241,8 @@ def test_the_archives_volume_data_comes_back_and_is_checked(tmp_path: Path) -> N
     checks = evidence["archive"]["data_checks"]
     assert [(c["kind"], c["ok"]) for c in checks] == [("volume", True)], checks
     assert checks[0]["detail"] == f"placed at {orders}, tree sha256 matches"
-    assert evidence["scope"]["application_data"]["checked"] is True
-    storefront = [p for p in evidence["scope"]["pods"]["target"] if p["name"].startswith("storefront-")]
+    assert evidence["coverage"]["application_data"]["checked"] is True
+    storefront = [p for p in evidence["coverage"]["pods"]["target"] if p["name"].startswith("storefront-")]
     assert [(p["node"], p["phase"], p["ready"]) for p in storefront] == [("localhost", "Running", True)]
     assert not orders.exists(), "the drill leaves this machine's disk as it found it"
 

@@ -104,9 +104,10 @@ def test_evidence_answers_the_auditors_questions(passing: tuple[int, dict[str, A
     assert evidence["counts"]["missing"] == evidence["counts"]["differs"] == evidence["counts"]["unhealthy"] == 0
     assert evidence["test_only_options"] == {}
     # kwok's nodes run nothing: the evidence says so plainly, pod by pod
-    assert evidence["drill_kind"] == "synthetic" and evidence["scope"]["simulated_nodes"] is True
-    assert evidence["scope"]["pod_counts"]["target"]["simulated"] == evidence["scope"]["pod_counts"]["target"]["pods"]
-    assert all(load["how"].startswith("none: every node is simulated") for load in evidence["scope"]["images"]["loads"])
+    coverage = evidence["coverage"]
+    assert evidence["kind"] == "synthetic" and coverage["simulated_nodes"] is True
+    assert coverage["pod_counts"]["target"]["simulated"] == coverage["pod_counts"]["target"]["pods"]
+    assert all(load["how"].startswith("none: every node is simulated") for load in coverage["images"]["loads"])
 
 
 def test_junit_has_one_testcase_per_step(passing: tuple[int, dict[str, Any], str]) -> None:
@@ -204,7 +205,7 @@ def test_drill_on_an_existing_cluster_touches_only_its_own_objects(cluster_facto
         evidence = json.loads(Path(result["evidence_json"]).read_text())
         assert evidence["identity"]["destroy_mode"] == "wipe"
         assert evidence["backup"]["objects"] == evidence["seeded_objects"], "only the drill's objects backed up"
-        assert evidence["scope"]["simulated_nodes"] is True, "kwok's pods are said to be simulated"
+        assert evidence["coverage"]["simulated_nodes"] is True, "kwok's pods are said to be simulated"
         assert kube.request("GET", "/api/v1/namespaces/keep-me").ok
         for namespace in ("insightlearn", "insightlearn-data", "insightlearn-ops"):
             gone = kube.request("GET", f"/api/v1/namespaces/{namespace}")

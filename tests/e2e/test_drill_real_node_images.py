@@ -127,7 +127,7 @@ def test_every_pod_really_runs_on_the_real_node(real_node_only: Path, tmp_path: 
     never_ready = sorted(set(watch.seen) - set(watch.ready))
     assert never_ready == [], [watch.seen[uid] for uid in never_ready]
     evidence = json.loads(Path(result["evidence_json"]).read_text())
-    scope = evidence["scope"]
+    scope = evidence["coverage"]
     assert scope["simulated_nodes"] is False and scope["real_nodes"] is True
     for which in ("source", "target"):
         assert scope["pod_counts"][which] == {"pods": 6, "real": 6, "simulated": 0, "running_and_ready": 6}, which

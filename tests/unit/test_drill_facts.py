@@ -39,8 +39,8 @@ def test_pods_on_kwok_nodes_are_recorded_as_simulated(tmp_path: Path) -> None:
                                  ("docker.io/local/debian:bookworm",), 0.0)]
     run.pods = {"source": [_pod("web-1", True), _pod("db-0", False)], "target": [_pod("web-2", True)]}
     facts = drill_facts(run)
-    scope = facts["scope"]
-    assert facts["drill_kind"] == "synthetic" and facts["archive"] is None and "definitions" not in facts
+    scope = facts["coverage"]
+    assert facts["kind"] == "synthetic" and facts["archive"] is None and "definitions" not in facts
     assert scope["simulated_nodes"] is True and scope["real_nodes"] is True
     assert scope["pod_counts"] == {"source": {"pods": 2, "real": 1, "simulated": 1, "running_and_ready": 2},
                                    "target": {"pods": 1, "real": 0, "simulated": 1, "running_and_ready": 1}}
@@ -53,7 +53,7 @@ def test_pods_on_kwok_nodes_are_recorded_as_simulated(tmp_path: Path) -> None:
 def test_real_pods_only_is_no_simulation(tmp_path: Path) -> None:
     run = _run(tmp_path)
     run.pods = {"target": [_pod("web-1", False), _pod("web-2", False, ready=False)]}
-    scope = drill_facts(run)["scope"]
+    scope = drill_facts(run)["coverage"]
     assert scope["simulated_nodes"] is False and scope["real_nodes"] is True
     assert scope["pod_counts"]["target"]["running_and_ready"] == 1
 
@@ -66,24 +66,24 @@ def test_an_archive_drill_names_its_archive_and_says_what_did_not_apply(tmp_path
     run.inapplicable.append(("destroy", "losing the source cluster", "a drill never touches it"))
     run.inapplicable.append(("verify", "application data checks", "the archive holds no application data"))
     facts = drill_facts(run)
-    assert facts["drill_kind"] == "archive" and facts["definitions"] == ARCHIVE_DEFINITIONS
+    assert facts["kind"] == "archive" and facts["definitions"] == ARCHIVE_DEFINITIONS
     assert facts["kubernetes_versions"] == {"source": "v1.34.2", "target": "v1.35.4"}
     assert facts["archive"]["source_cluster"] == IDENTITY.to_dict() and facts["archive"]["name"] == archive.name
-    scope = facts["scope"]
+    scope = facts["coverage"]
     assert scope["source_cluster_touched"] is False and scope["application"] == f"the archive {archive.name}"
     assert {"step": "destroy", "what": "losing the source cluster", "reason": "a drill never touches it"} in \
         scope["not_applicable"]
     assert scope["application_data"] == {"checked": False, "reason": "the archive holds no application data"}
     evidence = build_evidence(run, judge(run.timeline, None, Targets(900, 3600)), utc_now())
     assert evidence["definitions"]["rto"].startswith("seconds from the start of the restore")
-    assert evidence["scope"] == scope and evidence["archive"]["sha256"] == run.archive.sha256
+    assert evidence["coverage"] == scope and evidence["archive"]["sha256"] == run.archive.sha256
 
 
 @pytest.mark.parametrize(("evidence", "fields", "objects"), [
-    ({"drill_kind": "synthetic", "backup": {"objects": 186}, "counts": {"equal": 34}}, {}, 186),
-    ({"drill_kind": "archive", "archive": {"path": "/b/k3s-dr-x.tar.gz", "sha256": "ab"}, "backup": {"objects": 168},
+    ({"kind": "synthetic", "backup": {"objects": 186}, "counts": {"equal": 34}}, {}, 186),
+    ({"kind": "archive", "archive": {"path": "/b/k3s-dr-x.tar.gz", "sha256": "ab"}, "backup": {"objects": 168},
       "counts": {"equal": 28}}, {"archive": "/b/k3s-dr-x.tar.gz", "archive_sha256": "ab"}, 28),
-    ({"drill_kind": "archive", "archive": None, "counts": None}, {"archive": None, "archive_sha256": None}, 0),
+    ({"kind": "archive", "archive": None, "counts": None}, {"archive": None, "archive_sha256": None}, 0),
 ])
 def test_json_fields_of_each_kind(evidence: dict[str, Any], fields: dict[str, Any], objects: int) -> None:
     assert archive_fields(evidence) == fields
