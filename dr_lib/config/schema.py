@@ -24,7 +24,8 @@ class BackupConfig:
     interval: str = _spec("1h", "a duration such as 15m, 1h, 1d", _duration)
     log_file: str = _spec("/var/log/k3s-dr.log", "an absolute file path", _absolute)
     k3s_data_dir: str = _spec("/var/lib/rancher/k3s", "an absolute directory path", _absolute)
-    lock_file: str = _spec("/run/lock/k3s-dr.lock", "an absolute file path", _absolute)
+    lock_file: str = _spec("/run/k3s-dr/k3s-dr.lock", "an absolute file path in a directory only root writes "
+                           "(created 0700 when missing)", _absolute)
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,10 @@ class RestoreConfig:
     )
     state_dir: str = _spec("/var/lib/k3s-dr", "an absolute directory path", _absolute)
     wait_timeout: str = _spec("10m", "a duration such as 90s, 10m", _duration)
+    shrink_warn_threshold: float = _spec(
+        0.5, "a fraction 0..1: restore warns when its archive holds this share fewer user objects than the "
+        "archive before it in backup.dir (none at all always warns)", _fraction,
+    )
 
 
 @dataclass(frozen=True)

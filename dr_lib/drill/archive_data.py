@@ -21,7 +21,7 @@ from typing import Any
 
 from dr_lib.archive.dataentry import HOOK_DUMP, VOLUME
 from dr_lib.clock import utc_now
-from dr_lib.drill.pods import simulated_nodes
+from dr_lib.drill.live import cluster_nodes
 from dr_lib.drill.run import DrillRun
 from dr_lib.errors import StepFailed
 from dr_lib.hooks.restoredata import check_node_path
@@ -57,8 +57,7 @@ def data_scope(kinds: Counter[str], *, real_pods: bool, local_disk: bool) -> tup
 def plan_data(run: DrillRun, kube: Kube) -> None:
     """Decide, once the target is up, what of the archive's data the drill restores and checks."""
     assert run.archive is not None
-    nodes = [n for n in kube.get("/api/v1/nodes").get("items") or [] if isinstance(n, dict)]
-    real_pods = len(simulated_nodes(kube)) < len(nodes)
+    real_pods = any(not node.simulated for node in cluster_nodes(kube))
     local_disk = run.settings.provider == "local" and run.settings.real_node
     kinds = Counter(entry.kind for entry in run.archive.verified.manifest.data)
     run.archive.data_kinds, reasons = data_scope(kinds, real_pods=real_pods, local_disk=local_disk)

@@ -21,7 +21,7 @@ from dr_lib.archive import VerifyResult, object_counts, verify_archive
 from dr_lib.archive.fsutil import ensure_private_dir
 from dr_lib.drill.timeline import iso
 from dr_lib.errors import UsageError
-from dr_lib.offsite.crypto import decrypt_file, is_encrypted, load_identities, plain_name
+from dr_lib.offsite.crypto import decrypt_into, is_encrypted
 
 LATEST = "latest"
 ACCEPTED = "an archive file (k3s-dr-*.tar.gz, or .tar.gz.age with offsite.identity_file) or 'latest'"
@@ -73,11 +73,8 @@ def private_copy(source: Path, work_dir: Path, identity_file: Path | None) -> Pa
     directory = work_dir / "archive"
     ensure_private_dir(directory)
     if is_encrypted(source):
-        if identity_file is None:
-            raise UsageError(f"{source.name} is encrypted: an age identity is needed",
-                             hint="set offsite.identity_file (K3S_DR_OFFSITE_IDENTITY_FILE)")
-        copy = directory / plain_name(source.name)
-        decrypt_file(source, copy, load_identities(identity_file))
+        copy = decrypt_into(source, directory, identity_file,
+                            hint="set offsite.identity_file (K3S_DR_OFFSITE_IDENTITY_FILE)")
     else:
         copy = directory / source.name
         _copy_regular_file(source, copy)

@@ -1,10 +1,11 @@
 """What the drill covered, as facts for the evidence (key ``coverage``, beside the report's scope
-limits): what kind of drill, what ran for real and what was simulated, which images and how each
+limits): what ran for real and what was simulated, which images and how each
 cluster got them, what did not apply and why, and for a drill of a real archive the archive
 itself and the Kubernetes versions on both sides.
 
 Recorded, not rendered: the report's summary reads these keys. Written into ``evidence.json`` in
-one place (:func:`drill_facts`, merged last by :func:`dr_lib.drill.evidence.build_evidence`).
+one place (:func:`drill_facts`, merged last by :func:`dr_lib.drill.evidence.build_evidence`, which
+writes the drill's ``kind`` from the same scope facts its summary reads).
 """
 
 from __future__ import annotations
@@ -13,8 +14,6 @@ from typing import Any
 
 from dr_lib.drill.run import DrillRun
 
-SYNTHETIC = "synthetic"
-ARCHIVE = "archive"
 MAX_PODS_LISTED = 500
 ARCHIVE_DEFINITIONS = {
     "rto": "seconds from the start of the restore (k3s-dr verify of the drill's copy of the archive) until "
@@ -65,10 +64,9 @@ def coverage(run: DrillRun) -> dict[str, Any]:
 
 
 def drill_facts(run: DrillRun) -> dict[str, Any]:
-    """The keys this module adds to the evidence (``kind`` and, for an archive drill, ``definitions`` are
-    the drill's own: they replace what the evidence says for a synthetic drill)."""
+    """The keys this module adds to the evidence (for an archive drill, ``definitions`` are its own: they
+    replace what the evidence says for a synthetic drill)."""
     facts: dict[str, Any] = {
-        "kind": ARCHIVE if run.settings.of_archive else SYNTHETIC,
         "coverage": coverage(run),
         "archive": None if run.archive is None else run.archive.to_json(),
         "kubernetes_versions": {"source": run.identity.get("kubernetes_version_source"),

@@ -1,8 +1,9 @@
 """Where the drill's pods ran, and why a pod does not start: read from the API server.
 
 A drill that claims its application is back must say whether containers really ran: pods on a
-node kwok manages are simulated (kwok marks them Running and Ready, no process exists), pods on
-any other node ran on a real kubelet. And a pod that can never become Ready (its image cannot be
+node kwok manages are simulated (kwok marks them Running and Ready, no process exists; the node is
+known by kwok's annotation, :func:`dr_lib.drill.live.node_info`), pods on any other node ran on a
+real kubelet. And a pod that can never become Ready (its image cannot be
 had, its container keeps crashing) must fail the wait early, naming the pod and the reason,
 rather than at the deadline with only "0/2 replicas Ready". Both rules are tables below.
 """
@@ -14,15 +15,10 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from dr_lib.drill.live import Unhealthy, wait_until
+from dr_lib.drill.live import Unhealthy, cluster_nodes, wait_until
 from dr_lib.errors import DeadlineExceeded, StepFailed
 from dr_lib.jsontypes import JSONObject
 from dr_lib.kube.client import Kube
-
-# Node annotation → why pods on such a node are simulated.
-SIMULATED_NODE_MARKS: dict[tuple[str, str], str] = {
-    ("kwok.x-k8s.io/node", "fake"): "kwok manages the node: it reports pods Running and Ready, no container runs",
-}
 
 # Container waiting reason → (seconds tolerated, why it means the pod will not start by itself).
 STUCK_REASONS: dict[str, tuple[float, str]] = {
@@ -34,11 +30,6 @@ STUCK_REASONS: dict[str, tuple[float, str]] = {
     "CrashLoopBackOff": (60.0, "the container keeps exiting"),
 }
 MAX_SHOWN = 6
-
-
-def node_is_simulated(node: JSONObject) -> bool:
-    annotations = (node.get("metadata") or {}).get("annotations") or {}
-    return any(annotations.get(key) == value for key, value in SIMULATED_NODE_MARKS)
 
 
 @dataclass(frozen=True)
@@ -124,13 +115,8 @@ def list_pods(kube: Kube, namespaces: Iterable[str]) -> list[JSONObject]:
     return pods
 
 
-def simulated_nodes(kube: Kube) -> set[str]:
-    nodes = kube.get("/api/v1/nodes").get("items") or []
-    return {str(n["metadata"]["name"]) for n in nodes if isinstance(n, dict) and node_is_simulated(n)}
-
-
 def read_pod_facts(kube: Kube, namespaces: Iterable[str]) -> list[PodFact]:
-    fake = simulated_nodes(kube)
+    fake = {node.name for node in cluster_nodes(kube) if node.simulated}
     return [pod_fact(pod, fake) for pod in list_pods(kube, namespaces)]
 
 

@@ -27,6 +27,7 @@ from dr_lib.drill.app import image_users
 from dr_lib.drill.commands import CommandRun
 from dr_lib.drill.images import ROLES
 from dr_lib.drill.timeline import FAILED, PASSED, SKIPPED, Phase, StepOutcome, Timeline
+from dr_lib.drill.trigger import field_problem
 from dr_lib.drill.verdict import Targets
 from dr_lib.drill.verify import Verification
 from dr_lib.errors import StepSkipped, UsageError
@@ -64,10 +65,23 @@ class DrillSettings:
     archive: Path | None = None
     from_remote: str | None = None
     identity_file: Path | None = None
+    # Who asked and who reviews (report fields), and the schedule the drill's RPO is set against.
+    ticket: str | None = None
+    reviewer: str | None = None
+    backup_interval_seconds: int | None = None  # config backup.interval
 
     @property
     def of_archive(self) -> bool:
         return self.archive is not None or self.from_remote is not None
+
+    @property
+    def subject(self) -> str:
+        """What the drill restores, for its start line: the archive of an archive drill, else the destroy mode."""
+        if self.archive is not None:
+            return f"archive {self.archive.name}"
+        if self.from_remote is not None:
+            return f"archive from offsite {self.from_remote}"
+        return f"destroy {self.destroy}"
 
     def check(self) -> DrillSettings:
         if self.provider not in PROVIDERS:
@@ -92,6 +106,10 @@ class DrillSettings:
         if self.provider == "kubeconfig" and not self.of_archive:
             # Up front, before anything starts: which pods would have no image (raises naming them).
             named_images(tuple(ROLES), self.images, image_users())
+        for name, value in (("--ticket", self.ticket), ("--reviewer", self.reviewer)):
+            problem = field_problem(name, value)
+            if problem is not None:
+                raise UsageError(problem)
         return self
 
 

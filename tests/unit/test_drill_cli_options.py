@@ -72,3 +72,21 @@ def test_the_drills_commands_write_nothing_of_the_hosts(tmp_path: object) -> Non
     # whatever the operator's config says, a drill's restore never moves a directory of this machine aside
     replacing = command_env(DrillSettings(), work, base={"K3S_DR_HOOKS_RESTORE_VOLUMES": "replace"})
     assert load_config("/dev/null", env=replacing).hooks.restore_volumes == "keep-existing"
+
+
+def test_the_drill_job_builds_an_archive_drills_settings(tmp_path: Path) -> None:
+    """The job (no CLI) resolves --archive, passes --from, the images and the age identity on."""
+    from dr_lib.config import config_from_text  # noqa: PLC0415
+    from dr_lib.jobs.drill import DrillOptions, settings  # noqa: PLC0415
+
+    archive = tmp_path / "k3s-dr-20261128T100000Z.tar.gz"
+    archive.write_bytes(b"not read here")
+    (tmp_path / "latest-backup.tar.gz").symlink_to(archive.name)
+    config = config_from_text(f"backup:\n  dir: {tmp_path}\noffsite:\n  identity_file: /etc/k3s-dr/age.key\n"
+                              "drill:\n  images:\n    app: mirror.internal/python:3.11\n", "test.yaml")
+    made = settings(config, DrillOptions(archive="latest"), None)
+    assert made.archive == archive and made.of_archive and made.subject == f"archive {archive.name}"
+    assert made.identity_file == Path("/etc/k3s-dr/age.key") and made.images["app"] == "mirror.internal/python:3.11"
+    pulled = settings(config, DrillOptions(from_remote="lab:k3s-dr-x.tar.gz"), None)
+    assert pulled.from_remote == "lab:k3s-dr-x.tar.gz" and pulled.subject == "archive from offsite lab:k3s-dr-x.tar.gz"
+    assert settings(config, DrillOptions(), None).subject == "destroy fresh"

@@ -40,7 +40,8 @@ def test_pods_on_kwok_nodes_are_recorded_as_simulated(tmp_path: Path) -> None:
     run.pods = {"source": [_pod("web-1", True), _pod("db-0", False)], "target": [_pod("web-2", True)]}
     facts = drill_facts(run)
     scope = facts["coverage"]
-    assert facts["kind"] == "synthetic" and facts["archive"] is None and "definitions" not in facts
+    assert facts["archive"] is None and "definitions" not in facts
+    assert build_evidence(run, judge(run.timeline, None, Targets(900, 3600)), utc_now())["kind"] == "synthetic"
     assert scope["simulated_nodes"] is True and scope["real_nodes"] is True
     assert scope["pod_counts"] == {"source": {"pods": 2, "real": 1, "simulated": 1, "running_and_ready": 2},
                                    "target": {"pods": 1, "real": 0, "simulated": 1, "running_and_ready": 1}}
@@ -66,7 +67,7 @@ def test_an_archive_drill_names_its_archive_and_says_what_did_not_apply(tmp_path
     run.inapplicable.append(("destroy", "losing the source cluster", "a drill never touches it"))
     run.inapplicable.append(("verify", "application data checks", "the archive holds no application data"))
     facts = drill_facts(run)
-    assert facts["kind"] == "archive" and facts["definitions"] == ARCHIVE_DEFINITIONS
+    assert facts["definitions"] == ARCHIVE_DEFINITIONS
     assert facts["kubernetes_versions"] == {"source": "v1.34.2", "target": "v1.35.4"}
     assert facts["archive"]["source_cluster"] == IDENTITY.to_dict() and facts["archive"]["name"] == archive.name
     scope = facts["coverage"]
@@ -75,7 +76,12 @@ def test_an_archive_drill_names_its_archive_and_says_what_did_not_apply(tmp_path
         scope["not_applicable"]
     assert scope["application_data"] == {"checked": False, "reason": "the archive holds no application data"}
     evidence = build_evidence(run, judge(run.timeline, None, Targets(900, 3600)), utc_now())
+    assert evidence["kind"] == "archive"
     assert evidence["definitions"]["rto"].startswith("seconds from the start of the restore")
+    limits = {limit["id"]: limit["what"] for limit in evidence["scope"]["limits"]}
+    assert "synthetic-application" not in limits and "not-production" not in limits  # the team's own archive
+    assert "no-datastore" in limits and "the archive holds no k3s datastore" in limits["no-datastore"]
+    assert "the archive holds no application data" in limits["no-volume-data"]
     assert evidence["coverage"] == scope and evidence["archive"]["sha256"] == run.archive.sha256
 
 

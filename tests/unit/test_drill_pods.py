@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 
+from dr_lib.drill.live import node_info
 from dr_lib.drill.pods import (
     STUCK_REASONS,
     StuckWatch,
     describe_stuck,
-    node_is_simulated,
     pod_fact,
     stuck_containers,
 )
@@ -31,10 +31,11 @@ def _pod(name: str, node: str = "localhost", *, waiting: str | None = None, read
 
 
 def test_kwok_nodes_are_simulated_real_kubelets_are_not() -> None:
-    assert node_is_simulated(_node("kwok-0", **{"kwok.x-k8s.io/node": "fake"}))
-    assert not node_is_simulated(_node("localhost"))
-    assert not node_is_simulated(_node("k3d-drill-server-0", **{"kwok.x-k8s.io/node": "real"}))
-    assert not node_is_simulated({"metadata": {"name": "bare"}})
+    assert node_info(_node("kwok-0", **{"kwok.x-k8s.io/node": "fake"})).simulated
+    assert not node_info(_node("localhost")).simulated
+    assert not node_info(_node("k3d-drill-server-0", **{"kwok.x-k8s.io/node": "real"})).simulated
+    assert not node_info({"metadata": {"name": "bare"}}).simulated
+    assert not node_info({"metadata": {"name": "hostile", "annotations": {"kwok.x-k8s.io/node": ["fake"]}}}).simulated
 
 
 def test_pod_facts_say_where_and_how_a_pod_ran() -> None:

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from dr_lib.cli.metrics import monitoring_files
 from dr_lib.config import config_from_text
 from dr_lib.errors import EnvironmentProblem
 from dr_lib.host.fsops import Root
 from dr_lib.host.install import install
 from dr_lib.host.steps import Kind
+from dr_lib.jobs.host import monitoring_files
 from dr_lib.metrics.assets import AssetOptions, rules_yaml
 from dr_lib.metrics.assets.dashboard import dashboard_json
 
