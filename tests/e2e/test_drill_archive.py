@@ -130,6 +130,12 @@ def test_the_archive_comes_back_on_the_real_node(source: Source, tmp_path: Path)
     assert evidence["kubernetes_versions"]["source"] == manifest.cluster.kubernetes_version
     assert evidence["kubernetes_versions"]["target"].startswith("v1.")
     assert evidence["kind"] == "archive" and evidence["definitions"]["rpo"].startswith("seconds from the archive")
+    # the start line names the archive; the team's own archive on real kubelets: neither synthetic nor
+    # "not production", no simulated node; only the data and datastore it does not hold limit the pass
+    assert f"provider local, archive {source.full.name}, real node; report in" in stderr
+    assert result["scope_limits"] == ["no-volume-data", "no-datastore"] and result["scope"] == "limited"
+    assert evidence["verdict_summary"] == result["verdict_summary"] == "pass (limited scope)"
+    assert "the archive holds no application data" in evidence["scope"]["limits"][0]["what"]
     scope = evidence["coverage"]
     assert {(n["step"], n["what"]) for n in scope["not_applicable"]} >= {
         ("source", "seeding an application"), ("backup", "taking a backup with k3s-dr backup"),
@@ -182,6 +188,7 @@ def test_a_copy_pulled_from_offsite_is_drilled(source: Source, s3_server: S3Serv
     assert evidence["archive"]["obtained"].startswith("pulled from offsite target lab")
     assert evidence["archive"]["pull"]["encrypted"] is True and evidence["archive"]["pull"]["verified"] is True
     assert "pull" in {p["phase"] for p in evidence["timeline"]["phases"] if p["step"] == "source"}
+    assert f"archive from offsite lab:{source.full.name}" in stderr
     assert result["rpo_seconds"] > 0 and result["objects"] > 0
 
 
@@ -242,6 +249,7 @@ def test_the_archives_volume_data_comes_back_and_is_checked(tmp_path: Path) -> N
     assert [(c["kind"], c["ok"]) for c in checks] == [("volume", True)], checks
     assert checks[0]["detail"] == f"placed at {orders}, tree sha256 matches"
     assert evidence["coverage"]["application_data"]["checked"] is True
+    assert result["scope_limits"] == ["no-datastore"], "its volume data was checked: that limit is lifted"
     storefront = [p for p in evidence["coverage"]["pods"]["target"] if p["name"].startswith("storefront-")]
     assert [(p["node"], p["phase"], p["ready"]) for p in storefront] == [("localhost", "Running", True)]
     assert not orders.exists(), "the drill leaves this machine's disk as it found it"
