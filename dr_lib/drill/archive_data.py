@@ -33,24 +33,29 @@ PLACED = "placed"  # the restore's action for a volume put into a directory that
 PUT_BACK = frozenset({PLACED, "replaced"})
 
 
+# Data kind → (what the target needs for the kind to be restored and checked, why it is not without it).
+DATA_NEEDS: dict[str, tuple[str, str]] = {
+    VOLUME: ("local_disk", "volume copies: restore puts them on the disk of the machine it runs on, and no node of "
+                           "the target has this machine's disk (the local provider's --real-node has)"),
+    HOOK_DUMP: ("real_pods", "dumps: every node of the target is simulated (kwok), no container runs to receive "
+                             "them"),
+}
+
+
 def data_scope(kinds: Counter[str], *, real_pods: bool, local_disk: bool) -> tuple[set[str], list[str]]:
     """(the data kinds restored and checked, why each other kind is not). Pure."""
     if not kinds:
         return set(), ["the archive holds no application data (no volume copies, no dumps)"]
+    target_has = {"local_disk": local_disk, "real_pods": real_pods}
     checked: set[str] = set()
     why: list[str] = []
-    if kinds[VOLUME]:
-        if local_disk:
-            checked.add(VOLUME)
+    for kind, (need, reason) in DATA_NEEDS.items():
+        if not kinds[kind]:
+            continue
+        if target_has[need]:
+            checked.add(kind)
         else:
-            why.append(f"{kinds[VOLUME]} volume copies: restore puts them on the disk of the machine it runs on, and "
-                       "no node of the target has this machine's disk (the local provider's --real-node has)")
-    if kinds[HOOK_DUMP]:
-        if real_pods:
-            checked.add(HOOK_DUMP)
-        else:
-            why.append(f"{kinds[HOOK_DUMP]} dumps: every node of the target is simulated (kwok), no container runs "
-                       "to receive them")
+            why.append(f"{kinds[kind]} {reason}")
     return checked, why
 
 
