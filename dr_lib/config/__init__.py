@@ -7,13 +7,15 @@ Precedence, lowest first: defaults (the seed's paths) → the YAML file → ``K3
 environment variables (``K3S_DR_BACKUP_DIR`` overrides ``backup.dir``).
 """
 
-from dr_lib.config.fields import CONFIG_ENV, DEFAULT_CONFIG_PATH, ENV_PREFIX, parse_duration
+from dr_lib.config.fields import CONFIG_ENV, DEFAULT_CONFIG_PATH, ENV_PREFIX, parse_duration, parse_size
 from dr_lib.config.loader import config_from_text, duration_seconds, load_config
 from dr_lib.config.schema import (
     BackupConfig,
     ChecksConfig,
     Config,
     DataConfig,
+    DrillConfig,
+    DrillImagesConfig,
     HooksConfig,
     MetricsConfig,
     OffsiteConfig,
@@ -31,6 +33,8 @@ __all__ = [
     "ChecksConfig",
     "Config",
     "DataConfig",
+    "DrillConfig",
+    "DrillImagesConfig",
     "HooksConfig",
     "MetricsConfig",
     "OffsiteConfig",
@@ -42,4 +46,5 @@ __all__ = [
     "duration_seconds",
     "load_config",
     "parse_duration",
+    "parse_size",
 ]

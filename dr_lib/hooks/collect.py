@@ -17,6 +17,7 @@ The backup run calls a :class:`DataCollector` with its connection, spool directo
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -42,15 +43,18 @@ from dr_lib.hooks import digestcache
 from dr_lib.hooks.confine import locate
 from dr_lib.hooks.databatch import DataBatch, Outcome, Pending, RepositoryCheck, SpoolSink
 from dr_lib.hooks.pods import running_pods, workload_of
+from dr_lib.hooks.policy import ignored_annotations
 from dr_lib.hooks.presets import dump_census
 from dr_lib.hooks.pvdata import VolumeSource, resolve_volume
 from dr_lib.hooks.redact import Redactor, redactor_for_pod
 from dr_lib.hooks.runner import HookOutcome, judge, run_in_pod
 from dr_lib.hooks.settings import HookSettings
-from dr_lib.hooks.spec import Hook, PodPlan, plan_for_pod
+from dr_lib.hooks.spec import Hook, PodPlan, declaration_on_error, plan_for_pod
 from dr_lib.hooks.zfs import ZfsBackend
 from dr_lib.jsontypes import JSONObject
 from dr_lib.kube.client import Kube
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -59,6 +63,7 @@ class _Run:
     outcomes: list[HookOutcome] = field(default_factory=list)
     stored: list[Outcome] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)  # hook annotations outside hooks.annotation_namespaces
 
 
 class DataCollector:
@@ -97,7 +102,7 @@ class DataCollector:
                        "dumps": [o.entry.to_dict() for o in run.stored if o.entry and o.item.kind == HOOK_DUMP],
                        "repository": {"path": str(repository.path), "created": batch.created_repository,
                                       "snapshots": batch.snapshots, "check": verification} if stored else None,
-                       "failures": list(run.failures), "partial": self.partial,
+                       "failures": list(run.failures), "ignored": list(run.ignored), "partial": self.partial,
                        "seconds": round(time.monotonic() - started, 3)}
         key = repository.key_file.read_bytes() if stored else b""
         reference = RepositoryRef(sha256_file(repository.key_file), len(key)) if stored else None
@@ -138,12 +143,14 @@ class DataCollector:
             namespace = str(pod["metadata"].get("namespace", ""))
             if not self.settings.namespace_wanted(namespace):
                 continue
+            ignored = ignored_annotations(pod, self.settings.defaults)
+            if ignored is not None:
+                log.warning("%s", ignored)
+                run.ignored.append(ignored)
             try:
                 plan = plan_for_pod(pod, self.settings.rules, self.settings.defaults)
-            except HookSpecError as exc:
-                # A wrong declaration is the operator's to fix: it fails the backup unless the pod says continue.
-                policy = str((pod["metadata"].get("annotations") or {}).get("hook.k3s-dr.io/on-error", "")).lower()
-                self._failed(run, f"{exc}", "continue" if policy == "continue" else self.settings.defaults.on_error)
+            except HookSpecError as exc:  # judged by the policy of where it was declared (annotations: continue)
+                self._failed(run, f"{exc}", declaration_on_error(pod, self.settings.rules, self.settings.defaults))
                 continue
             if plan is not None:
                 plans.append((pod, plan))

@@ -7,9 +7,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from dr_lib.config import DataConfig, HooksConfig, duration_seconds
+from dr_lib.config import DataConfig, HooksConfig, duration_seconds, parse_size
 from dr_lib.errors import ConfigError, HookSpecError
-from dr_lib.hooks.spec import Defaults, plan_from_rule
+from dr_lib.hooks.policy import Defaults
+from dr_lib.hooks.spec import plan_from_rule
 
 VOLUME_POLICIES = ("keep-existing", "replace")
 
@@ -35,14 +36,14 @@ class HookSettings:
                     exclude_namespaces: tuple[str, ...] | frozenset[str] = (),
                     namespace_mapping: tuple[tuple[str, str], ...] = (),
                     data: DataConfig | None = None) -> HookSettings:
-        defaults = Defaults(float(duration_seconds(config.timeout)), config.on_error)
+        defaults = _defaults(config)
         rules = tuple(dict(rule) for rule in config.rules)
         _check_rules(rules, defaults)
         nodes = frozenset(config.local_nodes) or frozenset({"localhost", socket.gethostname()})
         data = data or DataConfig()
         return cls(defaults, rules, config.volume_backend, nodes, frozenset(include_namespaces),
                    frozenset(exclude_namespaces), float(duration_seconds(config.restore_wait)),
-                   config.restore_volumes, namespace_mapping, _listed(data.volume_roots), _listed(data.zfs_datasets),
+                   config.restore_volumes, namespace_mapping, volume_roots(data), _listed(data.zfs_datasets),
                    data.verify_cycle, float(duration_seconds(data.timeout)))
 
     def mapped(self, namespace: str) -> str:
@@ -54,10 +55,23 @@ class HookSettings:
         return namespace not in self.exclude_namespaces
 
 
+def volume_roots(data: DataConfig) -> tuple[str, ...]:
+    """The directories volumes are backed up from and restored to (``data.volume_roots``)."""
+    return _listed(data.volume_roots)
+
+
 def _listed(value: tuple[str, ...] | str) -> tuple[str, ...]:
     """A list from the config file, or comma-separated text from the environment."""
     items = value.split(",") if isinstance(value, str) else value
     return tuple(item.strip() for item in items if item.strip())
+
+
+def _defaults(config: HooksConfig) -> Defaults:
+    timeout, ceiling = float(duration_seconds(config.timeout)), float(duration_seconds(config.max_timeout))
+    if timeout > ceiling:
+        raise ConfigError("hooks.timeout", config.timeout, f"a duration up to hooks.max_timeout ({config.max_timeout})")
+    return Defaults(timeout, config.on_error, config.annotation_on_error, ceiling, parse_size(config.max_dump_size),
+                    frozenset(config.annotation_namespaces))
 
 
 def _check_rules(rules: tuple[Mapping[str, Any], ...], defaults: Defaults) -> None:

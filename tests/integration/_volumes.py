@@ -27,7 +27,7 @@ def hostpath_claim_pod(kube: Kube, namespace: str, data: Path, *, claim: str = "
             "resources": {"requests": {"storage": "1Gi"}}}}),
         (f"/api/v1/namespaces/{namespace}/pods", {"metadata": {"name": pod, "annotations": {
             "backup.k3s-dr.io/volumes": claim}}, "spec": {
-            "containers": [{"name": "main", "image": "registry.example.com/app:1"}],
+            "containers": [{"name": "main", "image": "docker.io/local/debian:bookworm"}],  # kwok: nothing runs
             "volumes": [{"name": claim, "persistentVolumeClaim": {"claimName": claim}}]}}),
     ):
         response = kube.request("POST", path, body=body)

@@ -13,6 +13,7 @@ ARCHIVE_FORMAT = "k3s-dr-archive"
 ARCHIVE_FORMAT_VERSIONS = (1, 2)  # 2: the archive references data in the data repository
 MANIFEST_MEMBER = "manifest.json"
 PRIVATE_BITS = 0o077  # group and others
+MAX_FAILURE_SHOWN = 400  # of one recorded failure, in a finding (the archive's text: bounded)
 # How k3s-dr names archives (dr_lib.archive.format.ARCHIVE_NAME; the checks stay apart from dr_lib.archive).
 ARCHIVE_NAME = re.compile(r"^k3s-dr-\d{8}T\d{6}Z\.tar\.gz$")
 
@@ -238,6 +239,23 @@ def expected_kinds(facts: HostFacts) -> Finding:
     evidence = f"{inspected.name} holds {len(present)} kind(s); expected: {', '.join(expected)}"
     if missing:
         return failed(f"{inspected.name} lacks expected kind(s): {', '.join(missing)}", evidence)
+    return passed(evidence)
+
+
+def application_data_complete(facts: HostFacts) -> Finding:
+    inspected = facts.files.inspected
+    if inspected is None or inspected.manifest is None:
+        return not_applicable("no readable manifest to judge: see DR-ARCH-001")
+    members = inspected.manifest.get("data") or []
+    failures = inspected.manifest.get("data_failures") or []
+    if not isinstance(failures, list):
+        failures = [f"data_failures is a {type(failures).__name__}, not a list: cannot tell what is missing"]
+    evidence = (f"{inspected.name}: {len(members) if isinstance(members, list) else '?'} application data "
+                f"member(s), {len(failures)} failure(s) recorded")
+    if failures:
+        more = f" (+{len(failures) - 1} more)" if len(failures) > 1 else ""
+        return failed(f"{inspected.name} was promoted without some application data: "
+                      f"{str(failures[0])[:MAX_FAILURE_SHOWN]}{more}", evidence)
     return passed(evidence)
 
 
