@@ -33,10 +33,13 @@ def _progress(line: str) -> None:
 @click.option("--nodes", type=click.IntRange(1, 20), default=2, show_default=True, help="Simulated nodes per cluster.")
 @click.option("--wait-timeout", default="5m", show_default=True,
               help="Deadline of `k3s-dr restore --wait` inside the drill.")
+@click.option("--kubernetes-version", default=None, metavar="VERSION",
+              help="Kubernetes release of the clusters the drill starts (local, k3d): a supported minor (1.37), "
+                   "its patch (1.37.2), newest or oldest [default: newest; `k3s-dr cluster versions`].")
 @click.pass_context
 def drill(  # noqa: PLR0917 - click passes each option as an argument
     ctx: click.Context, as_json: bool, provider: str, real_node: bool, reports: str, destroy: str | None,
-    kubeconfig: str | None, nodes: int, wait_timeout: str,
+    kubeconfig: str | None, nodes: int, wait_timeout: str, kubernetes_version: str | None,
 ) -> None:
     """Run a restore drill: seed an application, back it up, lose it, restore it, verify it,
     judge RTO and RPO against the targets; write the report to REPORTS/<UTC time>-<id>/."""
@@ -54,6 +57,7 @@ def drill(  # noqa: PLR0917 - click passes each option as an argument
         reports_root=Path(reports), kubeconfig=Path(chosen_kubeconfig) if chosen_kubeconfig else None,
         targets=Targets(duration_seconds(config.targets.rto), duration_seconds(config.targets.rpo)),
         restore_wait_timeout=wait_timeout, nodes=nodes, config_path=context.config_path or config.source,
+        kubernetes_version=kubernetes_version,
     ).check()
     try:
         outcome = run_drill(settings, _progress)

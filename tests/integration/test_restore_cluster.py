@@ -27,7 +27,7 @@ from dr_lib.kube.writing import Writer
 from dr_lib.restore.diff import diff_archive
 from dr_lib.restore.plan import PlanOptions
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.compat]
 
 
 @pytest.fixture(scope="module")

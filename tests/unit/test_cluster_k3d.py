@@ -2,14 +2,17 @@
 
 from pathlib import Path
 
-from k3s_dr_testbed.clusters.binaries import K8S_VERSION
-from k3s_dr_testbed.clusters.k3d import K3S_IMAGE, create_argv, delete_argv, kubeconfig_argv
+import pytest
+
+from dr_lib.errors import UsageError
+from k3s_dr_testbed.clusters import versions
+from k3s_dr_testbed.clusters.k3d import K3S_IMAGE, K3S_IMAGE_ENV, create_argv, delete_argv, k3s_image, kubeconfig_argv
 
 
 def test_create_pins_the_k3s_image_waits_and_skips_the_load_balancer() -> None:
     argv = create_argv("drill")
     assert argv[:4] == ["k3d", "cluster", "create", "drill"]
-    assert argv[argv.index("--image") + 1] == K3S_IMAGE == f"rancher/k3s:{K8S_VERSION}-k3s1"
+    assert argv[argv.index("--image") + 1] == K3S_IMAGE == versions.newest().k3s_image
     assert "--wait" in argv and "--no-lb" in argv
     assert argv[argv.index("--timeout") + 1] == "120s"
     assert argv[argv.index("--agents") + 1] == "0"
@@ -32,3 +35,11 @@ def test_kubeconfig_and_delete_lines() -> None:
     assert kubeconfig_argv("drill", Path("/x/kc.yaml")) == ["k3d", "kubeconfig", "write", "drill", "--output",
                                                             "/x/kc.yaml"]
     assert delete_argv("drill") == ["k3d", "cluster", "delete", "drill"]
+
+
+def test_the_image_follows_the_asked_release_then_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(K3S_IMAGE_ENV, "rancher/k3s:v1.36.0-k3s1")
+    assert k3s_image() == "rancher/k3s:v1.36.0-k3s1"  # the workflow's matrix entry when no release is asked
+    assert k3s_image("oldest") == versions.oldest().k3s_image  # an asked release wins: the table's image
+    with pytest.raises(UsageError, match=r"'1\.30' is not supported"):
+        k3s_image("1.30")
