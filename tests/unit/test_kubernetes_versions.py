@@ -192,3 +192,11 @@ def test_a_drill_checks_the_release_before_it_runs(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="not with an existing cluster"):
         DrillSettings(provider="kubeconfig", destroy="wipe", kubeconfig=tmp_path / "kc",
                       kubernetes_version="1.35").check()
+
+
+def test_the_reference_hosts_stand_in_runs_the_release_flags_too() -> None:
+    from k3s_dr_testbed.lab.standin import run_script  # noqa: PLC0415 - the lab's stand-in, this test only
+
+    newest, oldest = run_script("v1.37.2"), run_script("v1.35.4")
+    assert "--kubelet-preferred-address-types=Hostname --endpoint-reconciler-type=none\n" in newest
+    assert "--kubelet-preferred-address-types=Hostname\n" in oldest and "@" not in oldest + newest
