@@ -64,7 +64,8 @@ exec {STANDIN_DIR}/kube-apiserver --etcd-servers=http://127.0.0.1:{KINE_PORT} --
 
 def run_script(kubernetes_version: str) -> str:
     """RUN_SCRIPT with the API server flags that release needs (k3s_dr_testbed/clusters/versionflags.py)."""
-    return RUN_SCRIPT.replace("@RELEASE_FLAGS@", " ".join(flags_for(APISERVER, kubernetes_version))).replace(" \n", "\n")
+    flags = " ".join(flags_for(APISERVER, kubernetes_version))
+    return RUN_SCRIPT.replace("@RELEASE_FLAGS@", flags).replace(" \n", "\n")
 
 # Python, because the image has no curl: waits until the API server answers /readyz.
 WAIT_READY_SCRIPT = f"""\
