@@ -21,11 +21,13 @@ class NotUserRule:
     resource: str | None = None  # ``plural`` or ``plural.group``
     namespaces: frozenset[str] | None = None  # "" for cluster-scoped objects
     names: frozenset[str] | None = None
+    name_prefix: str | None = None  # for names the cluster generates (a fixed part, then a hash)
 
     def matches(self, resource: str, namespace: str, name: str) -> bool:
         return ((self.resource is None or resource == self.resource)
                 and (self.namespaces is None or namespace in self.namespaces)
-                and (self.names is None or name in self.names))
+                and (self.names is None or name in self.names)
+                and (self.name_prefix is None or name.startswith(self.name_prefix)))
 
 
 # What a freshly started, empty k3s already has: counting it as "present" would hide a loss.
@@ -39,6 +41,9 @@ NOT_USER_OBJECTS: tuple[NotUserRule, ...] = (
                 resource="configmaps", names=frozenset({"kube-root-ca.crt"})),
     NotUserRule("the API server's own Service, which it recreates at start",
                 resource="services", namespaces=frozenset({"default"}), names=frozenset({"kubernetes"})),
+    NotUserRule("the API server's serving CA, which the controller manager publishes (Kubernetes >= 1.37)",
+                resource="clustertrustbundles.certificates.k8s.io", namespaces=frozenset({""}),
+                name_prefix="kubernetes.io:kube-apiserver-serving:"),
 )
 
 

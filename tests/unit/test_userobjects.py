@@ -21,6 +21,10 @@ from dr_lib.restore.plan import ObjectKey
     ("configmaps", "shop", "kube-root-ca.crt", "the CA bundle the root-CA publisher puts in every namespace"),
     ("services", "default", "kubernetes", "the API server's own Service"),
     ("clusterroles.rbac.authorization.k8s.io", "", "mine", None),
+    ("clustertrustbundles.certificates.k8s.io", "", "kubernetes.io:kube-apiserver-serving:83a667f358d37c71839d81af",
+     "the API server's serving CA"),
+    ("clustertrustbundles.certificates.k8s.io", "", "example.com:mysigner:1", None),
+    ("configmaps", "shop", "kubernetes.io:kube-apiserver-serving:x", None),  # the prefix alone is not enough
 ])
 def test_rules_with_reasons(resource: str, namespace: str, name: str, reason: str | None) -> None:
     found = not_user_reason(resource, namespace, name)
