@@ -6,14 +6,13 @@ after sanitizing (``diff`` exits 0), pods Ready, the claim Bound, generated valu
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from restore_cli import run_process, write_config
 from restore_snapshot import snapshot
-from restore_workloads import create_workloads
+from restore_workloads import create_workloads, wait_settled
 
 from dr_lib.archive import read_manifest
 from dr_lib.kube.client import Kube
@@ -25,17 +24,6 @@ from k3s_dr_testbed.clusters import versions
 pytestmark = pytest.mark.slow
 
 
-def _settled(kube: Kube, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        pods = kube.get("/api/v1/namespaces/shop/pods")["items"]
-        claim = kube.get("/api/v1/namespaces/data/persistentvolumeclaims/db")
-        if len(pods) >= 3 and claim.get("status", {}).get("phase") == "Bound":
-            return
-        time.sleep(0.5)
-    raise AssertionError("the workload set did not settle")
-
-
 def test_backup_on_the_oldest_release_restores_onto_the_newest(cluster_factory: Any, tmp_path: Path) -> None:
     old, new = versions.oldest(), versions.newest()
     assert old != new, "one supported release only: nothing crosses"
@@ -44,7 +32,7 @@ def test_backup_on_the_oldest_release_restores_onto_the_newest(cluster_factory: 
     assert (source.kubernetes_version, target.kubernetes_version) == (old.kubernetes, new.kubernetes)
     with Kube.from_kubeconfig(source.kubeconfig) as kube:
         create_workloads(kube)
-        _settled(kube)
+        wait_settled(kube)
         archive = snapshot(source.kubeconfig, tmp_path / "backups", kube)
     assert read_manifest(archive).cluster.kubernetes_version == old.kubernetes
 
