@@ -87,6 +87,14 @@ class IntegrityError(DRError):
     exit_code = ExitCode.INTEGRITY
 
 
+class SnapshotRefused(IntegrityError):
+    """Auto-restore refused the snapshot link's target: not an archive k3s-dr wrote and verified in backup.dir."""
+
+
+class UnreadableEvidence(IntegrityError):
+    """A report file (drill evidence, check results, a seal) that cannot be taken as evidence; says why."""
+
+
 class LockBusy(DRError):
     """Another backup or restore holds the lock."""
 

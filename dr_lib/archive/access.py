@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,10 +12,9 @@ from dr_lib.archive.documents import check_document, iter_documents, parse_docum
 from dr_lib.archive.fsutil import create_private, os_problem, unlink_quietly
 from dr_lib.archive.manifest import FileEntry, Manifest
 from dr_lib.archive.reader import ArchiveStream, check_digest, copy_member, hashed, open_archive, skip_member
+from dr_lib.archive.userobjects import count_user_objects as count_in
 from dr_lib.clock import monotonic
 from dr_lib.errors import IntegrityError
-
-ObjectSink = Callable[[FileEntry, dict[str, Any]], None]
 
 
 @dataclass(frozen=True)
@@ -27,6 +26,7 @@ class VerifyResult:
     bytes: int
     manifest: Manifest
     seconds: float
+    user_objects: int = 0  # counted from its objects by the current rules (dr_lib.archive.userobjects)
 
     @property
     def objects(self) -> int:
@@ -52,7 +52,7 @@ def _resource_documents(stream: ArchiveStream, entry: FileEntry, *,
     for count, raw in enumerate(iter_documents(reader.as_io(), where=entry.path), start=1):
         obj = parse(raw, where=f"{entry.path} document {count}")
         if obj["kind"] != entry.kind or obj["apiVersion"] != entry.api_version:
-            raise IntegrityError(f"{entry.path} document {count} is {obj['apiVersion']} {obj['kind']}, "
+            raise IntegrityError(f"{entry.path} document {count} is {obj['apiVersion'][:80]} {obj['kind'][:80]}, "
                                  f"the manifest says {entry.api_version} {entry.kind}")
         yield obj
     check_digest(entry.path, reader, entry.bytes, entry.sha256)
@@ -60,13 +60,19 @@ def _resource_documents(stream: ArchiveStream, entry: FileEntry, *,
         raise IntegrityError(f"{entry.path} holds {count} objects, the manifest says {entry.objects}")
 
 
-def _walk(path: str | Path, on_object: ObjectSink | None) -> tuple[Manifest, str, int]:
+def _user_objects(stream: ArchiveStream, manifest: Manifest, entry: FileEntry) -> int:
+    """The user objects of one resources member, counted from its objects; checked against the manifest's
+    count when the manifest counted by the current rules (a forged count would mislead the shrink guard)."""
+    counted = count_in(entry.resource, _resource_documents(stream, entry, exact=False))
+    if manifest.counts_current and entry.user_objects != counted:
+        raise IntegrityError(f"{entry.path} holds {counted} user objects, the manifest says {entry.user_objects}")
+    return counted
+
+
+def _walk(path: str | Path) -> tuple[Manifest, str, int, int]:
     with open_archive(path) as stream:
         manifest = stream.read_manifest()
-        for entry in manifest.files:
-            for obj in _resource_documents(stream, entry, exact=on_object is not None):
-                if on_object is not None:
-                    on_object(entry, obj)
+        user_objects = sum(_user_objects(stream, manifest, entry) for entry in manifest.files)
         datastore = manifest.datastore
         if datastore is not None:
             skip_member(stream, datastore.path, datastore.bytes, datastore.sha256)
@@ -76,7 +82,7 @@ def _walk(path: str | Path, on_object: ObjectSink | None) -> tuple[Manifest, str
         for data in manifest.data:
             skip_member(stream, data.path, data.bytes, data.sha256)
         sha256, size = stream.finish()
-    return manifest, sha256, size
+    return manifest, sha256, size, user_objects
 
 
 def verify_archive(path: str | Path) -> VerifyResult:
@@ -85,8 +91,17 @@ def verify_archive(path: str | Path) -> VerifyResult:
     Raises :class:`IntegrityError` with the first reason found.
     """
     started = monotonic()
-    manifest, sha256, size = _walk(path, None)
-    return VerifyResult(Path(path), sha256, size, manifest, monotonic() - started)
+    manifest, sha256, size, user_objects = _walk(path)
+    return VerifyResult(Path(path), sha256, size, manifest, monotonic() - started, user_objects)
+
+
+def count_user_objects(path: str | Path) -> int:
+    """User objects of an archive by the current rules, counted from its objects (each document checked,
+    the members' checksums too); the application data after them is not read."""
+    with open_archive(path) as stream:
+        manifest = stream.read_manifest()
+        return sum(count_in(entry.resource, _resource_documents(stream, entry, exact=False))
+                   for entry in manifest.files)
 
 
 def read_manifest(path: str | Path) -> Manifest:
@@ -153,5 +168,5 @@ def object_counts(manifest: Manifest) -> dict[str, int]:
     return {entry.resource: entry.objects for entry in manifest.files}
 
 
-__all__ = ["DatastoreFiles", "VerifyResult", "extract_datastore", "iter_archive_objects", "object_counts",
-           "read_manifest", "verify_archive"]
+__all__ = ["DatastoreFiles", "VerifyResult", "count_user_objects", "extract_datastore", "iter_archive_objects",
+           "object_counts", "read_manifest", "verify_archive"]

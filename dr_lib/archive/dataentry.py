@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dr_lib.archive.format import shown
 from dr_lib.errors import IntegrityError
 
 DATA_DIR = "data"
@@ -61,14 +62,14 @@ def data_entry_from_dict(data: Any, index: int) -> DataEntry:
         raise IntegrityError(f"{where} is {type(data).__name__}: expected an object")
     path, kind, size, sha, meta = (data.get(k) for k in ("path", "kind", "bytes", "sha256", "meta"))
     if not isinstance(path, str) or not is_data_member(path):
-        raise IntegrityError(f"{where}.path is {path!r}: expected data/hooks/<ns>/<pod>/<hook>.dump or "
+        raise IntegrityError(f"{where}.path is {shown(path)}: expected data/hooks/<ns>/<pod>/<hook>.dump or "
                              "data/volumes/<ns>/<name>.tar|.zfs with lower-case names")
     if kind not in DATA_KINDS:
-        raise IntegrityError(f"{where}.kind is {kind!r}: expected one of {', '.join(DATA_KINDS)}")
+        raise IntegrityError(f"{where}.kind is {shown(kind)}: expected one of {', '.join(DATA_KINDS)}")
     if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-        raise IntegrityError(f"{where}.bytes is {size!r}: expected a count ≥ 0")
+        raise IntegrityError(f"{where}.bytes is {shown(size)}: expected a count ≥ 0")
     if not isinstance(sha, str) or _SHA256.match(sha) is None:
-        raise IntegrityError(f"{where}.sha256 is {sha!r}: expected 64 lower-case hex digits")
+        raise IntegrityError(f"{where}.sha256 is {shown(sha)}: expected 64 lower-case hex digits")
     if meta is None:
         meta = {}
     if not isinstance(meta, Mapping):

@@ -120,7 +120,9 @@ def parse_document(raw: bytes, *, where: str) -> dict[str, Any]:
         start = len(text) - len(text.lstrip())
         obj, end = _decode(text, start)
     except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError included
-        raise IntegrityError(f"{where}: document does not parse: {exc}") from None
+        raise IntegrityError(f"{where}: document does not parse: {str(exc)[:200]}") from None
+    except RecursionError:  # the decoder recurses once per nesting level: [[[[… ends here
+        raise IntegrityError(f"{where}: document is nested too deeply to be an API object") from None
     if text[end:].strip():
         raise IntegrityError(f"{where}: document does not parse: extra data at character {end}")
     return _checked(obj, where)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from typing import Any
 
 FORMAT_NAME = "k3s-dr-archive"
 FORMAT_VERSION = 1
@@ -87,3 +88,11 @@ def format_time(moment: datetime) -> str:
 def parse_time(text: str) -> datetime:
     """Inverse of :func:`format_time`; raises ValueError for anything else."""
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
+def shown(value: Any, limit: int = 80) -> str:
+    """A value read from an archive, for an error message: one short line, however large or deep it is."""
+    if isinstance(value, (dict, list)) and value:  # repr of [[[[… recurses as deep as the input
+        return f"a JSON {'object' if isinstance(value, dict) else 'array'} of {len(value)} items"
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"

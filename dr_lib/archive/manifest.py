@@ -16,6 +16,7 @@ from typing import Any
 
 from dr_lib.archive import format as fmt
 from dr_lib.archive.dataentry import DataEntry, data_from_manifest, data_to_manifest
+from dr_lib.archive.userobjects import RULES_VERSION
 from dr_lib.errors import IntegrityError
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -92,16 +93,22 @@ class Manifest:
     format_version: int = fmt.FORMAT_VERSION
     data: tuple[DataEntry, ...] = ()  # application data members (dataentry.py), after the datastore
     data_failures: tuple[str, ...] = ()
+    user_objects_rules: int | None = None  # the userobjects.RULES_VERSION files[].user_objects were counted by
 
     @property
     def objects(self) -> int:
         return sum(entry.objects for entry in self.files)
 
     @property
+    def counts_current(self) -> bool:
+        """Whether files[].user_objects were counted by the rules of this version (none: older archives)."""
+        return self.user_objects_rules == RULES_VERSION and all(e.user_objects is not None for e in self.files)
+
+    @property
     def user_objects(self) -> int | None:
-        """User objects of all kinds, None when any kind was not counted (archives of older versions)."""
-        counts = [entry.user_objects for entry in self.files]
-        return None if any(count is None for count in counts) else sum(c for c in counts if c is not None)
+        """User objects of all kinds by the current rules; None when the archive counted them otherwise
+        (older versions counted bootstrap RBAC and k3s's add-ons) or not at all: recount its objects."""
+        return sum(e.user_objects or 0 for e in self.files) if self.counts_current else None
 
     @property
     def created_at(self) -> datetime:
@@ -121,6 +128,7 @@ class Manifest:
             "files": [entry.to_dict() for entry in self.files], "objects": self.objects,
             "datastore": None if self.datastore is None else self.datastore.to_dict(),
             "scope": dict(self.scope), **data_to_manifest(self.data, self.data_failures),
+            **({} if self.user_objects_rules is None else {"user_objects_rules": self.user_objects_rules}),
         }
 
     def to_json(self) -> bytes:
@@ -131,7 +139,7 @@ def _need(data: Mapping[str, Any], key: str, kind: type | tuple[type, ...], wher
     value = data.get(key)
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-        raise IntegrityError(f"manifest field {where}{key} is {value!r}: expected {names}")
+        raise IntegrityError(f"manifest field {where}{key} is {fmt.shown(value)}: expected {names}")
     return value
 
 
@@ -145,7 +153,7 @@ def _count(data: Mapping[str, Any], key: str, where: str) -> int:
 def _sha(data: Mapping[str, Any], key: str, where: str) -> str:
     value: str = _need(data, key, str, where)
     if _SHA256.match(value) is None:
-        raise IntegrityError(f"manifest field {where}{key} is {value!r}: expected 64 lower-case hex digits")
+        raise IntegrityError(f"manifest field {where}{key} is {fmt.shown(value)}: expected 64 lower-case hex digits")
     return value
 
 
@@ -164,9 +172,10 @@ def _file_entry(data: Any, index: int) -> FileEntry:
         raise IntegrityError(f"manifest {where}user_objects is {entry.user_objects}: more than its "
                              f"{entry.objects} objects")
     if not (fmt.is_safe_name(entry.plural) and (not entry.group or fmt.is_safe_name(entry.group))):
-        raise IntegrityError(f"manifest {where}plural/group {entry.plural!r}/{entry.group!r} are not resource names")
+        raise IntegrityError(f"manifest {where}plural/group {fmt.shown(entry.plural)}/{fmt.shown(entry.group)} are "
+                             "not resource names")
     if entry.path != fmt.resource_member(entry.group, entry.plural):
-        raise IntegrityError(f"manifest {where}path {entry.path!r} should be "
+        raise IntegrityError(f"manifest {where}path {fmt.shown(entry.path)} should be "
                              f"{fmt.resource_member(entry.group, entry.plural)!r} for {entry.resource}")
     return entry
 
@@ -185,7 +194,8 @@ def _datastore(data: Any) -> DatastoreEntry | None:
     )
     expected = fmt.SQLITE_MEMBER if entry.kind == "sqlite" else fmt.ETCD_MEMBER
     if entry.kind not in fmt.DATASTORE_KINDS or entry.path != expected or entry.token_path != fmt.TOKEN_MEMBER:
-        raise IntegrityError(f"manifest datastore {entry.kind!r} at {entry.path!r}/{entry.token_path!r}: expected "
+        raise IntegrityError(f"manifest datastore {fmt.shown(entry.kind)} at {fmt.shown(entry.path)}/"
+                             f"{fmt.shown(entry.token_path)}: expected "
                              f"kind sqlite or etcd at {fmt.SQLITE_MEMBER!r} or {fmt.ETCD_MEMBER!r}, "
                              f"token at {fmt.TOKEN_MEMBER!r}")
     return entry
@@ -200,27 +210,38 @@ def _identity(data: Any) -> ClusterIdentity:
                            kube_system_uid=_need(data, "kube_system_uid", str, where))
 
 
+def _rules_version(data: Mapping[str, Any]) -> int | None:
+    if data.get("user_objects_rules") is None:
+        return None
+    version = _count(data, "user_objects_rules", "")
+    if version < 1:
+        raise IntegrityError(f"manifest field user_objects_rules is {version}: expected a version ≥ 1")
+    return version
+
+
 def manifest_from_dict(data: Any) -> Manifest:
     if not isinstance(data, Mapping):
         raise IntegrityError(f"manifest.json holds {type(data).__name__}: expected a JSON object")
     if data.get("format") != fmt.FORMAT_NAME:
-        raise IntegrityError(f"manifest format is {data.get('format')!r}: expected {fmt.FORMAT_NAME!r}")
+        raise IntegrityError(f"manifest format is {fmt.shown(data.get('format'))}: expected {fmt.FORMAT_NAME!r}")
     version = data.get("format_version")
     if version != fmt.FORMAT_VERSION:
-        raise IntegrityError(f"manifest format_version is {version!r}: this tool reads version {fmt.FORMAT_VERSION}",
+        raise IntegrityError(f"manifest format_version is {fmt.shown(version)}: this tool reads version "
+                             f"{fmt.FORMAT_VERSION}",
                              hint="a newer k3s-dr wrote it" if isinstance(version, int) and version > 1 else None)
     created: str = _need(data, "created", str, "")
     try:
         fmt.parse_time(created)
     except ValueError:
-        raise IntegrityError(f"manifest field created is {created!r}: expected UTC like 2026-01-31T12:00:00Z") from None
+        raise IntegrityError(f"manifest field created is {fmt.shown(created)}: expected UTC like "
+                             "2026-01-31T12:00:00Z") from None
     files_raw = _need(data, "files", list, "")
     files = tuple(_file_entry(item, index) for index, item in enumerate(files_raw))
     data_entries, data_failures = data_from_manifest(data)
     manifest = Manifest(
         tool_version=_need(data, "tool_version", str, ""), created=created, cluster=_identity(data.get("cluster")),
         files=files, datastore=_datastore(data.get("datastore")), scope=_need(data, "scope", dict, ""),
-        data=data_entries, data_failures=data_failures,
+        data=data_entries, data_failures=data_failures, user_objects_rules=_rules_version(data),
     )
     total = _count(data, "objects", "")
     if total != manifest.objects:
@@ -231,9 +252,35 @@ def manifest_from_dict(data: Any) -> Manifest:
     return manifest
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """Two values for one key would let two readers see two manifests: refused."""
+    data = dict(pairs)
+    if len(data) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise IntegrityError(f"manifest.json names the key {fmt.shown(key)} twice in one object")
+            seen.add(key)
+    return data
+
+
+def _no_constant(name: str) -> Any:
+    raise IntegrityError(f"manifest.json holds {name}, which JSON does not allow")
+
+
 def parse_manifest(raw: bytes) -> Manifest:
+    """The manifest's bytes as a :class:`Manifest`; anything else is one IntegrityError line.
+
+    Hostile input ends cleanly: invalid UTF-8, deep nesting (RecursionError in the decoder),
+    numbers of more digits than Python converts, NaN/Infinity, keys given twice.
+    """
     try:
-        data = json.loads(raw)
-    except ValueError as exc:
-        raise IntegrityError(f"manifest.json is not valid JSON: {exc}") from None
-    return manifest_from_dict(data)
+        data = json.loads(raw, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+    except RecursionError:
+        raise IntegrityError("manifest.json is nested too deeply to be a manifest") from None
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, int digits beyond the interpreter's limit
+        raise IntegrityError(f"manifest.json is not valid JSON: {str(exc)[:200]}") from None
+    try:
+        return manifest_from_dict(data)
+    except RecursionError:
+        raise IntegrityError("manifest.json is nested too deeply to be a manifest") from None

@@ -4,14 +4,15 @@ An archive is read front to back once: the gzip stream (its CRC included), every
 every member's bytes. Members must be regular files whose names are exactly the manifest's, in
 the manifest's order; anything else — absolute paths, ``..``, links, devices, extra or
 missing members, sizes or checksums or object counts that differ from the manifest, a
-compression ratio only a bomb reaches — is an :class:`IntegrityError` naming the reason.
+compression ratio only a bomb reaches, a header larger than any of ours — is an
+:class:`IntegrityError` naming the reason. Tar headers are parsed by :mod:`.tarstream`, never
+by tarfile, so memory stays bounded by the largest member read whole (the manifest).
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
-import tarfile
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,10 +21,11 @@ from typing import IO, cast
 
 from dr_lib.archive import format as fmt
 from dr_lib.archive.manifest import Manifest, parse_manifest
+from dr_lib.archive.tarstream import TarMember, TarStream
 from dr_lib.errors import IntegrityError
 
 _CHUNK = 1024 * 1024
-_BROKEN = (tarfile.TarError, gzip.BadGzipFile, EOFError, zlib.error)
+_BROKEN = (gzip.BadGzipFile, EOFError, zlib.error)
 
 
 class _Counting:
@@ -56,20 +58,6 @@ class _Counting:
         return dirty
 
 
-def _describe(member: tarfile.TarInfo) -> str:
-    if member.issym():
-        return f"a symbolic link to {member.linkname!r}"
-    if member.islnk():
-        return f"a hard link to {member.linkname!r}"
-    if member.isdev():
-        return "a device or FIFO"
-    if member.isdir():
-        return "a directory"
-    if member.issparse():
-        return "a sparse file"
-    return f"of tar type {member.type!r}"
-
-
 def check_member_name(name: str) -> None:
     if name.startswith("/") or "\\" in name:
         raise IntegrityError(f"member {name!r} has an absolute or non-POSIX path")
@@ -86,35 +74,32 @@ class ArchiveStream:
         gunzip = gzip.GzipFile(fileobj=cast(IO[bytes], self.raw), mode="rb")
         # The unpacked stream is only counted (bomb check): each member is hashed on its own.
         self.unpacked = _Counting(cast(IO[bytes], gunzip), self._check_ratio, sha=False)
-        self.tar = tarfile.open(fileobj=cast(IO[bytes], self.unpacked), mode="r|")  # noqa: SIM115 - closed with the file
+        self.tar = TarStream(cast(IO[bytes], self.unpacked))
 
     def _check_ratio(self, unpacked: int) -> None:
         if unpacked > fmt.RATIO_CHECK_AFTER_BYTES and unpacked > fmt.MAX_COMPRESSION_RATIO * max(self.raw.count, 1):
             raise IntegrityError(f"{self.path}: expands more than {fmt.MAX_COMPRESSION_RATIO}x "
                                  f"({unpacked} bytes from {self.raw.count}); refusing a likely gzip bomb")
 
-    def next_member(self, expected: str) -> tarfile.TarInfo:
-        member: tarfile.TarInfo | None = self.tar.next()
+    def next_member(self, expected: str) -> TarMember:
+        member = self.tar.next()
         if member is None:
             raise IntegrityError(f"{self.path}: member {expected!r} is missing (the archive ends early)")
+        if not member.regular:
+            raise IntegrityError(f"member {member.name!r} is {member.describe()}; only regular files are allowed")
         check_member_name(member.name)
-        if member.type not in (tarfile.REGTYPE, tarfile.AREGTYPE):
-            raise IntegrityError(f"member {member.name!r} is {_describe(member)}; only regular files are allowed")
         if member.name != expected:
             raise IntegrityError(f"member {member.name!r} found where the manifest expects {expected!r}")
         return member
 
-    def open_member(self, member: tarfile.TarInfo) -> IO[bytes]:
-        handle: IO[bytes] | None = self.tar.extractfile(member)
-        if handle is None:  # unreachable for regular files; keeps the type honest
-            raise IntegrityError(f"member {member.name!r} cannot be read")
-        return handle
+    def open_member(self, member: TarMember) -> IO[bytes]:
+        return self.tar.member_reader(member)
 
     def read_manifest(self) -> Manifest:
         member = self.next_member(fmt.MANIFEST_MEMBER)
         if member.size > fmt.MAX_MANIFEST_BYTES:
             raise IntegrityError(f"manifest.json is {member.size} bytes; the limit is {fmt.MAX_MANIFEST_BYTES}")
-        return parse_manifest(self.open_member(member).read())
+        return parse_manifest(self.open_member(member).read())  # bounded just above
 
     def finish(self) -> tuple[str, int]:
         """Check nothing follows the last member; return the whole file's sha256 and size."""

@@ -10,7 +10,11 @@ Kept, each with its reasons:
   old archives survive when backups stop, which is when they are needed;
 * ``keep_weekly``: the same per ISO week;
 * the newest verified archive, always (what the links should point at);
-* every protected archive (the links' targets: deleting them would leave the links dangling);
+* every archive a link points at (deleting it would leave the link dangling), and every other
+  protected archive the caller names;
+* the newest archive holding user objects (the newest *verified* one when any is verified): after
+  a wipe, backups of the empty cluster are kept but not promoted, and however many of them
+  ``keep`` counts, the last archive that can bring the cluster back stays;
 * archives dated after ``now``: a clock set back must not make us delete the newest backups.
 Everything else is deleted.
 """
@@ -27,6 +31,8 @@ class ArchiveRecord:
     name: str
     created: datetime  # aware, UTC
     verified: bool
+    user_objects: int | None = None  # None: not known (remote copies, unreadable archives)
+    links: tuple[str, ...] = ()  # names of the links that point at it
 
 
 @dataclass(frozen=True)
@@ -96,6 +102,12 @@ def plan_rotation(archives: Iterable[ArchiveRecord], policy: RotationPolicy, *, 
     newest_verified = next((r for r in ordered if r.verified), None)
     if newest_verified is not None:
         reasons[newest_verified.name].append("newest verified")
+    for record in ordered:
+        reasons[record.name] += [f"linked by {link}" for link in record.links]
+    holding = [r for r in ordered if r.user_objects]
+    last_good = next((r for r in holding if r.verified), holding[0] if holding else None)
+    if last_good is not None:
+        reasons[last_good.name].append("newest with user objects")
     for name, why in (protected or {}).items():
         if name in reasons:
             reasons[name].append(why)

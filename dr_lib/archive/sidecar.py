@@ -3,7 +3,9 @@
 Written atomically only after :func:`dr_lib.archive.verify_archive` passed. It binds the
 verdict to the exact file (sha256 and size of the whole archive), so a file replaced or
 truncated later no longer counts as verified: :func:`is_verified` compares the size cheaply;
-``k3s-dr verify`` recomputes everything.
+``k3s-dr verify`` recomputes everything. It also records the archive's user objects, counted
+from its objects during that verification, with the version of the rules that counted them:
+``k3s-dr list``, rotation and the conformance suite read them without opening the archive.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from dr_lib import __version__
 from dr_lib.archive import format as fmt
 from dr_lib.archive.access import VerifyResult
 from dr_lib.archive.fsutil import atomic_write
+from dr_lib.archive.userobjects import RULES_VERSION
 
 
 @dataclass(frozen=True)
@@ -28,10 +31,18 @@ class Sidecar:
     objects: int
     verified_at: str
     tool_version: str
+    user_objects: int | None = None  # None: written before k3s-dr recorded them
+    user_objects_rules: int | None = None
+
+    @property
+    def current_user_objects(self) -> int | None:
+        """The recorded user objects when the current rules counted them, else None."""
+        return self.user_objects if self.user_objects_rules == RULES_VERSION else None
 
     def to_dict(self) -> dict[str, Any]:
         return {"archive": self.archive, "sha256": self.sha256, "bytes": self.bytes, "objects": self.objects,
-                "verified_at": self.verified_at, "tool_version": self.tool_version}
+                "verified_at": self.verified_at, "tool_version": self.tool_version,
+                "user_objects": self.user_objects, "user_objects_rules": self.user_objects_rules}
 
 
 def sidecar_path(archive: Path) -> Path:
@@ -40,7 +51,8 @@ def sidecar_path(archive: Path) -> Path:
 
 def write_sidecar(result: VerifyResult, now: datetime) -> Sidecar:
     archive = result.path.resolve()  # verified through a link: the sidecar belongs beside the file itself
-    sidecar = Sidecar(archive.name, result.sha256, result.bytes, result.objects, fmt.format_time(now), __version__)
+    sidecar = Sidecar(archive.name, result.sha256, result.bytes, result.objects, fmt.format_time(now), __version__,
+                      result.user_objects, RULES_VERSION)
     atomic_write(sidecar_path(archive), (json.dumps(sidecar.to_dict(), indent=2) + "\n").encode())
     return sidecar
 
@@ -50,10 +62,15 @@ def read_sidecar(archive: Path) -> Sidecar | None:
     try:
         data = json.loads(sidecar_path(archive).read_bytes())
         sidecar = Sidecar(str(data["archive"]), str(data["sha256"]), int(data["bytes"]), int(data["objects"]),
-                          str(data["verified_at"]), str(data["tool_version"]))
+                          str(data["verified_at"]), str(data["tool_version"]),
+                          _count(data.get("user_objects")), _count(data.get("user_objects_rules")))
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return sidecar
+
+
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
 def is_verified(archive: Path) -> bool:

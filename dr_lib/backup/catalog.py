@@ -12,6 +12,7 @@ from dr_lib.archive import format as fmt
 from dr_lib.archive.access import read_manifest
 from dr_lib.archive.links import LinkState, read_links
 from dr_lib.archive.sidecar import is_verified, read_sidecar
+from dr_lib.archive.usercount import archive_user_objects
 from dr_lib.backup.rotation import ArchiveRecord
 from dr_lib.errors import IntegrityError
 
@@ -25,15 +26,16 @@ class ArchiveInfo:
     objects: int | None  # None when the manifest cannot be read
     error: str | None = None
     links: tuple[str, ...] = ()  # names of the links pointing at it
+    user_objects: int | None = None  # by dr_lib.archive.userobjects' rules; None when it cannot be read
 
     @property
     def record(self) -> ArchiveRecord:
-        return ArchiveRecord(self.path.name, self.created, self.verified)
+        return ArchiveRecord(self.path.name, self.created, self.verified, self.user_objects, self.links)
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.path.name, "path": str(self.path), "created": fmt.format_time(self.created),
-                "bytes": self.bytes, "objects": self.objects, "verified": self.verified, "links": list(self.links),
-                "error": self.error}
+                "bytes": self.bytes, "objects": self.objects, "user_objects": self.user_objects,
+                "verified": self.verified, "links": list(self.links), "error": self.error}
 
 
 def _objects(path: Path, verified: bool) -> tuple[int | None, str | None]:
@@ -57,7 +59,8 @@ def scan(directory: Path, link_names: Sequence[str]) -> tuple[list[ArchiveInfo],
         verified = is_verified(path)
         objects, error = _objects(path, verified)
         pointing = tuple(link.name for link in links if link.state == "ok" and link.target == path.name)
-        found.append(ArchiveInfo(path, created, path.stat().st_size, verified, objects, error, pointing))
+        found.append(ArchiveInfo(path, created, path.stat().st_size, verified, objects, error, pointing,
+                                 None if error else archive_user_objects(path)))
     found.sort(key=lambda info: (info.created, info.path.name), reverse=True)
     return found, links
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from dr_lib.archive import format as fmt
-from dr_lib.archive.userobjects import is_user_object
+from dr_lib.archive.userobjects import count_user_objects
 from dr_lib.archive.writer import Spool, SpoolSummary
 from dr_lib.backup.scope import CRD_KEY, Scope, ScopeOptions, custom_resource_types, list_namespaces, object_filter
 from dr_lib.errors import Cancelled, ResourceGone
@@ -50,13 +50,6 @@ def _crd_essentials(obj: Mapping[str, Any]) -> Mapping[str, Any]:
     versions = [{k: v.get(k) for k in ("name", "served", "storage")} for v in spec.get("versions") or []]
     return {"spec": {"group": spec.get("group"), "names": spec.get("names"), "scope": spec.get("scope"),
                      "versions": versions}}
-
-
-def _user_objects(resource: str, items: Iterable[Mapping[str, Any]]) -> int:
-    def identity(obj: Mapping[str, Any]) -> tuple[str, str]:
-        meta = obj.get("metadata") or {}
-        return str(meta.get("namespace") or ""), str(meta.get("name") or "")
-    return sum(is_user_object(resource, *identity(obj)) for obj in items)
 
 
 class Exporter:
@@ -104,7 +97,7 @@ class Exporter:
                         continue
                     items = page.items if keep is None else [obj for obj in page.items if keep(obj)]
                     spool.write_objects(items)
-                    user += _user_objects(resource.name, items)
+                    user += count_user_objects(resource.name, items)
                     if collect_crds:
                         crds.extend(_crd_essentials(obj) for obj in items)
                     self._report(len(items))

@@ -1,10 +1,12 @@
 """Pure shrink guard: a backup of a wiped cluster must not replace the last good one.
 
-If the new archive holds far fewer objects than the archive the links point at, it is kept
+If the new archive holds far fewer user objects than the archive the links point at, it is kept
 (it may be the truth: someone deleted a namespace on purpose) but not promoted; the operator
-confirms with ``--allow-shrink``. It compares *user* objects (dr_lib.archive.userobjects) when
-both manifests count them: an emptied k3s still has ~140 built-in objects, so the total hides
-the loss of every user object. Archives written before the count fall back to the total.
+confirms with ``--allow-shrink``. User objects are counted by one rule set
+(:mod:`dr_lib.archive.userobjects`): an emptied k3s still has ~140 objects of its own (bootstrap
+RBAC, its add-ons, default service accounts…), which would hide the loss of every user object in
+a total. A backup holding no user objects never replaces one that holds some, whatever
+``backup.shrink_threshold`` says. Only when the promoted archive cannot be read are totals compared.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Protocol
 
 
 class ObjectCounts(Protocol):
-    """What the guard reads of an archive (a :class:`~dr_lib.archive.manifest.Manifest` has it)."""
+    """What the guard reads of an archive."""
 
     @property
     def objects(self) -> int: ...
@@ -25,7 +27,7 @@ class ObjectCounts(Protocol):
 
 @dataclass(frozen=True)
 class PromotedCounts:
-    """The counts when only the total is known (an archive whose manifest cannot be read now)."""
+    """The counts of one archive; ``user_objects`` None when they cannot be known (an unreadable archive)."""
 
     objects: int
     user_objects: int | None = None
@@ -42,10 +44,20 @@ def shrink_reason(previous: int | None, current: int, threshold: float, *, count
             f"at or above backup.shrink_threshold {threshold:.0%}")
 
 
+def wipe_reason(previous: int, current: int) -> str | None:
+    """A backup without user objects after one with them: never promoted automatically, whatever the threshold."""
+    if current > 0 or previous <= 0:
+        return None
+    return (f"user objects dropped from {previous} to 0 (100%) against the promoted archive: a backup without "
+            "user objects (a wiped cluster?) never replaces one with them, whatever backup.shrink_threshold")
+
+
 def manifest_shrink_reason(previous: ObjectCounts | None, current: ObjectCounts, threshold: float) -> str | None:
-    """:func:`shrink_reason` on user objects when both archives count them, else on all objects."""
+    """:func:`wipe_reason`, then :func:`shrink_reason` on user objects; on all objects only when either
+    archive's user objects are unknown."""
     if previous is None:
         return None
     if previous.user_objects is not None and current.user_objects is not None:
-        return shrink_reason(previous.user_objects, current.user_objects, threshold, counted="user objects")
+        return (wipe_reason(previous.user_objects, current.user_objects)
+                or shrink_reason(previous.user_objects, current.user_objects, threshold, counted="user objects"))
     return shrink_reason(previous.objects, current.objects, threshold)

@@ -32,10 +32,12 @@ class BackupResult:
     phases: dict[str, float] = field(default_factory=dict)  # seconds per step, for tuning
     data: dict[str, Any] = field(default_factory=dict)  # the application-data collector's report
     partial: bool = False  # application data was missing (hooks with on-error=continue failed)
+    user_objects: int | None = None  # of ``objects``, what users made (dr_lib.archive.userobjects)
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "archive": str(self.archive), "created": self.created, "objects": self.objects, "kinds": self.kinds,
+            "archive": str(self.archive), "created": self.created, "objects": self.objects,
+            "user_objects": self.user_objects, "kinds": self.kinds,
             "kind_count": len(self.kinds), "bytes": self.bytes, "sha256": self.sha256,
             "seconds": round(self.seconds, 3), "verified": self.verified, "promoted": self.promoted,
             "not_promoted_reason": self.not_promoted_reason, "links": self.links, "deleted": list(self.deleted),

@@ -21,13 +21,14 @@ from pathlib import Path
 
 from dr_lib import __version__
 from dr_lib.archive import format as fmt
-from dr_lib.archive.access import VerifyResult, object_counts, read_manifest, verify_archive
+from dr_lib.archive.access import VerifyResult, object_counts, verify_archive
 from dr_lib.archive.dataentry import CollectedData
 from dr_lib.archive.fsutil import ensure_private_dir, os_problem
 from dr_lib.archive.links import promote, read_links
 from dr_lib.archive.lock import exclusive_lock
 from dr_lib.archive.manifest import ClusterIdentity, FileEntry, Manifest
 from dr_lib.archive.sidecar import write_sidecar
+from dr_lib.archive.userobjects import RULES_VERSION
 from dr_lib.archive.writer import write_archive
 from dr_lib.backup.catalog import orphan_files, scan
 from dr_lib.backup.datastore import DatastoreSnapshot, DatastoreSource, detect_datastore, take_snapshot
@@ -38,7 +39,7 @@ from dr_lib.backup.rotation import RotationPolicy, plan_rotation
 from dr_lib.backup.scope import ScopeOptions, resolve_scope
 from dr_lib.clock import monotonic, utc_now
 from dr_lib.config import BackupConfig
-from dr_lib.errors import DRError, EnvironmentProblem, IntegrityError
+from dr_lib.errors import DRError, EnvironmentProblem
 from dr_lib.kube.client import Kube
 from dr_lib.kube.discovery import discover
 from dr_lib.kube.listing import DEFAULT_PAGE_SIZE
@@ -108,7 +109,8 @@ def _run_locked(request: BackupRequest, clock: Clock, started: float) -> BackupR
     phases["verify"] = monotonic() - mark
     mark = monotonic()
     reason = None if request.allow_shrink else manifest_shrink_reason(
-        _promoted_manifest(directory, request.link_names), verified.manifest, request.shrink_threshold)
+        _promoted_counts(directory, request.link_names), PromotedCounts(verified.objects, verified.user_objects),
+        request.shrink_threshold)
     if reason is None:
         promote(directory, archive.name, request.link_names)
     deleted = _rotate(directory, request, clock())
@@ -211,7 +213,7 @@ def _manifest(identity: ClusterIdentity, created: datetime, exported: list[Expor
     scope = {**options.to_dict(), "kinds": [k.resource.name for k in exported]}
     return Manifest(tool_version=__version__, created=fmt.format_time(created), cluster=identity, files=files,
                     datastore=None if snapshot is None else snapshot.entry, scope=scope,
-                    data=collected.entries, data_failures=collected.failures)
+                    data=collected.entries, data_failures=collected.failures, user_objects_rules=RULES_VERSION)
 
 
 def _sources(exported: list[ExportedKind], snapshot: DatastoreSnapshot | None,
@@ -233,28 +235,24 @@ def _remove_leftovers(directory: Path) -> None:
             path.unlink(missing_ok=True)
 
 
-def _promoted_manifest(directory: Path, link_names: tuple[str, ...]) -> ObjectCounts | None:
-    """Object counts of the archive the links point at (the first link that resolves), None when none does.
+def _promoted_counts(directory: Path, link_names: tuple[str, ...]) -> ObjectCounts | None:
+    """Counts of the archive the links point at (the first link that resolves), None when none does.
 
-    Its manifest when readable (it has the user objects of archives since they were counted),
-    else the total the catalogue knows.
+    Its user objects by the current rules (recounted from its objects when it counted otherwise);
+    only its total when it cannot be read.
     """
     archives, links = scan(directory, link_names)
     by_name = {info.path.name: info for info in archives}
     for link in links:
         if link.state == "ok" and link.target in by_name:
-            try:
-                return read_manifest(by_name[link.target].path)
-            except IntegrityError:
-                objects = by_name[link.target].objects
-                return None if objects is None else PromotedCounts(objects, None)
+            info = by_name[link.target]
+            return None if info.objects is None else PromotedCounts(info.objects, info.user_objects)
     return None
 
 
 def _rotate(directory: Path, request: BackupRequest, now: datetime) -> tuple[str, ...]:
-    archives, links = scan(directory, request.link_names)
-    protected = {link.target: f"linked by {link.name}" for link in links if link.state == "ok" and link.target}
-    plan = plan_rotation([info.record for info in archives], request.policy, now=now, protected=protected)
+    archives, _links = scan(directory, request.link_names)
+    plan = plan_rotation([info.record for info in archives], request.policy, now=now)
     for name in plan.delete:
         try:
             (directory / name).unlink(missing_ok=True)
@@ -272,5 +270,5 @@ def _result(verified: VerifyResult, snapshot: DatastoreSnapshot | None, reason: 
         kinds=object_counts(verified.manifest), bytes=verified.bytes, sha256=verified.sha256, seconds=seconds,
         verified=True, promoted=reason is None, links=links, not_promoted_reason=reason, deleted=deleted,
         datastore=None if snapshot is None else snapshot.entry.to_dict(),
-        cluster=verified.manifest.cluster.to_dict(), warnings=tuple(warnings),
+        cluster=verified.manifest.cluster.to_dict(), warnings=tuple(warnings), user_objects=verified.user_objects,
     )

@@ -44,7 +44,7 @@ seed's layout (the defaults) and customized hosts are checked alike. All times (
 log window, waiver expiry) are computed with the host's clock.
 
 How each control is proven on a real host (systemd, k3s stand-in, real backups), with a table
-of 29 seeded misconfigurations each caught by exactly one control: `docs/reference-host.md`.
+of 31 seeded misconfigurations each caught by exactly one control: `docs/reference-host.md`.
 Try it: `k3s-dr lab host up --name demo` then `k3s-dr check --hosts docker://demo`.
 
 Verdicts: **pass**; **fail**; **waived** (failed, but an unexpired waiver accepts it; shown as

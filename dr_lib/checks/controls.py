@@ -18,7 +18,7 @@ from dr_lib.checks.model import Control
 from dr_lib.checks.model import Fact as F
 from dr_lib.checks.model import Severity as S
 from dr_lib.checks.pushstate import PUSH_STATE_NAME
-from dr_lib.checks.verdicts import exporter, files, logs, offsite, settings, textfile, units
+from dr_lib.checks.verdicts import exporter, files, logs, offsite, settings, snapshot, textfile, units
 from dr_lib.config import Config
 
 CONTROLS: tuple[Control, ...] = (
@@ -75,10 +75,23 @@ CONTROLS: tuple[Control, ...] = (
     ),
     Control(
         "DR-LINK-003", "Snapshot link points at a verified archive", S.CRITICAL,
-        "Auto-restore restores whatever the link names, unattended; an unverified or corrupt archive "
-        "fails the restore at the worst moment.",
+        "Auto-restore runs as root at boot and accepts only an archive k3s-dr wrote and verified in the backup "
+        "directory (links resolved, a regular file named like its archives, a verification record for exactly "
+        "that file); anything else — a link planted elsewhere, an unverified, changed or corrupt archive — is "
+        "refused at the worst moment, and a restore of it would have been a restore of whatever was planted.",
         "k3s-dr fix   (re-points it at the newest verified archive)", fixable=True,
         verdict=files.snapshot_link_verified, reads=(F.PATHS, F.ARCHIVES, F.CLOCK),
+    ),
+    Control(
+        "DR-LINK-004", "Snapshot holds user objects when older archives do", S.CRITICAL,
+        "A backup of a wiped cluster is a valid archive; promoted, it makes auto-restore decide at boot that "
+        "there is nothing to restore, and the next rotations take the last archive that could — the seed's "
+        "failure. The verification records say how many user objects each archive holds.",
+        "if the cluster lost them: `k3s-dr list` (column USER), then `k3s-dr restore {backup_dir}/<newest archive "
+        "with user objects>` and `systemctl start {backup_service}`; if they were deleted on purpose, delete the "
+        "older archives that still hold them (or waive this control)",
+        fixable=False, covers="seed report (restore of an empty backup)",
+        verdict=snapshot.snapshot_holds_user_objects, reads=(F.PATHS, F.ARCHIVES),
     ),
     Control(
         "DR-ARCH-001", "Newest verified archive is intact", S.CRITICAL,

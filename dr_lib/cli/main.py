@@ -32,6 +32,7 @@ COMMAND_MODULES: dict[str, str] = {
     "drill": "drill",
     "exporter": "metrics", "metrics": "metrics",
     "push": "offsite", "pull": "offsite", "ls": "offsite",
+    "report": "report",
 }
 
 # The test bed's commands (the `testbed` extra): command name → its module in k3s_dr_testbed,

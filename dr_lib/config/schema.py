@@ -24,7 +24,8 @@ class BackupConfig:
     interval: str = _spec("1h", "a duration such as 15m, 1h, 1d", _duration)
     log_file: str = _spec("/var/log/k3s-dr.log", "an absolute file path", _absolute)
     k3s_data_dir: str = _spec("/var/lib/rancher/k3s", "an absolute directory path", _absolute)
-    lock_file: str = _spec("/run/lock/k3s-dr.lock", "an absolute file path", _absolute)
+    lock_file: str = _spec("/run/k3s-dr/k3s-dr.lock", "an absolute file path in a directory only root writes "
+                           "(created 0700 when missing)", _absolute)
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,10 @@ class RestoreConfig:
     )
     state_dir: str = _spec("/var/lib/k3s-dr", "an absolute directory path", _absolute)
     wait_timeout: str = _spec("10m", "a duration such as 90s, 10m", _duration)
+    shrink_warn_threshold: float = _spec(
+        0.5, "a fraction 0..1: restore warns when its archive holds this share fewer user objects than the "
+        "archive before it in backup.dir (none at all always warns)", _fraction,
+    )
 
 
 @dataclass(frozen=True)
@@ -56,7 +61,7 @@ class UnitsConfig:
 
 
 def _url(value: Any) -> bool:
-    return isinstance(value, str) and re.fullmatch(r"https?://[^\s\"'<>]+", value) is not None
+    return isinstance(value, str) and re.fullmatch(r"(https?://|file:///)[^\s\"'<>]+", value) is not None
 
 
 @dataclass(frozen=True)
@@ -74,11 +79,11 @@ class MetricsConfig:
     job: str = _spec("k3s-dr", "the job name Prometheus scrapes the exporter under (the rendered rules watch "
                      "up{job=...}): letters, digits, '_', '-', '.'",
                      lambda v: isinstance(v, str) and re.fullmatch(r"[a-zA-Z0-9_.-]{1,63}", v) is not None)
-    runbook_url: str = _spec("https://github.com/k3s-dr/k3s-dr/blob/main/docs/runbook.md",
-                             "the http(s) URL of docs/runbook.md as operators open it (alerts link to its sections)",
-                             _url)
-    reports_url: str = _spec("https://github.com/k3s-dr/k3s-dr/actions/workflows/restore-drill.yml",
-                             "the http(s) URL of the drill reports' index (a dashboard link)", _url)
+    runbook_url: str = _spec("file:///usr/share/doc/k3s-dr/runbook.md",
+                             "the URL of docs/runbook.md as operators open it (alerts link to its sections): "
+                             "http(s), or file:// for the copy `k3s-dr install` writes (the default)", _url)
+    reports_url: str = _spec("", "empty (no dashboard link) or the http(s) URL of the drill reports' index",
+                             lambda v: v == "" or _url(v))
     prometheus_rules_dir: str = _spec("", "empty (off) or an absolute directory: `k3s-dr install` writes the "
                                       "rendered alert rules there as k3s-dr-alerts.yml",
                                       lambda v: v == "" or _absolute(v))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from dr_lib.drill.app import APP_GROUP, DRILL_LABEL
 from dr_lib.drill.readiness import CHECKS, Health, judge_health, service_endpoints
@@ -42,6 +43,8 @@ _TYPES: tuple[ResourceType, ...] = (
 )
 APP_TYPES: dict[tuple[str, str], ResourceType] = {(t.api_version, t.kind): t for t in _TYPES}
 ENDPOINT_SLICES = ResourceType("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", True)
+# kwok's own mark on the nodes it simulates: their pods are reported Running and Ready, nothing runs.
+SIMULATED_NODE_ANNOTATION = ("kwok.x-k8s.io/node", "fake")
 
 
 def type_of(obj: JSONObject) -> ResourceType:
@@ -84,6 +87,38 @@ def live_health(kube: Kube, obj: JSONObject, rtype: ResourceType | None = None) 
     if kind == "Service":
         return service_endpoints(live, endpoint_slices(kube, meta.get("namespace", ""), meta["name"]))
     return judge_health(live)
+
+
+@dataclass(frozen=True)
+class NodeInfo:
+    name: str
+    simulated: bool  # a kwok node: no kubelet, no containers
+    ready: bool
+    kubelet: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "simulated": self.simulated, "ready": self.ready, "kubelet": self.kubelet}
+
+
+def node_info(node: JSONObject) -> NodeInfo:
+    meta, status = node.get("metadata") or {}, node.get("status") or {}
+    key, value = SIMULATED_NODE_ANNOTATION
+    ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
+    return NodeInfo(str(meta.get("name", "")), (meta.get("annotations") or {}).get(key) == value, ready,
+                    str((status.get("nodeInfo") or {}).get("kubeletVersion", "")))
+
+
+def cluster_nodes(kube: Kube) -> list[NodeInfo]:
+    return sorted((node_info(n) for n in kube.get("/api/v1/nodes").get("items") or []), key=lambda n: n.name)
+
+
+def pod_nodes(kube: Kube, namespace: str, match_labels: dict[str, str]) -> list[str]:
+    """The node of each pod a workload's selector picks ("" for a pod not scheduled yet)."""
+    if not match_labels:
+        return []
+    selector = ",".join(f"{k}={v}" for k, v in sorted(match_labels.items()))
+    pods = kube.get(f"/api/v1/namespaces/{namespace}/pods", {"labelSelector": selector}).get("items") or []
+    return [str((pod.get("spec") or {}).get("nodeName") or "") for pod in pods]
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from dr_lib.config import parse_duration
 from dr_lib.drill import DESTROY_MODES, PROVIDERS
 from dr_lib.drill.commands import CommandRun
 from dr_lib.drill.timeline import FAILED, PASSED, SKIPPED, Phase, StepOutcome, Timeline
+from dr_lib.drill.trigger import field_problem
 from dr_lib.drill.verdict import Targets
 from dr_lib.drill.verify import Verification
 from dr_lib.errors import StepSkipped, UsageError
@@ -57,6 +58,10 @@ class DrillSettings:
     config_path: str | None = None
     step_timeout_seconds: float = 300.0
     keep_work_dir: bool = False
+    # Who asked and who reviews (report fields), and the schedule the drill's RPO is set against.
+    ticket: str | None = None
+    reviewer: str | None = None
+    backup_interval_seconds: int | None = None  # config backup.interval
 
     def check(self) -> DrillSettings:
         if self.provider not in PROVIDERS:
@@ -77,6 +82,10 @@ class DrillSettings:
         kubernetes_release(self.provider, self.kubernetes_version)  # refused here, not as a failed drill
         if self.provider == "kubeconfig" and self.kubeconfig is None:
             raise UsageError("--cluster kubeconfig needs --kubeconfig PATH (or $KUBECONFIG)")
+        for name, value in (("--ticket", self.ticket), ("--reviewer", self.reviewer)):
+            problem = field_problem(name, value)
+            if problem is not None:
+                raise UsageError(problem)
         return self
 
 

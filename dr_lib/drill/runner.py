@@ -50,6 +50,7 @@ class DrillOutcome:
     def to_json(self) -> dict[str, Any]:
         paths = report_paths(self.report_dir)
         backup = self.evidence.get("backup") or {}
+        scope = self.evidence.get("scope") or {}
         return {
             "verdict": self.verdict, "failed_step": self.failed_step, "reasons": list(self.reasons),
             "rto_seconds": self.rto_seconds, "rpo_seconds": self.rpo_seconds,
@@ -65,6 +66,10 @@ class DrillOutcome:
             "seconds": round(self.seconds, 3),
             "data_checks": self.evidence.get("data_checks") or [],
             "steps": {s["step"]: s["status"] for s in self.evidence.get("timeline", {}).get("steps", [])},
+            # `verdict` stays pass | fail (scripts compare it); the scope says what the pass is worth.
+            "scope": "limited" if scope.get("limited") else "full",
+            "scope_limits": [limit.get("id") for limit in scope.get("limits") or []],
+            "verdict_summary": self.evidence.get("verdict_summary") or self.verdict,
         }
 
 

@@ -13,13 +13,14 @@ import copy
 import time
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from dr_lib.archive import iter_archive_objects
 from dr_lib.drill.compare import differences
-from dr_lib.drill.live import Unhealthy, get_object, live_health, wait_until
+from dr_lib.drill.live import NodeInfo, Unhealthy, cluster_nodes, get_object, live_health, pod_nodes, wait_until
+from dr_lib.drill.readiness import Health
 from dr_lib.errors import DeadlineExceeded
 from dr_lib.jsontypes import JSONObject
 from dr_lib.kube.client import Kube, ResourceType
@@ -44,7 +45,8 @@ class ObjectResult:
     name: str
     result: str
     reasons: tuple[str, ...] = ()
-    health: str = ""
+    health: str = ""  # ready replicas, claim phase, endpoints, … (kinds that have a health)
+    nodes: tuple[str, ...] = ()  # where a workload's pods run ("" for a pod not scheduled)
 
     @property
     def failed(self) -> bool:
@@ -57,13 +59,14 @@ class ObjectResult:
 
     def to_json(self) -> dict[str, Any]:
         return {"kind": self.kind, "resource": self.resource, "namespace": self.namespace, "name": self.name,
-                "result": self.result, "reasons": list(self.reasons), "health": self.health}
+                "result": self.result, "reasons": list(self.reasons), "health": self.health, "nodes": list(self.nodes)}
 
 
 @dataclass
 class Verification:
     results: list[ObjectResult] = field(default_factory=list)
     seconds: float = 0.0
+    nodes: list[NodeInfo] = field(default_factory=list)  # the target cluster's nodes, as seen after the restore
 
     @property
     def failures(self) -> list[ObjectResult]:
@@ -118,32 +121,55 @@ def _compare(kube: Kube, type_ref: TypeRef, planned: JSONObject, context: Archiv
 
 def _with_health(kube: Kube, results: list[ObjectResult], planned: dict[tuple[str, str, str], JSONObject],
                  types: dict[str, ResourceType], deadline: float) -> list[ObjectResult]:
-    """Poll the health of equal objects until all are healthy or the deadline passes."""
+    """Poll the health of equal objects until all are healthy or the deadline passes; every
+    object with a health keeps the last reading (healthy ones too: the report shows them all)."""
+    last: dict[tuple[str, str, str], Health] = {}
+
     def check() -> list[Unhealthy]:
         bad: list[Unhealthy] = []
         for r in results:
             if r.result != EQUAL:
                 continue
-            health = live_health(kube, planned[(r.resource, r.namespace, r.name)], types[r.resource])
-            if health is not None and not health.ok:
+            key = (r.resource, r.namespace, r.name)
+            health = live_health(kube, planned[key], types[r.resource])
+            if health is None:
+                continue
+            last[key] = health
+            if not health.ok:
                 bad.append(Unhealthy(f"{r.resource}|{r.namespace}|{r.name}", health.reason))
         return bad
 
     try:
         wait_until(check, deadline, "waiting for restored objects to be healthy")
-        left: list[Unhealthy] = []
     except DeadlineExceeded:
-        left = check()
-    reasons = {u.what: u.reason for u in left}
+        check()
     final: list[ObjectResult] = []
     for r in results:
-        key = f"{r.resource}|{r.namespace}|{r.name}"
-        if key in reasons:
-            final.append(ObjectResult(r.kind, r.resource, r.namespace, r.name, UNHEALTHY, (reasons[key],),
-                                      reasons[key]))
-        else:
+        health = last.get((r.resource, r.namespace, r.name))
+        if health is None:
             final.append(r)
+        elif health.ok:
+            final.append(replace(r, health=health.reason))
+        else:
+            final.append(replace(r, result=UNHEALTHY, reasons=(health.reason,), health=health.reason))
     return final
+
+
+WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet")
+
+
+def _placed(kube: Kube, results: list[ObjectResult],
+            planned: dict[tuple[str, str, str], JSONObject]) -> list[ObjectResult]:
+    """Each restored workload with the nodes its pods run on."""
+    placed: list[ObjectResult] = []
+    for r in results:
+        body = planned.get((r.resource, r.namespace, r.name))
+        if r.kind not in WORKLOADS or body is None:
+            placed.append(r)
+            continue
+        labels = ((body.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+        placed.append(replace(r, nodes=tuple(sorted(pod_nodes(kube, r.namespace, labels)))))
+    return placed
 
 
 def verify_restore(archive: Path, kube: Kube, health_deadline: float,
@@ -168,9 +194,9 @@ def verify_restore(archive: Path, kube: Kube, health_deadline: float,
         result, _live = _compare(kube, obj.type, obj.body, context, options)
         compared.append(result)
         planned[(obj.type.resource, result.namespace, result.name)] = obj.body
-    results.extend(_with_health(kube, compared, planned, types, health_deadline))
+    results.extend(_placed(kube, _with_health(kube, compared, planned, types, health_deadline), planned))
     results.sort(key=lambda r: (r.result == LEFT_OUT, r.kind, r.namespace, r.name))
-    return Verification(results, time.monotonic() - started)
+    return Verification(results, time.monotonic() - started, cluster_nodes(kube))
 
 
 def kinds_of(items: Iterable[ObjectResult]) -> list[str]:

@@ -27,6 +27,7 @@ from dr_lib.archive.fsutil import create_private, os_problem, unlink_quietly
 from dr_lib.clock import utc_now
 from dr_lib.errors import DRError, HookFailed, HookSpecError, VolumeError
 from dr_lib.hooks.pods import running_pods, workload_of
+from dr_lib.hooks.presets import dump_census
 from dr_lib.hooks.pvdata import VolumeSource, copy_directory, resolve_volume
 from dr_lib.hooks.redact import Redactor, redactor_for_pod
 from dr_lib.hooks.runner import HookOutcome, judge, run_in_pod
@@ -190,6 +191,9 @@ class DataCollector:
                 "preset": plan.preset, "params": dict(plan.params), "source": plan.source,
                 "workload": workload_of(kube, pod), "node": (pod.get("spec") or {}).get("nodeName"),
                 "seconds": round(result.seconds, 3)}
+        census = dump_census(plan.preset, result.stderr) if hook.magic else None  # the preset's own dump only
+        if census is not None:
+            meta["census"] = census
         run.members.append((DataEntry(hook_member(plan.namespace, plan.pod, plan.name), HOOK_DUMP, sink.size,
                                       sink.sha.hexdigest(), meta), path))
 

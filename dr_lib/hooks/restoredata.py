@@ -18,6 +18,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
@@ -27,7 +28,7 @@ from dr_lib.archive.datamembers import read_data_members
 from dr_lib.clock import utc_now
 from dr_lib.errors import ClusterError, DeadlineExceeded, HookSpecError, VolumeError
 from dr_lib.hooks.pods import find_ready_pod
-from dr_lib.hooks.presets import find_preset, preset_command
+from dr_lib.hooks.presets import find_preset, preset_command, with_census
 from dr_lib.hooks.pvdata import extract_tar, place, staging_for, tree_digest
 from dr_lib.hooks.redact import redactor_for_pod
 from dr_lib.hooks.runner import HookOutcome, judge, run_in_pod
@@ -204,10 +205,12 @@ class DataRestorer:
             self.failures.append(f"dump {entry.path}: {exc}")
             return
         redactor = redactor_for_pod(kube, pod)
+        census = meta.get("census") if plan.preset == meta.get("preset") else None
         for phase in ("restore", "verify"):
             hook = plan.hook(phase)
             if hook is None:
                 continue
+            hook = replace(hook, command=with_census(hook.command, plan.preset, census))
             feed = (lambda: _file_chunks(dump)) if phase == "restore" else None
             result, stopped = run_in_pod(kube, plan, hook, stdin=feed)
             outcome = judge(plan, hook, result, stopped, redactor, keep_stdout=phase == "verify")
@@ -230,7 +233,7 @@ class DataRestorer:
         params = {str(k): str(v) for k, v in (meta.get("params") or {}).items()}
         hooks = {}
         for phase in ("restore", "verify"):
-            command = preset_command(preset, phase, params)
+            command = preset_command(preset, phase, params, what=f"the parameters recorded with {entry.path}")
             if command is not None:
                 hooks[phase] = Hook(phase, command, meta.get("container"), self.settings.defaults.timeout,
                                     self.settings.defaults.on_error)

@@ -28,7 +28,7 @@ from typing import Any
 
 from dr_lib.config import parse_duration
 from dr_lib.errors import HookSpecError
-from dr_lib.hooks.presets import PHASES, Preset, find_preset, preset_command
+from dr_lib.hooks.presets import PHASES, Preset, check_params, find_preset, preset_command
 
 DOMAIN = "k3s-dr.io"
 ON_ERROR = ("fail", "continue")
@@ -131,12 +131,10 @@ def _on_error(value: Any, what: str, default: str) -> str:
 
 
 def parse_params(value: Any, preset: Preset | None, what: str) -> dict[str, str]:
-    if value is None or value == "":
-        return {}
+    pairs: dict[str, str] = {}
     if isinstance(value, Mapping):
         pairs = {str(k): str(v) for k, v in value.items()}
-    else:
-        pairs = {}
+    elif value is not None and value != "":
         for part in str(value).split(","):
             key, sep, val = part.partition("=")
             if not sep or not key.strip():
@@ -147,6 +145,8 @@ def parse_params(value: Any, preset: Preset | None, what: str) -> dict[str, str]
     if unknown:
         accepted = ", ".join(sorted(known)) or "none (this preset takes no parameters)"
         raise HookSpecError(f"{what} names {unknown[0]!r}: accepted is {accepted}")
+    if preset is not None:
+        check_params(preset, pairs, what)  # refused now, when the declaration is read, not in the pod
     return pairs
 
 

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from dr_lib.checks.report import ControlResult, results_json
+from dr_lib.evidence.control_frameworks import references_json
 from dr_lib.reportdir import new_report_dir, write_file, write_manifest
 
 HTML_NAME = "report.html"
@@ -34,7 +35,9 @@ def create_checks_dir(root: Path, started: datetime) -> Path:
 
 
 def write_results(path: Path, results: Sequence[ControlResult]) -> Path:
-    return write_file(path, json.dumps(results_json(results), indent=2) + "\n")
+    """Every result, and the framework requirements the judged controls support (for auditors and the index)."""
+    frameworks = references_json({r.control for r in results})
+    return write_file(path, json.dumps({**results_json(results), "frameworks": frameworks}, indent=2) + "\n")
 
 
 def seal(directory: Path) -> Path:

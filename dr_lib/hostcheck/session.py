@@ -27,6 +27,7 @@ from dr_lib.checks.report import (
     terminal_lines,
 )
 from dr_lib.errors import DRError
+from dr_lib.evidence.control_frameworks import references_html
 from dr_lib.hostcheck.reports import HTML_NAME, JSON_NAME, JUNIT_NAME, create_checks_dir, seal, write_results
 
 WAIVED = "WAIVED"
@@ -139,6 +140,11 @@ class CheckSession:
     def pytest_html_report_title(self, report: Any) -> None:
         if self.active:
             report.title = "k3s-dr host conformance"
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_html_results_summary(self, prefix: list[str], summary: list[str], postfix: list[str]) -> None:
+        if self.active:
+            postfix.append(references_html({r.control for r in self.results.values()}))
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_html_results_table_header(self, cells: list[str]) -> None:

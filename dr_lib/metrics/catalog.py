@@ -165,7 +165,8 @@ METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("restore_last_duration_seconds", GAUGE, "Duration of the last restore (with --wait: until Ready).",
                lambda i: _one(i.state.restore.seconds if i.state.restore else None)),
     MetricSpec("restore_objects", GAUGE, "Objects of the last restore by result.", _restore_counts, ("result",)),
-    MetricSpec("auto_restore_decisions", COUNTER, "Decisions of `k3s-dr restore --auto`, by decision.",
+    MetricSpec("auto_restore_decisions", COUNTER, "Decisions of `k3s-dr restore --auto`, by decision (refused: "
+               "the snapshot link's target was not an archive k3s-dr wrote and verified in backup.dir).",
                lambda i: [((d,), float(i.state.decisions.get(d, 0))) for d in DECISIONS], ("decision",)),
     MetricSpec("auto_restore_last_decision_timestamp_seconds", GAUGE, "When auto-restore last decided; 0: never.",
                lambda i: _one(i.state.decision.at if i.state.decision else 0.0)),

@@ -24,7 +24,7 @@ BACKUP_FAILED = "failed"
 BACKUP_STATUSES = (BACKUP_OK, BACKUP_NOT_PROMOTED, BACKUP_FAILED)
 
 RESTORE_RESULTS = ("created", "updated", "unchanged", "skipped", "failed")
-DECISIONS = ("restore", "no_restore")
+DECISIONS = ("restore", "no_restore", "refused")  # refused: the snapshot was not trusted or not intact
 
 T = TypeVar("T")
 
@@ -63,6 +63,11 @@ class DecisionRecord:
     at: float
     restore: bool
     reason: str = ""
+    refused: bool = False  # the snapshot was refused (outside backup.dir, unverified, changed): no decision on loss
+
+    @property
+    def label(self) -> str:
+        return "refused" if self.refused else "restore" if self.restore else "no_restore"
 
 
 @dataclass(frozen=True)
@@ -116,7 +121,7 @@ class State:
 
     def with_decision(self, record: DecisionRecord) -> State:
         counts = {name: int(self.decisions.get(name, 0)) for name in DECISIONS}
-        counts["restore" if record.restore else "no_restore"] += 1
+        counts[record.label] += 1
         return replace(self, decision=record, decisions=counts)
 
     def with_drill(self, record: DrillRecord) -> State:

@@ -15,16 +15,19 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from dr_lib.archive import userobjects
-from dr_lib.archive.userobjects import BUILT_IN_NAMESPACES, NOT_USER_OBJECTS, SYSTEM_NAMESPACES
-from dr_lib.restore.plan import ObjectKey
+from dr_lib.restore.plan import ObjectKey, Plan, PlannedObject
 
-__all__ = ["BUILT_IN_NAMESPACES", "NOT_USER_OBJECTS", "SYSTEM_NAMESPACES",  # re-exported from archive.userobjects
-           "AutoState", "Decision", "Observation", "boot_identity", "decide", "is_user_object"]
+__all__ = ["AutoState", "Decision", "Observation", "boot_identity", "decide", "is_user_object", "user_keys"]
 
 
-def is_user_object(key: ObjectKey) -> bool:
-    """Not something a freshly started, empty k3s already has (rules: :mod:`dr_lib.archive.userobjects`)."""
-    return userobjects.is_user_object(key.resource, key.namespace, key.name)
+def is_user_object(obj: PlannedObject) -> bool:
+    """Made by a user, not by the cluster itself (the one rule set: :mod:`dr_lib.archive.userobjects`)."""
+    return userobjects.is_user_object(obj.type.resource, obj.body)
+
+
+def user_keys(plan: Plan) -> list[ObjectKey]:
+    """The user objects a restore of ``plan`` would bring back: what auto-restore measures the loss of."""
+    return [obj.key for obj in plan.objects() if is_user_object(obj)]
 
 
 _STARTTIME_AFTER_COMM = 19  # proc(5) field 22 (starttime), counted after "pid (comm)"
@@ -88,9 +91,11 @@ class Decision:
     restore: bool
     reason: str
     loss: float
+    refused: bool = False  # the snapshot itself was not trusted (dr_lib.restore.trust) or failed verification
 
     def to_dict(self) -> dict[str, Any]:
-        return {"restore": self.restore, "reason": self.reason, "loss": round(self.loss, 4)}
+        return {"restore": self.restore, "reason": self.reason, "loss": round(self.loss, 4),
+                **({"refused": True} if self.refused else {})}
 
 
 def decide(seen: Observation, last: AutoState, threshold: float, *, force: bool = False) -> Decision:

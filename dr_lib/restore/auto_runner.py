@@ -1,8 +1,10 @@
 """The thin runner of ``k3s-dr restore --auto``: observe, decide (``auto.decide``), maybe restore.
 
-The state file (``<restore.state_dir>/auto-restore.json``, written atomically) keeps the last
-restore (boot, snapshot, cluster identity, objects present after it) and the recent
-decisions, each with its reason; every decision is logged as well.
+The snapshot must be an archive k3s-dr wrote and verified in ``backup.dir``
+(:mod:`dr_lib.restore.trust`); anything else is refused before it is read, and the refusal is a
+decision like the others. The state file (``<restore.state_dir>/auto-restore.json``, written
+atomically) keeps the last restore (boot, snapshot, cluster identity, objects present after it)
+and the recent decisions, each with its reason; every decision is logged as well.
 """
 
 from __future__ import annotations
@@ -15,13 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from dr_lib.clock import monotonic
-from dr_lib.errors import ClusterUnreachable, IntegrityError, ResourceGone
+from dr_lib.errors import ClusterUnreachable, IntegrityError, ResourceGone, SnapshotRefused
 from dr_lib.kube.client import Kube, ResourceType
 from dr_lib.kube.listing import iter_pages
-from dr_lib.restore.auto import AutoState, Decision, Observation, decide, is_user_object
+from dr_lib.restore.auto import AutoState, Decision, Observation, decide, user_keys
 from dr_lib.restore.files import read_json, write_json_atomic
 from dr_lib.restore.plan import ObjectKey, Plan, TypeRef
 from dr_lib.restore.run import RestoreOutcome, RestoreRequest, load_plan, restore_archive
+from dr_lib.restore.trust import check_digest, trust_snapshot
 from dr_lib.restore.wait import poll_until
 
 log = logging.getLogger(__name__)
@@ -101,13 +104,23 @@ def _save(path: Path, data: dict[str, Any], decision: Decision, seen: Observatio
     write_json_atomic(path, data)
 
 
-def _observe(request: RestoreRequest, kube: Kube, boot_id: str) -> Observation:
+def _observe(request: RestoreRequest, kube: Kube, boot_id: str) -> tuple[Observation, RestoreRequest]:
+    """What the snapshot holds and how much of it is live; and the request pinned to the trusted file
+    (its path with every link resolved, its sha256), so a link moved meanwhile changes nothing."""
     if not request.archive.exists():
-        return Observation(boot_id, "", 0, 0, cluster_uid(kube))
-    verified, plan = load_plan(request.archive.resolve(), request.plan_options)
-    user_keys = [obj.key for obj in plan.objects() if is_user_object(obj.key)]
-    return Observation(boot_id, verified.sha256, len(user_keys), count_present(kube, plan, user_keys),
-                       cluster_uid(kube))
+        return Observation(boot_id, "", 0, 0, cluster_uid(kube)), request
+    trusted = trust_snapshot(request.archive, request.backup_dir or request.archive.parent)
+    verified, plan = load_plan(trusted.path, request.plan_options)
+    check_digest(trusted, verified.sha256)
+    keys = user_keys(plan)
+    pinned = replace(request, archive=trusted.path, expected_sha256=verified.sha256)
+    return Observation(boot_id, verified.sha256, len(keys), count_present(kube, plan, keys), cluster_uid(kube)), pinned
+
+
+def _refused(request: RestoreRequest, exc: IntegrityError) -> SnapshotRefused:
+    if "nothing applied" in exc.message:
+        return SnapshotRefused(exc.message, hint=exc.hint)
+    return SnapshotRefused(f"snapshot {request.archive} refused, nothing applied: {exc.message}", hint=exc.hint)
 
 
 def run_auto(request: RestoreRequest, kube: Kube, *, boot_id: str, state_dir: Path, threshold: float,
@@ -118,21 +131,21 @@ def run_auto(request: RestoreRequest, kube: Kube, *, boot_id: str, state_dir: Pa
     data = data if isinstance(data, dict) else {}
     last = AutoState.from_dict(data)
     try:
-        seen = _observe(request, kube, boot_id)
+        seen, request = _observe(request, kube, boot_id)
     except IntegrityError as exc:
-        refused = Decision(False, f"the snapshot is refused: {exc}", 0.0)
+        refused = Decision(False, f"the snapshot is refused: {exc}", 0.0, refused=True)
         log.warning("auto-restore decision: no restore — %s", refused.reason)
         _save(state_path, data, refused, Observation(boot_id, "", 0, 0, ""), now)
-        raise
+        raise _refused(request, exc) from None
     decision = decide(seen, last, threshold, force=force)
     log.warning("auto-restore decision: %s — %s", "restore" if decision.restore else "no restore", decision.reason)
     outcome = None
     try:
         if decision.restore:
             outcome = restore_archive(replace(request, dry_run=False), kube, now=now)
-            user_keys = [obj.key for obj in outcome.plan.objects() if is_user_object(obj.key)]
             after = AutoState(boot_id, outcome.verified.sha256, cluster_uid(kube),
-                              count_present(kube, outcome.plan, user_keys), now.strftime("%Y-%m-%dT%H:%M:%SZ"))
+                              count_present(kube, outcome.plan, user_keys(outcome.plan)),
+                              now.strftime("%Y-%m-%dT%H:%M:%SZ"))
             data["last_restore"] = after.to_dict()
             log.warning("auto-restore %s: ledger %s", outcome.ledger.outcome, outcome.ledger_path)
     finally:  # the decision is kept even when the restore it started could not run

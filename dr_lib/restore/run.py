@@ -27,6 +27,7 @@ from dr_lib.restore.ledger import Entry, Ledger
 from dr_lib.restore.objects import ObjectSettings
 from dr_lib.restore.plan import Plan, PlanOptions, build_plan
 from dr_lib.restore.preflight import run_preflight
+from dr_lib.restore.userloss import fewer_user_objects
 from dr_lib.restore.wait import wait_until_ready
 
 log = logging.getLogger(__name__)
@@ -46,10 +47,14 @@ class RestoreRequest:
     crd_timeout: float = 60.0
     namespace_timeout: float = 120.0
     delete_timeout: float = 60.0
-    # Application data (dr_lib.hooks, composed by the CLI; not run in a dry run): volume data is put
+    # Application data (dr_lib.hooks, composed by the restore jobs; not run in a dry run): volume data is put
     # back before any object exists, so pods find it at first start; dumps go in once pods are Ready.
     before_apply: Callable[[Path], None] | None = None
     after_apply: Callable[[Path], None] | None = None
+    # The backup directory, to compare the archive with the one before it (restore.shrink_warn_threshold).
+    backup_dir: Path | None = None
+    shrink_warn_threshold: float = 0.5
+    expected_sha256: str | None = None  # auto-restore: the sha256 the trusted snapshot was verified with
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,7 @@ class RestoreOutcome:
     ledger_path: Path
     verified: VerifyResult
     plan: Plan
+    warnings: tuple[str, ...] = ()
 
 
 def _stamp(now: datetime) -> str:
@@ -109,8 +115,12 @@ def restore_archive(request: RestoreRequest, kube: Kube, *, now: datetime,
     with _maybe_locked(request):
         started = clock()
         verified, plan = load_plan(archive, request.plan_options)
+        if request.expected_sha256 is not None and verified.sha256 != request.expected_sha256:
+            raise IntegrityError(f"archive {archive.name} refused, nothing applied: it changed since it was checked "
+                                 "(its sha256 differs)")
         log.info("archive %s verified (%d objects); plan: %d to restore, %d left out",
                  archive, verified.objects, plan.count, len(plan.left_out))
+        warnings = _warnings(request, verified)
         writer = Writer(kube)
         with _refusal(archive):
             preflight = run_preflight(writer, plan, plan.context)
@@ -136,4 +146,12 @@ def restore_archive(request: RestoreRequest, kube: Kube, *, now: datetime,
         finally:  # the objects were restored: their ledger is written whatever happens after
             ledger.seconds = clock() - started
             write_json_atomic(path, ledger.to_dict(), indent=None)
-    return RestoreOutcome(ledger, path, verified, plan)
+    return RestoreOutcome(ledger, path, verified, plan, warnings)
+
+
+def _warnings(request: RestoreRequest, verified: VerifyResult) -> tuple[str, ...]:
+    warning = fewer_user_objects(verified, request.backup_dir, request.shrink_warn_threshold)
+    if warning is None:
+        return ()
+    log.warning("warning: %s", warning)
+    return (warning,)

@@ -15,27 +15,17 @@ import json
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from _drill_cli import run_drill_cli
 
 from dr_lib.drill import browser
 from dr_lib.drill.app import secret_values
 from dr_lib.drill.reportdir import check_manifest
 from dr_lib.drill.timeline import STEP_NAMES, step_label
 from k3s_dr_testbed.clusters import versions
-
-DRILL_SECONDS = 600
-
-
-def run_drill_cli(reports: Path, *extra: str, env: dict[str, str] | None = None) -> tuple[int, dict[str, Any], str]:
-    done = subprocess.run([sys.executable, "-m", "dr_lib", "drill", "--json", "--reports", str(reports), *extra],
-                          capture_output=True, text=True, timeout=DRILL_SECONDS, env=env, check=False)
-    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
-    assert lines, f"no JSON on stdout (exit {done.returncode}); stderr:\n{done.stderr[-3000:]}"
-    return done.returncode, json.loads(lines[-1]), done.stderr
 
 
 @pytest.fixture(scope="module")
@@ -76,6 +66,9 @@ def test_drill_json_interface(passing: tuple[int, dict[str, Any], str]) -> None:
     assert 0 <= result["rpo_seconds"] <= result["rpo_target_seconds"]
     assert result["objects"] > 30
     assert result["steps"] == dict.fromkeys(STEP_NAMES, "passed")
+    # kwok nodes, a seeded application: the pass is worth what its scope says (verdict keeps its meaning)
+    assert result["scope"] == "limited" and result["verdict_summary"] == "pass (limited scope)"
+    assert {"synthetic-application", "simulated-nodes", "no-datastore"} <= set(result["scope_limits"])
     assert Path(result["report_html"]).is_file() and Path(result["evidence_json"]).is_file()
     # progress went to the terminal (stderr), every step named
     for name in STEP_NAMES:
@@ -152,7 +145,9 @@ def test_html_renders_steps_and_verdict_in_chromium(passing: tuple[int, dict[str
     for name in STEP_NAMES:
         assert step_label(name) in dom, name
         assert f"test_{STEP_NAMES.index(name) + 1}_" in dom  # the row of the step's test, drawn by the page's JS
-    assert "RTO measured / target" in dom and "RPO measured / target" in dom
+    overview = dom[dom.index('id="drill-overview"'):dom.index('id="environment-header"')]
+    assert re.search(r"<th>RTO</th><td>.*? s measured / .*? target: met", overview)
+    assert re.search(r"<th>Drill RPO</th><td>.*? s measured / .*? target: met", overview)
     screenshot = Path(result["screenshot"])
     assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and screenshot.stat().st_size > 20_000
     assert "report.png" in (report_html.parent / "SHA256SUMS").read_text()

@@ -1,8 +1,8 @@
-"""Real applications for the application-data tests: PostgreSQL and a file-writing app on the real node.
+"""Real applications for the application-data tests: PostgreSQL, MariaDB, Redis and a file-writing app.
 
-The PostgreSQL is Debian's (image ``local/k3s-dr-db:bookworm``, built here by
-:mod:`k3s_dr_testbed.apps.images`); its password comes from a Secret through ``secretKeyRef`` and the
-hooks connect over TCP with it, so a leak would have something to leak.
+The servers are Debian's (images ``local/k3s-dr-db:bookworm`` and ``local/k3s-dr-servers:bookworm``,
+built here by :mod:`k3s_dr_testbed.apps.images`); their passwords come from Secrets through
+``secretKeyRef`` and the hooks must present them, so a leak would have something to leak.
 """
 
 from __future__ import annotations
@@ -16,21 +16,25 @@ import pytest
 
 from dr_lib.kube.client import Kube
 from dr_lib.kube.exec import ExecResult, exec_in_pod
-from k3s_dr_testbed.apps.images import db_image_tar
+from k3s_dr_testbed.apps.images import servers_image_tar
 from k3s_dr_testbed.apps.manifests import APP_IMAGE, JSONObject
 from k3s_dr_testbed.realnode.config import NodeLayout
 from k3s_dr_testbed.realnode.host import ctr
 
 PG_PASSWORD = "pg-Sup3r-s3cret-7f2c9a41d"  # long and unmistakable: tests grep outputs for it
+MARIADB_PASSWORD = "mdb-Sup3r-s3cret-2b81e0c47"
+REDIS_PASSWORD = "rds-Sup3r-s3cret-95d3a7e16"
+PASSWORDS = (PG_PASSWORD, MARIADB_PASSWORD, REDIS_PASSWORD)
 
 
-def db_image_or_skip() -> Path:
+def servers_image_or_skip() -> Path:
+    """One tar with both the PostgreSQL image and the MariaDB/Redis image."""
     from dr_lib.errors import EnvironmentProblem  # noqa: PLC0415
 
     try:
-        return db_image_tar(time.monotonic() + 1200)
+        return servers_image_tar(time.monotonic() + 1200)
     except EnvironmentProblem as exc:
-        pytest.skip(f"the database image cannot be built here (docker engine / Debian mirror): {exc}")
+        pytest.skip(f"the database images cannot be built here (docker engine / Debian mirror): {exc}")
 
 
 def import_image(cluster: Any, tar: Path) -> None:
@@ -72,7 +76,8 @@ def wait_ready(kube: Kube, ns: str, pod: str, timeout: float = 120) -> JSONObjec
     while time.monotonic() < deadline:
         response = kube.request("GET", f"/api/v1/namespaces/{ns}/pods/{pod}")
         last = response.body
-        conditions = (last.get("status") or {}).get("conditions") or []
+        status = last.get("status") if response.ok else None  # a 404 is a Status object, its "status" a word
+        conditions = (status or {}).get("conditions") or []
         if response.ok and any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions):
             return last
         time.sleep(0.5)
@@ -90,3 +95,51 @@ def psql(kube: Kube, ns: str, sql: str, pod: str = "pg-0") -> str:
     assert result.ok, f"psql failed: {result.exit_code} {result.failure} {result.stderr!r}"
     return result.stdout.decode().strip()
 
+
+def delete_namespace(kube: Kube, ns: str, timeout: float = 180) -> None:
+    """Delete ``ns`` and wait until the API server no longer has it (its pods gone with it)."""
+    response = kube.request("DELETE", f"/api/v1/namespaces/{ns}")
+    assert response.ok or response.status == 404, f"deleting namespace {ns}: {response.reason}"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if kube.request("GET", f"/api/v1/namespaces/{ns}").status == 404:
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"namespace {ns} still there after {timeout} s")
+
+
+def mariadb(kube: Kube, ns: str, sql: str, pod: str = "mariadb-0") -> str:
+    """Run ``sql`` (on stdin: no quoting of the database name by a shell) as root with the Secret's password."""
+    result = exec_in_pod(kube, ns, pod, "db", ["/bin/sh", "-c", 'MYSQL_PWD="$MARIADB_ROOT_PASSWORD" '
+                                                                 "exec mariadb --user=root -N -B"],
+                         stdin=sql.encode(), timeout=300)
+    assert result.ok, f"mariadb failed: {result.exit_code} {result.failure} {result.stderr!r}"
+    return result.stdout.decode().strip()
+
+
+def mariadb_ident(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+def redis_eval(kube: Kube, ns: str, lua: str, pod: str = "redis-0") -> list[str]:
+    """EVAL a Lua script in the pod's Redis (password from its environment); its reply, one line per item."""
+    result = exec_in_pod(kube, ns, pod, "redis", ["/bin/sh", "-c", 'REDISCLI_AUTH="$REDIS_PASSWORD" '
+                                                                   'exec redis-cli --no-auth-warning EVAL "$1" 0',
+                                                  "redis-eval", lua], timeout=120)
+    assert result.ok, f"redis-cli failed: {result.exit_code} {result.failure} {result.stderr!r}"
+    return result.stdout.decode().split()
+
+
+def restart_pod(kube: Kube, ns: str, pod: str, timeout: float = 180) -> None:
+    """Delete a StatefulSet's pod and wait until its successor (a new uid) is Ready."""
+    uid = kube.request("GET", f"/api/v1/namespaces/{ns}/pods/{pod}").body["metadata"]["uid"]
+    response = kube.request("DELETE", f"/api/v1/namespaces/{ns}/pods/{pod}")
+    assert response.ok, f"deleting pod {ns}/{pod}: {response.reason}"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        current = kube.request("GET", f"/api/v1/namespaces/{ns}/pods/{pod}")
+        if current.ok and current.body["metadata"]["uid"] != uid:
+            wait_ready(kube, ns, pod, timeout=max(1.0, deadline - time.monotonic()))
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"pod {ns}/{pod} was not replaced within {timeout} s")

@@ -81,7 +81,8 @@ def test_a_mutation_fails_its_control_with_exit_1(host: Any, tmp_path: Path) -> 
         junit = assert_counts_are_junits(data)
         assert data["failed"] == junit["failures"] == 1 and junit["errors"] == 0
         assert [r["control"] for r in data["results"] if r["verdict"] == "fail"] == ["DR-LINK-002"]
-        assert done.stderr.strip().splitlines()[-1].startswith("k3s-dr: error: 1 of 30 control results failed")
+        last_line = done.stderr.strip().splitlines()[-1]
+        assert last_line.startswith(f"k3s-dr: error: 1 of {len(BY_ID)} control results failed")
         assert "fix:     k3s-dr fix" in done.stderr  # the terminal table, on stderr
     finally:
         sh(host.name, "k3s-dr fix")

@@ -3,8 +3,10 @@
 One source cluster runs Debian's PostgreSQL (StatefulSet, hostPath volume, password from a
 Secret) and a file-writing app (StatefulSet on a claim bound to a hostPath volume). The hooks
 that fail, hang or write garbage run in small pods of their own namespaces, each backed up
-alone (``-n``). The last test backs up both applications, loses them (the cluster is stopped,
-their directories deleted), restores into a fresh cluster, and reads the rows and files back.
+alone (``-n``). MariaDB and Redis make their round trips in namespaces of their own: seeded,
+fingerprinted, backed up with their preset, destroyed (namespace and volume), restored, and
+fingerprinted again. The last test backs up PostgreSQL and the files, loses them (the cluster
+is stopped, their directories deleted), restores into a fresh cluster, and reads them back.
 
 Needs root, the real node's Debian packages and the Docker engine (the database image is built
 here from Debian's packages); each skip names what is missing.
@@ -24,13 +26,21 @@ from typing import Any
 import pytest
 from _backup_helpers import cli, isolated_env
 from _hooks_apps import (
+    MARIADB_PASSWORD,
+    PASSWORDS,
     PG_PASSWORD,
+    REDIS_PASSWORD,
     create,
-    db_image_or_skip,
+    delete_namespace,
     import_image,
+    mariadb,
+    mariadb_ident,
     namespace,
     psql,
+    redis_eval,
+    restart_pod,
     secret,
+    servers_image_or_skip,
     sh,
     sleeper_pod,
     wait_ready,
@@ -41,6 +51,13 @@ from dr_lib.archive.access import read_manifest
 from dr_lib.kube.client import Kube
 from k3s_dr_testbed.apps.images import DB_REF
 from k3s_dr_testbed.apps.manifests import ROWS_FINGERPRINT, file_app, postgres_statefulset
+from k3s_dr_testbed.apps.servers import (
+    MARIADB_FINGERPRINT,
+    REDIS_FINGERPRINT,
+    REDIS_SEED,
+    mariadb_statefulset,
+    redis_statefulset,
+)
 
 pytestmark = [pytest.mark.real_node, pytest.mark.slow]
 
@@ -51,13 +68,15 @@ FILES_LIST = ("cd /data && for f in obj-*; do printf '%s ' \"$f\"; sha256sum < \
 @pytest.fixture(scope="module")
 def image(pytestconfig: pytest.Config) -> Path:
     skip_unless_real_node(pytestconfig)
-    return db_image_or_skip()
+    return servers_image_or_skip()
 
 
 @pytest.fixture(scope="module")
 def source(image: Path, session_cluster_factory: Any) -> Iterator[Any]:
     handle = session_cluster_factory(nodes=0, real_node=True, name=f"hks{os.getpid()}")
+    started = time.monotonic()
     import_image(handle, image)
+    print(f"\nimported {image.name} ({image.stat().st_size / 1e6:.0f} MB) in {time.monotonic() - started:.1f} s")
     yield handle
     handle.stop()
 
@@ -86,7 +105,7 @@ def env(tmp_path: Path) -> dict[str, str]:
 
 
 def leaked(text: str) -> bool:
-    return PG_PASSWORD in text
+    return any(password in text for password in PASSWORDS)
 
 
 def assert_no_secret_anywhere(run: Any, env: dict[str, str], backup_dir: Path) -> None:
@@ -202,6 +221,92 @@ def test_sqlite_preset_restores_lost_rows_into_the_damaged_original(kube: Kube, 
     assert restore.code == 0, restore.stderr
     assert [(h["phase"], h["ok"]) for h in restore.json["data"]["hooks"]] == [("restore", True), ("verify", True)]
     assert sh(kube, "hk-lite", "lite-0", "main", count).stdout == b"3\n"
+
+
+# --- MariaDB and Redis: round trips through their presets on Debian's real servers ------------------------------
+
+# Built to hurt: a leading "-" (an option to mariadb-dump unless it follows --), backticks, $( ), quotes, "]".
+HOSTILE_DB = "-shop `id` $(touch /tmp/k3s-dr-pwn) it's \"q\" ]x"
+
+
+def deploy(kube: Kube, credentials: dict[str, Any], workload: dict[str, Any]) -> None:
+    """The workload's namespace, its Secret and the one-replica StatefulSet, until its pod is Ready."""
+    ns = workload["metadata"]["namespace"]
+    for obj in (namespace(ns), credentials, workload):
+        create(kube, obj)
+    wait_ready(kube, ns, f"{workload['metadata']['name']}-0", timeout=180)
+
+
+def round_trip(kube: Kube, kubeconfig: str, env: dict[str, str], tmp_path: Path, ns: str,
+               data_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Back up ``ns`` with its preset, delete the namespace and the volume, restore it: (backup, restore) JSON."""
+    run = cli("backup", "--kubeconfig", kubeconfig, "--dir", tmp_path / "backups", "-n", ns, "--json", env=env,
+              timeout=300)
+    assert run.code == 0, run.stderr
+    assert_no_secret_anywhere(run, env, tmp_path / "backups")
+    delete_namespace(kube, ns)
+    shutil.rmtree(data_dir)
+    restore = cli("restore", run.json["archive"], "--kubeconfig", kubeconfig, "--json", "--wait", "--wait-timeout",
+                  "4m", env=env, timeout=600)
+    assert restore.code == 0, restore.stderr + restore.stdout
+    assert not leaked(restore.stdout + restore.stderr)
+    return run.json, restore.json
+
+
+def test_mariadb_comes_back_with_the_same_rows_under_a_hostile_database_name(kube: Kube, kubeconfig: str,
+                                                                              volumes: Path, env: dict[str, str],
+                                                                              tmp_path: Path) -> None:
+    ns, data_dir = "maria", volumes / "mariadb"
+    deploy(kube, secret(ns, "mariadb-credentials", password=MARIADB_PASSWORD), mariadb_statefulset(
+        ns, data_dir, {"hook.k3s-dr.io/preset": "mysql", "hook.k3s-dr.io/container": "db",
+                       "hook.k3s-dr.io/preset-params": f"database={HOSTILE_DB}"}, HOSTILE_DB))
+    use = f"USE {mariadb_ident(HOSTILE_DB)}; "
+    mariadb(kube, ns, use + "CREATE TABLE items (id INT PRIMARY KEY, title VARCHAR(100) NOT NULL); "
+                            "INSERT INTO items SELECT seq, CONCAT('course ', seq) FROM seq_1_to_500")
+    before = mariadb(kube, ns, use + MARIADB_FINGERPRINT)
+    assert before.startswith("500\t")
+
+    backup, restored = round_trip(kube, kubeconfig, env, tmp_path, ns, data_dir)
+    dump = backup["data"]["dumps"][0]
+    assert dump["path"] == "data/hooks/maria/mariadb-0/mysql.dump"
+    assert dump["meta"]["preset"] == "mysql" and dump["meta"]["params"] == {"database": HOSTILE_DB}
+    hooks = restored["data"]["hooks"]
+    assert [(h["phase"], h["ok"]) for h in hooks] == [("restore", True), ("verify", True)]
+    assert hooks[1]["stdout"] == "1"  # one table in that database
+
+    wait_ready(kube, ns, "mariadb-0", timeout=180)
+    after = mariadb(kube, ns, use + MARIADB_FINGERPRINT)
+    assert after == before
+    # nothing in the name ran: neither $( ) nor the backticks, in the pod that dumped or the one restored
+    assert not sh(kube, ns, "mariadb-0", "db", "test -e /tmp/k3s-dr-pwn").ok
+    print(f"\nmariadb fingerprint before {before!r}, after {after!r}; dump {dump['bytes']} bytes; "
+          f"backup {backup['seconds']} s, restore {restored['seconds']} s")
+
+
+def test_redis_comes_back_with_the_same_keys_and_keeps_them_across_a_restart(kube: Kube, kubeconfig: str,
+                                                                             volumes: Path, env: dict[str, str],
+                                                                             tmp_path: Path) -> None:
+    ns, data_dir = "cache", volumes / "redis"
+    deploy(kube, secret(ns, "redis-credentials", password=REDIS_PASSWORD), redis_statefulset(
+        ns, data_dir, {"hook.k3s-dr.io/preset": "redis", "hook.k3s-dr.io/container": "redis"}))
+    assert redis_eval(kube, ns, REDIS_SEED) == ["301"]
+    before = redis_eval(kube, ns, REDIS_FINGERPRINT)
+    assert before[0] == "301"
+
+    backup, restored = round_trip(kube, kubeconfig, env, tmp_path, ns, data_dir)
+    dump = backup["data"]["dumps"][0]
+    assert dump["path"] == "data/hooks/cache/redis-0/redis.dump" and dump["meta"]["preset"] == "redis"
+    hooks = restored["data"]["hooks"]
+    assert [(h["phase"], h["ok"]) for h in hooks] == [("restore", True), ("verify", True)]
+    assert hooks[1]["stdout"].startswith("role master, keys without expiry: db0=300 ")
+
+    after = redis_eval(kube, ns, REDIS_FINGERPRINT)
+    assert after == before
+    # AOF is on: a restart loads the AOF, not an RDB, so the keys must be in the AOF by now
+    restart_pod(kube, ns, "redis-0")
+    assert redis_eval(kube, ns, REDIS_FINGERPRINT) == before
+    print(f"\nredis fingerprint before {before}, after {after}, after a restart the same; dump {dump['bytes']} bytes; "
+          f"backup {backup['seconds']} s, restore {restored['seconds']} s")
 
 
 # --- the real round trip -----------------------------------------------------------------------------------

@@ -46,6 +46,12 @@ MUTATIONS = [
              f"head -c 2000 {NEWEST} > {D}/k3s-dr-20000101T000000Z.tar.gz && chmod 600 {D}/k3s-dr-2000*.tar.gz && "
              f"ln -sfn k3s-dr-20000101T000000Z.tar.gz {D}/k3s-cluster-snapshot.tar.gz", "DR-LINK-003",
              cleanup=f"rm {D}/k3s-dr-20000101T000000Z.tar.gz"),
+    Mutation("snapshot link planted on a verified copy outside the backup directory",
+             f"mkdir -p /srv/planted && cp -p {NEWEST} /srv/planted/ && cp -p {NEWEST}.verified.json /srv/planted/ && "
+             f"ln -sfn /srv/planted/$(basename {NEWEST}) {D}/k3s-cluster-snapshot.tar.gz", "DR-LINK-003",
+             cleanup="rm -r /srv/planted"),
+    Mutation("snapshot on a backup without user objects (--allow-shrink)",
+             "k3s-dr backup --include-namespace kube-system --allow-shrink", "DR-LINK-004", undo=NEW_BACKUP),
     Mutation("latest link missing", f"rm {D}/latest-backup.tar.gz", "DR-LINK-001"),
     Mutation("auto-restore disabled (seed problem 2)", f"systemctl disable {RESTORE}", "DR-RESTORE-001"),
     Mutation("auto-restore masked", f"systemctl mask {RESTORE}", "DR-RESTORE-001"),
@@ -79,7 +85,7 @@ MUTATIONS = [
              f"echo \"{NOW} k3s-dr backup FAILED exit=6 error='the API server did not answer'\" >> /var/log/k3s-dr.log",
              "DR-LOG-001", undo="sed -i '$d' /var/log/k3s-dr.log"),
     Mutation("too many archives: rotation not running",
-             f"for d in 01 02 03; do cp -p {NEWEST} {D}/k3s-dr-200001${{d}}T000000Z.tar.gz; done", "DR-BKP-002",
+             f"for d in 01 02 03 04; do cp -p {NEWEST} {D}/k3s-dr-200001${{d}}T000000Z.tar.gz; done", "DR-BKP-002",
              undo=f"rm {D}/k3s-dr-2000*.tar.gz"),
     Mutation("kinds missing: secrets left out of the scope", "k3s-dr backup --exclude-kind secrets --allow-shrink",
              "DR-ARCH-002", undo=NEW_BACKUP),

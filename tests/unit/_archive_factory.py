@@ -51,8 +51,13 @@ def sha(data: bytes) -> str:
 
 
 def good_archive(directory: Path, content: dict[Kind, list[dict[str, Any]]], *, created: str = CREATED,
-                 datastore: tuple[bytes, bytes] | None = None) -> Path:
-    """An archive written by the real writer; ``datastore`` is (sqlite bytes, token bytes)."""
+                 datastore: tuple[bytes, bytes] | None = None,
+                 user_objects: dict[Kind, int] | None = None, rules: int | None = None) -> Path:
+    """An archive written by the real writer; ``datastore`` is (sqlite bytes, token bytes).
+
+    ``user_objects`` records per-kind user-object counts (what a backup writes) counted by rules
+    version ``rules``; without it the manifest counts none, as before k3s-dr counted them.
+    """
     spool_dir = directory / ".spool-test"
     spool_dir.mkdir(exist_ok=True)
     files, sources = [], {}
@@ -62,7 +67,8 @@ def good_archive(directory: Path, content: dict[Kind, list[dict[str, Any]]], *, 
         summary = spool.close()
         path = fmt.resource_member(kind.group, kind.plural)
         files.append(FileEntry(path, kind.group, kind.version, kind.plural, kind.kind, kind.namespaced,
-                               summary.objects, summary.bytes, summary.sha256))
+                               summary.objects, summary.bytes, summary.sha256,
+                               None if user_objects is None else user_objects.get(kind, 0)))
         sources[path] = summary.path
     entry = None
     if datastore is not None:
@@ -73,7 +79,7 @@ def good_archive(directory: Path, content: dict[Kind, list[dict[str, Any]]], *, 
         sources[fmt.TOKEN_MEMBER] = spool_dir / "token"
         entry = DatastoreEntry("sqlite", fmt.SQLITE_MEMBER, fmt.TOKEN_MEMBER, sha(db), len(db), sha(token), len(token))
     manifest = Manifest(tool_version="0.1.0", created=created, cluster=IDENTITY, files=tuple(files), datastore=entry,
-                        scope={"kinds": "test"})
+                        scope={"kinds": "test"}, user_objects_rules=rules)
     path = write_archive(directory, manifest, sources)
     for leftover in spool_dir.iterdir():
         leftover.unlink()

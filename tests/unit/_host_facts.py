@@ -117,7 +117,8 @@ def members_for(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def archive(name: str = ARCHIVE, **changes: Any) -> ArchiveFacts:
-    base = ArchiveFacts(name, f"{DIR}/{name}", f"{DIR}/{name}", 0o600, 60000, NOW - 600, {"sha256": DIGEST}, DIGEST)
+    sidecar = {"archive": name, "sha256": DIGEST, "bytes": 60000, "user_objects": 28, "user_objects_rules": 2}
+    base = ArchiveFacts(name, f"{DIR}/{name}", f"{DIR}/{name}", 0o600, 60000, NOW - 600, sidecar, DIGEST)
     return dataclasses.replace(base, **changes)
 
 

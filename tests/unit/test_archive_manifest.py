@@ -11,6 +11,7 @@ from _archive_factory import CONFIGMAPS, DEPLOYMENTS, manifest_dict, resources_m
 
 from dr_lib.archive import format as fmt
 from dr_lib.archive.manifest import manifest_from_dict, parse_manifest
+from dr_lib.archive.userobjects import RULES_VERSION
 from dr_lib.errors import IntegrityError
 
 CM_ENTRY, _ = resources_member(CONFIGMAPS, [CONFIGMAPS.obj("a"), CONFIGMAPS.obj("b")])
@@ -116,6 +117,7 @@ def test_user_objects_absent_stays_absent_and_sums_to_none() -> None:
 def test_user_objects_round_trip_and_sum() -> None:
     data = good()
     data["files"][0]["user_objects"], data["files"][1]["user_objects"] = 1, 0
+    data["user_objects_rules"] = RULES_VERSION
     manifest = manifest_from_dict(data)
     assert [entry.user_objects for entry in manifest.files] == [1, 0]
     assert manifest.user_objects == 1
@@ -123,6 +125,27 @@ def test_user_objects_round_trip_and_sum() -> None:
     assert parse_manifest(manifest.to_json()) == manifest
     data["files"][1].pop("user_objects")  # one kind not counted: the sum is unknown
     assert manifest_from_dict(data).user_objects is None
+
+
+@pytest.mark.parametrize("rules", [None, 1, RULES_VERSION + 1])
+def test_counts_of_other_rules_are_kept_but_not_summed(rules: int | None) -> None:
+    # Archives of k3s-dr before RULES_VERSION 2 counted bootstrap RBAC as user objects: their
+    # counts round-trip unchanged, but nothing compares them with counts of these rules.
+    data = good()
+    data["files"][0]["user_objects"], data["files"][1]["user_objects"] = 2, 1
+    if rules is not None:
+        data["user_objects_rules"] = rules
+    manifest = manifest_from_dict(data)
+    assert manifest.user_objects is None and not manifest.counts_current
+    assert json.loads(manifest.to_json()) == data
+
+
+@pytest.mark.parametrize("rules", [0, -1, "2", 2.0, True])
+def test_bad_rules_versions_are_refused(rules: Any) -> None:
+    data = good()
+    data["user_objects_rules"] = rules
+    with pytest.raises(IntegrityError, match="user_objects_rules"):
+        manifest_from_dict(data)
 
 
 @pytest.mark.parametrize(("value", "reason"), [

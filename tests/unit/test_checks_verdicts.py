@@ -10,6 +10,7 @@ from datetime import date
 import pytest
 from _host_facts import (
     ARCHIVE,
+    DIGEST,
     DIR,
     EXE,
     LAYOUT,
@@ -68,6 +69,28 @@ def _extra_archives(count: int) -> Callable[[HostFacts], HostFacts]:
     return lambda f: with_files(f, archives=(*f.files.archives, *extra))
 
 
+OLDER = "k3s-dr-20270115T065000Z.tar.gz"
+
+
+def _wiped_snapshot(facts: HostFacts, *, older_users: int | None, snapshot_users: int | None = 0,
+                    older_verified: bool = True) -> HostFacts:
+    """The snapshot's archive counts ``snapshot_users`` user objects; an older archive ``older_users``."""
+    def sidecar(name: str, users: int | None) -> dict[str, object]:
+        record: dict[str, object] = {"archive": name, "sha256": DIGEST, "bytes": 60000}
+        return record if users is None else {**record, "user_objects": users, "user_objects_rules": 2}
+
+    older = archive(OLDER, mtime=NOW - 4200, sha256=None,
+                    sidecar=sidecar(OLDER, older_users) if older_verified else None)
+    return with_files(facts, archives=(archive(sidecar=sidecar(ARCHIVE, snapshot_users)), older))
+
+
+def _planted_copy(facts: HostFacts, name: str) -> HostFacts:
+    """A copy of the archive, sidecar included (so it names the original), older, and the snapshot link on it."""
+    copy = archive(name, mtime=NOW - 4000)  # the record still says ARCHIVE: copied along with the file
+    copy = dataclasses.replace(copy, sidecar={**(copy.sidecar or {}), "archive": ARCHIVE})
+    return with_stat(with_files(facts, archives=(*facts.files.archives, copy)), link(LAYOUT.snapshot_link, name))
+
+
 def _waivers(*waivers: Waiver) -> Callable[[HostFacts], HostFacts]:
     return lambda f: dataclasses.replace(f, waivers=WaiverSet(waivers, (), "/etc/k3s-dr/waivers.yaml", True))
 
@@ -78,6 +101,12 @@ MUTATIONS: list[tuple[str, Callable[[HostFacts], HostFacts], str]] = [
     ("snapshot link dangling", lambda f: with_stat(f, dataclasses.replace(
         link(LAYOUT.snapshot_link, "gone.tar.gz"), exists=False)), "DR-LINK-002"),
     ("snapshot link on a corrupt archive", _tampered, "DR-LINK-003"),
+    ("snapshot link to a verified archive outside the backup directory", lambda f: with_stat(f, dataclasses.replace(
+        link(LAYOUT.snapshot_link, f"/srv/planted/{ARCHIVE}"), resolved=f"/srv/planted/{ARCHIVE}")), "DR-LINK-003"),
+    ("snapshot link to a copy carrying another archive's record", lambda f: _planted_copy(f, "k3s-dr-20270115T000000Z"
+                                                                                          ".tar.gz"), "DR-LINK-003"),
+    ("snapshot link to a verified file not named like an archive", lambda f: _planted_copy(f, "k3s-dr-x.tar.gz"),
+     "DR-LINK-003"),
     ("latest link missing", lambda f: with_stat(f, PathFacts(LAYOUT.latest_link)), "DR-LINK-001"),
     ("latest link is a plain file", lambda f: with_stat(f, path(LAYOUT.latest_link)), "DR-LINK-001"),
     ("auto-restore disabled", lambda f: with_unit(f, UNITS.auto_restore, unit_file_state="disabled"),
@@ -104,7 +133,8 @@ MUTATIONS: list[tuple[str, Callable[[HostFacts], HostFacts], str]] = [
     ("stale backup", lambda f: with_files(f, archives=(archive(mtime=NOW - 3 * 3600),)), "DR-BKP-004"),
     ("archive world-readable", lambda f: with_files(f, archives=(archive(mode=0o644),)), "DR-BKP-003"),
     ("backup directory open", lambda f: with_stat(f, path(DIR, kind="dir", mode=0o755)), "DR-BKP-001"),
-    ("too many archives", _extra_archives(3), "DR-BKP-002"),
+    ("too many archives", _extra_archives(4), "DR-BKP-002"),
+    ("snapshot on a backup of a wiped cluster", lambda f: _wiped_snapshot(f, older_users=28), "DR-LINK-004"),
     ("kinds missing", _inspected(manifest(kinds=(("", "namespaces"), ("", "services")))), "DR-ARCH-002"),
     ("archive without datastore", _inspected(manifest(datastore=False)), "DR-ARCH-003"),
     ("token missing on the host", lambda f: with_stat(f, PathFacts(LAYOUT.token)), "DR-K3S-001"),
@@ -249,3 +279,53 @@ def test_a_stopped_exporter_service_leaves_its_answers_unjudged() -> None:
     assert findings["DR-METRICS-002"].outcome is Outcome.NOT_APPLICABLE
     assert "see DR-METRICS-003" in findings["DR-METRICS-002"].evidence
     assert "is failed (failed)" in findings["DR-METRICS-003"].problem
+
+
+# (case, how the backup directory looks, DR-LINK-004's outcome, a fragment of what it says)
+USER_OBJECT_CASES: list[tuple[str, Callable[[HostFacts], HostFacts], Outcome, str]] = [
+    ("snapshot with user objects", lambda f: f, Outcome.PASS, "28 user objects"),
+    ("wiped snapshot, an older archive holds 28", lambda f: _wiped_snapshot(f, older_users=28), Outcome.FAIL,
+     f"while the older {OLDER} holds 28"),
+    ("empty cluster all along", lambda f: _wiped_snapshot(f, older_users=0), Outcome.PASS, "an empty cluster"),
+    ("older archive verified before counts were recorded", lambda f: _wiped_snapshot(f, older_users=None),
+     Outcome.PASS, "no older archive holds any"),
+    ("older archive never verified", lambda f: _wiped_snapshot(f, older_users=5, older_verified=False),
+     Outcome.PASS, "no older archive holds any"),
+    ("snapshot verified before counts were recorded", lambda f: _wiped_snapshot(f, older_users=5,
+                                                                                snapshot_users=None),
+     Outcome.NOT_APPLICABLE, "k3s-dr verify"),
+    ("snapshot link missing", lambda f: with_stat(f, PathFacts(LAYOUT.snapshot_link)), Outcome.NOT_APPLICABLE,
+     "DR-LINK-002"),
+    ("snapshot on a changed archive", lambda f: with_files(f, archives=(archive(sha256="00" * 32),)),
+     Outcome.NOT_APPLICABLE, "DR-LINK-003"),
+]
+
+
+@pytest.mark.parametrize(("mutate", "outcome", "says"), [c[1:] for c in USER_OBJECT_CASES],
+                         ids=[c[0] for c in USER_OBJECT_CASES])
+def test_snapshot_user_objects_against_older_archives(mutate: Callable[[HostFacts], HostFacts], outcome: Outcome,
+                                                      says: str) -> None:
+    finding = evaluate_all(mutate(healthy()))["DR-LINK-004"]
+    assert finding.outcome is outcome, finding
+    assert says in f"{finding.problem} {finding.evidence}"
+
+
+# (case, the planted snapshot link, what DR-LINK-003 says): the refusals of restore --auto, judged beforehand
+AUTO_RESTORE_REFUSALS: list[tuple[str, Callable[[HostFacts], HostFacts], str]] = [
+    ("outside the backup directory", lambda f: with_stat(f, dataclasses.replace(
+        link(LAYOUT.snapshot_link, f"/srv/planted/{ARCHIVE}"), resolved=f"/srv/planted/{ARCHIVE}")),
+     "refuses a target outside the backup directory"),
+    ("another archive's record", lambda f: _planted_copy(f, "k3s-dr-20270115T000000Z.tar.gz"),
+     f"its verification record is for '{ARCHIVE}'"),
+    ("not named like an archive", lambda f: _planted_copy(f, "k3s-dr-x.tar.gz"), "not named like a k3s-dr archive"),
+    ("changed since verified (size)", lambda f: with_files(f, archives=(archive(size=60001),)),
+     "its verification record says 60000"),
+]
+
+
+@pytest.mark.parametrize(("mutate", "says"), [c[1:] for c in AUTO_RESTORE_REFUSALS],
+                         ids=[c[0] for c in AUTO_RESTORE_REFUSALS])
+def test_snapshot_link_control_says_what_auto_restore_would_refuse(mutate: Callable[[HostFacts], HostFacts],
+                                                                  says: str) -> None:
+    finding = evaluate_all(mutate(healthy()))["DR-LINK-003"]
+    assert finding.outcome is Outcome.FAIL and says in finding.problem, finding

@@ -91,12 +91,21 @@ def test_a_passing_drill_leaves_every_report_file(tmp_path: Path, monkeypatch: p
     evidence = json.loads((report_dir / "evidence.json").read_text())
     assert evidence["verdict"] == "pass" and evidence["backup"]["sha256"] == "0" * 64
     assert [s["status"] for s in evidence["timeline"]["steps"]] == ["passed"] * 6
+    assert evidence["verdict_summary"] == "pass (limited scope)" and evidence["scope"]["limited"] is True
+    assert evidence["identity"]["trigger"] in ("manual", "ci", "schedule", "systemd unit")
     page = (report_dir / "report.html").read_text()
-    assert "k3s-dr restore drill" in page and "Verdict: PASS" in page and "v1.34.2-fake" in page
+    assert "k3s-dr restore drill" in page and "Verdict: PASS (limited scope)" in page and "v1.34.2-fake" in page
     for column in ("<th", ">Step<", ">RTO<", ">RPO<"):
         assert column in page
+    # the summary is static markup above pytest-html's script-drawn environment table, its time in UTC
+    summary, environment = page.index("<section id='drill-summary'>"), page.index('<div id="environment-header">')
+    assert summary < environment < page.index("<script>")
+    assert page.count("<section id='drill-summary'>") == 1 and "<svg " in page[summary:environment]
+    assert re.search(r"Report generated at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z \(UTC\)", page)
     junit = (report_dir / "junit.xml").read_text()
     assert junit.count("<testcase ") == 6 and '<property name="verdict" value="pass"' in junit
+    assert re.search(r'<testsuite [^>]*timestamp="\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"', junit)
+    assert '<property name="verdict_summary" value="pass (limited scope)"' in junit
 
 
 def test_secret_values_are_scrubbed_even_inside_embedded_extras(tmp_path: Path,

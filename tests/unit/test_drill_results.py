@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from dr_lib.drill.commands import still_waiting
-from dr_lib.drill.report import failures_table, verdict_banner
-from dr_lib.drill.verdict import Targets, Verdict
+from dr_lib.drill.report import failures_table
+from dr_lib.drill.summary import banner
 from dr_lib.drill.verify import ObjectResult, Verification
 
 
@@ -37,8 +37,9 @@ def test_diff_text_lists_each_failing_object_and_why() -> None:
 def test_html_escapes_what_objects_contain() -> None:
     table = failures_table(_verification())
     assert "&lt;script&gt;" in table and "<script>" not in table
-    banner = verdict_banner(Verdict("fail", None, 1.0, Targets(900, 3600), "verify", ("step verify failed: <x>",)))
-    assert "failed at step 5 verify" in banner and "&lt;x&gt;" in banner
+    shown = banner({"verdict": "fail", "failed_step": "<verify>"})
+    assert "failed at step &lt;verify&gt;" in shown and "<verify>" not in shown
+    assert "Verdict: FAIL — failed at step 5 verify" in banner({"verdict": "fail", "failed_step": "verify"})
 
 
 def test_still_waiting_names_what_restore_wait_was_waiting_for() -> None:

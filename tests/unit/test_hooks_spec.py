@@ -57,8 +57,8 @@ def test_a_preset_fills_every_phase_and_its_signature() -> None:
 
 
 def test_an_explicit_command_beats_the_preset_and_drops_its_signature() -> None:
-    plan = plan_for_pod(pod({"hook.k3s-dr.io/preset": "sqlite", "dump.hook.backup.k3s-dr.io/command": "cat /x"}),
-                        (), DEFAULTS)
+    plan = plan_for_pod(pod({"hook.k3s-dr.io/preset": "sqlite", "hook.k3s-dr.io/preset-params": "database=/x",
+                             "dump.hook.backup.k3s-dr.io/command": "cat /x"}), (), DEFAULTS)
     assert plan is not None
     assert plan.hooks["dump"].command == ("/bin/sh", "-c", "cat /x")
     assert plan.hooks["dump"].magic == ()

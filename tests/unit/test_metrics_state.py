@@ -71,7 +71,7 @@ def test_records_accumulate_so_every_writer_emits_the_full_set(tmp_path):
     state = read_state(tmp_path / "state" / "metrics.json")
     assert state.backup is not None and state.backup.seconds == 1.5
     assert state.restore is not None and state.restore.outcome == "partial"
-    assert state.decisions == {"restore": 0, "no_restore": 1}
+    assert state.decisions == {"restore": 0, "no_restore": 1, "refused": 0}
     assert state.drill is not None and state.drill.rto_seconds == 33.0
     textfile = tmp_path / "textfile_collector" / "k3s_dr.prom"
     text = textfile.read_text()
@@ -127,3 +127,16 @@ def test_atomic_write_replaces_whole_files_and_cleans_up_on_failure(tmp_path):
     with pytest.raises(EnvironmentProblem, match="cannot write"):
         atomic_write_text(tmp_path / "missing-dir" / "x.prom", "x")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["k3s_dr.prom"]
+
+
+def test_a_refused_snapshot_is_counted_as_a_decision_of_its_own(tmp_path):
+    config = config_for(tmp_path)
+    refused = DecisionRecord(at=50.0, restore=False, reason="resolves outside the backup directory", refused=True)
+    assert record_auto_restore(config, refused, None) == []
+    assert record_auto_restore(config, DecisionRecord(at=60.0, restore=True, reason="lost"), None) == []
+    state = read_state(tmp_path / "state" / "metrics.json")
+    assert state.decisions == {"restore": 1, "no_restore": 0, "refused": 1}
+    text = (tmp_path / "textfile_collector" / "k3s_dr.prom").read_text()
+    emitted = {(s.name, s.labels.get("decision")): s.value for f in text_string_to_metric_families(text)
+               for s in f.samples}
+    assert emitted[("k3s_dr_auto_restore_decisions_total", "refused")] == 1

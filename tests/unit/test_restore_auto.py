@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from dr_lib.restore.auto import AutoState, Observation, decide, is_user_object
-from dr_lib.restore.plan import ObjectKey
+from dr_lib.restore.plan import ObjectKey, PlannedObject, TypeRef
 
 SNAP = "a" * 64
 OTHER_SNAP = "b" * 64
@@ -59,6 +59,13 @@ def test_no_more_than_5_deployments_rule_is_gone() -> None:
     assert decide(seen(5000, total=5000), AutoState(), 0.5).restore is False
 
 
+def _planned(resource: str, namespace: str, name: str) -> PlannedObject:
+    plural, _, group = resource.partition(".")
+    type_ref = TypeRef(group, "v1", plural, plural.title().rstrip("s"), bool(namespace))
+    meta = {"name": name, **({"namespace": namespace} if namespace else {})}
+    return PlannedObject(type_ref, {"apiVersion": type_ref.api_version, "kind": type_ref.kind, "metadata": meta})
+
+
 @pytest.mark.parametrize(("key", "user"), [
     (ObjectKey("namespaces", "", "default"), False),
     (ObjectKey("namespaces", "", "shop"), True),
@@ -67,9 +74,12 @@ def test_no_more_than_5_deployments_rule_is_gone() -> None:
     (ObjectKey("configmaps", "kube-system", "coredns-custom"), False),
     (ObjectKey("configmaps", "default", "app"), True),
     (ObjectKey("clusterroles.rbac.authorization.k8s.io", "", "mine"), True),
+    (ObjectKey("clusterroles.rbac.authorization.k8s.io", "", "system:coredns"), False),
 ])
 def test_user_objects(key: ObjectKey, user: bool) -> None:
-    assert is_user_object(key) is user
+    planned = _planned(key.resource, key.namespace, key.name)
+    assert planned.key == key
+    assert is_user_object(planned) is user
 
 
 def test_state_round_trip_and_garbage() -> None:

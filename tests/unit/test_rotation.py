@@ -127,14 +127,83 @@ def test_shrink_guard_compares_user_objects_when_both_archives_count_them() -> N
 
 
 @pytest.mark.parametrize("previous, current", [
-    (PromotedCounts(165, None), WIPED_K3S),  # promoted archive from before the count
+    (PromotedCounts(165, None), WIPED_K3S),  # the promoted archive could not be read: only its total is known
     (BEFORE_WIPE, PromotedCounts(137, None)),
 ])
 def test_shrink_guard_falls_back_to_all_objects(previous: PromotedCounts, current: PromotedCounts) -> None:
-    assert manifest_shrink_reason(previous, current, 0.5) is None  # 17%: the old blind spot, by design
+    assert manifest_shrink_reason(previous, current, 0.5) is None  # 17% of all objects
     reason = manifest_shrink_reason(previous, current, 0.1)
     assert reason is not None and reason.startswith("objects dropped from 165 to 137")
 
 
+@pytest.mark.parametrize(("previous", "current", "threshold", "blocked"), [
+    (28, 0, 0.5, True),
+    (28, 0, 1.0, True),
+    (1, 0, 1.0, True),     # one user object left, then none: still a wipe
+    (28, 0, 0.0, True),
+    (28, 1, 1.0, False),   # not a wipe; the threshold decides (97% < 100%)
+    (28, 14, 0.5, True),   # the threshold, as before
+    (28, 15, 0.5, False),
+    (0, 0, 0.5, False),    # an empty cluster backed up again: nothing lost
+    (0, 5, 0.5, False),
+])
+def test_a_wipe_is_never_promoted_whatever_the_threshold(previous: int, current: int, threshold: float,
+                                                         blocked: bool) -> None:
+    reason = manifest_shrink_reason(PromotedCounts(200, previous), PromotedCounts(180, current), threshold)
+    assert (reason is not None) == blocked, reason
+    if blocked and current == 0:
+        assert reason is not None and f"dropped from {previous} to 0 (100%)" in reason
+        assert "never replaces" in reason
+
+
 def test_shrink_guard_without_a_promoted_archive() -> None:
     assert manifest_shrink_reason(None, WIPED_K3S, 0.5) is None
+
+
+def _archive(name: str, hours_ago: int, *, verified: bool = True, user: int | None = 0,
+             links: tuple[str, ...] = ()) -> ArchiveRecord:
+    return ArchiveRecord(name, NOW - timedelta(hours=hours_ago), verified, user, links)
+
+
+LINKS = ("latest-backup.tar.gz", "k3s-cluster-snapshot.tar.gz")
+
+# (case, archives newest first, policy, kept, the reason the guarantee gives)
+GUARANTEES: list[tuple[str, list[ArchiveRecord], RotationPolicy, list[str], dict[str, str]]] = [
+    ("the wipe: two backups of the empty cluster after the good one, keep 2",
+     [_archive("wiped-2", 0), _archive("wiped-1", 1), _archive("good", 2, user=28, links=LINKS)],
+     RotationPolicy(keep=2), ["wiped-2", "wiped-1", "good"],
+     {"good": "linked by k3s-cluster-snapshot.tar.gz"}),
+    ("many wiped backups and keep 1: the good archive stays",
+     [_archive(f"wiped-{i}", i) for i in range(6)] + [_archive("good", 9, user=5, links=LINKS)],
+     RotationPolicy(keep=1), ["wiped-0", "good"], {"good": "newest with user objects"}),
+    ("links moved away (--allow-shrink): the last archive with user objects still stays",
+     [_archive("empty", 0, links=LINKS), _archive("older-empty", 1), _archive("good", 2, user=5)],
+     RotationPolicy(keep=1), ["empty", "good"], {"good": "newest with user objects", "empty": "linked by"}),
+    ("only the newest archive with user objects, not every one",
+     [_archive("u3", 0, user=3), _archive("u2", 1, user=2), _archive("u1", 2, user=1)],
+     RotationPolicy(keep=1), ["u3"], {"u3": "newest with user objects"}),
+    ("a newer unverified archive with user objects does not displace the verified one",
+     [_archive("new-unverified", 0, verified=False, user=9), _archive("wiped", 1), _archive("good", 2, user=5)],
+     RotationPolicy(keep=1), ["new-unverified", "wiped", "good"], {"good": "newest with user objects"}),
+    ("no verified archive with user objects: the newest unverified one stays",
+     [_archive("wiped", 0), _archive("unverified", 1, verified=False, user=4), _archive("older", 2, user=3,
+                                                                                          verified=False)],
+     RotationPolicy(keep=1), ["wiped", "unverified"], {"unverified": "newest with user objects"}),
+    ("unknown counts (remote copies, unreadable archives) change nothing",
+     [_archive("a", 0, user=None), _archive("b", 1, user=None), _archive("c", 2, user=None)],
+     RotationPolicy(keep=1), ["a"], {}),
+    ("a link to an archive keep would drop, with no user objects anywhere",
+     [_archive("n0", 0), _archive("n1", 1), _archive("n2", 2, links=("latest-backup.tar.gz",))],
+     RotationPolicy(keep=1), ["n0", "n2"], {"n2": "linked by latest-backup.tar.gz"}),
+]
+
+
+@pytest.mark.parametrize(("archives", "policy", "kept", "why"), [g[1:] for g in GUARANTEES],
+                         ids=[g[0] for g in GUARANTEES])
+def test_rotation_never_deletes_the_linked_archive_nor_the_last_with_user_objects(
+        archives: list[ArchiveRecord], policy: RotationPolicy, kept: list[str], why: dict[str, str]) -> None:
+    plan = plan_rotation(archives, policy, now=NOW)
+    assert plan.keep == kept
+    reasons = {d.name: " / ".join(d.reasons) for d in plan.decisions}
+    for name, reason in why.items():
+        assert reason in reasons[name], reasons[name]

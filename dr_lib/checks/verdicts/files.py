@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -12,6 +13,8 @@ ARCHIVE_FORMAT = "k3s-dr-archive"
 ARCHIVE_FORMAT_VERSION = 1
 MANIFEST_MEMBER = "manifest.json"
 PRIVATE_BITS = 0o077  # group and others
+# How k3s-dr names archives (dr_lib.archive.format.ARCHIVE_NAME; the checks stay apart from dr_lib.archive).
+ARCHIVE_NAME = re.compile(r"^k3s-dr-\d{8}T\d{6}Z\.tar\.gz$")
 
 
 def mode(value: int) -> str:
@@ -49,8 +52,9 @@ def backup_dir_private(facts: HostFacts) -> Finding:
 
 def archives_within_retention(facts: HostFacts) -> Finding:
     backup = facts.layout.config.backup
-    # The newest verified archive is never rotated away, even when newer unpromoted ones exist: one extra.
-    limit = backup.keep + backup.keep_daily + backup.keep_weekly + 1
+    # Rotation keeps, beyond the tiers, the newest verified archive (newer unpromoted ones may exist) and the
+    # newest archive holding user objects (after a wipe, the one that can bring the cluster back): two extra.
+    limit = backup.keep + backup.keep_daily + backup.keep_weekly + 2
     archives = facts.files.archives
     names = ", ".join(a.name for a in archives[:4]) + (" …" if len(archives) > 4 else "")
     evidence = (f"{len(archives)} archive(s) matching {facts.layout.config.checks.archive_glob} in "
@@ -134,10 +138,33 @@ def snapshot_link_present(facts: HostFacts) -> Finding:
     return passed(f"{st.path} → {st.target or '(a regular file)'} exists")
 
 
+def _auto_restore_refusal(archive: ArchiveFacts) -> str | None:
+    """What ``restore --auto`` (dr_lib.restore.trust) refuses in an archive of the backup directory, beyond a
+    changed digest (judged with the latest link's rules): a name not ours, a record of another file."""
+    if ARCHIVE_NAME.match(archive.name) is None:
+        return f"{archive.name} is not named like a k3s-dr archive (k3s-dr-<UTC>.tar.gz)"
+    sidecar = archive.sidecar if isinstance(archive.sidecar, Mapping) else {}
+    if "archive" in sidecar and sidecar["archive"] != archive.name:
+        return f"its verification record is for {str(sidecar['archive'])[:80]!r}, not {archive.name}"
+    if "bytes" in sidecar and sidecar["bytes"] != archive.size:
+        return f"it is {archive.size} bytes, its verification record says {sidecar['bytes']}: it changed since"
+    return None
+
+
 def snapshot_link_verified(facts: HostFacts) -> Finding:
+    """What auto-restore will accept at boot: the same rules as ``dr_lib.restore.trust``, judged beforehand."""
     st = facts.files.stat(facts.layout.snapshot_link)
     if not st.exists:
         return not_applicable("the snapshot link is missing or dangling: see DR-LINK-002")
+    archive, shown = _link_target(facts, st)
+    if archive is None:
+        return failed(f"the snapshot link resolves to {st.resolved}, which is not an archive "
+                      f"({facts.layout.config.checks.archive_glob}) in {facts.layout.backup_dir}: auto-restore "
+                      "refuses a target outside the backup directory", shown)
+    refusal = _auto_restore_refusal(archive)
+    if refusal is not None:
+        return failed(f"the snapshot link points at {archive.name}, which auto-restore refuses: {refusal}",
+                      f"{shown}: {describe_archive(archive, facts.files.clock.now)}")
     return _verified_target(facts, st, "snapshot link")
 
 

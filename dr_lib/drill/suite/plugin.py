@@ -11,8 +11,10 @@ have written their files) scrubs secrets, takes the screenshot and writes the sh
 from __future__ import annotations
 
 import contextlib
+import getpass
 import json
 import os
+import platform
 import secrets
 import sys
 import time
@@ -31,12 +33,15 @@ from dr_lib.drill import browser
 from dr_lib.drill.evidence import build_evidence
 from dr_lib.drill.identity import run_identity
 from dr_lib.drill.redact import Scrubber, secret_strings
-from dr_lib.drill.report import row_values, seconds_text, summary_html, title
+from dr_lib.drill.report import failures_table, junit_in_utc, place_summary, row_values, seconds_text, title
 from dr_lib.drill.reportdir import create_report_dir, scrub_directory, write_file, write_manifest
 from dr_lib.drill.run import DrillRun, DrillSettings, active_test_options, command_env, new_work_dir
 from dr_lib.drill.steps import current_verdict
+from dr_lib.drill.summary import summary_block
 from dr_lib.drill.timeline import STEP_NAMES, Timeline, iso, step_label
+from dr_lib.drill.trigger import run_context
 from dr_lib.drill.verdict import Verdict
+from dr_lib.errors import DRError
 
 DRILL_RUN_KEY = pytest.StashKey[DrillRun]()
 PLUGIN_NAME = "k3s-dr-drill"
@@ -57,6 +62,7 @@ class DrillPlugin:
         self.run: DrillRun | None = None
         self.verdict: Verdict | None = None
         self.finished_iso = ""
+        self.evidence: dict[str, Any] | None = None
         self.cleanup_problems: list[str] = []
         self.notes: list[str] = []
         self._config: pytest.Config | None = None
@@ -80,6 +86,8 @@ class DrillPlugin:
         report_dir = create_report_dir(self.settings.reports_root, started, drill_id)
         work_dir = new_work_dir()
         identity = run_identity(self.settings.provider, self.settings.destroy, self.settings.real_node)
+        identity.update(run_context(os.environ, user=_user(), host=platform.node(), ticket=self.settings.ticket,
+                                    reviewer=self.settings.reviewer))
         self.run = DrillRun(self.settings, drill_id, report_dir, work_dir, Timeline(started),
                             command_env(self.settings, work_dir), progress=self.progress, identity=identity,
                             test_options=active_test_options(os.environ))
@@ -184,8 +192,9 @@ class DrillPlugin:
     def pytest_html_results_summary(self, prefix: list[str], summary: list[str], postfix: list[str],
                                     session: pytest.Session) -> None:
         if self.run is not None and self.verdict is not None and self.own_report:
-            prefix.extend(summary_html(self.run, self.verdict, self.finished_iso))
-            prefix.extend(f"<p class='drill-note'>{n}</p>" for n in self.notes)
+            prefix.append("<p>The drill's summary (verdict, scope, RTO and RPO, objects, health) is at the top of "
+                          "this page.</p>")
+            prefix.extend(f"<p class='drill-note'>{escape(n)}</p>" for n in self.notes)
 
     # -- the end: clusters down, evidence, then (after the reports exist) scrub and hash ---
     @pytest.hookimpl(tryfirst=True)
@@ -204,6 +213,7 @@ class DrillPlugin:
                               "screenshot": SCREENSHOT_NAME, "manifest": "SHA256SUMS"}
         evidence["cleanup_problems"] = self.cleanup_problems
         write_file(run.report_dir / EVIDENCE_NAME, json.dumps(evidence, indent=2, sort_keys=True) + "\n")
+        self.evidence = evidence
         self._update_metadata(session.config)
         junit = session.config.stash.get(xml_key, None) if self.own_report else None
         if junit is not None:  # suite-level properties: the one JUnit place every family keeps
@@ -215,11 +225,21 @@ class DrillPlugin:
         run = self.run
         if run is None:
             return
+        html = run.report_dir / HTML_NAME
+        if html.is_file() and self.evidence is not None:
+            try:
+                page = html.read_text(encoding="utf-8")
+                write_file(html, place_summary(page, summary_block(self.evidence, failures_table(run.verification)),
+                                               self.finished_iso))
+            except (OSError, DRError) as exc:  # the page without its summary still beats no sealed evidence
+                self.progress(f"  summary not placed in {html}: {exc}")
+        junit = run.report_dir / JUNIT_NAME
+        if junit.is_file():
+            write_file(junit, junit_in_utc(junit.read_text(encoding="utf-8")))
         scrubber = Scrubber.of(self._secret_values())
         replaced = scrub_directory(run.report_dir, scrubber)
         if replaced:
             self.progress(f"  redacted {replaced} secret values from report files")
-        html = run.report_dir / HTML_NAME
         chromium = browser.find_chromium()
         if not html.is_file():
             self.progress("  no HTML report: this drill ran inside a larger pytest session (evidence.json has it all)")
@@ -233,7 +253,8 @@ class DrillPlugin:
         write_manifest(run.report_dir)
         verdict = self.verdict
         if verdict is not None:
-            self.progress(f"verdict: {verdict.verdict.upper()} — RTO {seconds_text(verdict.rto_seconds)} "
+            scope = " (limited scope)" if self.evidence and self.evidence["scope"]["limited"] and verdict.passed else ""
+            self.progress(f"verdict: {verdict.verdict.upper()}{scope} — RTO {seconds_text(verdict.rto_seconds)} "
                           f"(target {verdict.targets.rto_seconds} s), RPO {seconds_text(verdict.rpo_seconds)} "
                           f"(target {verdict.targets.rpo_seconds} s)")
         self.progress(f"report: {html if html.is_file() else run.report_dir}")
@@ -248,10 +269,20 @@ class DrillPlugin:
         return values
 
 
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no login name in the environment and no passwd entry (containers)
+        return "unknown"
+
+
 def junit_properties(evidence: dict[str, Any]) -> list[tuple[str, str]]:
     backup = evidence.get("backup") or {}
     identity = evidence.get("identity") or {}
+    scope = evidence.get("scope") or {}
     pairs = [("drill_id", evidence.get("drill_id")), ("verdict", evidence.get("verdict")),
+             ("verdict_summary", evidence.get("verdict_summary")),
+             ("scope_limits", ",".join(str(limit.get("id")) for limit in scope.get("limits") or [])),
              ("failed_step", evidence.get("failed_step")), ("rto_seconds", evidence.get("rto_seconds")),
              ("rpo_seconds", evidence.get("rpo_seconds")), ("rto_target_seconds", evidence["targets"]["rto_seconds"]),
              ("rpo_target_seconds", evidence["targets"]["rpo_seconds"]), ("started", evidence.get("started")),

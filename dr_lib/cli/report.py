@@ -1,0 +1,47 @@
+"""``k3s-dr report``: evidence over time (the index of every report) and one report's seal."""
+
+from __future__ import annotations
+
+import click
+
+from dr_lib.cli.common import finish, print_json
+from dr_lib.jobs.evidence import index_reports, verify_report
+
+
+@click.group("report")
+def report() -> None:
+    """Drill and check reports: index them, verify one."""
+
+
+@report.command("index")
+@click.argument("directory", default="reports", type=click.Path(file_okay=False))
+@click.option("--json", "as_json", is_flag=True,
+              help="Print one JSON object: index_html, index_csv, reports (how many), tampered, unreadable.")
+def index(directory: str, as_json: bool) -> None:
+    """Write DIRECTORY/index.html and index.csv: every drill and check report under DIRECTORY
+    (default reports/) with its verdict, RTO/RPO against targets, archive, Kubernetes versions,
+    whether its SHA256SUMS still verifies, and the framework requirements it supports."""
+    result = index_reports(directory)
+    if as_json:
+        print_json(result.to_json())
+        return
+    summary = result.to_json()
+    click.echo(f"{summary['reports']} reports ({len(summary['tampered'])} tampered, {len(summary['unreadable'])} "
+               f"unreadable): {result.index_html}, {result.index_csv}")
+
+
+@report.command("verify")
+@click.argument("directory", type=click.Path(file_okay=False, exists=True))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object: status, problems, signature.")
+def verify(directory: str, as_json: bool) -> None:
+    """Check a report directory's seal: every file listed in SHA256SUMS intact and nothing added
+    (exit 0), or what differs (exit 8). Checksums show the files are as sealed, not who sealed them."""
+    checked = verify_report(directory)
+    if as_json:
+        print_json(checked.to_dict())
+    else:
+        click.echo(f"{directory}: {checked.seal.describe()}")
+    finish(checked)
+
+
+COMMANDS: list[click.Command] = [report]
