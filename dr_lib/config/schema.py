@@ -71,7 +71,7 @@ class UnitsConfig:
 
 
 def _url(value: Any) -> bool:
-    return isinstance(value, str) and re.fullmatch(r"https?://[^\s\"'<>]+", value) is not None
+    return isinstance(value, str) and re.fullmatch(r"(https?://|file:///)[^\s\"'<>]+", value) is not None
 
 
 @dataclass(frozen=True)
@@ -89,11 +89,11 @@ class MetricsConfig:
     job: str = _spec("k3s-dr", "the job name Prometheus scrapes the exporter under (the rendered rules watch "
                      "up{job=...}): letters, digits, '_', '-', '.'",
                      lambda v: isinstance(v, str) and re.fullmatch(r"[a-zA-Z0-9_.-]{1,63}", v) is not None)
-    runbook_url: str = _spec("https://github.com/k3s-dr/k3s-dr/blob/main/docs/runbook.md",
-                             "the http(s) URL of docs/runbook.md as operators open it (alerts link to its sections)",
-                             _url)
-    reports_url: str = _spec("https://github.com/k3s-dr/k3s-dr/actions/workflows/restore-drill.yml",
-                             "the http(s) URL of the drill reports' index (a dashboard link)", _url)
+    runbook_url: str = _spec("file:///usr/share/doc/k3s-dr/runbook.md",
+                             "the URL of docs/runbook.md as operators open it (alerts link to its sections): "
+                             "http(s), or file:// for the copy `k3s-dr install` writes (the default)", _url)
+    reports_url: str = _spec("", "empty (no dashboard link) or the http(s) URL of the drill reports' index",
+                             lambda v: v == "" or _url(v))
     prometheus_rules_dir: str = _spec("", "empty (off) or an absolute directory: `k3s-dr install` writes the "
                                       "rendered alert rules there as k3s-dr-alerts.yml",
                                       lambda v: v == "" or _absolute(v))
@@ -247,6 +247,31 @@ class HooksConfig:
         _hook_rules)
 
 
+# An image reference as a container runtime takes it: [registry[:port]/]path[:tag][@sha256:digest], no spaces.
+_IMAGE_REF = re.compile(r"[a-z0-9][a-z0-9._-]*(:[0-9]{1,5})?(/[a-z0-9][a-z0-9._-]*)*"
+                        r"(:[A-Za-z0-9_][A-Za-z0-9._-]{0,127})?(@sha256:[0-9a-f]{64})?")
+
+
+def _image_ref(value: Any) -> bool:
+    return isinstance(value, str) and len(value) <= 255 and _IMAGE_REF.fullmatch(value) is not None
+
+
+@dataclass(frozen=True)
+class DrillImagesConfig:
+    """Images the drill's pods use on ``--cluster kubeconfig``, which k3s-dr cannot load images into
+    (docs/drill.md, "Images"). ``local`` and ``k3d`` load the locally built ones instead."""
+
+    app: str = _spec("", "empty (not named) or an image reference the cluster can pull, with python3 on its PATH "
+                     "(it runs every server container of the drill's application)", _empty_or(_image_ref))
+    db_dump: str = _spec("", "empty (the app image) or an image reference the cluster can pull, with python3 "
+                         "(the db-dump CronJob)", _empty_or(_image_ref))
+
+
+@dataclass(frozen=True)
+class DrillConfig:
+    images: DrillImagesConfig = field(default_factory=DrillImagesConfig)
+
+
 @dataclass(frozen=True)
 class Config:
     kubeconfig: str = _spec(
@@ -260,4 +285,5 @@ class Config:
     checks: ChecksConfig = field(default_factory=ChecksConfig)
     offsite: OffsiteConfig = field(default_factory=OffsiteConfig)
     hooks: HooksConfig = field(default_factory=HooksConfig)
+    drill: DrillConfig = field(default_factory=DrillConfig)
     source: str | None = field(default=None, compare=False)
