@@ -55,7 +55,7 @@ class TypeRef:
         return self.kind if not self.group else f"{self.kind}.{self.group}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a plan of 100,000 objects holds 100,000 keys
 class ObjectKey:
     """Identity of an object in a cluster (after any namespace mapping)."""
 
