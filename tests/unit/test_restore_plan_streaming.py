@@ -73,6 +73,13 @@ def test_an_archive_that_changes_between_the_two_reads_is_refused() -> None:
         build_plan(lambda: iter(next(reads)), bodies=MemoryBodies())
 
 
+def test_a_type_the_first_read_did_not_see_is_refused() -> None:
+    good = _many(10)
+    reads = iter([stream(*good), stream(*good, obj("jobs.batch", "late", "ns-1"))])
+    with pytest.raises(IntegrityError, match=r"jobs.batch: object #.* is of a type the first read did not see"):
+        build_plan(lambda: iter(next(reads)), bodies=MemoryBodies())
+
+
 def test_a_forged_object_is_refused_after_the_first_read_before_any_body_is_stored() -> None:
     pairs = stream(*_many(10))
     pairs[4] = (pairs[4][0], {**pairs[4][1], "kind": "Secret"})  # a ConfigMaps file holding a Secret

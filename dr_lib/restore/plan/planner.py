@@ -109,7 +109,7 @@ class _Types:
                                        type_ref.namespaced), type_ref)
 
 
-def _survey(stream: Stream, types: _Types) -> ArchiveContext:
+def _survey(stream: Stream, types: _Types) -> tuple[ArchiveContext, set[TypeRef]]:
     """The archive-wide facts; IntegrityError, naming every problem, when an object is not what its
     file claims to hold."""
     problems: list[str] = []
@@ -134,7 +134,7 @@ def _survey(stream: Stream, types: _Types) -> ArchiveContext:
         shown = "; ".join(problems[:MAX_PROBLEMS_SHOWN])
         more = f" (and {len(problems) - MAX_PROBLEMS_SHOWN} more)" if len(problems) > MAX_PROBLEMS_SHOWN else ""
         raise IntegrityError(f"{shown}{more}")
-    return context
+    return context, valid
 
 
 def _left_out(type_ref: TypeRef, obj: JSONObject, reason: str) -> LeftOut:
@@ -166,7 +166,7 @@ def build_plan(source: Source, options: PlanOptions | None = None, *, bodies: Bo
     options = options or PlanOptions()
     read = _opener(source)
     types = _Types()
-    context = _survey(read(), types)
+    context, surveyed = _survey(read(), types)
     store = bodies if bodies is not None else MemoryBodies()
     mapping = options.mapping
     tiers = {rule.name: Tier(rule.name, rule.reason) for rule in ORDER}
@@ -175,7 +175,8 @@ def build_plan(source: Source, options: PlanOptions | None = None, *, bodies: Bo
     seen: set[ObjectKey] = set()
     for number, (entry, obj) in enumerate(read(), start=1):
         type_ref = types.of(entry)
-        problem = _object_problem(type_ref, obj)
+        problem = _object_problem(type_ref, obj) or (None if type_ref in surveyed else "is of a type the first "
+                                                     "read did not see")
         if problem:  # the survey read it whole: a second read that differs means the archive changed
             raise IntegrityError(f"{type_ref.resource}: object #{number} {problem} (the archive changed while "
                                  "it was read)")
