@@ -18,6 +18,7 @@ from functools import partial
 
 from dr_lib.errors import ClusterAuthError, ClusterUnreachable, DRError
 from dr_lib.kube.writing import segment
+from dr_lib.restore.bounded import bounded_map
 from dr_lib.restore.ledger import FAILED, Entry
 from dr_lib.restore.objects import ObjectRestorer, ObjectSettings
 from dr_lib.restore.plan import PlannedObject, Tier
@@ -62,7 +63,7 @@ class Applier:
         with ThreadPoolExecutor(max_workers=self.options.workers, thread_name_prefix="restore") as pool:
             for tier in tiers:
                 started = self.settings.clock()
-                results = list(pool.map(lambda obj, name=tier.name: self._one(name, obj), tier.objects))
+                results = bounded_map(pool, partial(self._one, tier.name), tier.objects)
                 entries.extend(results)
                 log.info("tier %s: %d objects in %.2f s", tier.name, len(results), self.settings.clock() - started)
                 if tier.name == "crds" and not self.settings.dry_run:
