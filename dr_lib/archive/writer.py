@@ -116,12 +116,15 @@ def _tarinfo(name: str, size: int, mtime: int) -> tarfile.TarInfo:
 
 @dataclass(frozen=True)
 class WrittenArchive:
-    """What the writer itself saw go into an archive: the file's bytes, and each member's as copied."""
+    """What the writer itself saw go into an archive file: its bytes' sha256 and count.
+
+    Each member's bytes are not hashed again while copied: the manifest has their sha256 from the
+    spool, and the read-back compares the archive's members with it.
+    """
 
     path: Path
     sha256: str  # of the whole file, as written
     bytes: int
-    members: Mapping[str, str]  # member path → sha256 of the bytes copied into the archive
 
 
 class _HashingWriter:
@@ -141,24 +144,10 @@ class _HashingWriter:
         self._handle.flush()
 
 
-class _HashingReader:
-    """A spool file as tarfile copies it: hashed, so that what went into the archive is known."""
-
-    def __init__(self, handle: io.BufferedReader) -> None:
-        self._handle = handle
-        self.sha = hashlib.sha256()
-
-    def read(self, size: int = -1) -> bytes:
-        data = self._handle.read(size)
-        self.sha.update(data)
-        return data
-
-
 def _write_members(handle: io.BufferedWriter, manifest: Manifest, sources: Mapping[str, Path],
-                   level: int) -> tuple[str, int, dict[str, str]]:
+                   level: int) -> tuple[str, int]:
     mtime = int(manifest.created_at.timestamp())
     out = _HashingWriter(handle)
-    members: dict[str, str] = {}
     with gzip.GzipFile(filename="", mode="wb", fileobj=cast(IO[bytes], out), compresslevel=level,
                        mtime=mtime) as compressed, \
             tarfile.TarFile(fileobj=compressed, mode="w", format=tarfile.PAX_FORMAT, copybufsize=_COPY_BUFFER) as tar:
@@ -170,10 +159,8 @@ def _write_members(handle: io.BufferedWriter, manifest: Manifest, sources: Mappi
             if size != manifest.member_facts(member)[0]:
                 raise IntegrityError(f"spooled {member!r} has {size} bytes, the manifest says otherwise")
             with source.open("rb") as data:
-                copied = _HashingReader(data)
-                tar.addfile(_tarinfo(member, size, mtime), cast(IO[bytes], copied))
-            members[member] = copied.sha.hexdigest()
-    return out.sha.hexdigest(), out.count, members
+                tar.addfile(_tarinfo(member, size, mtime), data)
+    return out.sha.hexdigest(), out.count
 
 
 def _rename_no_clobber(temp: Path, final: Path) -> None:
@@ -200,7 +187,7 @@ def write_archive(directory: Path, manifest: Manifest, sources: Mapping[str, Pat
 
 def write_archive_hashed(directory: Path, manifest: Manifest, sources: Mapping[str, Path],
                          *, compresslevel: int = DEFAULT_COMPRESSLEVEL) -> WrittenArchive:
-    """:func:`write_archive`, and what the writer saw: the file's sha256 and size, each member's sha256.
+    """:func:`write_archive`, and what the writer saw: the file's sha256 and size.
 
     Nothing is judged here (a test may write a lying archive on purpose): the backup hands this
     to :func:`dr_lib.archive.access.verify_written`.
@@ -210,7 +197,7 @@ def write_archive_hashed(directory: Path, manifest: Manifest, sources: Mapping[s
     unlink_quietly(temp)
     try:
         with os.fdopen(create_private(temp), "wb") as handle:
-            sha256, size, members = _write_members(handle, manifest, sources, compresslevel)
+            sha256, size = _write_members(handle, manifest, sources, compresslevel)
             handle.flush()
             os.fsync(handle.fileno())
         _rename_no_clobber(temp, final)
@@ -221,4 +208,4 @@ def write_archive_hashed(directory: Path, manifest: Manifest, sources: Mapping[s
     except BaseException:
         unlink_quietly(temp)
         raise
-    return WrittenArchive(final, sha256, size, members)
+    return WrittenArchive(final, sha256, size)
