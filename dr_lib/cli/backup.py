@@ -3,54 +3,20 @@
 from __future__ import annotations
 
 import sys
-import threading
-import time
-from pathlib import Path
-from typing import Any
 
 import click
 
-from dr_lib.archive.access import object_counts, verify_archive
-from dr_lib.archive.sidecar import write_sidecar
-from dr_lib.backup.catalog import scan
-from dr_lib.backup.export import DEFAULT_WORKERS, Progress
-from dr_lib.backup.result import BackupResult
-from dr_lib.backup.run import BackupRequest, run_backup
-from dr_lib.backup.scope import ScopeOptions
-from dr_lib.cli import autopush, metrics_record
-from dr_lib.cli.common import app, print_json
-from dr_lib.clock import utc_now
-from dr_lib.errors import DRError, NotPromoted, PartialFailure
-from dr_lib.hooks import DataCollector, HookSettings
-from dr_lib.kube.listing import DEFAULT_PAGE_SIZE
+from dr_lib.cli.common import REPORTER, app, finish, gather, print_json
+from dr_lib.cli.progress import BackupStatusLine
+from dr_lib.jobs.archives import list_archives as list_job
+from dr_lib.jobs.archives import verify as verify_job
+from dr_lib.jobs.autopush import summary
+from dr_lib.jobs.backup import DEFAULT_PAGE_SIZE, DEFAULT_WORKERS, BackupOptions, BackupOutcome
+from dr_lib.jobs.backup import backup as backup_job
 
 
-class TerminalProgress:
-    """One self-overwriting status line on stderr, at most ten updates a second."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._last = 0.0
-        self._shown = False
-
-    def __call__(self, progress: Progress) -> None:
-        now = time.monotonic()
-        with self._lock:
-            if now - self._last < 0.1 and progress.kinds_done < progress.kinds_total:
-                return
-            self._last = now
-            self._shown = True
-            sys.stderr.write(f"\rbacking up: {progress.kinds_done}/{progress.kinds_total} kinds, "
-                             f"{progress.objects:,} objects ")
-            sys.stderr.flush()
-
-    def close(self) -> None:
-        if self._shown:
-            sys.stderr.write("\r\033[K")
-            sys.stderr.flush()
-
-
-def _summary(result: BackupResult) -> str:
+def _summary(outcome: BackupOutcome) -> str:
+    result = outcome.result
     links = ", ".join(f"{name} → {target}" for name, target in result.links.items())
     lines = [f"archive  {result.archive}", f"objects  {result.objects} in {len(result.kinds)} kinds",
              f"size     {result.bytes:,} bytes, sha256 {result.sha256}",
@@ -60,7 +26,7 @@ def _summary(result: BackupResult) -> str:
     if result.deleted:
         lines.append(f"rotated  {', '.join(result.deleted)}")
     lines += [f"warning  {warning}" for warning in result.warnings]
-    return "\n".join(lines)
+    return "\n".join(lines) + summary(outcome.pushed)
 
 
 @click.command("backup")
@@ -88,48 +54,15 @@ def _summary(result: BackupResult) -> str:
               help="Push the verified archive to every offsite target [default: config offsite.push_after_backup "
                    "when targets are configured and the archive went to backup.dir].")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@click.pass_context
-def backup(ctx: click.Context, kubeconfig: str | None, directory: str | None, all_resources: bool,  # noqa: PLR0917
-           include_kinds: tuple[str, ...], exclude_kinds: tuple[str, ...], include_namespaces: tuple[str, ...],
-           exclude_namespaces: tuple[str, ...], selector: str | None, datastore: bool | None, allow_shrink: bool,
-           data: bool, workers: int, page_size: int, push: bool | None, as_json: bool) -> None:
+@gather(options=BackupOptions)
+def backup(ctx: click.Context, options: BackupOptions, as_json: bool) -> None:
     """Back up the cluster into a verified archive and point the links at it; then push it offsite."""
-    config = app(ctx).config
-    autopush.check_choice(config, push)
-    options = ScopeOptions(all_resources, include_kinds, exclude_kinds, include_namespaces, exclude_namespaces,
-                           selector)
-    progress = TerminalProgress() if sys.stderr.isatty() else None
-    request = BackupRequest.from_config(
-        config.backup, kubeconfig=Path(kubeconfig or config.kubeconfig),
-        directory=Path(directory) if directory else None, options=options, allow_shrink=allow_shrink,
-        datastore={None: "auto", True: "on", False: "off"}[datastore], workers=workers, page_size=page_size,
-        progress=progress, data_collector=DataCollector(HookSettings.from_config(
-            config.hooks, include_namespaces=include_namespaces, exclude_namespaces=exclude_namespaces))
-        if data else None)
-    try:
-        result = run_backup(request)
-    except DRError as exc:
-        metrics_record.backup_failed(config, exc, directory)
-        raise
-    finally:
-        if progress is not None:
-            progress.close()
-    metrics_record.backup_done(config, result)
-    click.echo(result.log_line(utc_now()), err=True)
-    pushed = autopush.push_after(config, result, push)
+    outcome = backup_job(app(ctx).config, options, REPORTER, BackupStatusLine() if sys.stderr.isatty() else None)
     if as_json:
-        print_json(result.to_dict() | {"push": autopush.as_json(pushed)})
+        print_json(outcome.to_dict())
     else:
-        click.echo(_summary(result) + autopush.summary(pushed))
-    if result.partial:
-        also = autopush.failure(pushed)
-        raise PartialFailure(f"archive {result.archive.name} lacks application data: "
-                             + "; ".join(w for w in result.warnings if w.startswith("application data"))
-                             + (f"; and {also}" if also else ""))
-    if not result.promoted:
-        raise NotPromoted(f"archive {result.archive.name} was kept but not promoted: {result.not_promoted_reason}",
-                          hint="if the objects were deleted on purpose, run again with --allow-shrink")
-    autopush.raise_for(result, pushed)
+        click.echo(_summary(outcome))
+    finish(outcome)
 
 
 @click.command("verify")
@@ -137,21 +70,11 @@ def backup(ctx: click.Context, kubeconfig: str | None, directory: str | None, al
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def verify(archive: str, as_json: bool) -> None:
     """Check an archive completely; on success write (refresh) its .verified.json sidecar."""
-    result = verify_archive(archive)
-    warning = None
-    try:
-        write_sidecar(result, utc_now())
-    except DRError as exc:
-        warning = f"verified, but the sidecar could not be written: {exc}"
-        click.echo(f"k3s-dr: warning: {warning}", err=True)
+    verified = verify_job(archive, REPORTER)
     if as_json:
-        print_json({"archive": str(result.path), "ok": True, "objects": result.objects,
-                    "user_objects": result.user_objects, "bytes": result.bytes,
-                    "sha256": result.sha256, "kinds": object_counts(result.manifest),
-                    "created": result.manifest.created, "format_version": result.manifest.format_version,
-                    "datastore": None if result.manifest.datastore is None else result.manifest.datastore.kind,
-                    "seconds": round(result.seconds, 3), "sidecar_written": warning is None})
+        print_json(verified.to_dict())
         return
+    result = verified.result
     click.echo(f"ok: {result.path} ({result.objects} objects, {result.user_objects} of them user objects, in "
                f"{len(result.manifest.files)} kinds, "
                f"sha256 {result.sha256}, checked in {result.seconds:.2f} s)")
@@ -164,21 +87,17 @@ def verify(archive: str, as_json: bool) -> None:
 @click.pass_context
 def list_archives(ctx: click.Context, directory: str | None, as_json: bool) -> None:
     """Archives with time, size, objects, user objects, verified or not, and where the links point."""
-    config = app(ctx).config.backup
-    where = Path(directory or config.dir)
-    archives, links = scan(where, (config.latest_link, config.snapshot_link))
+    listing = list_job(app(ctx).config, directory)
     if as_json:
-        report: dict[str, Any] = {"dir": str(where), "archives": [a.to_dict() for a in archives],
-                                  "links": {link.name: link.to_dict() for link in links}}
-        print_json(report)
+        print_json(listing.to_dict())
         return
     click.echo(f"{'ARCHIVE':<34} {'CREATED (UTC)':<21} {'SIZE':>12} {'OBJECTS':>8} {'USER':>6} VERIFIED LINKS")
-    for info in archives:
+    for info in listing.archives:
         objects = "?" if info.objects is None else str(info.objects)
         user = "?" if info.user_objects is None else str(info.user_objects)
         click.echo(f"{info.path.name:<34} {info.created:%Y-%m-%d %H:%M:%S}  {info.bytes:>12,} {objects:>8} "
                    f"{user:>6} {'yes' if info.verified else 'no':<8} {', '.join(info.links)}")
-    for link in links:
+    for link in listing.links:
         click.echo(f"link {link.name}: {link.state}" + (f" → {link.target}" if link.target else ""))
 
 

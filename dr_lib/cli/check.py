@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import click
 
-from dr_lib.cli.common import app, print_json
+from dr_lib.cli.common import REPORTER, app, finish, gather, print_json
 from dr_lib.config import CONFIG_ENV, DEFAULT_CONFIG_PATH
-from dr_lib.errors import ChecksFailed
-
-
-def _progress(line: str) -> None:
-    click.echo(line, err=True)
+from dr_lib.jobs.check import HostCheckOptions, check_hosts
 
 
 @click.command("check")
@@ -31,29 +24,17 @@ def _progress(line: str) -> None:
 @click.option("--sudo", is_flag=True, help="Run the checks' commands on the hosts with sudo (testinfra's --sudo).")
 @click.option("--json", "as_json", is_flag=True,
               help="Print one JSON object: passed, failed, skipped (control counts), report_html, seconds, …")
-@click.pass_context
-def check(  # noqa: PLR0917 - click passes each option as an argument
-    ctx: click.Context, hosts: str | None, workers: int | None, reports: str, dr_config: str | None, sudo: bool,
-    as_json: bool,
-) -> None:
+@gather(options=HostCheckOptions)
+def check(ctx: click.Context, options: HostCheckOptions, as_json: bool) -> None:
     """Judge hosts against the conformance controls (docs/checks.md), each control one test: pass,
     fail, n/a or waived. Run it as root on the host it judges, or with --sudo. Exit status 0 when
     no control failed, 1 when one did (or a host could not be read), 2 for bad options."""
-    # pytest and testinfra load only when checks run: every other command starts faster.
-    from dr_lib.hostcheck.hosts import parse_hosts  # noqa: PLC0415
-    from dr_lib.hostcheck.runner import CheckOptions, run_checks  # noqa: PLC0415
-
-    config_path = dr_config or app(ctx).config_path or os.environ.get(CONFIG_ENV) or str(DEFAULT_CONFIG_PATH)
-    options = CheckOptions(hosts=parse_hosts(hosts) if hosts is not None else (), reports_root=Path(reports),
-                           config_path=config_path, sudo=sudo, workers=workers)
-    outcome = run_checks(options, _progress)
+    checked = check_hosts(options, REPORTER, app(ctx).config_path)
     if as_json:
-        print_json(outcome.to_json())
+        print_json(checked.to_dict())
     else:
-        click.echo(outcome.summary())
-    if outcome.failed:
-        raise ChecksFailed(f"{outcome.failed} of {len(outcome.results)} control results failed "
-                           f"(report: {outcome.report_html})")
+        click.echo(checked.outcome.summary())
+    finish(checked)
 
 
 COMMANDS: list[click.Command] = [check]

@@ -2,20 +2,11 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import click
 
-from dr_lib.cli import metrics_record
-from dr_lib.cli.common import app, print_json
-from dr_lib.config import duration_seconds
-from dr_lib.drill import DESTROY_MODES, PROVIDERS
-from dr_lib.errors import DRError, DrillFailed
-
-
-def _progress(line: str) -> None:
-    click.echo(line, err=True)
+from dr_lib.cli.common import REPORTER, app, finish, gather, print_json
+from dr_lib.jobs.drill import DESTROY_MODES, PROVIDERS, DrillOptions
+from dr_lib.jobs.drill import drill as drill_job
 
 
 @click.command("drill")
@@ -35,42 +26,17 @@ def _progress(line: str) -> None:
               help="Deadline of `k3s-dr restore --wait` inside the drill.")
 @click.option("--ticket", default=None, help="Change or incident ticket the drill answers (shown in the report).")
 @click.option("--reviewer", default=None, help="Who reviews the report (shown in the report).")
-@click.pass_context
-def drill(  # noqa: PLR0917 - click passes each option as an argument
-    ctx: click.Context, as_json: bool, provider: str, real_node: bool, reports: str, destroy: str | None,
-    kubeconfig: str | None, nodes: int, wait_timeout: str, ticket: str | None, reviewer: str | None,
-) -> None:
+@gather(options=DrillOptions)
+def drill(ctx: click.Context, options: DrillOptions, as_json: bool) -> None:
     """Run a restore drill: seed an application, back it up, lose it, restore it, verify it,
     judge RTO and RPO against the targets; write the report to REPORTS/<UTC time>-<id>/."""
-    # pytest and the drill machinery load only when a drill runs: every other command starts faster.
-    from dr_lib.drill.run import DrillSettings  # noqa: PLC0415
-    from dr_lib.drill.runner import run_drill  # noqa: PLC0415
-    from dr_lib.drill.verdict import Targets  # noqa: PLC0415
-
     context = app(ctx)
-    config = context.config
-    chosen_kubeconfig = (kubeconfig or os.environ.get("KUBECONFIG")) if provider == "kubeconfig" else None
-    settings = DrillSettings(
-        provider=provider, real_node=real_node,
-        destroy=destroy or ("wipe" if provider == "kubeconfig" else "fresh"),
-        reports_root=Path(reports), kubeconfig=Path(chosen_kubeconfig) if chosen_kubeconfig else None,
-        targets=Targets(duration_seconds(config.targets.rto), duration_seconds(config.targets.rpo)),
-        restore_wait_timeout=wait_timeout, nodes=nodes, config_path=context.config_path or config.source,
-        ticket=ticket, reviewer=reviewer, backup_interval_seconds=duration_seconds(config.backup.interval),
-    ).check()
-    try:
-        outcome = run_drill(settings, _progress)
-    except DRError as exc:
-        metrics_record.drill_failed(config, exc)
-        raise
-    metrics_record.drill_done(config, outcome)
+    result = drill_job(context.config, options, REPORTER, config_path=context.config_path)
     if as_json:
-        print_json(outcome.to_json())
+        print_json(result.to_dict())
     else:
-        click.echo(f"{outcome.verdict.upper()}: report {outcome.report_dir / 'report.html'}")
-    if not outcome.passed:
-        raise DrillFailed(f"drill {outcome.drill_id} failed at step {outcome.failed_step}: "
-                          f"{'; '.join(outcome.reasons)[:500]} (report: {outcome.report_dir})")
+        click.echo(f"{result.outcome.verdict.upper()}: report {result.outcome.report_dir / 'report.html'}")
+    finish(result)
 
 
 COMMANDS: list[click.Command] = [drill]

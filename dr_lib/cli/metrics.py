@@ -3,21 +3,18 @@
 
 from __future__ import annotations
 
-import sys
-import time
-from pathlib import Path
-
 import click
 
-from dr_lib.cli.common import app, print_json
-from dr_lib.config import Config
+from dr_lib.cli.common import REPORTER, app, print_json
 from dr_lib.errors import UsageError
-from dr_lib.host.systemd import notify
-from dr_lib.host.units import ManagedFile
-from dr_lib.metrics import MetricsSettings, gather, record_drill_evidence, render, write_textfile
-from dr_lib.metrics.catalog import names
-from dr_lib.metrics.evidence import evidence_record
-from dr_lib.metrics.exporter import bind, serve
+from dr_lib.jobs.metrics import (
+    metric_names,
+    metrics_text,
+    record_drill_evidence_file,
+    render_assets,
+    serve_metrics,
+    write_metrics_textfile,
+)
 
 
 @click.command("exporter")
@@ -30,16 +27,7 @@ def exporter(listen: str | None) -> None:
     corrupt archive shows as a metric, never as a crash. SIGTERM stops it cleanly. `k3s-dr install`
     runs it as k3s-dr-exporter.service (config units.exporter).
     """
-    settings = MetricsSettings.from_config(app(click.get_current_context()).config)
-    address = listen or settings.listen
-    server = bind(settings, address)
-    host, port = server.socket.getsockname()[:2]
-    click.echo(f"k3s-dr exporter: serving http://{address}/metrics (bound {host}:{port}; prefix "
-               f"{settings.prefix}, backup dir {settings.backup_dir})", err=True)
-    sys.stderr.flush()
-    notify("READY=1", f"STATUS=serving http://{address}/metrics")  # Type=notify: started means listening
-    serve(server)
-    click.echo("k3s-dr exporter: stopped", err=True)
+    serve_metrics(app(click.get_current_context()).config, listen, REPORTER)
 
 
 @click.group("metrics", invoke_without_command=True)
@@ -64,22 +52,19 @@ def metrics(ctx: click.Context, write: bool, textfile: str | None, as_json: bool
                              f"of `metrics {ctx.invoked_subcommand}`; accepted: k3s-dr metrics "
                              f"{ctx.invoked_subcommand} [ITS OPTIONS]")
         return
-    settings = MetricsSettings.from_config(app(ctx).config)
+    config = app(ctx).config
     if list_names:
-        for name in names(settings.prefix):
+        for name in metric_names(config):
             click.echo(name)
         return
-    started = time.monotonic()
     if not write:
-        click.echo(render(settings.prefix, gather(settings, time.time(), time.monotonic())), nl=False)
+        click.echo(metrics_text(config), nl=False)
         return
-    path, text = write_textfile(settings, time.time(), time.monotonic(),
-                                path=Path(textfile) if textfile else None, make_parents=True)
-    samples = sum(1 for line in text.splitlines() if line and not line.startswith("#"))
+    written = write_metrics_textfile(config, textfile)
     if as_json:
-        print_json({"textfile": str(path), "samples": samples, "seconds": round(time.monotonic() - started, 3)})
+        print_json(written.to_dict())
     else:
-        click.echo(f"wrote {samples} samples to {path}")
+        click.echo(f"wrote {written.samples} samples to {written.path}")
 
 
 @metrics.command("render")
@@ -93,9 +78,7 @@ def render_command(ctx: click.Context, directory: str, as_json: bool) -> None:
     Needs the extra k3s-dr[monitoring] (grafana-foundation-sdk). Test the rules with
     `promtool test rules DIR/alerts_test.yml`.
     """
-    from dr_lib.metrics.assets import AssetOptions, write_assets  # noqa: PLC0415 - the SDK is imported only here
-
-    written = write_assets(AssetOptions.from_config(app(ctx).config), Path(directory))
+    written = render_assets(app(ctx).config, directory)
     if as_json:
         print_json(written.to_json())
     else:
@@ -113,27 +96,12 @@ def record_drill_command(ctx: click.Context, evidence: str, as_json: bool) -> No
     The host's drill metrics (and so K3sDrDrillTooOld) then follow the CI drills. A drill older
     than the one already recorded is left out (recorded: false).
     """
-    config = app(ctx).config
-    record = evidence_record(Path(evidence), time.time())
-    recorded, warnings = record_drill_evidence(config, record)
-    for warning in warnings:
-        click.echo(f"k3s-dr: warning: {warning}", err=True)
-    result = {"recorded": recorded, "drill_id": record.drill_id, "finished": record.at,
-              "verdict": "pass" if record.passed else "fail"}
+    recorded = record_drill_evidence_file(app(ctx).config, evidence, REPORTER)
     if as_json:
-        print_json(result)
+        print_json(recorded.to_dict())
     else:
-        click.echo(f"{'recorded' if recorded else 'not recorded (a later drill is recorded)'}: drill "
-                   f"{record.drill_id} ({result['verdict']})")
-
-
-def monitoring_files(config: Config) -> tuple[ManagedFile, ...]:
-    """For `k3s-dr install`: the rendered rules and dashboard where metrics.*_dir ask for them (none by default)."""
-    if not (config.metrics.prometheus_rules_dir or config.metrics.grafana_dashboards_dir):
-        return ()
-    from dr_lib.metrics.assets.node import node_files  # noqa: PLC0415 - the SDK is imported only when asked for
-
-    return tuple(ManagedFile(path, text, 0o644) for path, text in node_files(config))
+        click.echo(f"{'recorded' if recorded.recorded else 'not recorded (a later drill is recorded)'}: drill "
+                   f"{recorded.record.drill_id} ({recorded.verdict})")
 
 
 COMMANDS: list[click.Command] = [exporter, metrics]

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
-from dr_lib.cli.common import print_json
-from dr_lib.clock import utc_now
-from dr_lib.errors import IntegrityError
+from dr_lib.cli.common import finish, print_json
+from dr_lib.jobs.evidence import index_reports, verify_report
 
 
 @click.group("report")
@@ -24,9 +21,7 @@ def index(directory: str, as_json: bool) -> None:
     """Write DIRECTORY/index.html and index.csv: every drill and check report under DIRECTORY
     (default reports/) with its verdict, RTO/RPO against targets, archive, Kubernetes versions,
     whether its SHA256SUMS still verifies, and the framework requirements it supports."""
-    from dr_lib.evidence.index import write_index  # noqa: PLC0415 - loaded only when the command runs
-
-    result = write_index(Path(directory), utc_now())
+    result = index_reports(directory)
     if as_json:
         print_json(result.to_json())
         return
@@ -41,15 +36,12 @@ def index(directory: str, as_json: bool) -> None:
 def verify(directory: str, as_json: bool) -> None:
     """Check a report directory's seal: every file listed in SHA256SUMS intact and nothing added
     (exit 0), or what differs (exit 8). Checksums show the files are as sealed, not who sealed them."""
-    from dr_lib.evidence.manifest import verify_seal  # noqa: PLC0415
-
-    seal = verify_seal(Path(directory))
+    checked = verify_report(directory)
     if as_json:
-        print_json({"report": directory, **seal.to_json()})
+        print_json(checked.to_dict())
     else:
-        click.echo(f"{directory}: {seal.describe()}")
-    if not seal.intact:
-        raise IntegrityError(f"report {directory!r} does not verify: {seal.describe()}")
+        click.echo(f"{directory}: {checked.seal.describe()}")
+    finish(checked)
 
 
 COMMANDS: list[click.Command] = [report]

@@ -1,25 +1,20 @@
-"""Options shared by ``restore`` and ``diff``: which objects, where to, from which archive."""
+"""The command-line side of ``restore`` and ``diff``: the filter options, and restore's modes."""
 
 from __future__ import annotations
 
-import os
-import re
 from collections.abc import Callable
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import click
 
-from dr_lib.config import Config
 from dr_lib.errors import UsageError
-from dr_lib.restore.plan import PlanOptions
 
 F = TypeVar("F", bound=Callable[..., Any])
-_NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 
 def restore_filters(command: F) -> F:
-    """The filter and mapping options, added to a command."""
+    """The filter and mapping options (:class:`dr_lib.jobs.restore_options.PlanFilters`), added to a command."""
     options = [
         click.option("-n", "--namespace", "namespaces", multiple=True,
                      help="Restore only this namespace (repeatable)."),
@@ -39,57 +34,20 @@ def restore_filters(command: F) -> F:
     return command
 
 
-def _namespace(value: str, flag: str) -> str:
-    if not _NAMESPACE.match(value):
-        raise UsageError(f"{flag} {value!r} is not a namespace name: accepted is a DNS label "
-                         "(lower-case letters, digits, '-')")
-    return value
+@dataclass(frozen=True)
+class RestoreMode:
+    """Which restore job ``restore`` runs: objects (neither flag), ``--auto`` or ``--datastore``."""
 
+    auto: bool = False
+    force: bool = False
+    boot_id: str | None = None
+    datastore: bool = False
 
-def parse_mapping(values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
-    pairs: list[tuple[str, str]] = []
-    for value in values:
-        old, sep, new = value.partition(":")
-        if not sep:
-            raise UsageError(f"--namespace-mapping {value!r} has no ':': accepted is OLD:NEW")
-        pairs.append((_namespace(old, "--namespace-mapping"), _namespace(new, "--namespace-mapping")))
-    olds = [old for old, _new in pairs]
-    if len(set(olds)) != len(olds):
-        raise UsageError("--namespace-mapping names one namespace twice: accepted is one mapping per namespace")
-    return tuple(pairs)
-
-
-def plan_options(filters: dict[str, Any]) -> PlanOptions:
-    return PlanOptions(
-        include_namespaces=frozenset(_namespace(n, "--namespace") for n in filters["namespaces"]),
-        exclude_namespaces=frozenset(_namespace(n, "--exclude-namespace") for n in filters["exclude_namespaces"]),
-        include_kinds=frozenset(k.lower() for k in filters["kinds"]),
-        exclude_kinds=frozenset(k.lower() for k in filters["exclude_kinds"]),
-        namespace_mapping=parse_mapping(filters["mappings"]),
-        include_cluster_scoped=filters["cluster_resources"],
-        preserve_node_ports=bool(filters["preserve_nodeports"]),
-        disabled_sanitizers=disabled_sanitizers_for_tests(),
-    )
-
-
-TEST_DISABLE_SANITIZER_ENV = "K3S_DR_TEST_DISABLE_SANITIZER"
-
-
-def disabled_sanitizers_for_tests() -> frozenset[str]:
-    """TEST-ONLY: resources (e.g. ``persistentvolumes``) whose sanitizer a deliberately broken drill skips."""
-    value = os.environ.get(TEST_DISABLE_SANITIZER_ENV, "")
-    return frozenset(part.strip() for part in value.split(",") if part.strip())
-
-
-def resolve_archive(config: Config, archive: str | None, *, must_exist: bool = True) -> Path:
-    """The archive named, or the snapshot link in the backup directory."""
-    path = Path(archive) if archive else Path(config.backup.dir) / config.backup.snapshot_link
-    if must_exist and not path.exists():
-        what = "the snapshot link" if archive is None else "the archive"
-        raise UsageError(f"{what} {str(path)!r} does not exist",
-                         hint="name an archive, or run a backup first" if archive is None else None)
-    return path
-
-
-def resolve_kubeconfig(config: Config, kubeconfig: str | None) -> str:
-    return kubeconfig or config.kubeconfig
+    def check(self, *, dry_run: bool) -> RestoreMode:
+        if self.force and not self.auto:
+            raise UsageError("--force works with --auto only: a plain restore always restores")
+        if self.auto and dry_run:
+            raise UsageError("--auto with --dry-run: accepted is one of them (auto-restore decides, then restores)")
+        if self.datastore and (self.auto or dry_run):
+            raise UsageError("--datastore restores the whole server: accepted without --auto and --dry-run")
+        return self

@@ -1,9 +1,10 @@
 """Application data: database dumps through hooks run in pods, and persistent-volume copies.
 
 ``DataCollector`` (backup) and ``DataRestorer`` (restore) are handed to the backup and restore
-runs as callbacks by the CLI (hooks and backup are sibling features that do not import each
-other). Declarations: pod annotations or config rules (spec.py); presets for common databases
-(presets/); volume copies (pvdata.py, zfs.py). See docs/hooks.md.
+runs as callbacks by the jobs (``dr_lib.jobs.backup``, ``dr_lib.jobs.restore``: hooks, backup and
+restore are sibling features that do not import each other). Declarations: pod annotations or
+config rules (spec.py); presets for common databases (presets/); volume copies (pvdata.py,
+zfs.py). See docs/hooks.md.
 """
 
 from dr_lib.errors import HookFailed

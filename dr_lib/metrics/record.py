@@ -1,6 +1,6 @@
 """After every backup, restore, auto-restore decision and drill: update the state, rewrite the textfile.
 
-Called by the CLI once a run's result is known. Metrics must never fail the run they
+Called by the jobs (``dr_lib.jobs.record``) once a run's result is known. Metrics must never fail the run they
 describe, so these functions do not raise: they return warnings for the caller to print.
 The textfile is written only where its directory exists (node_exporter's textfile collector
 is installed); ``k3s-dr metrics --write`` creates it on purpose.

@@ -48,7 +48,7 @@ class RestoreRequest:
     crd_timeout: float = 60.0
     namespace_timeout: float = 120.0
     delete_timeout: float = 60.0
-    # Application data (dr_lib.hooks, composed by the CLI; not run in a dry run): volume data is put
+    # Application data (dr_lib.hooks, composed by the restore jobs; not run in a dry run): volume data is put
     # back before any object exists, so pods find it at first start; dumps go in once pods are Ready.
     before_apply: Callable[[Path], None] | None = None
     after_apply: Callable[[Path], None] | None = None

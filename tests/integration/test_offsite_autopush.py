@@ -148,8 +148,8 @@ def test_backups_push_offsite_and_a_failed_push_keeps_the_backup(s3_server: S3Se
 
 def _hold_offsite_lock(config_path: Path, seconds: float, released: list[float]) -> threading.Thread:
     """A stand-in for a manual `k3s-dr push`: the offsite lock held by this process for ``seconds``."""
-    from dr_lib.cli.pushing import lock_path  # noqa: PLC0415
     from dr_lib.config import load_config  # noqa: PLC0415
+    from dr_lib.jobs.push import lock_path  # noqa: PLC0415
 
     taken = threading.Event()
 

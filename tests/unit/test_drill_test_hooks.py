@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from dr_lib.cli.restore_options import TEST_DISABLE_SANITIZER_ENV, disabled_sanitizers_for_tests
+from dr_lib.jobs.restore_options import TEST_DISABLE_SANITIZER_ENV, disabled_sanitizers_for_tests
 from dr_lib.restore.plan import ArchiveContext, PlanOptions, TypeRef, sanitize
 from k3s_dr_testbed.clusters import k3d
 

@@ -1,4 +1,4 @@
-"""``k3s-dr metrics`` and the CLI's recording hooks (the conversions from the features' results)."""
+"""``k3s-dr metrics`` and the jobs' recording hooks (the conversions from the features' results)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,12 @@ from types import SimpleNamespace
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from dr_lib.cli import metrics_record
+from dr_lib.cli.common import REPORTER
 from dr_lib.cli.main import main
 from dr_lib.config import load_config
 from dr_lib.errors import ClusterUnreachable
+from dr_lib.jobs import record
+from dr_lib.jobs.report import Collected
 from dr_lib.metrics.statefile import read_state
 
 
@@ -54,30 +56,31 @@ def fake_backup_result(archive: Path, promoted: bool = True):
 def test_backups_are_recorded_only_for_the_configured_directory(tmp_path, capsys):
     config = load_config(write_config(tmp_path))
     state_file = tmp_path / "state" / "metrics-state.json"
-    metrics_record.backup_done(config, fake_backup_result(tmp_path / "elsewhere" / "k3s-dr-x.tar.gz"))
+    said = Collected()
+    record.backup_done(config, fake_backup_result(tmp_path / "elsewhere" / "k3s-dr-x.tar.gz"), said)
     assert not state_file.exists()
-    metrics_record.backup_done(config, fake_backup_result(tmp_path / "backups" / "k3s-dr-x.tar.gz", promoted=False))
+    record.backup_done(config, fake_backup_result(tmp_path / "backups" / "k3s-dr-x.tar.gz", promoted=False), said)
     state = read_state(state_file)
     assert state.backup is not None and state.backup.status == "not_promoted" and state.backup.error == "shrunk"
-    metrics_record.backup_failed(config, ClusterUnreachable("API server down"), None)
+    record.backup_failed(config, ClusterUnreachable("API server down"), None, said)
     state = read_state(state_file)
     assert state.backup is not None and state.backup.status == "failed" and "API server down" in state.backup.error
-    assert capsys.readouterr().err == ""
+    assert said == Collected() and capsys.readouterr().err == ""
 
 
 def test_restore_hooks_skip_dry_runs_and_record_errors(tmp_path):
     config = load_config(write_config(tmp_path))
     state_file = tmp_path / "state" / "metrics-state.json"
-    metrics_record.restore_failed(config, ClusterUnreachable("gone"), dry_run=True)
+    record.restore_failed(config, ClusterUnreachable("gone"), Collected(), dry_run=True)
     assert not state_file.exists()
-    metrics_record.restore_failed(config, ClusterUnreachable("gone"))
+    record.restore_failed(config, ClusterUnreachable("gone"), Collected())
     restore = read_state(state_file).restore
     assert restore is not None and not restore.complete and restore.outcome == "error"
 
 
 def test_a_datastore_restore_is_recorded_as_a_complete_restore(tmp_path):
     config = load_config(write_config(tmp_path))
-    metrics_record.datastore_restore_done(config, tmp_path / "backups" / "k3s-dr-20261128T000000Z.tar.gz", 12.5)
+    record.datastore_restore_done(config, tmp_path / "backups" / "k3s-dr-20261128T000000Z.tar.gz", 12.5, Collected())
     restore = read_state(tmp_path / "state" / "metrics-state.json").restore
     assert restore is not None and restore.complete and restore.outcome == "complete"
     assert (restore.seconds, restore.archive, dict(restore.counts)) == (12.5, "k3s-dr-20261128T000000Z.tar.gz", {})
@@ -87,7 +90,10 @@ def test_a_recording_problem_is_a_warning_line(tmp_path, capsys):
     blocker = tmp_path / "file"
     blocker.write_text("")
     config = load_config(None, env={"K3S_DR_RESTORE_STATE_DIR": str(blocker)})
-    metrics_record.restore_failed(config, ClusterUnreachable("gone"))
+    said = Collected()
+    record.restore_failed(config, ClusterUnreachable("gone"), said)
+    assert len(said.warnings) == 1 and said.warnings[0].startswith("metrics not recorded:")
+    record.restore_failed(config, ClusterUnreachable("gone"), REPORTER)  # the CLI's reporter: one line on stderr
     assert capsys.readouterr().err.startswith("k3s-dr: warning: metrics not recorded:")
 
 

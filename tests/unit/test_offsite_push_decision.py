@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from dr_lib.backup.result import BackupResult
-from dr_lib.cli.autopush import AfterBackup, check_choice, failure, summary, wanted
 from dr_lib.config import Config, config_from_text, load_config
 from dr_lib.drill.run import DrillSettings, command_env
 from dr_lib.errors import ConfigError, LockBusy, UsageError
 from dr_lib.host.units import render_backup_service
+from dr_lib.jobs.autopush import AfterBackup, check_choice, failure, summary, wanted
 
 TARGETS = "offsite: {targets: {lab: {bucket: dr-copies}, home: {type: restic, repository: /srv/r, " \
           "password_file: /etc/k3s-dr/restic.pass, timeout: 10m}}}"

@@ -11,9 +11,10 @@ import pyrage
 import pytest
 
 from dr_lib.archive.sidecar import is_verified, read_sidecar
-from dr_lib.cli.offsite import archive_for_restore
 from dr_lib.config import config_from_text
 from dr_lib.errors import IntegrityError, UsageError, WrongIdentity
+from dr_lib.jobs.offsite import archive_for_restore
+from dr_lib.jobs.report import Collected
 from dr_lib.offsite.sealed import seal_archive, sealed_sidecar, unseal, verify_sealed
 from tests.unit._archive_factory import CONFIGMAPS, good_archive
 
@@ -67,11 +68,14 @@ def test_verify_decrypts_and_refreshes(sealed: tuple[Path, Path, str], tmp_path:
 def test_restore_of_an_encrypted_archive_decrypts_it_beside(sealed: tuple[Path, Path, str], tmp_path: Path) -> None:
     path, identity, plain_sha = sealed
     config = config_from_text(f"offsite: {{identity_file: {identity}}}", "test")
-    plain = archive_for_restore(config, str(path), None, None)
+    said = Collected()
+    plain = archive_for_restore(config, str(path), None, None, said)
     assert plain == str(path.with_name(path.name.removesuffix(".age")))
     assert _sha(Path(plain)) == plain_sha and is_verified(Path(plain))
-    assert archive_for_restore(config, str(path), None, None) == plain  # reused, not decrypted twice
-    assert archive_for_restore(config, "/some/plain.tar.gz", None, None) == "/some/plain.tar.gz"
+    assert said.notes == [f"k3s-dr: decrypted {path.name} to {plain} (verified)"]
+    assert archive_for_restore(config, str(path), None, None, said) == plain  # reused, not decrypted twice
+    assert archive_for_restore(config, "/some/plain.tar.gz", None, None, said) == "/some/plain.tar.gz"
+    assert len(said.notes) == 2 and not said.warnings
 
 
 def test_unseal_never_replaces_a_different_file(sealed: tuple[Path, Path, str]) -> None:

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from dr_lib.cli.restore_options import parse_mapping
 from dr_lib.errors import UsageError
+from dr_lib.jobs.restore_options import parse_mapping
 from dr_lib.restore.ledger import CREATED, FAILED, SKIPPED, Entry, Ledger, detail_rows, summary_rows
 from dr_lib.restore.plan import ObjectKey
 from dr_lib.restore.plan.dependencies import unmet_dependency

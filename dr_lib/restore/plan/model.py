@@ -179,7 +179,7 @@ class PlanOptions:
     include_cluster_scoped: bool | None = None
     preserve_node_ports: bool = False
     # TEST-ONLY (drills): resources whose per-kind sanitizer is skipped, to prove that a broken
-    # restore fails the drill at the right step. Set from $K3S_DR_TEST_DISABLE_SANITIZER by the CLI.
+    # restore fails the drill at the right step. Set from $K3S_DR_TEST_DISABLE_SANITIZER by the jobs.
     disabled_sanitizers: frozenset[str] = frozenset()
 
     @property

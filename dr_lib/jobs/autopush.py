@@ -1,7 +1,7 @@
 """The offsite push after each verified backup (``offsite.push_after_backup``, ``backup --push/--no-push``).
 
-Backup and offsite are sibling features that never import each other; the CLI, above both,
-runs one after the other. The push runs only for an archive that was verified and promoted, by
+Backup and offsite are sibling features that never import each other; the backup job, above
+both, runs one after the other. The push runs only for an archive that was verified and promoted, by
 default only when it went to the configured ``backup.dir`` (an ad-hoc ``--dir`` is not this host's
 backup; ``--push`` insists). A failed push leaves every local file as it was: the backup stands,
 the run ends with exit 3 (partial: backed up, not offsite), its JSON says which target failed
@@ -13,9 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from dr_lib.cli.metrics_record import in_configured_dir
 from dr_lib.config import Config
 from dr_lib.errors import DRError, PartialFailure, UsageError
+from dr_lib.jobs.record import in_configured_dir
+from dr_lib.jobs.report import Reporter
 
 if TYPE_CHECKING:
     from dr_lib.backup.result import BackupResult
@@ -63,17 +64,17 @@ def check_choice(config: Config, choice: bool | None) -> None:
                          "least one offsite.targets.<name> in the config, or --no-push")
 
 
-def push_after(config: Config, result: BackupResult, choice: bool | None) -> AfterBackup | None:
+def push_after(config: Config, result: BackupResult, choice: bool | None, reporter: Reporter) -> AfterBackup | None:
     """Push the backup's archive when wanted; None when no push was attempted."""
     if not wanted(config, choice, result):
         return None
     # Imported here: a backup without a push must not pay for loading the offsite code (age, boto3 glue).
-    from dr_lib.cli.pushing import AFTER_BACKUP, push_lock_wait, run_push  # noqa: PLC0415
+    from dr_lib.jobs.push import AFTER_BACKUP, push_lock_wait, run_push  # noqa: PLC0415
 
     try:
         # A manual `k3s-dr push` may be running: wait for it (as long as a push may take), so a
         # timer run does not fail only because an operator pushed by hand.
-        return AfterBackup(run_push(config, result.archive, None, trigger=AFTER_BACKUP,
+        return AfterBackup(run_push(config, result.archive, None, reporter, trigger=AFTER_BACKUP,
                                     backup_ok=not result.partial, lock_wait=push_lock_wait(config)))
     except DRError as exc:
         return AfterBackup(error=exc)
@@ -100,8 +101,9 @@ def failure(pushed: AfterBackup | None) -> str:
     return f"its offsite push failed: {'; '.join(problems)}" if problems else ""
 
 
-def raise_for(result: BackupResult, pushed: AfterBackup | None) -> None:
+def push_error(result: BackupResult, pushed: AfterBackup | None) -> PartialFailure | None:
+    """A promoted backup whose push failed is partial (exit 3): backed up, not offsite."""
     clause = failure(pushed)
-    if clause:
-        raise PartialFailure(f"archive {result.archive.name} is verified and promoted, but {clause}",
-                             hint=RETRY_HINT)
+    if not clause:
+        return None
+    return PartialFailure(f"archive {result.archive.name} is verified and promoted, but {clause}", hint=RETRY_HINT)

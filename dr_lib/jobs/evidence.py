@@ -1,0 +1,46 @@
+"""The evidence jobs (``k3s-dr report``): the index of every drill and check report, one report's seal.
+
+The evidence code loads only when one of them runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dr_lib.clock import utc_now
+from dr_lib.errors import DRError, IntegrityError
+
+if TYPE_CHECKING:
+    from dr_lib.evidence.index import IndexResult
+    from dr_lib.evidence.manifest import Seal
+
+
+def index_reports(directory: str) -> IndexResult:
+    """Write DIRECTORY/index.html and index.csv over every report under it."""
+    from dr_lib.evidence.index import write_index  # noqa: PLC0415 - see the module's docstring
+
+    return write_index(Path(directory), utc_now())
+
+
+@dataclass(frozen=True)
+class SealChecked:
+    report: str
+    seal: Seal
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"report": self.report, **self.seal.to_json()}
+
+    @property
+    def exit_error(self) -> DRError | None:
+        if self.seal.intact:
+            return None
+        return IntegrityError(f"report {self.report!r} does not verify: {self.seal.describe()}")
+
+
+def verify_report(directory: str) -> SealChecked:
+    """Every file in SHA256SUMS intact and nothing added, or what differs (exit 8)."""
+    from dr_lib.evidence.manifest import verify_seal  # noqa: PLC0415
+
+    return SealChecked(directory, verify_seal(Path(directory)))

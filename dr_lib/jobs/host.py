@@ -1,0 +1,78 @@
+"""The host jobs: ``install`` (units, config, log rotation) and ``fix`` (repair what the checks find)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dr_lib.checks.controls import BY_ID
+from dr_lib.config import CONFIG_ENV, DEFAULT_CONFIG_PATH, Config
+from dr_lib.errors import DRError, PartialFailure
+from dr_lib.host.fix import fix
+from dr_lib.host.install import HostChange, default_exe, install
+from dr_lib.host.units import ManagedFile
+
+
+@dataclass(frozen=True)
+class HostOptions:
+    dry_run: bool = False  # show the changes (with diffs), change nothing
+    exe: str | None = None  # the k3s-dr program the units run; default: this one
+
+
+def config_file(chosen: str | None) -> str:
+    """The configuration file the units name: --config, $K3S_DR_CONFIG or the default, absolute."""
+    return str(Path(chosen or os.environ.get(CONFIG_ENV) or str(DEFAULT_CONFIG_PATH)).absolute())
+
+
+def fixable(control: str) -> bool:
+    return control in BY_ID and BY_ID[control].fixable
+
+
+@dataclass(frozen=True)
+class HostResult:
+    change: HostChange
+    config_path: str
+    exe: str | None = None  # install: the program the units run (fix names it only in the units)
+
+    def to_dict(self) -> dict[str, Any]:
+        change = self.change
+        return {
+            "dry_run": change.dry_run,
+            "changed": change.changed,
+            "steps": [s.as_json() for s in change.steps],
+            "remaining": [{"control": cid, "problem": problem, "fixable": fixable(cid)}
+                          for cid, problem in change.remaining],
+            "config": self.config_path,
+            **({} if self.exe is None else {"exec": self.exe}),
+        }
+
+    @property
+    def exit_error(self) -> DRError | None:
+        """A fix that left fixable controls failing is partial (exit 3); a dry run changes nothing."""
+        unfixed = [cid for cid, _ in self.change.remaining if fixable(cid)]
+        if unfixed and not self.change.dry_run:
+            return PartialFailure(f"fix could not repair: {', '.join(unfixed)}")
+        return None
+
+
+def monitoring_files(config: Config) -> tuple[ManagedFile, ...]:
+    """The rendered rules and dashboard where metrics.*_dir ask for them (none by default)."""
+    if not (config.metrics.prometheus_rules_dir or config.metrics.grafana_dashboards_dir):
+        return ()
+    from dr_lib.metrics.assets.node import node_files  # noqa: PLC0415 - the SDK is imported only when asked for
+
+    return tuple(ManagedFile(path, text, 0o644) for path, text in node_files(config))
+
+
+def install_host(config: Config, options: HostOptions, chosen_config: str | None) -> HostResult:
+    config_path = config_file(chosen_config)
+    program = options.exe or default_exe()
+    change = install(config, program, config_path, dry_run=options.dry_run, extra=monitoring_files(config))
+    return HostResult(change, config_path, program)
+
+
+def fix_host(options: HostOptions, chosen_config: str | None) -> HostResult:
+    config_path = config_file(chosen_config)
+    return HostResult(fix(config_path, options.exe or default_exe(), dry_run=options.dry_run), config_path)

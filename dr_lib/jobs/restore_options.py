@@ -1,0 +1,83 @@
+"""Options shared by the restore jobs and ``diff``: which objects, where to, from which archive."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from dr_lib.config import Config
+from dr_lib.errors import UsageError
+from dr_lib.restore.plan import PlanOptions
+
+_NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+
+
+def _namespace(value: str, flag: str) -> str:
+    if not _NAMESPACE.match(value):
+        raise UsageError(f"{flag} {value!r} is not a namespace name: accepted is a DNS label "
+                         "(lower-case letters, digits, '-')")
+    return value
+
+
+def parse_mapping(values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    pairs: list[tuple[str, str]] = []
+    for value in values:
+        old, sep, new = value.partition(":")
+        if not sep:
+            raise UsageError(f"--namespace-mapping {value!r} has no ':': accepted is OLD:NEW")
+        pairs.append((_namespace(old, "--namespace-mapping"), _namespace(new, "--namespace-mapping")))
+    olds = [old for old, _new in pairs]
+    if len(set(olds)) != len(olds):
+        raise UsageError("--namespace-mapping names one namespace twice: accepted is one mapping per namespace")
+    return tuple(pairs)
+
+
+@dataclass(frozen=True)
+class PlanFilters:
+    """Which objects of the archive, into which namespaces (``restore``, ``restore --auto``, ``diff``)."""
+
+    namespaces: tuple[str, ...] = ()  # only these (-n)
+    exclude_namespaces: tuple[str, ...] = ()
+    kinds: tuple[str, ...] = ()  # Deployment, deployments or deployments.apps
+    exclude_kinds: tuple[str, ...] = ()
+    mappings: tuple[str, ...] = ()  # OLD:NEW
+    cluster_resources: bool | None = None  # None: yes, unless namespaces are named
+    preserve_nodeports: bool = False
+
+    def plan_options(self) -> PlanOptions:
+        """The planner's options; bad namespace names and mappings are usage errors."""
+        return PlanOptions(
+            include_namespaces=frozenset(_namespace(n, "--namespace") for n in self.namespaces),
+            exclude_namespaces=frozenset(_namespace(n, "--exclude-namespace") for n in self.exclude_namespaces),
+            include_kinds=frozenset(k.lower() for k in self.kinds),
+            exclude_kinds=frozenset(k.lower() for k in self.exclude_kinds),
+            namespace_mapping=parse_mapping(self.mappings),
+            include_cluster_scoped=self.cluster_resources,
+            preserve_node_ports=self.preserve_nodeports,
+            disabled_sanitizers=disabled_sanitizers_for_tests(),
+        )
+
+
+TEST_DISABLE_SANITIZER_ENV = "K3S_DR_TEST_DISABLE_SANITIZER"
+
+
+def disabled_sanitizers_for_tests() -> frozenset[str]:
+    """TEST-ONLY: resources (e.g. ``persistentvolumes``) whose sanitizer a deliberately broken drill skips."""
+    value = os.environ.get(TEST_DISABLE_SANITIZER_ENV, "")
+    return frozenset(part.strip() for part in value.split(",") if part.strip())
+
+
+def resolve_archive(config: Config, archive: str | None, *, must_exist: bool = True) -> Path:
+    """The archive named, or the snapshot link in the backup directory."""
+    path = Path(archive) if archive else Path(config.backup.dir) / config.backup.snapshot_link
+    if must_exist and not path.exists():
+        what = "the snapshot link" if archive is None else "the archive"
+        raise UsageError(f"{what} {str(path)!r} does not exist",
+                         hint="name an archive, or run a backup first" if archive is None else None)
+    return path
+
+
+def resolve_kubeconfig(config: Config, kubeconfig: str | None) -> str:
+    return kubeconfig or config.kubeconfig
