@@ -12,6 +12,7 @@ from dr_lib.config import CONFIG_ENV, DEFAULT_CONFIG_PATH, Config
 from dr_lib.errors import DRError, PartialFailure
 from dr_lib.host.fix import fix
 from dr_lib.host.install import HostChange, default_exe, install
+from dr_lib.host.programtrust import trusted_program
 from dr_lib.host.units import ManagedFile
 
 
@@ -68,11 +69,12 @@ def monitoring_files(config: Config) -> tuple[ManagedFile, ...]:
 
 def install_host(config: Config, options: HostOptions, chosen_config: str | None) -> HostResult:
     config_path = config_file(chosen_config)
-    program = options.exe or default_exe()
+    program = trusted_program(options.exe or default_exe())  # the units run it as root: root's alone, links resolved
     change = install(config, program, config_path, dry_run=options.dry_run, extra=monitoring_files(config))
     return HostResult(change, config_path, program)
 
 
 def fix_host(options: HostOptions, chosen_config: str | None) -> HostResult:
     config_path = config_file(chosen_config)
-    return HostResult(fix(config_path, options.exe or default_exe(), dry_run=options.dry_run), config_path)
+    program = trusted_program(options.exe or default_exe())
+    return HostResult(fix(config_path, program, dry_run=options.dry_run), config_path)
