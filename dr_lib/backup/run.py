@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from dr_lib import __version__
@@ -24,18 +24,18 @@ from dr_lib.archive import format as fmt
 from dr_lib.archive.access import VerifyResult, object_counts, verify_archive
 from dr_lib.archive.dataentry import CollectedData
 from dr_lib.archive.fsutil import ensure_private_dir, os_problem
-from dr_lib.archive.links import promote, read_links
+from dr_lib.archive.links import LinkState, promote, read_links
 from dr_lib.archive.lock import exclusive_lock
 from dr_lib.archive.manifest import ClusterIdentity, FileEntry, Manifest
 from dr_lib.archive.sidecar import write_sidecar
 from dr_lib.archive.userobjects import RULES_VERSION
 from dr_lib.archive.writer import write_archive
-from dr_lib.backup.catalog import orphan_files, scan
+from dr_lib.backup.catalog import ArchiveInfo, legacy_archives, orphan_files, scan
 from dr_lib.backup.datastore import DatastoreSnapshot, DatastoreSource, detect_datastore, take_snapshot
 from dr_lib.backup.export import DEFAULT_WORKERS, ExportedKind, ProgressSink, export_scope
 from dr_lib.backup.guard import ObjectCounts, PromotedCounts, manifest_shrink_reason
 from dr_lib.backup.result import BackupResult, append_log, failure_line
-from dr_lib.backup.rotation import RotationPolicy, plan_rotation
+from dr_lib.backup.rotation import ArchiveRecord, RotationPolicy, plan_rotation
 from dr_lib.backup.scope import ScopeOptions, resolve_scope
 from dr_lib.clock import monotonic, utc_now
 from dr_lib.config import BackupConfig
@@ -250,9 +250,26 @@ def _promoted_counts(directory: Path, link_names: tuple[str, ...]) -> ObjectCoun
     return None
 
 
+LEGACY_KEPT = "an archive of the seed's scripts: kept until a verified k3s-dr archive holding user objects exists"
+
+
+def _legacy_records(directory: Path, archives: list[ArchiveInfo], links: list[LinkState]) -> tuple[
+        list[ArchiveRecord], dict[str, str]]:
+    """The seed's archives as rotation records (their time of change; unverified), and while no verified
+    archive of ours holds user objects, the protection that keeps every one of them."""
+    records = []
+    for path in legacy_archives(directory):
+        pointing = tuple(link.name for link in links if link.state == "ok" and link.target == path.name)
+        records.append(ArchiveRecord(path.name, datetime.fromtimestamp(path.stat().st_mtime, UTC), False, None,
+                                     pointing))
+    replaced = any(info.verified and info.user_objects for info in archives)
+    return records, ({} if replaced else dict.fromkeys((r.name for r in records), LEGACY_KEPT))
+
+
 def _rotate(directory: Path, request: BackupRequest, now: datetime) -> tuple[str, ...]:
-    archives, _links = scan(directory, request.link_names)
-    plan = plan_rotation([info.record for info in archives], request.policy, now=now)
+    archives, links = scan(directory, request.link_names)
+    legacy, protected = _legacy_records(directory, archives, links)
+    plan = plan_rotation([info.record for info in archives] + legacy, request.policy, now=now, protected=protected)
     for name in plan.delete:
         try:
             (directory / name).unlink(missing_ok=True)

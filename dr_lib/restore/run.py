@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 
 from dr_lib.archive import VerifyResult, exclusive_lock, iter_archive_objects, verify_archive
+from dr_lib.archive.legacy import LEGACY_FORMAT, is_legacy_archive, iter_legacy_objects, read_legacy
 from dr_lib.clock import monotonic
 from dr_lib.errors import IntegrityError
 from dr_lib.kube.client import Kube
@@ -26,6 +27,7 @@ from dr_lib.restore.files import write_json_atomic
 from dr_lib.restore.ledger import Entry, Ledger
 from dr_lib.restore.objects import ObjectSettings
 from dr_lib.restore.plan import Plan, PlanOptions, build_plan
+from dr_lib.restore.plan.builtin import by_kind
 from dr_lib.restore.preflight import run_preflight
 from dr_lib.restore.userloss import fewer_user_objects
 from dr_lib.restore.wait import wait_until_ready
@@ -102,10 +104,20 @@ def _refusal(archive: Path) -> Iterator[None]:
 
 
 def load_plan(archive: Path, options: PlanOptions) -> tuple[VerifyResult, Plan]:
-    """Verify the whole archive, then plan it: IntegrityError before anything else happens."""
+    """Verify the whole archive, then plan it: IntegrityError before anything else happens.
+
+    An archive of the seed's scripts (named like theirs: dr_lib.archive.legacy) is read and checked as
+    far as its layout allows, into the same planner."""
     with _refusal(archive):
+        if is_legacy_archive(archive):
+            legacy = read_legacy(archive, by_kind)
+            return legacy.verified, build_plan(iter_legacy_objects(legacy), options)
         verified = verify_archive(archive)
         return verified, build_plan(iter_archive_objects(archive), options)
+
+
+def is_legacy(verified: VerifyResult) -> bool:
+    return verified.manifest.format == LEGACY_FORMAT
 
 
 def restore_archive(request: RestoreRequest, kube: Kube, *, now: datetime,
@@ -124,7 +136,11 @@ def restore_archive(request: RestoreRequest, kube: Kube, *, now: datetime,
         writer = Writer(kube)
         with _refusal(archive):
             preflight = run_preflight(writer, plan, plan.context)
-        if request.before_apply is not None and not request.dry_run:
+        legacy = is_legacy(verified)  # the seed's archives hold objects only: no application data
+        if legacy:
+            log.warning("warning: %s is a legacy archive of the seed's scripts: unsigned, without checksums; "
+                        "its structure, YAML and objects were checked", archive.name)
+        if request.before_apply is not None and not request.dry_run and not legacy:
             request.before_apply(archive)
         settings = ObjectSettings(
             writer, request.policy, request.dry_run, plan.context, request.plan_options,
@@ -141,7 +157,7 @@ def restore_archive(request: RestoreRequest, kube: Kube, *, now: datetime,
             ledger.wait = wait_until_ready(writer, entries, request.wait_timeout, clock=clock).to_dict()
         path = ledger_path_for(request.ledger_dir, now, request.dry_run)
         try:
-            if request.after_apply is not None and not request.dry_run:
+            if request.after_apply is not None and not request.dry_run and not legacy:
                 request.after_apply(archive)
         finally:  # the objects were restored: their ledger is written whatever happens after
             ledger.seconds = clock() - started

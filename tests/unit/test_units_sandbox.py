@@ -107,4 +107,4 @@ def test_the_security_page_shows_the_table_for_the_default_configuration() -> No
     text = SECURITY_DOC.read_text()
     begin, end = "<!-- writable-paths: begin -->\n", "<!-- writable-paths: end -->"
     shown = text[text.index(begin) + len(begin):text.index(end)]
-    assert shown == writable_table(Config()), "regenerate with: python -m dr_lib.host.sandbox"
+    assert shown == writable_table(Config()), "paste dr_lib.host.sandbox.writable_table(Config()) between the markers"
