@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -87,3 +87,19 @@ def orphan_files(directory: Path) -> list[Path]:
             if fmt.archive_time(archive.name) is not None and not archive.exists():
                 leftovers.append(path)
     return leftovers
+
+
+LEGACY_KEPT = "an archive of the seed's scripts: kept until a verified k3s-dr archive holding user objects exists"
+
+
+def legacy_records(directory: Path, archives: list[ArchiveInfo], links: list[LinkState]) -> tuple[
+        list[ArchiveRecord], dict[str, str]]:
+    """The seed's archives as rotation records (their time of change; unverified), and while no verified
+    archive of ours holds user objects, the protection that keeps every one of them."""
+    records = []
+    for path in legacy_archives(directory):
+        pointing = tuple(link.name for link in links if link.state == "ok" and link.target == path.name)
+        records.append(ArchiveRecord(path.name, datetime.fromtimestamp(path.stat().st_mtime, UTC), False, None,
+                                     pointing))
+    replaced = any(info.verified and info.user_objects for info in archives)
+    return records, ({} if replaced else dict.fromkeys((r.name for r in records), LEGACY_KEPT))
