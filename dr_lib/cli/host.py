@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from dr_lib.cli.common import app, finish, gather, print_json
-from dr_lib.jobs.host import HostOptions, HostResult, fix_host, fixable, install_host
+from dr_lib.jobs.host import HostOptions, HostResult, InstallOptions, fix_host, fixable, install_host
 
 
 def _show(result: HostResult, nothing: str) -> None:
@@ -35,8 +35,8 @@ def _show(result: HostResult, nothing: str) -> None:
 @click.option("--undo", is_flag=True, help="With --migrate: put back what the newest migration changed (and "
               "install nothing).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@gather(options=HostOptions)
-def install_command(ctx: click.Context, options: HostOptions, as_json: bool) -> None:
+@gather(options=InstallOptions)
+def install_command(ctx: click.Context, options: InstallOptions, as_json: bool) -> None:
     """Write and enable the backup service and timer, the auto-restore unit, the metrics exporter's
     service (started; config units.exporter), the config file and log rotation; the rendered alert
     rules and dashboard when metrics.prometheus_rules_dir / grafana_dashboards_dir are set.

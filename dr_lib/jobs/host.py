@@ -21,7 +21,13 @@ from dr_lib.jobs.migrate import Migration, migrate_host, seed_findings, undo_mig
 class HostOptions:
     dry_run: bool = False  # show the changes (with diffs), change nothing
     exe: str | None = None  # the k3s-dr program the units run; default: this one
-    migrate: bool = False  # install: take the seed's scripts out of service first (dr_lib.host.migrate)
+
+
+@dataclass(frozen=True)
+class InstallOptions(HostOptions):
+    """install's options: fix's, and the migration from the seed's scripts (fix has no --migrate)."""
+
+    migrate: bool = False  # take the seed's scripts out of service first (dr_lib.host.migrate)
     undo: bool = False  # with migrate: put back what the newest migration changed, and nothing else
 
 
@@ -82,7 +88,7 @@ def monitoring_files(config: Config) -> tuple[ManagedFile, ...]:
     return tuple(ManagedFile(path, text, 0o644) for path, text in node_files(config))
 
 
-def install_host(config: Config, options: HostOptions, chosen_config: str | None) -> HostResult:
+def install_host(config: Config, options: InstallOptions, chosen_config: str | None) -> HostResult:
     config_path = config_file(chosen_config)
     if options.undo:
         if not options.migrate:
