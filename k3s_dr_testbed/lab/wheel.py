@@ -29,7 +29,8 @@ from dr_lib.errors import DeadlineExceeded, EnvironmentProblem
 
 DIST_NAME = "k3s-dr"
 WHEEL_ENV = "K3S_DR_LAB_WHEEL"  # a wheel to use instead of building one (a test bed installed without sources)
-SOURCES = ("pyproject.toml", "README.md", "dr_lib", "k3s_dr_testbed")
+# docs/runbook.md: the wheel ships it as a data file (pyproject's data-files), the build fails without it
+SOURCES = ("pyproject.toml", "README.md", "docs/runbook.md", "dr_lib", "k3s_dr_testbed")
 CACHE_DIR = Path(os.environ.get("K3S_DR_CACHE") or Path.home() / ".cache" / "k3s-dr")
 _WHEELS = CACHE_DIR / "lab-wheel"
 _HOUSES = CACHE_DIR / "wheelhouse"
@@ -118,6 +119,7 @@ def build_wheel(deadline: float) -> Path:
                 if source.is_dir():
                     shutil.copytree(source, copy / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
                 elif source.is_file():
+                    (copy / name).parent.mkdir(parents=True, exist_ok=True)
                     shutil.copy2(source, copy / name)
             _run([sys.executable, "-m", "build", "--wheel", "--outdir", str(work / "dist"), str(copy)],
                  "python -m build (the k3s-dr wheel)", deadline, cwd=work)
