@@ -16,7 +16,6 @@ from dr_lib.clock import utc_now
 from dr_lib.config import Config
 from dr_lib.errors import DRError, IntegrityError
 from dr_lib.jobs.report import Reporter
-from dr_lib.restore.plan.builtin import by_kind
 
 
 @dataclass(frozen=True)
@@ -49,13 +48,21 @@ class Verified:
                 f"Not checked: {'; '.join(NOT_CHECKED)}.")
 
 
+def builtin_types(group: str, kind: str) -> tuple[str, bool] | None:
+    """The built-in types a seed archive's objects are read as (a TypeTable): the restore planner's table,
+    loaded when an archive is read, not when a command starts (``backup --help``)."""
+    from dr_lib.restore.plan.builtin import by_kind  # noqa: PLC0415
+
+    return by_kind(group, kind)
+
+
 def verify(archive: str, reporter: Reporter) -> Verified:
     """Verify (raises when the archive fails); then write its sidecar, a warning if that fails.
 
     A legacy archive (the seed's) is checked as far as its layout allows and gets no sidecar: a sidecar
     says k3s-dr verified every checksum of the file, which such an archive does not have."""
     if is_legacy_archive(archive):
-        legacy = read_legacy(archive, by_kind)
+        legacy = read_legacy(archive, builtin_types)
         return Verified(legacy.verified, sidecar_written=False, legacy=legacy)
     result = verify_archive(archive)
     try:
@@ -81,7 +88,7 @@ def _legacy_info(path: Path, links: list[LinkState]) -> ArchiveInfo:
     pointing = tuple(link.name for link in links if link.state == "ok" and link.target == path.name)
     created = datetime.fromtimestamp(path.stat().st_mtime, UTC)
     try:
-        read = read_legacy(path, by_kind).verified
+        read = read_legacy(path, builtin_types).verified
     except IntegrityError as exc:
         return ArchiveInfo(path, created, path.stat().st_size, False, None, exc.message, pointing, None, legacy=True)
     return ArchiveInfo(path, created, read.bytes, False, read.objects, None, pointing, read.user_objects, legacy=True)
