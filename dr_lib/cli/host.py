@@ -61,8 +61,9 @@ def install_command(ctx: click.Context, options: InstallOptions, as_json: bool) 
 @gather(options=HostOptions)
 def fix_command(ctx: click.Context, options: HostOptions, as_json: bool) -> None:
     """Repair what the conformance checks find: snapshot and latest links (onto the newest verified
-    archive), disabled or masked units, a stopped metrics exporter, unit files changed on disk
-    without a daemon-reload, permissions, log rotation. Says what it changed; idempotent."""
+    archive holding user objects, never a backup of a wiped cluster), disabled or masked units, a stopped
+    metrics exporter, unit files changed on disk without a daemon-reload, permissions, log rotation. Says
+    what it changed; idempotent."""
     result = fix_host(options, app(ctx).config_path)
     if as_json:
         print_json(result.to_dict())
