@@ -10,9 +10,9 @@ naming it, not by a unit that fails to set up its namespace.
 The lock directory (``/run/k3s-dr`` by default) lives on a tmpfs: ``install`` creates it and a
 tmpfiles.d line creates it again at every boot, because the sandboxed units cannot create it in a
 read-only ``/run``. Not ``RuntimeDirectory=``: systemd removes that directory when its unit stops,
-while another run may hold the lock in it. The log file is created by ``install`` for the same
-reason. ``docs/security.md`` shows the table rendered for the default configuration (a test keeps
-the two equal).
+while another run may hold the lock in it. The log file and a local restic repository (empty, for the
+first push's ``restic init``) are created by ``install`` for the same reason. ``docs/security.md``
+shows the table rendered for the default configuration (a test keeps the two equal).
 """
 
 from __future__ import annotations
@@ -51,8 +51,8 @@ def _metrics_state_dir(config: Config) -> tuple[str, ...]:
 
 
 def _local_restic_repositories(config: Config) -> tuple[str, ...]:
-    return tuple(sorted(t.repository for t in config.offsite.targets.values()
-                        if t.type == "restic" and t.repository.startswith("/")))
+    return tuple(sorted(t.repository.rstrip("/") for t in config.offsite.targets.values()
+                        if t.type == "restic" and t.repository.startswith("/") and t.repository.rstrip("/")))
 
 
 def lock_dir(config: Config) -> str:
@@ -70,7 +70,8 @@ WRITABLE: tuple[Writable, ...] = (
     Writable(BOTH, lambda c: (posixpath.dirname(c.metrics.textfile),),
              "the metrics textfile, written only where node_exporter's collector directory exists"),
     Writable(BOTH, _metrics_state_dir, "the metrics state, when metrics.state_file puts it elsewhere"),
-    Writable((Role.BACKUP,), _local_restic_repositories, "a local restic repository an offsite push writes"),
+    Writable((Role.BACKUP,), _local_restic_repositories,
+             "a local restic repository an offsite push writes (install creates it empty; the first push fills it)"),
     Writable((Role.AUTO_RESTORE,), lambda c: (f"{c.backup.k3s_data_dir.rstrip('/')}/storage",),
              "volume data restored into k3s's local-path directories"),
 )
@@ -161,8 +162,10 @@ def render_tmpfiles(config: Config) -> str:
 
 
 def created_directories(config: Config) -> dict[str, int]:
-    """Directories install creates for the sandbox (a unit cannot create them itself)."""
-    return {lock_dir(config): 0o700}
+    """Directories install creates for the sandbox (a unit cannot create them itself): the lock directory, and
+    each local restic repository — ``restic init`` fills an empty directory, but the first push cannot create
+    one in a read-only ``/srv`` (a missing ``-`` path is left out of the unit's namespace)."""
+    return {lock_dir(config): 0o700, **dict.fromkeys(_local_restic_repositories(config), 0o700)}
 
 
 def writable_table(config: Config) -> str:
