@@ -101,7 +101,8 @@ MUTATIONS = [
              f"systemctl daemon-reload && systemctl start {RESTORE} && "
              f"systemctl show -p ConditionResult {RESTORE} | grep -qx ConditionResult=no", "DR-RESTORE-002"),
     Mutation("ExecStart program missing",
-             f"sed -i 's|^ExecStart=[^ ]*|ExecStart=/opt/k3s-dr/bin/k3s-dr|' {U}/{RESTORE} && systemctl daemon-reload",
+             f"sed -i 's|^ExecStart=[^ ]*|ExecStart=/opt/k3s-dr-gone/bin/k3s-dr|' {U}/{RESTORE} && "
+             "systemctl daemon-reload",
              "DR-UNIT-002"),
     Mutation("auto-restore not ordered after k3s",
              f"sed -i '/^After=/d;/^Wants=/d' {U}/{RESTORE} && systemctl daemon-reload", "DR-RESTORE-003"),
