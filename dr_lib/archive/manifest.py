@@ -103,7 +103,10 @@ class Manifest:
 
     @property
     def format_version(self) -> int:
-        """2 when the archive references data in the repository (older readers must refuse it), else 1."""
+        """2 when the archive references data in the repository (older readers must refuse it), else 1;
+        0 for another format (the seed's archives, described by dr_lib.archive.legacy, have none)."""
+        if self.format != fmt.FORMAT_NAME:
+            return 0
         return fmt.FORMAT_VERSION if self.data_repository is not None else fmt.BASE_FORMAT_VERSION
 
     @property
@@ -138,6 +141,24 @@ class Manifest:
     def stored_data(self) -> tuple[DataEntry, ...]:
         """The data entries whose content is a snapshot in the data repository (format v2)."""
         return tuple(entry for entry in self.data if not entry.in_archive)
+
+    def member_facts(self, member: str) -> tuple[int, str]:
+        """(size, sha256) the manifest declares for ``member``."""
+        for entry in self.files:
+            if entry.path == member:
+                return entry.bytes, entry.sha256
+        datastore = self.datastore
+        if datastore is not None and member == datastore.path:
+            return datastore.bytes, datastore.sha256
+        if datastore is not None and member == datastore.token_path:
+            return datastore.token_bytes, datastore.token_sha256
+        repository = self.data_repository
+        if repository is not None and member == repository.key_path:
+            return repository.key_bytes, repository.key_sha256
+        for data in self.data:
+            if data.path == member and data.in_archive:  # a snapshot's facts describe its tree, not a member
+                return data.bytes, data.sha256
+        raise IntegrityError(f"member {member!r} is not in the manifest")
 
     def to_dict(self) -> dict[str, Any]:
         return {

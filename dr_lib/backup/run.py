@@ -2,9 +2,11 @@
 
 lock → clean leftovers of killed runs → connect → discover and resolve the scope → export
 kinds in parallel (and the datastore snapshot beside them) into a private spool dir → application
-data into the data repository (a callback) → write the archive atomically → verify it from disk →
-sidecar → shrink guard → promote both links → rotate → prune the data repository of what no kept
-archive references. A kill at any point leaves at most hidden temporary files (removed by the next run);
+data into the data repository (a callback) → write the archive atomically, hashing what goes in →
+verify it from disk against those hashes (:func:`dr_lib.archive.access.verify_written`; the data
+repository's key and in-archive data members included) → sidecar → shrink guard → promote both
+links → rotate → prune the data repository of what no kept archive references. A kill at any
+point leaves at most hidden temporary files (removed by the next run);
 the links only ever move to an archive that is complete, verified and has its sidecar, and
 rotation never deletes what a link points at.
 """
@@ -22,16 +24,17 @@ from pathlib import Path
 
 from dr_lib import __version__
 from dr_lib.archive import format as fmt
-from dr_lib.archive.access import VerifyResult, object_counts, read_manifest, verify_archive
+from dr_lib.archive.access import VerifyResult, object_counts, read_manifest, verify_written
 from dr_lib.archive.dataentry import CollectedData, DataContext
 from dr_lib.archive.fsutil import ensure_private_dir, os_problem
+from dr_lib.archive.legacy import TypeTable, is_legacy_name, read_legacy
 from dr_lib.archive.links import promote, read_links
 from dr_lib.archive.lock import exclusive_lock
 from dr_lib.archive.manifest import ClusterIdentity, FileEntry, Manifest
 from dr_lib.archive.sidecar import write_sidecar
 from dr_lib.archive.userobjects import RULES_VERSION
-from dr_lib.archive.writer import write_archive
-from dr_lib.backup.catalog import orphan_files, scan
+from dr_lib.archive.writer import WrittenArchive, write_archive_hashed
+from dr_lib.backup.catalog import legacy_records, orphan_files, scan
 from dr_lib.backup.datastore import DatastoreSnapshot, DatastoreSource, detect_datastore, take_snapshot
 from dr_lib.backup.export import DEFAULT_WORKERS, ExportedKind, ProgressSink, export_scope
 from dr_lib.backup.guard import ObjectCounts, PromotedCounts, manifest_shrink_reason
@@ -73,6 +76,9 @@ class BackupRequest:
     page_size: int = DEFAULT_PAGE_SIZE
     progress: ProgressSink | None = None
     data_collector: DataCollector | None = None
+    # Types of the seed's archives' objects (dr_lib.archive.legacy): with them, links still on a legacy archive
+    # (just after a migration) are compared like ours, so a backup of a wiped cluster does not replace it.
+    legacy_types: TypeTable | None = None
 
     @classmethod
     def from_config(cls, config: BackupConfig, *, kubeconfig: Path, directory: Path | None = None,
@@ -107,17 +113,18 @@ def _run_locked(request: BackupRequest, clock: Clock, started: float) -> BackupR
         warnings.append(f"backup directory {directory} was readable by others: tightened to mode 0700")
     _remove_leftovers(directory)
     phases: dict[str, float] = {}
-    archive, datastore, collected = _write(request, clock, warnings, phases)
+    written, manifest, datastore, collected = _write(request, clock, warnings, phases)
     mark = monotonic()
-    verified = verify_archive(archive)
+    verified = verify_written(written, manifest)
     write_sidecar(verified, clock())
     phases["verify"] = monotonic() - mark
     mark = monotonic()
     reason = None if request.allow_shrink else manifest_shrink_reason(
-        _promoted_counts(directory, request.link_names), PromotedCounts(verified.objects, verified.user_objects),
+        _promoted_counts(directory, request.link_names, request.legacy_types),
+        PromotedCounts(verified.objects, verified.user_objects),
         request.shrink_threshold)
     if reason is None:
-        promote(directory, archive.name, request.link_names)
+        promote(directory, written.path.name, request.link_names)
     deleted = _rotate(directory, request, clock())
     phases["promote_rotate"] = monotonic() - mark
     mark = monotonic()
@@ -132,7 +139,7 @@ def _run_locked(request: BackupRequest, clock: Clock, started: float) -> BackupR
 
 
 def _write(request: BackupRequest, clock: Clock, warnings: list[str],
-           phases: dict[str, float]) -> tuple[Path, DatastoreSnapshot | None, CollectedData]:
+           phases: dict[str, float]) -> tuple[WrittenArchive, Manifest, DatastoreSnapshot | None, CollectedData]:
     mark = monotonic()
     with Kube.from_kubeconfig(request.kubeconfig, pool_size=max(16, 2 * request.workers + 2)) as kube:
         identity = cluster_identity(kube)
@@ -159,9 +166,9 @@ def _write(request: BackupRequest, clock: Clock, warnings: list[str],
             mark = monotonic()
             manifest = _manifest(identity, created, exported, snapshot=snapshot, options=request.options,
                                  collected=collected)
-            archive = write_archive(request.directory, manifest, _sources(exported, snapshot, collected))
+            written = write_archive_hashed(request.directory, manifest, _sources(exported, snapshot, collected))
             phases["write"] = monotonic() - mark
-            return archive, snapshot, collected
+            return written, manifest, snapshot, collected
         finally:
             shutil.rmtree(spool_dir, ignore_errors=True)
 
@@ -276,11 +283,13 @@ def _remove_leftovers(directory: Path) -> None:
             path.unlink(missing_ok=True)
 
 
-def _promoted_counts(directory: Path, link_names: tuple[str, ...]) -> ObjectCounts | None:
+def _promoted_counts(directory: Path, link_names: tuple[str, ...],
+                     legacy_types: TypeTable | None = None) -> ObjectCounts | None:
     """Counts of the archive the links point at (the first link that resolves), None when none does.
 
     Its user objects by the current rules (recounted from its objects when it counted otherwise);
-    only its total when it cannot be read.
+    only its total when it cannot be read. A legacy archive of the seed's scripts counts when its
+    objects' types are given (an unreadable one gives no baseline, as before the migration).
     """
     archives, links = scan(directory, link_names)
     by_name = {info.path.name: info for info in archives}
@@ -288,12 +297,19 @@ def _promoted_counts(directory: Path, link_names: tuple[str, ...]) -> ObjectCoun
         if link.state == "ok" and link.target in by_name:
             info = by_name[link.target]
             return None if info.objects is None else PromotedCounts(info.objects, info.user_objects)
+        if link.state == "ok" and link.target and is_legacy_name(link.target) and legacy_types is not None:
+            try:
+                legacy = read_legacy(directory / link.target, legacy_types).verified
+            except IntegrityError:
+                return None
+            return PromotedCounts(legacy.objects, legacy.user_objects)
     return None
 
 
 def _rotate(directory: Path, request: BackupRequest, now: datetime) -> tuple[str, ...]:
-    archives, _links = scan(directory, request.link_names)
-    plan = plan_rotation([info.record for info in archives], request.policy, now=now)
+    archives, links = scan(directory, request.link_names)
+    legacy, protected = legacy_records(directory, archives, links)
+    plan = plan_rotation([info.record for info in archives] + legacy, request.policy, now=now, protected=protected)
     for name in plan.delete:
         try:
             (directory / name).unlink(missing_ok=True)

@@ -62,14 +62,15 @@ CONTROLS: tuple[Control, ...] = (
         "DR-LINK-001", "Latest link points at a verified archive", S.HIGH,
         "Operators and tools restore 'the latest backup' through this link; a missing or stale link sends "
         "them to nothing or to an archive nobody verified.",
-        "k3s-dr fix   (re-points it at the newest verified archive)", fixable=True, covers="seed test 2",
+        "k3s-dr fix   (re-points it at the newest verified archive holding user objects)", fixable=True,
+        covers="seed test 2",
         verdict=files.latest_link, reads=(F.PATHS, F.ARCHIVES, F.CLOCK),
     ),
     Control(
         "DR-LINK-002", "Snapshot link exists", S.CRITICAL,
         "The auto-restore unit only starts when this path exists (ConditionPathExists); without it restore "
         "can never fire at boot — the seed's problem 1.",
-        "k3s-dr fix   (creates it on the newest verified archive)", fixable=True,
+        "k3s-dr fix   (creates it on the newest verified archive holding user objects)", fixable=True,
         covers="seed test 3, problem 1",
         verdict=files.snapshot_link_present, reads=(F.PATHS,),
     ),
@@ -79,7 +80,7 @@ CONTROLS: tuple[Control, ...] = (
         "directory (links resolved, a regular file named like its archives, a verification record for exactly "
         "that file); anything else — a link planted elsewhere, an unverified, changed or corrupt archive — is "
         "refused at the worst moment, and a restore of it would have been a restore of whatever was planted.",
-        "k3s-dr fix   (re-points it at the newest verified archive)", fixable=True,
+        "k3s-dr fix   (re-points it at the newest verified archive holding user objects)", fixable=True,
         verdict=files.snapshot_link_verified, reads=(F.PATHS, F.ARCHIVES, F.CLOCK),
     ),
     Control(

@@ -70,15 +70,14 @@ def backup(ctx: click.Context, options: BackupOptions, as_json: bool) -> None:
 @click.argument("archive", type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def verify(archive: str, as_json: bool) -> None:
-    """Check an archive completely; on success write (refresh) its .verified.json sidecar."""
+    """Check an archive completely; on success write (refresh) its .verified.json sidecar. A legacy archive
+    of the seed's scripts (k3s-cluster-backup-N.tar.gz) is checked as far as it can be: structure, YAML,
+    objects per kind (it has no checksums and no signature; no sidecar is written)."""
     verified = verify_job(archive, REPORTER)
     if as_json:
         print_json(verified.to_dict())
         return
-    result = verified.result
-    click.echo(f"ok: {result.path} ({result.objects} objects, {result.user_objects} of them user objects, in "
-               f"{len(result.manifest.files)} kinds, "
-               f"sha256 {result.sha256}, checked in {result.seconds:.2f} s)")
+    click.echo(verified.text())
 
 
 @click.command("list")
@@ -87,7 +86,8 @@ def verify(archive: str, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.pass_context
 def list_archives(ctx: click.Context, directory: str | None, as_json: bool) -> None:
-    """Archives with time, size, objects, user objects, verified or not, and where the links point."""
+    """Archives with time, size, objects, user objects, verified or not, and where the links point. The seed's
+    archives (k3s-cluster-backup-N.tar.gz) are listed as legacy: unsigned, without checksums."""
     listing = list_job(app(ctx).config, directory)
     if as_json:
         print_json(listing.to_dict())
@@ -97,7 +97,8 @@ def list_archives(ctx: click.Context, directory: str | None, as_json: bool) -> N
         objects = "?" if info.objects is None else str(info.objects)
         user = "?" if info.user_objects is None else str(info.user_objects)
         click.echo(f"{info.path.name:<34} {info.created:%Y-%m-%d %H:%M:%S}  {info.bytes:>12,} {objects:>8} "
-                   f"{user:>6} {'yes' if info.verified else 'no':<8} {', '.join(info.links)}")
+                   f"{user:>6} {'legacy' if info.legacy else 'yes' if info.verified else 'no':<8} "
+                   f"{', '.join(info.links)}")
     for link in listing.links:
         click.echo(f"link {link.name}: {link.state}" + (f" → {link.target}" if link.target else ""))
 

@@ -20,6 +20,7 @@ from dr_lib.config import Config
 from dr_lib.errors import DRError, NotPromoted, PartialFailure
 from dr_lib.hooks import DataCollector, HookSettings
 from dr_lib.jobs import record
+from dr_lib.jobs.archives import builtin_types
 from dr_lib.jobs.autopush import AfterBackup, as_json, check_choice, failure, push_after, push_error
 from dr_lib.jobs.report import Reporter
 from dr_lib.kube.listing import DEFAULT_PAGE_SIZE
@@ -85,7 +86,7 @@ def _request(config: Config, options: BackupOptions, progress: BackupProgress | 
         config.backup, kubeconfig=Path(options.kubeconfig or config.kubeconfig),
         directory=Path(options.directory) if options.directory else None, options=scope,
         allow_shrink=options.allow_shrink, datastore=DATASTORE_CHOICE[options.datastore], workers=options.workers,
-        page_size=options.page_size, progress=progress, data_collector=collector)
+        page_size=options.page_size, progress=progress, data_collector=collector, legacy_types=builtin_types)
 
 
 def backup(config: Config, options: BackupOptions, reporter: Reporter,

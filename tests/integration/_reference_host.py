@@ -55,10 +55,11 @@ def require_tools() -> Path:
 
 
 @contextlib.contextmanager
-def reference_host(prefix: str) -> Iterator[Any]:
+def reference_host(prefix: str, stage: str = "installed") -> Iterator[Any]:
+    """A reference host set up as far as ``stage`` (k3s_dr_testbed.lab.host.STAGES), removed afterwards."""
     bin_dir = require_tools()
     name = f"{prefix}-{os.getpid()}-{next(_names)}"
-    host = host_up(name, bin_dir, time.monotonic() + UP_SECONDS)
+    host = host_up(name, bin_dir, time.monotonic() + UP_SECONDS, stage=stage)
     try:
         yield host
     finally:
