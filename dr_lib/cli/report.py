@@ -5,12 +5,12 @@ from __future__ import annotations
 import click
 
 from dr_lib.cli.common import finish, print_json
-from dr_lib.jobs.evidence import index_reports, verify_report
+from dr_lib.jobs.evidence import index_reports, summarize_reports, verify_report
 
 
 @click.group("report")
 def report() -> None:
-    """Drill and check reports: index them, verify one."""
+    """Drill and check reports: index them, summarize them, verify one."""
 
 
 @report.command("index")
@@ -28,6 +28,28 @@ def index(directory: str, as_json: bool) -> None:
     summary = result.to_json()
     click.echo(f"{summary['reports']} reports ({len(summary['tampered'])} tampered, {len(summary['unreadable'])} "
                f"unreadable): {result.index_html}, {result.index_csv}")
+
+
+@report.command("summary")
+@click.argument("directory", default="reports", type=click.Path(file_okay=False))
+@click.option("--markdown", "as_markdown", is_flag=True,
+              help="Print Markdown (a heading and a table) for a CI job's summary page ($GITHUB_STEP_SUMMARY).")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print one JSON object: directory, overall, reports [{report, started, kind, verdict, "
+                   "rto_seconds, rto_target_seconds, rpo_seconds, rpo_target_seconds, archive, archive_sha256, "
+                   "integrity, problem}].")
+def summary(directory: str, as_markdown: bool, as_json: bool) -> None:
+    """Summarize every report under DIRECTORY (default reports/): verdict, RTO and RPO against their
+    targets, archive, seal. Reads only; exits 0 whatever the verdicts (the drill's own exit code judges)."""
+    found = summarize_reports(directory)
+    if as_json:
+        print_json(found.to_json())
+    elif as_markdown:
+        click.echo(found.markdown(), nl=False)
+    else:
+        click.echo(f"{directory}: {found.to_json()['overall']}")
+        for entry in found.entries:
+            click.echo(f"  {entry.path}: {entry.kind} {entry.verdict_text}, integrity {entry.integrity}")
 
 
 @report.command("verify")

@@ -15,6 +15,7 @@ from dr_lib.errors import DRError, IntegrityError
 if TYPE_CHECKING:
     from dr_lib.evidence.index import IndexResult
     from dr_lib.evidence.manifest import Seal
+    from dr_lib.evidence.reports import ReportEntry
 
 
 def index_reports(directory: str) -> IndexResult:
@@ -22,6 +23,34 @@ def index_reports(directory: str) -> IndexResult:
     from dr_lib.evidence.index import write_index  # noqa: PLC0415 - see the module's docstring
 
     return write_index(Path(directory), utc_now())
+
+
+@dataclass(frozen=True)
+class ReportsSummary:
+    directory: str
+    entries: list[ReportEntry]
+
+    def markdown(self) -> str:
+        from dr_lib.evidence.stepsummary import summary_markdown  # noqa: PLC0415
+
+        return summary_markdown(self.entries, f"k3s-dr reports in {self.directory}")
+
+    def to_json(self) -> dict[str, Any]:
+        from dr_lib.evidence.index import utc_text  # noqa: PLC0415
+        from dr_lib.evidence.stepsummary import overall  # noqa: PLC0415
+
+        return {"directory": self.directory, "overall": overall(self.entries), "reports": [
+            {"report": e.path, "started": utc_text(e.started), "kind": e.kind, "verdict": e.verdict_text,
+             "rto_seconds": e.rto_seconds, "rto_target_seconds": e.rto_target_seconds, "rpo_seconds": e.rpo_seconds,
+             "rpo_target_seconds": e.rpo_target_seconds, "archive": e.archive, "archive_sha256": e.archive_sha256,
+             "integrity": e.integrity, "problem": e.problem} for e in self.entries]}
+
+
+def summarize_reports(directory: str) -> ReportsSummary:
+    """Every report under DIRECTORY, read as the index reads it, for a short summary (nothing written)."""
+    from dr_lib.evidence.scan import scan  # noqa: PLC0415
+
+    return ReportsSummary(directory, scan(Path(directory)))
 
 
 @dataclass(frozen=True)
