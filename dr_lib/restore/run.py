@@ -43,6 +43,7 @@ class RestoreRequest:
     dry_run: bool = False
     wait: bool = False
     wait_timeout: float = 600.0
+    wait_progress: Callable[[str], None] | None = None  # a line every 15 s while --wait waits
     workers: int = 16
     crd_timeout: float = 60.0
     namespace_timeout: float = 120.0
@@ -138,7 +139,8 @@ def restore_archive(request: RestoreRequest, kube: Kube, *, now: datetime,
         ledger = Ledger(str(archive), request.dry_run, request.policy, now.strftime("%Y-%m-%dT%H:%M:%SZ"),
                         entries, plan.left_out, archive_sha256=verified.sha256)
         if request.wait and not request.dry_run:
-            ledger.wait = wait_until_ready(writer, entries, request.wait_timeout, clock=clock).to_dict()
+            ledger.wait = wait_until_ready(writer, entries, request.wait_timeout, clock=clock,
+                                           progress=request.wait_progress).to_dict()
         path = ledger_path_for(request.ledger_dir, now, request.dry_run)
         try:
             if request.after_apply is not None and not request.dry_run:
