@@ -14,16 +14,18 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from dr_lib.drill import live
 from dr_lib.drill.app import NAMESPACES, AppOptions, application
 from dr_lib.drill.run import DrillSettings, command_env
 from dr_lib.drill.runbook import command_blocks, script
+from dr_lib.evidence.scan import read_report_dir
 from dr_lib.kube.client import Kube
-from tests.integration._offsite_env import ACCESS_KEY, SECRET_KEY, keypair, new_bucket, s3_server
+from tests.integration._offsite_env import ACCESS_KEY, SECRET_KEY, aws_env, keypair, new_bucket, s3_server
 
-__all__ = ["s3_server"]  # the fixture: a real S3 server for this module
+__all__ = ["aws_env", "s3_server"]  # fixtures: a real S3 server for this module, its credentials
 
 RUNBOOK = Path(__file__).resolve().parents[2] / "docs" / "runbook.md"
 
@@ -60,6 +62,9 @@ def _every_object_back(incident: Path, target: Any) -> None:
     with Kube.from_kubeconfig(target.kubeconfig) as kube:
         for namespace in NAMESPACES:
             assert kube.request("GET", f"/api/v1/namespaces/{namespace}").ok, namespace
+    indexed = read_report_dir(incident.parent, incident)  # as `k3s-dr report index` lists it
+    assert (indexed.kind, indexed.verdict, indexed.integrity) == ("incident", "pass", "verified"), indexed
+    assert indexed.rto_seconds is not None and indexed.rpo_seconds is not None
 
 
 def test_runbook_commands_restore_a_lost_cluster(cluster_factory: Any, tmp_path: Path) -> None:
@@ -87,6 +92,7 @@ def _offsite_config(path: Path, server: Any, bucket: str, recipient: str, identi
     return path
 
 
+@pytest.mark.usefixtures("aws_env")
 def test_runbook_pulls_the_offsite_copy_and_resumes_a_closed_shell(
         cluster_factory: Any, tmp_path: Path, s3_server: Any) -> None:
     identity, recipient = keypair(tmp_path)
