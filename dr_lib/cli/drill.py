@@ -24,6 +24,9 @@ from dr_lib.jobs.drill import drill as drill_job
 @click.option("--nodes", type=click.IntRange(1, 20), default=2, show_default=True, help="Simulated nodes per cluster.")
 @click.option("--wait-timeout", default="5m", show_default=True,
               help="Deadline of `k3s-dr restore --wait` inside the drill.")
+@click.option("--test-disable-sanitizer", "test_disable_sanitizer", multiple=True, hidden=True,
+              help="TEST-ONLY: the drill's restore skips this resource's sanitizer (a deliberately broken drill; "
+                   "recorded in the evidence and the report).")
 @click.option("--ticket", default=None, help="Change or incident ticket the drill answers (shown in the report).")
 @click.option("--reviewer", default=None, help="Who reviews the report (shown in the report).")
 @gather(options=DrillOptions)

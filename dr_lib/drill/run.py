@@ -30,8 +30,9 @@ from dr_lib.drill.verify import Verification
 from dr_lib.errors import StepSkipped, UsageError
 from dr_lib.jsontypes import JSONObject
 
-# Test-only switches that sabotage a restore on purpose; a report made with one says so.
-TEST_ONLY_ENV = ("K3S_DR_TEST_DISABLE_SANITIZER",)
+# Test-only switch that sabotages the drill's restore on purpose (passed on as restore's hidden flag);
+# a report made with it says so. A drill's option, never an environment variable a production restore reads.
+TEST_DISABLE_SANITIZER = "test_disable_sanitizer"
 
 # step → the steps that must have *run* (passed, or failed after doing their work) before it.
 NEEDS_PASSED: dict[str, tuple[str, ...]] = {
@@ -60,6 +61,17 @@ class DrillSettings:
     ticket: str | None = None
     reviewer: str | None = None
     backup_interval_seconds: int | None = None  # config backup.interval
+    test_disable_sanitizers: tuple[str, ...] = ()  # TEST-ONLY: resources whose sanitizer the restore skips
+
+    def test_options(self) -> dict[str, str]:
+        """The TEST-ONLY switches in force, as the evidence and the report show them."""
+        if not self.test_disable_sanitizers:
+            return {}
+        return {TEST_DISABLE_SANITIZER: ",".join(self.test_disable_sanitizers)}
+
+    def restore_test_flags(self) -> list[str]:
+        """What the drill adds to the ``k3s-dr restore`` commands it runs for the switches in force."""
+        return [flag for name in self.test_disable_sanitizers for flag in ("--test-disable-sanitizer", name)]
 
     def check(self) -> DrillSettings:
         if self.provider not in PROVIDERS:
@@ -216,7 +228,3 @@ def command_env(settings: DrillSettings, work_dir: Path, base: Mapping[str, str]
     if settings.config_path:
         env["K3S_DR_CONFIG"] = settings.config_path
     return env
-
-
-def active_test_options(env: Mapping[str, str]) -> dict[str, str]:
-    return {name: env[name] for name in TEST_ONLY_ENV if env.get(name)}

@@ -167,11 +167,12 @@ def restore(run: DrillRun) -> None:
     record = run.restore = RestoreRecord()
     # The restore's own deadline must pass first, so its report of what was not ready is what we see.
     timeout = max(run.settings.step_timeout_seconds, parse_duration(run.settings.restore_wait_timeout) + 120.0)
+    sabotage = run.settings.restore_test_flags()  # TEST-ONLY switches, in the commands the evidence records
     phases = (
         ("verify-archive", ["verify", archive]),
-        ("dry-run", ["restore", archive, "--kubeconfig", kubeconfig, "--json", "--dry-run"]),
+        ("dry-run", ["restore", archive, "--kubeconfig", kubeconfig, "--json", "--dry-run", *sabotage]),
         ("restore-and-wait", ["restore", archive, "--kubeconfig", kubeconfig, "--json", "--wait",
-                              "--wait-timeout", run.settings.restore_wait_timeout]),
+                              "--wait-timeout", run.settings.restore_wait_timeout, *sabotage]),
     )
     for name, args in phases:
         t0, m0 = utc_now(), time.monotonic()

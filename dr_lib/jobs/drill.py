@@ -35,6 +35,8 @@ class DrillOptions:
     wait_timeout: str = "5m"  # of `k3s-dr restore --wait` inside the drill
     ticket: str | None = None  # the change or incident ticket the drill answers (in the report)
     reviewer: str | None = None  # who reviews the report (in the report)
+    # TEST-ONLY (hidden flag): resources whose sanitizer the drill's restore skips; recorded in the evidence
+    test_disable_sanitizer: tuple[str, ...] = ()
 
 
 def drill_exit(outcome: DrillOutcome) -> DrillFailed | None:
@@ -70,6 +72,7 @@ def settings(config: Config, options: DrillOptions, config_path: str | None) -> 
         targets=Targets(duration_seconds(config.targets.rto), duration_seconds(config.targets.rpo)),
         restore_wait_timeout=options.wait_timeout, nodes=options.nodes, config_path=config_path or config.source,
         ticket=options.ticket, reviewer=options.reviewer,
+        test_disable_sanitizers=tuple(options.test_disable_sanitizer),
         backup_interval_seconds=duration_seconds(config.backup.interval),
     ).check()
 

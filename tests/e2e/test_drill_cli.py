@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import html
 import json
-import os
 import re
 import subprocess
 from pathlib import Path
@@ -137,15 +136,18 @@ def test_html_renders_steps_and_verdict_in_chromium(passing: tuple[int, dict[str
 
 
 def test_drill_with_a_broken_restore_fails_at_the_restore_step(tmp_path: Path) -> None:
-    env = {**os.environ, "K3S_DR_TEST_DISABLE_SANITIZER": "persistentvolumes"}
-    code, result, stderr = run_drill_cli(tmp_path, "--wait-timeout", "15s", env=env)
+    code, result, stderr = run_drill_cli(tmp_path, "--wait-timeout", "15s", "--test-disable-sanitizer",
+                                         "persistentvolumes")
     assert code == 1, stderr[-3000:]
     assert result["verdict"] == "fail"
     assert result["failed_step"] == "restore"
     assert result["steps"]["restore"] == "failed" and result["steps"]["verify"] == "failed"
     assert result["steps"]["source"] == result["steps"]["backup"] == result["steps"]["destroy"] == "passed"
     evidence = json.loads(Path(result["evidence_json"]).read_text())
-    assert evidence["test_only_options"] == {"K3S_DR_TEST_DISABLE_SANITIZER": "persistentvolumes"}
+    assert evidence["test_only_options"] == {"test_disable_sanitizer": "persistentvolumes"}
+    restore_phases = [p for p in evidence["timeline"]["phases"]
+                      if p["step"] == "restore" and p["phase"] != "verify-archive"]
+    assert restore_phases and all("--test-disable-sanitizer persistentvolumes" in p["detail"] for p in restore_phases)
     failing = {(o["kind"], o["name"]): o["reasons"] for o in evidence["objects"] if o["result"] == "unhealthy"}
     pv = next(key for key in failing if key[0] == "PersistentVolume")
     assert "Released" in failing[pv][0]

@@ -35,7 +35,7 @@ from dr_lib.drill.identity import run_identity
 from dr_lib.drill.redact import Scrubber, secret_strings
 from dr_lib.drill.report import failures_table, junit_in_utc, place_summary, row_values, seconds_text, title
 from dr_lib.drill.reportdir import create_report_dir, scrub_directory, write_file, write_manifest
-from dr_lib.drill.run import DrillRun, DrillSettings, active_test_options, command_env, new_work_dir
+from dr_lib.drill.run import DrillRun, DrillSettings, command_env, new_work_dir
 from dr_lib.drill.steps import current_verdict
 from dr_lib.drill.summary import summary_block
 from dr_lib.drill.timeline import STEP_NAMES, Timeline, iso, step_label
@@ -90,7 +90,7 @@ class DrillPlugin:
                                     reviewer=self.settings.reviewer))
         self.run = DrillRun(self.settings, drill_id, report_dir, work_dir, Timeline(started),
                             command_env(self.settings, work_dir), progress=self.progress, identity=identity,
-                            test_options=active_test_options(os.environ))
+                            test_options=self.settings.test_options())
         config.stash[DRILL_RUN_KEY] = self.run
         if self.own_report:
             config.option.htmlpath = str(report_dir / HTML_NAME)
