@@ -38,22 +38,18 @@ MAX_LONG_NAME = 4096
 MAX_PAX_HEADER = 64 * 1024
 
 
-class HeaderTooLarge(tarfile.TarError):
-    pass
-
-
 class BoundedTarInfo(tarfile.TarInfo):
     """tarfile's header parsing, with extension headers refused by size before their payload is read."""
 
-    def _proc_gnulong(self, tarfile):  # type: ignore[no-untyped-def]  # tarfile's own (private) hook
+    def _proc_gnulong(self, archive):  # type: ignore[no-untyped-def]  # tarfile's own (private) hook
         if self.size > MAX_LONG_NAME:
-            raise HeaderTooLarge(f"a GNU long-name header of {self.size} bytes; the limit is {MAX_LONG_NAME}")
-        return super()._proc_gnulong(tarfile)  # type: ignore[misc]
+            raise tarfile.ReadError(f"a GNU long-name header of {self.size} bytes; the limit is {MAX_LONG_NAME}")
+        return super()._proc_gnulong(archive)  # type: ignore[misc]
 
-    def _proc_pax(self, tarfile):  # type: ignore[no-untyped-def]
+    def _proc_pax(self, archive):  # type: ignore[no-untyped-def]
         if self.size > MAX_PAX_HEADER:
-            raise HeaderTooLarge(f"a pax header of {self.size} bytes; the limit is {MAX_PAX_HEADER}")
-        return super()._proc_pax(tarfile)  # type: ignore[misc]
+            raise tarfile.ReadError(f"a pax header of {self.size} bytes; the limit is {MAX_PAX_HEADER}")
+        return super()._proc_pax(archive)  # type: ignore[misc]
 
 
 def _stat(path: str) -> dict[str, Any]:
