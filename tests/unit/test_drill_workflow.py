@@ -255,7 +255,7 @@ def test_least_permissions() -> None:
     assert _load(DRILL)["permissions"] == {}
     jobs = _load(DRILL)["jobs"]
     assert jobs["synthetic"]["permissions"] == jobs["your-backups"]["permissions"] == {"contents": "read"}
-    assert jobs["evidence"]["permissions"] == {"actions": "read"}
+    assert jobs["evidence"]["permissions"] == {"actions": "read", "contents": "read"}
     assert _load(CI)["permissions"] == {"contents": "read"}
     assert all("permissions" not in job for job in _load(CI)["jobs"].values())
 
