@@ -247,6 +247,31 @@ class HooksConfig:
         _hook_rules)
 
 
+# An image reference as a container runtime takes it: [registry[:port]/]path[:tag][@sha256:digest], no spaces.
+_IMAGE_REF = re.compile(r"[a-z0-9][a-z0-9._-]*(:[0-9]{1,5})?(/[a-z0-9][a-z0-9._-]*)*"
+                        r"(:[A-Za-z0-9_][A-Za-z0-9._-]{0,127})?(@sha256:[0-9a-f]{64})?")
+
+
+def _image_ref(value: Any) -> bool:
+    return isinstance(value, str) and len(value) <= 255 and _IMAGE_REF.fullmatch(value) is not None
+
+
+@dataclass(frozen=True)
+class DrillImagesConfig:
+    """Images the drill's pods use on ``--cluster kubeconfig``, which k3s-dr cannot load images into
+    (docs/drill.md, "Images"). ``local`` and ``k3d`` load the locally built ones instead."""
+
+    app: str = _spec("", "empty (not named) or an image reference the cluster can pull, with python3 on its PATH "
+                     "(it runs every server container of the drill's application)", _empty_or(_image_ref))
+    db_dump: str = _spec("", "empty (the app image) or an image reference the cluster can pull, with python3 "
+                         "(the db-dump CronJob)", _empty_or(_image_ref))
+
+
+@dataclass(frozen=True)
+class DrillConfig:
+    images: DrillImagesConfig = field(default_factory=DrillImagesConfig)
+
+
 @dataclass(frozen=True)
 class Config:
     kubeconfig: str = _spec(
@@ -260,4 +285,5 @@ class Config:
     checks: ChecksConfig = field(default_factory=ChecksConfig)
     offsite: OffsiteConfig = field(default_factory=OffsiteConfig)
     hooks: HooksConfig = field(default_factory=HooksConfig)
+    drill: DrillConfig = field(default_factory=DrillConfig)
     source: str | None = field(default=None, compare=False)

@@ -37,7 +37,7 @@ def objects(ns: str, data: Path) -> list[tuple[str, dict[str, Any]]]:
             "resources": {"requests": {"storage": "1Gi"}}}}),
         (f"/api/v1/namespaces/{ns}/pods", {"metadata": {"name": "web-0", "annotations": {
             "backup.k3s-dr.io/volumes": "uploads"}}, "spec": {
-            "containers": [{"name": "web", "image": "registry.example.com/web:1"}],
+            "containers": [{"name": "web", "image": "docker.io/local/debian:bookworm"}],  # kwok: nothing runs
             "volumes": [{"name": "uploads", "persistentVolumeClaim": {"claimName": "uploads"}}]}}),
     ]
 

@@ -21,6 +21,8 @@ from click.testing import CliRunner
 
 from dr_lib.cli.main import cli, load_command
 from dr_lib.config import CONFIG_ENV, ENV_PREFIX, load_config
+from dr_lib.drill.images import ROLES
+from k3s_dr_testbed import provider as testbed_provider
 from k3s_dr_testbed.clusters import k3d
 from k3s_dr_testbed.realnode import images as testbed_images
 
@@ -132,6 +134,16 @@ def test_the_drill_images_come_from_the_test_beds_own_build(job: str) -> None:
     builds = [w for w in _commands(job) if "k3s_dr_testbed.realnode.images" in w]
     assert builds == [["sudo", "$(command -v python)", "-m", "k3s_dr_testbed.realnode.images"]]
     assert callable(testbed_images.main), "the module the workflow runs builds the images"
+
+
+def test_the_k3d_drill_loads_only_the_image_that_build_makes_without_a_helper_image() -> None:
+    """The images k3d imports are the test bed's own (built by the step above), streamed straight into
+    the nodes (no k3d-tools image to pull): the image-loading path itself runs for real in
+    tests/e2e/test_drill_real_node_images.py."""
+    loaded = testbed_provider.drill_images("k3d", tuple(ROLES))
+    assert set(loaded.refs.values()) == set(testbed_provider.LOCAL_IMAGES) == {testbed_images.APP_REF}
+    argv = k3d.image_import_argv("drill", [testbed_images.APP_TAG])
+    assert argv[:3] == ["k3d", "image", "import"] and argv[-2:] == ["--mode", "direct"]
 
 
 @pytest.mark.parametrize("job", DRILL_JOBS)

@@ -99,7 +99,7 @@ class DrillPlugin:
             # A step's failure is its message; deep tracebacks into the drill's plumbing help nobody.
             config.option.tbstyle = "short"
         config.addinivalue_line("markers", "e2e: restore drill steps")
-        self.progress(f"k3s-dr drill {drill_id}: provider {self.settings.provider}, destroy {self.settings.destroy}"
+        self.progress(f"k3s-dr drill {drill_id}: provider {self.settings.provider}, {self.settings.subject}"
                       f"{', real node' if self.settings.real_node else ''}; report in {report_dir}")
         if self.run.test_options:
             self.progress(f"  TEST-ONLY options active: {self.run.test_options}")
