@@ -161,6 +161,10 @@ NOT_USER_OBJECTS: tuple[NotUserRule, ...] = (
                 frozenset({"apiservices.apiregistration.k8s.io"})),
     NotUserRule("default-service-cidr", "the service CIDR the API server makes from its flags",
                 lambda _r, o: o.name == "kubernetes", frozenset({"servicecidrs.networking.k8s.io"})),
+    NotUserRule("apiserver-serving-ca", "the API server's serving CA, which the controller manager publishes "
+                "and keeps alone under its signer (Kubernetes >= 1.37)",
+                lambda _r, o: not o.namespace and o.name.startswith("kubernetes.io:kube-apiserver-serving:"),
+                frozenset({"clustertrustbundles.certificates.k8s.io"})),
 )
 
 _RULES_BY_RESOURCE: dict[str, tuple[NotUserRule, ...]] = {}

@@ -24,6 +24,7 @@ from dr_lib.config import CONFIG_ENV, ENV_PREFIX, load_config
 from dr_lib.drill.images import ROLES
 from k3s_dr_testbed import provider as testbed_provider
 from k3s_dr_testbed.clusters import k3d
+from k3s_dr_testbed.clusters.versions import supported as supported_releases
 from k3s_dr_testbed.realnode import images as testbed_images
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -108,10 +109,10 @@ def test_runs_monthly_and_on_demand() -> None:
     assert minute.isdigit() and hour.isdigit()
 
 
-def test_at_least_two_k3s_versions_one_of_them_the_providers_default() -> None:
-    versions = _matrix_versions()
-    assert len(set(versions)) >= 2
-    assert k3d.K3S_IMAGE in {f"rancher/k3s:{v}" for v in versions}
+def test_the_k3s_matrix_is_the_supported_versions_table() -> None:
+    """One place for the versions (k3s_dr_testbed/clusters/kubernetes-versions.json): the matrix follows it."""
+    assert _matrix_versions() == [release.k3s_tag for release in supported_releases()]
+    assert k3d.K3S_IMAGE in {f"rancher/k3s:{v}" for v in _matrix_versions()}
 
 
 def test_your_backups_runs_the_providers_default_k3s() -> None:
