@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 # 1: (resource, namespace, name) rules, which counted bootstrap RBAC and cluster-scoped add-ons.
 RULES_VERSION = 2
@@ -57,9 +57,11 @@ NOT_USER_TYPES: Mapping[str, str] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Seen:
-    """What the rules read of one object, read once (objects come from JSON: anything may be missing)."""
+class Seen(NamedTuple):
+    """What the rules read of one object, read once (objects come from JSON: anything may be missing).
+
+    A named tuple: made for every object a backup exports (100,000 at scale), and a tuple is made
+    in half the time of a frozen dataclass."""
 
     namespace: str
     name: str

@@ -21,7 +21,7 @@ from typing import Any
 
 from dr_lib.clock import utc_now
 from dr_lib.cluster.kubeconfig import named_images
-from dr_lib.cluster.provider import kubernetes_release
+from dr_lib.cluster.provider import kubernetes_release, real_node
 from dr_lib.config import parse_duration
 from dr_lib.drill import DESTROY_MODES, PROVIDERS
 from dr_lib.drill.app import image_users
@@ -121,6 +121,8 @@ class DrillSettings:
         kubernetes_release(self.provider, self.kubernetes_version)  # refused here, not as a failed drill
         if self.provider == "kubeconfig" and self.kubeconfig is None:
             raise UsageError("--cluster kubeconfig needs --kubeconfig PATH (or $KUBECONFIG)")
+        if self.real_node:
+            real_node()  # the test bed's node: without its extra, refused here naming the extra
         if self.provider == "kubeconfig" and not self.of_archive:
             # Up front, before anything starts: which pods would have no image (raises naming them).
             named_images(tuple(ROLES), self.images, image_users())
