@@ -67,6 +67,15 @@ class EnvironmentProblem(DRError):
     exit_code = ExitCode.ENVIRONMENT
 
 
+class ExtraMissing(EnvironmentProblem):
+    """An optional dependency is not installed (exit 7): one line saying who needs what, ending with the
+    command that installs the extra which brings it, ``pip install 'k3s-dr[EXTRA]'``."""
+
+    def __init__(self, message: str, *, extra: str) -> None:
+        super().__init__(f"{message}: pip install 'k3s-dr[{extra}]'")
+        self.extra = extra
+
+
 class ClusterError(DRError):
     """The Kubernetes API server could not be reached or refused the request."""
 
