@@ -140,7 +140,8 @@ def missing_extra(installed: Callable[[str], bool] | None = None) -> list[str]:
 def unavailable(needed_by: str, missing: Iterable[str]) -> ExtraMissing:
     """The one line for a missing test bed: who needs it, what is missing, how to install it."""
     what = ", ".join(missing) or TESTBED_PACKAGE
-    return ExtraMissing(f"{needed_by} needs the test bed (the '{EXTRA}' extra; not installed here: {what})", extra=EXTRA)
+    return ExtraMissing(f"{needed_by} needs the test bed (the '{EXTRA}' extra; not installed here: {what})",
+                        extra=EXTRA)
 
 
 def load_testbed(module: str, needed_by: str) -> ModuleType:
