@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from dr_lib.cli.common import REPORTER, app, finish, gather, print_json
+from dr_lib.cli.params import DURATION, kubeconfig_option
 from dr_lib.jobs.drill import DESTROY_MODES, PROVIDERS, DrillOptions
 from dr_lib.jobs.drill import drill as drill_job
 
@@ -19,11 +20,10 @@ from dr_lib.jobs.drill import drill as drill_job
 @click.option("--destroy", type=click.Choice(DESTROY_MODES), default=None,
               help="fresh: restore into a new empty cluster (default); wipe: delete the drill's namespaces in "
                    "place (the only mode for --cluster kubeconfig).")
-@click.option("--kubeconfig", type=click.Path(dir_okay=False), default=None,
-              help="The existing cluster of --cluster kubeconfig [default: $KUBECONFIG].")
+@kubeconfig_option("The existing cluster of --cluster kubeconfig")
 @click.option("--nodes", type=click.IntRange(1, 20), default=2, show_default=True, help="Simulated nodes per cluster.")
-@click.option("--wait-timeout", default="5m", show_default=True,
-              help="Deadline of `k3s-dr restore --wait` inside the drill.")
+@click.option("--wait-timeout", type=DURATION, default="5m", show_default=True,
+              help="Deadline of `k3s-dr restore --wait` inside the drill: 90s, 5m, 1h30m; a plain number is seconds.")
 @click.option("--ticket", default=None, help="Change or incident ticket the drill answers (shown in the report).")
 @click.option("--reviewer", default=None, help="Who reviews the report (shown in the report).")
 @gather(options=DrillOptions)

@@ -18,6 +18,7 @@ import click
 
 from dr_lib import __version__
 from dr_lib.cli.common import AppContext
+from dr_lib.cli.params import add_epilogs, exit_codes_epilog
 from dr_lib.cluster import provider
 from dr_lib.errors import DRError, EnvironmentProblem, ExitCode
 
@@ -25,13 +26,13 @@ from dr_lib.errors import DRError, EnvironmentProblem, ExitCode
 # imported only when their command runs: importing every feature (and the kubernetes client
 # with it) costs more start-up time than a whole backup of a small cluster.
 COMMAND_MODULES: dict[str, str] = {
-    "backup": "backup", "verify": "backup", "list": "backup",
+    "backup": "backup", "verify": "backup", "list": "backup", "ls": "backup",  # ls: list's old spelling, hidden
     "check": "check",
     "restore": "restore", "diff": "restore",
     "install": "host", "fix": "host",
     "drill": "drill",
     "exporter": "metrics", "metrics": "metrics",
-    "push": "offsite", "pull": "offsite", "ls": "offsite",
+    "push": "offsite", "pull": "offsite",
     "report": "report",
 }
 
@@ -48,9 +49,10 @@ def _command_in(module: ModuleType, name: str) -> click.Command:
 
 
 def load_command(name: str) -> click.Command:
+    """The command ``name``, its --help ending with the exit codes (its subcommands' too)."""
     if name in TESTBED_COMMANDS:
-        return _command_in(provider.load_testbed(TESTBED_COMMANDS[name], f"`k3s-dr {name}`"), name)
-    return _command_in(importlib.import_module(f"dr_lib.cli.{COMMAND_MODULES[name]}"), name)
+        return add_epilogs(_command_in(provider.load_testbed(TESTBED_COMMANDS[name], f"`k3s-dr {name}`"), name))
+    return add_epilogs(_command_in(importlib.import_module(f"dr_lib.cli.{COMMAND_MODULES[name]}"), name))
 
 
 def _unavailable(name: str, problem: DRError) -> click.Command:
@@ -82,16 +84,28 @@ class LazyGroup(click.Group):
             return _unavailable(cmd_name, problem)
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+             epilog=exit_codes_epilog())
 @click.version_option(__version__, prog_name="k3s-dr")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
               help="Configuration file [default: $K3S_DR_CONFIG or /etc/k3s-dr/config.yaml if present].")
 @click.option("--debug", is_flag=True, default=False, help="Print tracebacks for errors.")
 @click.pass_context
 def cli(ctx: click.Context, config_path: str | None, debug: bool) -> None:
-    """Disaster recovery for k3s clusters: verified backups, safe restores, drills."""
+    """Disaster recovery for k3s clusters: verified backups, safe restores, drills.
+
+    Shell completion (bash; zsh and fish alike): eval "$(_K3S_DR_COMPLETE=bash_source k3s-dr)".
+    """
     ctx.obj = AppContext(config_path=config_path, debug=debug)
 
+
+
+def _one_line(exc: click.ClickException) -> str:
+    message = " ".join(exc.format_message().split())
+    context = getattr(exc, "ctx", None)
+    if isinstance(context, click.Context):
+        message += f" (see: {context.command_path} --help)"
+    return message
 
 
 def _debug_requested(argv: Sequence[str]) -> bool:
@@ -113,8 +127,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return ExitCode.INTERRUPTED
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
+    except click.ClickException as exc:  # click's own usage errors: one line too, with where to look
+        click.echo(f"k3s-dr: error: {_one_line(exc)}", err=True)
         return ExitCode.USAGE
     except KeyboardInterrupt:
         click.echo("k3s-dr: interrupted", err=True)

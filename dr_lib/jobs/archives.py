@@ -47,14 +47,18 @@ class Listing:
     directory: Path
     archives: list[ArchiveInfo]  # newest first
     links: list[LinkState]
+    exists: bool = True  # False: the directory is missing (nothing listed; `list` says so)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"dir": str(self.directory), "archives": [a.to_dict() for a in self.archives],
+        return {"dir": str(self.directory), "dir_exists": self.exists,
+                "archives": [a.to_dict() for a in self.archives],
                 "links": {link.name: link.to_dict() for link in self.links}}
 
 
 def list_archives(config: Config, directory: str | None) -> Listing:
     backup = config.backup
     where = Path(directory or backup.dir)
+    if not where.is_dir():
+        return Listing(where, [], [], exists=False)
     archives, links = scan(where, (backup.latest_link, backup.snapshot_link))
     return Listing(where, archives, links)

@@ -71,8 +71,9 @@ def load_kubeconfig_document(path: Path) -> dict[str, Any]:
         raise UsageError(f"kubeconfig {str(path)!r} cannot be read: {exc}") from None
     try:
         document = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise UsageError(f"kubeconfig {str(path)!r} is not valid YAML: {exc}") from None
+    except yaml.YAMLError as exc:  # one line, and never the file's text (it holds credentials)
+        raise UsageError(f"kubeconfig {str(path)!r} is not valid YAML ({_yaml_problem(exc)}): accepted is a "
+                         "kubeconfig file") from None
     if not isinstance(document, dict):
         raise UsageError(f"kubeconfig {str(path)!r} is not usable: expected a mapping with clusters, users "
                          "and contexts")
@@ -131,6 +132,13 @@ def _token(user: dict[str, Any], path: Path) -> str | None:
     if user.get("tokenFile"):
         return _file(user["tokenFile"], "tokenFile", path).decode("utf-8", "replace").strip() or None
     return None
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """Where and what, from PyYAML's error: its position and its problem sentence, not the snippet it quotes."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = " ".join(str(getattr(exc, "problem", None) or type(exc).__name__).split())
+    return f"line {mark.line + 1}, column {mark.column + 1}: {problem}" if mark is not None else problem
 
 
 def read_static_credentials(path: Path, context: str | None = None) -> StaticCredentials | None:
