@@ -23,6 +23,7 @@ from restore_workloads import create_workloads
 from dr_lib.archive import exclusive_lock
 from dr_lib.errors import ExitCode
 from dr_lib.kube.client import Kube
+from dr_lib.kube.discovery import discover
 from dr_lib.kube.writing import Writer
 from dr_lib.restore.diff import diff_archive
 from dr_lib.restore.plan import PlanOptions
@@ -110,12 +111,31 @@ def test_restored_details_services_volumes_tokens_custom_resources(target: Any, 
         assert len(ready) >= 3  # deployment's two, the standalone pod, the daemon set's
 
 
+def _as_served(kube: Kube, ledger_path: str) -> dict[tuple[str, str, str], tuple[str, str]]:
+    """uid and resourceVersion of every object the ledger lists, read from the API server itself."""
+    types = {resource.name: resource.type for resource in discover(kube).resources}
+    served = {}
+    for entry in json.loads(Path(ledger_path).read_text())["objects"]:
+        body = kube.get(types[entry["resource"]].object_path(entry["name"], entry["namespace"] or None))
+        served[(entry["resource"], entry["namespace"], entry["name"])] = (
+            body["metadata"]["uid"], body["metadata"]["resourceVersion"])
+    return served
+
+
 def test_a_second_restore_changes_nothing(source: tuple[Any, Path], target: Any, restored: dict[str, Any],
                                           tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Judged on the API server, not by the tool's own counts: the same uid (nothing deleted and
+    created again) and the same resourceVersion (nothing written) for every restored object."""
     _handle, archive = source
-    run = run_inprocess(capsys, write_config(tmp_path), "restore", str(archive), "--kubeconfig",
-                        str(target.kubeconfig), "--json")
-    assert run.code == 0, run.stderr
+    with Kube.from_kubeconfig(target.kubeconfig) as kube:
+        before = _as_served(kube, restored["ledger"])
+        run = run_inprocess(capsys, write_config(tmp_path), "restore", str(archive), "--kubeconfig",
+                            str(target.kubeconfig), "--json")
+        assert run.code == 0, run.stderr
+        after = _as_served(kube, restored["ledger"])
+    assert len(before) == restored["planned"]
+    changed = {key: (before[key], after[key]) for key in before if before[key] != after[key]}
+    assert changed == {}, f"the second restore changed {len(changed)} objects on the server: {changed}"
     counts = run.json()["counts"]
     assert counts == {"created": 0, "updated": 0, "unchanged": restored["planned"], "skipped": 0, "failed": 0}
 
