@@ -35,7 +35,7 @@ from dr_lib.kube.client import Kube
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
-SOURCES = ("pyproject.toml", "README.md", "LICENSE", "dr_lib", "k3s_dr_testbed")
+SOURCES = ("pyproject.toml", "README.md", "LICENSE", "docs", "dr_lib", "k3s_dr_testbed")  # docs: the runbook data file
 PRODUCT_COMMANDS = ("backup", "restore", "verify", "list", "diff", "check", "drill", "metrics", "install", "fix",
                     "push", "pull", "ls", "report", "exporter")
 EXTRA_LINE = ("needs the test bed (the 'testbed' extra; not installed here: testcontainers): "
@@ -111,6 +111,13 @@ def test_the_wheel_carries_the_license_and_bounded_requirements(venv: Venv) -> N
     unbounded = [r for r in found["requires"] if "==" not in r and not ("<" in r and ">=" in r)
                  and not r.startswith("k3s-dr[")]
     assert unbounded == [], "every requirement needs a lower and an upper bound"
+
+
+def test_the_wheel_ships_the_runbook_the_alerts_link_to(venv: Venv) -> None:
+    probe = "from dr_lib.metrics.assets.runbook import shipped_runbook; print(shipped_runbook(), end='')"
+    shipped = _ok(_run([venv.python, "-c", probe], timeout=60, cwd=venv.root))
+    assert (venv.root / "share" / "doc" / "k3s-dr" / "runbook.md").is_file()
+    assert shipped == (REPO / "docs" / "runbook.md").read_text()
 
 
 def test_version(venv: Venv) -> None:
