@@ -1,4 +1,5 @@
-"""``k3s-dr push | pull | list --remote`` (and ``ls --remote``, its old spelling) as a process: JSON on stdout, clear errors, exit codes."""
+"""``k3s-dr push | pull | list --remote`` (and ``ls --remote``, its old spelling) as a process: JSON on
+stdout, clear errors, exit codes."""
 
 from __future__ import annotations
 
