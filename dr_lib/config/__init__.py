@@ -7,13 +7,22 @@ Precedence, lowest first: defaults (the seed's paths) → the YAML file → ``K3
 environment variables (``K3S_DR_BACKUP_DIR`` overrides ``backup.dir``).
 """
 
-from dr_lib.config.fields import CONFIG_ENV, DEFAULT_CONFIG_PATH, DURATION_ACCEPTED, ENV_PREFIX, parse_duration
+from dr_lib.config.fields import (
+    CONFIG_ENV,
+    DEFAULT_CONFIG_PATH,
+    DURATION_ACCEPTED,
+    ENV_PREFIX,
+    parse_duration,
+    parse_size,
+)
 from dr_lib.config.kubeconfig import DEFAULT_KUBECONFIG, KUBECONFIG_ENV, kubeconfig_path
 from dr_lib.config.loader import config_from_text, duration_seconds, load_config
 from dr_lib.config.schema import (
     BackupConfig,
     ChecksConfig,
     Config,
+    DrillConfig,
+    DrillImagesConfig,
     HooksConfig,
     MetricsConfig,
     OffsiteConfig,
@@ -33,6 +42,8 @@ __all__ = [
     "BackupConfig",
     "ChecksConfig",
     "Config",
+    "DrillConfig",
+    "DrillImagesConfig",
     "HooksConfig",
     "MetricsConfig",
     "OffsiteConfig",
@@ -45,4 +56,5 @@ __all__ = [
     "kubeconfig_path",
     "load_config",
     "parse_duration",
+    "parse_size",
 ]

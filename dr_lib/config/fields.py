@@ -15,6 +15,8 @@ CONFIG_ENV = "K3S_DR_CONFIG"
 _DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
 _DURATION_UNITS = (86400, 3600, 60, 1)
 DURATION_ACCEPTED = "a duration such as 90s, 5m, 1h30m or 2d (a plain number is seconds)"
+_SIZE = re.compile(r"^(\d+)(Ki|Mi|Gi|Ti)?$")
+_SIZE_UNITS = {None: 1, "Ki": 1 << 10, "Mi": 1 << 20, "Gi": 1 << 30, "Ti": 1 << 40}
 
 
 def parse_duration(text: str) -> int:
@@ -26,6 +28,14 @@ def parse_duration(text: str) -> int:
     if not text or match is None:
         raise ValueError(text)
     return sum(int(part) * unit for part, unit in zip(match.groups(), _DURATION_UNITS, strict=True) if part)
+
+
+def parse_size(text: str) -> int:
+    """``"500Mi"``, ``"16Gi"``, ``"1Ti"`` (binary units, as Kubernetes writes them) or a plain number of bytes."""
+    match = _SIZE.match(text.strip())
+    if match is None:
+        raise ValueError(text)
+    return int(match.group(1)) * _SIZE_UNITS[match.group(2)]
 
 
 def _spec(default: Any, accepted: str, check: Callable[[Any], bool] = lambda _v: True) -> Any:
@@ -59,5 +69,12 @@ def _unit(value: Any) -> bool:
 def _duration(value: Any) -> bool:
     try:
         return parse_duration(str(value)) > 0
+    except ValueError:
+        return False
+
+
+def _size(value: Any) -> bool:
+    try:
+        return parse_size(str(value)) > 0
     except ValueError:
         return False

@@ -184,7 +184,7 @@ def test_kubeconfig_reaches_every_cluster_command_from_the_environment(
         assert code != ExitCode.OK and err.count("\n") == 1, (argv, err)
         assert "this is not yaml" not in err  # a kubeconfig's text (credentials) never in an error
         if argv[0] == "backup":  # the others refuse the empty archive before any cluster is asked
-            assert str(planted) in err and "is not valid YAML (line 1, column 20: " in err, err
+            assert str(planted) in err and "is not valid YAML (" in err and "at line 1, column 20)" in err, err
 
 
 def test_a_missing_backup_directory_is_one_line_or_an_explicit_json_field(
