@@ -11,6 +11,7 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from _backup_helpers import archive_objects, cli, create, identities, isolated_env, seeded_objects
 
@@ -18,6 +19,8 @@ from dr_lib.archive import read_manifest, read_sidecar, verify_archive
 from dr_lib.backup.scope import SEED_KINDS
 from dr_lib.kube.client import Kube
 from tests.skip_rule import unavailable
+
+pytestmark = pytest.mark.compat  # CI runs these on the oldest supported Kubernetes too
 
 LINKS = ("latest-backup.tar.gz", "k3s-cluster-snapshot.tar.gz")
 CONTRACT_FIELDS = {"archive", "objects", "kinds", "seconds", "promoted", "links"}

@@ -76,7 +76,7 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Venv]:
         if (REPO / name).is_dir():
             shutil.copytree(REPO / name, source / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         else:
-            source.mkdir(exist_ok=True)
+            (source / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO / name, source / name)
     _ok(_run([sys.executable, "-m", "build", "--wheel", "--outdir", work / "dist", source], timeout=600, cwd=work))
     wheels = sorted((work / "dist").glob("k3s_dr-*.whl"))
