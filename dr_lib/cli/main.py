@@ -35,8 +35,7 @@ COMMAND_MODULES: dict[str, str] = {
     "report": "report",
 }
 
-# The test bed's commands (the `testbed` extra): command name → its module in k3s_dr_testbed,
-# loaded through the cluster door, which names the extra when it is not installed.
+# The test bed's commands (`testbed` extra) → their k3s_dr_testbed modules, via the cluster door (it names the extra).
 TESTBED_COMMANDS: dict[str, str] = {"cluster": "cli.cluster", "lab": "cli.lab"}
 
 
@@ -48,17 +47,15 @@ def _command_in(module: ModuleType, name: str) -> click.Command:
 
 
 def _provider() -> ModuleType:
-    # The cluster door reads package metadata (importlib.metadata, ~20 ms): only test-bed commands need it.
-    from dr_lib.cluster import provider  # noqa: PLC0415
-
+    from dr_lib.cluster import provider  # noqa: PLC0415  # reads package metadata (~20 ms): test-bed commands only
     return provider
 
 
 def load_command(name: str) -> click.Command:
     """The command ``name``, its --help ending with the exit codes (its subcommands' too)."""
-    if name in TESTBED_COMMANDS:
-        return add_epilogs(_command_in(_provider().load_testbed(TESTBED_COMMANDS[name], f"`k3s-dr {name}`"), name))
-    return add_epilogs(_command_in(importlib.import_module(f"dr_lib.cli.{COMMAND_MODULES[name]}"), name))
+    module = (_provider().load_testbed(TESTBED_COMMANDS[name], f"`k3s-dr {name}`") if name in TESTBED_COMMANDS
+              else importlib.import_module(f"dr_lib.cli.{COMMAND_MODULES[name]}"))
+    return add_epilogs(_command_in(module, name))
 
 
 def _unavailable(name: str, problem: DRError) -> click.Command:
@@ -103,7 +100,6 @@ def cli(ctx: click.Context, config_path: str | None, debug: bool) -> None:
     Shell completion (bash; zsh and fish alike): eval "$(_K3S_DR_COMPLETE=bash_source k3s-dr)".
     """
     ctx.obj = AppContext(config_path=config_path, debug=debug)
-
 
 
 def _one_line(exc: click.ClickException) -> str:
