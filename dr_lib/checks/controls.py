@@ -239,7 +239,7 @@ CONTROLS: tuple[Control, ...] = (
         "A backup on the cluster's disk dies with it; only a copy on another machine survives the loss of "
         "the host. A push that fails, or stops being run, leaves the offsite copy behind the backups while "
         "nothing looks wrong locally.",
-        "`k3s-dr push` (its message and exit code say why it fails), then `k3s-dr ls --remote`; automatic "
+        "`k3s-dr push` (its message and exit code say why it fails), then `k3s-dr list --remote`; automatic "
         "pushes: offsite.push_after_backup in {config}; the last push per target: {push_state}",
         fixable=False, covers="seed long-term plan (offsite backup, S3)",
         verdict=offsite.offsite_current, reads=(F.FILES, F.ARCHIVES, F.CLOCK),
@@ -249,7 +249,7 @@ CONTROLS: tuple[Control, ...] = (
         "Archives hold every Secret of the cluster and the server token; a copy in clear text in a bucket "
         "can be read by whoever reaches the bucket, not only by who holds the age identity.",
         "set offsite.recipients (age public keys) in {config}; the next backup is pushed encrypted "
-        "(`systemctl start {backup_service}`); older clear copies leave with retention (`k3s-dr ls --remote`)",
+        "(`systemctl start {backup_service}`); older clear copies leave with retention (`k3s-dr list --remote`)",
         fixable=False,
         verdict=offsite.offsite_encrypted, reads=(F.FILES,),
     ),

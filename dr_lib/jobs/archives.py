@@ -78,9 +78,11 @@ class Listing:
     directory: Path
     archives: list[ArchiveInfo]  # newest first
     links: list[LinkState]
+    exists: bool = True  # False: the directory is missing (nothing listed; `list` says so)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"dir": str(self.directory), "archives": [a.to_dict() for a in self.archives],
+        return {"dir": str(self.directory), "dir_exists": self.exists,
+                "archives": [a.to_dict() for a in self.archives],
                 "links": {link.name: link.to_dict() for link in self.links}}
 
 
@@ -97,6 +99,8 @@ def _legacy_info(path: Path, links: list[LinkState]) -> ArchiveInfo:
 def list_archives(config: Config, directory: str | None) -> Listing:
     backup = config.backup
     where = Path(directory or backup.dir)
+    if not where.is_dir():
+        return Listing(where, [], [], exists=False)
     archives, links = scan(where, (backup.latest_link, backup.snapshot_link))
     archives += [_legacy_info(path, links) for path in legacy_archives(where)]
     archives.sort(key=lambda info: (info.created, info.path.name), reverse=True)
