@@ -89,6 +89,14 @@ def _week(moment: datetime) -> str:
     return f"{year}-W{week:02d}"
 
 
+def newest_with_user_objects(archives: Iterable[ArchiveRecord]) -> ArchiveRecord | None:
+    """The archive that can bring a wiped cluster back: the newest *verified* one holding user objects, else
+    the newest holding any (rotation keeps it; ``k3s-dr fix`` points the links only at a verified one)."""
+    ordered = sorted(archives, key=lambda r: (r.created, r.name), reverse=True)
+    holding = [r for r in ordered if r.user_objects]
+    return next((r for r in holding if r.verified), holding[0] if holding else None)
+
+
 def plan_rotation(archives: Iterable[ArchiveRecord], policy: RotationPolicy, *, now: datetime,
                   protected: Mapping[str, str] | None = None) -> RotationPlan:
     """Decide for every archive; ``protected`` maps archive names to why they must stay."""
@@ -104,8 +112,7 @@ def plan_rotation(archives: Iterable[ArchiveRecord], policy: RotationPolicy, *, 
         reasons[newest_verified.name].append("newest verified")
     for record in ordered:
         reasons[record.name] += [f"linked by {link}" for link in record.links]
-    holding = [r for r in ordered if r.user_objects]
-    last_good = next((r for r in holding if r.verified), holding[0] if holding else None)
+    last_good = newest_with_user_objects(ordered)
     if last_good is not None:
         reasons[last_good.name].append("newest with user objects")
     for name, why in (protected or {}).items():

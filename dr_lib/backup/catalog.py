@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from dr_lib.archive import format as fmt
 from dr_lib.archive.access import read_manifest
+from dr_lib.archive.legacy import is_legacy_name
 from dr_lib.archive.links import LinkState, read_links
 from dr_lib.archive.sidecar import is_verified, read_sidecar
 from dr_lib.archive.usercount import archive_user_objects
@@ -27,6 +28,7 @@ class ArchiveInfo:
     error: str | None = None
     links: tuple[str, ...] = ()  # names of the links pointing at it
     user_objects: int | None = None  # by dr_lib.archive.userobjects' rules; None when it cannot be read
+    legacy: bool = False  # an archive of the seed's scripts (dr_lib.archive.legacy): unsigned, no checksums
 
     @property
     def record(self) -> ArchiveRecord:
@@ -35,7 +37,8 @@ class ArchiveInfo:
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.path.name, "path": str(self.path), "created": fmt.format_time(self.created),
                 "bytes": self.bytes, "objects": self.objects, "user_objects": self.user_objects,
-                "verified": self.verified, "links": list(self.links), "error": self.error}
+                "verified": self.verified, "links": list(self.links), "error": self.error,
+                "format": "legacy" if self.legacy else "k3s-dr", "legacy": self.legacy}
 
 
 def _objects(path: Path, verified: bool) -> tuple[int | None, str | None]:
@@ -65,6 +68,14 @@ def scan(directory: Path, link_names: Sequence[str]) -> tuple[list[ArchiveInfo],
     return found, links
 
 
+def legacy_archives(directory: Path) -> list[Path]:
+    """The seed's archives in ``directory`` (regular files named like them), newest first by time of change."""
+    if not directory.is_dir():
+        return []
+    found = [p for p in directory.iterdir() if is_legacy_name(p.name) and not p.is_symlink() and p.is_file()]
+    return sorted(found, key=lambda p: (p.stat().st_mtime, p.name), reverse=True)
+
+
 def orphan_files(directory: Path) -> list[Path]:
     """Leftovers of killed runs (hidden temp files, spool dirs) and sidecars whose archive is gone."""
     leftovers = []
@@ -76,3 +87,19 @@ def orphan_files(directory: Path) -> list[Path]:
             if fmt.archive_time(archive.name) is not None and not archive.exists():
                 leftovers.append(path)
     return leftovers
+
+
+LEGACY_KEPT = "an archive of the seed's scripts: kept until a verified k3s-dr archive holding user objects exists"
+
+
+def legacy_records(directory: Path, archives: list[ArchiveInfo], links: list[LinkState]) -> tuple[
+        list[ArchiveRecord], dict[str, str]]:
+    """The seed's archives as rotation records (their time of change; unverified), and while no verified
+    archive of ours holds user objects, the protection that keeps every one of them."""
+    records = []
+    for path in legacy_archives(directory):
+        pointing = tuple(link.name for link in links if link.state == "ok" and link.target == path.name)
+        records.append(ArchiveRecord(path.name, datetime.fromtimestamp(path.stat().st_mtime, UTC), False, None,
+                                     pointing))
+    replaced = any(info.verified and info.user_objects for info in archives)
+    return records, ({} if replaced else dict.fromkeys((r.name for r in records), LEGACY_KEPT))

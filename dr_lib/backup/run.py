@@ -25,13 +25,14 @@ from dr_lib.archive import format as fmt
 from dr_lib.archive.access import VerifyResult, object_counts, verify_written
 from dr_lib.archive.dataentry import CollectedData
 from dr_lib.archive.fsutil import ensure_private_dir, os_problem
+from dr_lib.archive.legacy import TypeTable, is_legacy_name, read_legacy
 from dr_lib.archive.links import promote, read_links
 from dr_lib.archive.lock import exclusive_lock
 from dr_lib.archive.manifest import ClusterIdentity, FileEntry, Manifest
 from dr_lib.archive.sidecar import write_sidecar
 from dr_lib.archive.userobjects import RULES_VERSION
 from dr_lib.archive.writer import WrittenArchive, write_archive_hashed
-from dr_lib.backup.catalog import orphan_files, scan
+from dr_lib.backup.catalog import legacy_records, orphan_files, scan
 from dr_lib.backup.datastore import DatastoreSnapshot, DatastoreSource, detect_datastore, take_snapshot
 from dr_lib.backup.export import DEFAULT_WORKERS, ExportedKind, ProgressSink, export_scope
 from dr_lib.backup.guard import ObjectCounts, PromotedCounts, manifest_shrink_reason
@@ -40,7 +41,7 @@ from dr_lib.backup.rotation import RotationPolicy, plan_rotation
 from dr_lib.backup.scope import ScopeOptions, resolve_scope
 from dr_lib.clock import monotonic, utc_now
 from dr_lib.config import BackupConfig
-from dr_lib.errors import DRError, EnvironmentProblem
+from dr_lib.errors import DRError, EnvironmentProblem, IntegrityError
 from dr_lib.kube.client import Kube
 from dr_lib.kube.discovery import discover
 from dr_lib.kube.listing import DEFAULT_PAGE_SIZE
@@ -69,6 +70,9 @@ class BackupRequest:
     page_size: int = DEFAULT_PAGE_SIZE
     progress: ProgressSink | None = None
     data_collector: DataCollector | None = None
+    # Types of the seed's archives' objects (dr_lib.archive.legacy): with them, links still on a legacy archive
+    # (just after a migration) are compared like ours, so a backup of a wiped cluster does not replace it.
+    legacy_types: TypeTable | None = None
 
     @classmethod
     def from_config(cls, config: BackupConfig, *, kubeconfig: Path, directory: Path | None = None,
@@ -110,7 +114,8 @@ def _run_locked(request: BackupRequest, clock: Clock, started: float) -> BackupR
     phases["verify"] = monotonic() - mark
     mark = monotonic()
     reason = None if request.allow_shrink else manifest_shrink_reason(
-        _promoted_counts(directory, request.link_names), PromotedCounts(verified.objects, verified.user_objects),
+        _promoted_counts(directory, request.link_names, request.legacy_types),
+        PromotedCounts(verified.objects, verified.user_objects),
         request.shrink_threshold)
     if reason is None:
         promote(directory, written.path.name, request.link_names)
@@ -236,11 +241,13 @@ def _remove_leftovers(directory: Path) -> None:
             path.unlink(missing_ok=True)
 
 
-def _promoted_counts(directory: Path, link_names: tuple[str, ...]) -> ObjectCounts | None:
+def _promoted_counts(directory: Path, link_names: tuple[str, ...],
+                     legacy_types: TypeTable | None = None) -> ObjectCounts | None:
     """Counts of the archive the links point at (the first link that resolves), None when none does.
 
     Its user objects by the current rules (recounted from its objects when it counted otherwise);
-    only its total when it cannot be read.
+    only its total when it cannot be read. A legacy archive of the seed's scripts counts when its
+    objects' types are given (an unreadable one gives no baseline, as before the migration).
     """
     archives, links = scan(directory, link_names)
     by_name = {info.path.name: info for info in archives}
@@ -248,12 +255,19 @@ def _promoted_counts(directory: Path, link_names: tuple[str, ...]) -> ObjectCoun
         if link.state == "ok" and link.target in by_name:
             info = by_name[link.target]
             return None if info.objects is None else PromotedCounts(info.objects, info.user_objects)
+        if link.state == "ok" and link.target and is_legacy_name(link.target) and legacy_types is not None:
+            try:
+                legacy = read_legacy(directory / link.target, legacy_types).verified
+            except IntegrityError:
+                return None
+            return PromotedCounts(legacy.objects, legacy.user_objects)
     return None
 
 
 def _rotate(directory: Path, request: BackupRequest, now: datetime) -> tuple[str, ...]:
-    archives, _links = scan(directory, request.link_names)
-    plan = plan_rotation([info.record for info in archives], request.policy, now=now)
+    archives, links = scan(directory, request.link_names)
+    legacy, protected = legacy_records(directory, archives, links)
+    plan = plan_rotation([info.record for info in archives] + legacy, request.policy, now=now, protected=protected)
     for name in plan.delete:
         try:
             (directory / name).unlink(missing_ok=True)

@@ -62,14 +62,15 @@ CONTROLS: tuple[Control, ...] = (
         "DR-LINK-001", "Latest link points at a verified archive", S.HIGH,
         "Operators and tools restore 'the latest backup' through this link; a missing or stale link sends "
         "them to nothing or to an archive nobody verified.",
-        "k3s-dr fix   (re-points it at the newest verified archive)", fixable=True, covers="seed test 2",
+        "k3s-dr fix   (re-points it at the newest verified archive holding user objects)", fixable=True,
+        covers="seed test 2",
         verdict=files.latest_link, reads=(F.PATHS, F.ARCHIVES, F.CLOCK),
     ),
     Control(
         "DR-LINK-002", "Snapshot link exists", S.CRITICAL,
         "The auto-restore unit only starts when this path exists (ConditionPathExists); without it restore "
         "can never fire at boot — the seed's problem 1.",
-        "k3s-dr fix   (creates it on the newest verified archive)", fixable=True,
+        "k3s-dr fix   (creates it on the newest verified archive holding user objects)", fixable=True,
         covers="seed test 3, problem 1",
         verdict=files.snapshot_link_present, reads=(F.PATHS,),
     ),
@@ -79,7 +80,7 @@ CONTROLS: tuple[Control, ...] = (
         "directory (links resolved, a regular file named like its archives, a verification record for exactly "
         "that file); anything else — a link planted elsewhere, an unverified, changed or corrupt archive — is "
         "refused at the worst moment, and a restore of it would have been a restore of whatever was planted.",
-        "k3s-dr fix   (re-points it at the newest verified archive)", fixable=True,
+        "k3s-dr fix   (re-points it at the newest verified archive holding user objects)", fixable=True,
         verdict=files.snapshot_link_verified, reads=(F.PATHS, F.ARCHIVES, F.CLOCK),
     ),
     Control(
@@ -238,7 +239,7 @@ CONTROLS: tuple[Control, ...] = (
         "A backup on the cluster's disk dies with it; only a copy on another machine survives the loss of "
         "the host. A push that fails, or stops being run, leaves the offsite copy behind the backups while "
         "nothing looks wrong locally.",
-        "`k3s-dr push` (its message and exit code say why it fails), then `k3s-dr ls --remote`; automatic "
+        "`k3s-dr push` (its message and exit code say why it fails), then `k3s-dr list --remote`; automatic "
         "pushes: offsite.push_after_backup in {config}; the last push per target: {push_state}",
         fixable=False, covers="seed long-term plan (offsite backup, S3)",
         verdict=offsite.offsite_current, reads=(F.FILES, F.ARCHIVES, F.CLOCK),
@@ -248,7 +249,7 @@ CONTROLS: tuple[Control, ...] = (
         "Archives hold every Secret of the cluster and the server token; a copy in clear text in a bucket "
         "can be read by whoever reaches the bucket, not only by who holds the age identity.",
         "set offsite.recipients (age public keys) in {config}; the next backup is pushed encrypted "
-        "(`systemctl start {backup_service}`); older clear copies leave with retention (`k3s-dr ls --remote`)",
+        "(`systemctl start {backup_service}`); older clear copies leave with retention (`k3s-dr list --remote`)",
         fixable=False,
         verdict=offsite.offsite_encrypted, reads=(F.FILES,),
     ),

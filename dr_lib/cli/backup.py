@@ -1,13 +1,16 @@
-"""`k3s-dr backup | verify | list`: take verified backups, check an archive, see what is on disk."""
+"""`k3s-dr backup | verify | list`: take verified backups, check an archive, see what is on disk (or offsite)."""
 
 from __future__ import annotations
 
+import copy
 import sys
 
 import click
 
 from dr_lib.cli.common import REPORTER, app, finish, gather, print_json
+from dr_lib.cli.params import AliasedOption, kubeconfig_option, namespace_option
 from dr_lib.cli.progress import BackupStatusLine
+from dr_lib.errors import UsageError
 from dr_lib.jobs.archives import list_archives as list_job
 from dr_lib.jobs.archives import verify as verify_job
 from dr_lib.jobs.autopush import summary
@@ -30,15 +33,15 @@ def _summary(outcome: BackupOutcome) -> str:
 
 
 @click.command("backup")
-@click.option("--kubeconfig", type=click.Path(dir_okay=False), default=None,
-              help="Kubeconfig of the cluster [default: config 'kubeconfig', /etc/rancher/k3s/k3s.yaml].")
+@kubeconfig_option()
 @click.option("--dir", "directory", type=click.Path(file_okay=False), default=None,
               help="Backup directory [default: config backup.dir, /var/backups/k3s-cluster].")
 @click.option("--all-resources", is_flag=True, help="Every listable, creatable resource (API discovery).")
-@click.option("--include-kind", "--kind", "include_kinds", multiple=True, help="Only these kinds (repeatable).")
+@click.option("--kind", "--include-kind", "include_kinds", cls=AliasedOption, aliases=("--include-kind",),
+              multiple=True, help="Only these kinds (repeatable).")
 @click.option("--exclude-kind", "exclude_kinds", multiple=True, help="Leave these kinds out (repeatable).")
-@click.option("--include-namespace", "-n", "include_namespaces", multiple=True,
-              help="Only these namespaces for namespaced kinds (repeatable).")
+@namespace_option("include_namespaces", "Only these namespaces for namespaced kinds (repeatable).",
+                  aliases=("--include-namespace",))
 @click.option("--exclude-namespace", "exclude_namespaces", multiple=True, help="Leave these namespaces out.")
 @click.option("--selector", "-l", default=None, help="Label selector applied to every LIST.")
 @click.option("--datastore/--no-datastore", "datastore", default=None,
@@ -69,36 +72,72 @@ def backup(ctx: click.Context, options: BackupOptions, as_json: bool) -> None:
 @click.argument("archive", type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def verify(archive: str, as_json: bool) -> None:
-    """Check an archive completely; on success write (refresh) its .verified.json sidecar."""
+    """Check an archive completely; on success write (refresh) its .verified.json sidecar. A legacy archive
+    of the seed's scripts (k3s-cluster-backup-N.tar.gz) is checked as far as it can be: structure, YAML,
+    objects per kind (it has no checksums and no signature; no sidecar is written)."""
     verified = verify_job(archive, REPORTER)
     if as_json:
         print_json(verified.to_dict())
         return
-    result = verified.result
-    click.echo(f"ok: {result.path} ({result.objects} objects, {result.user_objects} of them user objects, in "
-               f"{len(result.manifest.files)} kinds, "
-               f"sha256 {result.sha256}, checked in {result.seconds:.2f} s)")
+    click.echo(verified.text())
 
 
 @click.command("list")
 @click.option("--dir", "directory", type=click.Path(file_okay=False), default=None,
               help="Backup directory [default: config backup.dir].")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--remote", is_flag=True, help="The copies on the offsite targets instead: good ones, and incomplete "
+              "uploads that are never used.")
+@click.option("--target", "target", default=None, help="With --remote: only this offsite target.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print one JSON object (a missing directory: \"dir_exists\": false, exit 0).")
 @click.pass_context
-def list_archives(ctx: click.Context, directory: str | None, as_json: bool) -> None:
-    """Archives with time, size, objects, user objects, verified or not, and where the links point."""
+def list_archives(ctx: click.Context, directory: str | None, remote: bool, target: str | None,
+                  as_json: bool) -> None:
+    """Archives with time, size, objects, user objects, verified or not, and where the links point (the
+    seed's archives, k3s-cluster-backup-N.tar.gz, as legacy: unsigned, without checksums); with --remote,
+    the offsite copies. A backup directory that does not exist is an error (exit 2)
+    naming it and the config key backup.dir; with --json, "dir_exists": false says so (exit 0)."""
+    if remote:
+        _remote(ctx, target, as_json)
+        return
+    if target is not None:
+        raise UsageError("--target lists one offsite target's copies: accepted with --remote only")
     listing = list_job(app(ctx).config, directory)
     if as_json:
         print_json(listing.to_dict())
         return
+    if not listing.exists:
+        raise UsageError(f"backup directory {str(listing.directory)!r} does not exist",
+                         hint="set backup.dir in the config, pass --dir, or run `k3s-dr backup` first")
     click.echo(f"{'ARCHIVE':<34} {'CREATED (UTC)':<21} {'SIZE':>12} {'OBJECTS':>8} {'USER':>6} VERIFIED LINKS")
     for info in listing.archives:
         objects = "?" if info.objects is None else str(info.objects)
         user = "?" if info.user_objects is None else str(info.user_objects)
         click.echo(f"{info.path.name:<34} {info.created:%Y-%m-%d %H:%M:%S}  {info.bytes:>12,} {objects:>8} "
-                   f"{user:>6} {'yes' if info.verified else 'no':<8} {', '.join(info.links)}")
+                   f"{user:>6} {'legacy' if info.legacy else 'yes' if info.verified else 'no':<8} "
+                   f"{', '.join(info.links)}")
     for link in listing.links:
         click.echo(f"link {link.name}: {link.state}" + (f" → {link.target}" if link.target else ""))
 
 
-COMMANDS: list[click.Command] = [backup, verify, list_archives]
+def _remote(ctx: click.Context, target: str | None, as_json: bool) -> None:
+    from dr_lib.jobs.offsite import remote_listing  # noqa: PLC0415 - the offsite machinery only for --remote
+
+    listing = remote_listing(app(ctx).config, target)
+    if as_json:
+        print_json(listing.to_dict())
+    else:
+        for entry in listing.targets:
+            click.echo(f"{entry['target']} ({entry['type']}, {entry.get('where', '?')})"
+                       + (f": ERROR {entry['error']}" if entry["error"] else ""))
+            for copy in entry["copies"]:
+                flag = "encrypted" if copy["encrypted"] else ""
+                click.echo(f"  {copy['archive']:<34} {copy['state']:<10} {copy['bytes']:>12,} {flag} {copy['note']}")
+    finish(listing)
+
+
+# `ls` (`ls --remote`): the old spelling of `list`, the same command, hidden from --help.
+ls_alias = copy.copy(list_archives)
+ls_alias.name, ls_alias.hidden = "ls", True
+
+COMMANDS: list[click.Command] = [backup, verify, list_archives, ls_alias]

@@ -1,11 +1,12 @@
-"""``k3s-dr push | pull | ls``: offsite copies (S3, restic), encrypted with age where configured."""
+"""``k3s-dr push | pull``: offsite copies (S3, restic), encrypted with age where configured; ``k3s-dr list
+--remote`` lists them (``ls --remote``, the old spelling, stays as a hidden alias)."""
 
 from __future__ import annotations
 
 import click
 
 from dr_lib.cli.common import REPORTER, app, finish, gather, print_json
-from dr_lib.jobs.offsite import PullOptions, fetch_archive, remote_listing
+from dr_lib.jobs.offsite import PullOptions, fetch_archive
 from dr_lib.jobs.push import PushOptions, push
 
 
@@ -54,29 +55,4 @@ def pull_command(ctx: click.Context, options: PullOptions, as_json: bool) -> Non
                f"sha256 {result.sha256}{'' if result.identical else ', rebuilt: differs from the pushed file'})")
 
 
-@click.command("ls")
-@click.option("--remote", is_flag=True, help="List the copies on the offsite targets.")
-@click.option("--target", "target", default=None, help="Only this offsite target.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@click.pass_context
-def ls_command(ctx: click.Context, remote: bool, target: str | None, as_json: bool) -> None:
-    """Remote copies (with --remote): good ones, and incomplete uploads that are never used."""
-    if not remote:
-        from dr_lib.cli.backup import list_archives  # noqa: PLC0415 - `ls` alone is the local `list`
-
-        ctx.invoke(list_archives, directory=None, as_json=as_json)
-        return
-    listing = remote_listing(app(ctx).config, target)
-    if as_json:
-        print_json(listing.to_dict())
-    else:
-        for entry in listing.targets:
-            click.echo(f"{entry['target']} ({entry['type']}, {entry.get('where', '?')})"
-                       + (f": ERROR {entry['error']}" if entry["error"] else ""))
-            for copy in entry["copies"]:
-                flag = "encrypted" if copy["encrypted"] else ""
-                click.echo(f"  {copy['archive']:<34} {copy['state']:<10} {copy['bytes']:>12,} {flag} {copy['note']}")
-    finish(listing)
-
-
-COMMANDS: list[click.Command] = [push_command, pull_command, ls_command]
+COMMANDS: list[click.Command] = [push_command, pull_command]

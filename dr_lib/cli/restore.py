@@ -14,8 +14,9 @@ import sys
 import click
 
 from dr_lib.cli.common import REPORTER, app, finish, gather, print_json
+from dr_lib.cli.params import DURATION, kubeconfig_option
 from dr_lib.cli.progress import RestoreProgress
-from dr_lib.cli.restore_options import RestoreMode, restore_filters, restore_modes
+from dr_lib.cli.restore_options import RestoreMode, plan_filters, restore_modes
 from dr_lib.config import Config
 from dr_lib.jobs.diff import DiffOptions, diff
 from dr_lib.jobs.restore import POLICIES, RestoreOptions, RestoreOutcome, restore
@@ -41,15 +42,16 @@ def _print_tables(outcome: RestoreOutcome, verbose: bool) -> None:
 
 @click.command("restore")
 @click.argument("archive", required=False, type=click.Path(dir_okay=False))
-@click.option("--kubeconfig", default=None, help="Kubeconfig of the cluster [default: config 'kubeconfig'].")
+@kubeconfig_option("Kubeconfig of the cluster to restore into")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--dry-run", is_flag=True, help="Server-side dry run of the whole plan (dryRun=All); nothing changes.")
 @click.option("--wait", is_flag=True, help="Wait until restored workloads are Ready and claims Bound.")
-@click.option("--wait-timeout", default=None, help="Deadline for --wait, e.g. 10m [default: restore.wait_timeout].")
+@click.option("--wait-timeout", type=DURATION, default=None,
+              help="Deadline for --wait: 90s, 10m, 1h30m; a plain number is seconds [default: restore.wait_timeout].")
 @click.option("--policy", type=click.Choice(POLICIES), default="skip", show_default=True,
               help="Objects that exist: skip (report differences), update (server-side apply), "
                    "recreate (delete, then create).")
-@restore_filters
+@plan_filters("restore")
 @click.option("--ledger-dir", default=None, help="Where the JSON ledger goes [default: <restore.state_dir>/ledgers].")
 @click.option("--workers", type=click.IntRange(1, 64), default=16, show_default=True, help="Concurrent writes.")
 @click.option("-v", "--verbose", is_flag=True, help="List every object in the table, created ones too.")
@@ -118,15 +120,14 @@ def _datastore(config: Config, options: RestoreOptions, as_json: bool) -> None:
 
 @click.command("diff")
 @click.argument("archive", required=False, type=click.Path(dir_okay=False))
-@click.option("--kubeconfig", default=None, help="Kubeconfig of the cluster [default: config 'kubeconfig'].")
+@kubeconfig_option("Kubeconfig of the cluster to compare with")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@restore_filters
+@plan_filters("compare")
 @gather(options=DiffOptions)
 def diff_command(ctx: click.Context, options: DiffOptions, as_json: bool) -> None:
-    """Per object, what differs between ARCHIVE and the live cluster (after sanitizing both).
-
-    Exit status 0: no differences; 1: objects missing or differing.
-    """
+    """Compare ARCHIVE [default: the snapshot link in backup.dir] with the live cluster, object by
+    object, after sanitizing both as restore would: which are missing, which differ and how. Changes
+    nothing. Exit status 0: no differences; 1: objects missing or differing (like diff)."""
     differences = diff(app(ctx).config, options)
     if as_json:
         print_json(differences.to_dict())

@@ -7,7 +7,15 @@ Precedence, lowest first: defaults (the seed's paths) → the YAML file → ``K3
 environment variables (``K3S_DR_BACKUP_DIR`` overrides ``backup.dir``).
 """
 
-from dr_lib.config.fields import CONFIG_ENV, DEFAULT_CONFIG_PATH, ENV_PREFIX, parse_duration, parse_size
+from dr_lib.config.fields import (
+    CONFIG_ENV,
+    DEFAULT_CONFIG_PATH,
+    DURATION_ACCEPTED,
+    ENV_PREFIX,
+    parse_duration,
+    parse_size,
+)
+from dr_lib.config.kubeconfig import DEFAULT_KUBECONFIG, KUBECONFIG_ENV, kubeconfig_path
 from dr_lib.config.loader import config_from_text, duration_seconds, load_config
 from dr_lib.config.schema import (
     BackupConfig,
@@ -27,7 +35,10 @@ from dr_lib.config.schema import (
 __all__ = [
     "CONFIG_ENV",
     "DEFAULT_CONFIG_PATH",
+    "DEFAULT_KUBECONFIG",
+    "DURATION_ACCEPTED",
     "ENV_PREFIX",
+    "KUBECONFIG_ENV",
     "BackupConfig",
     "ChecksConfig",
     "Config",
@@ -42,6 +53,7 @@ __all__ = [
     "UnitsConfig",
     "config_from_text",
     "duration_seconds",
+    "kubeconfig_path",
     "load_config",
     "parse_duration",
     "parse_size",

@@ -274,9 +274,9 @@ class DrillConfig:
 
 @dataclass(frozen=True)
 class Config:
-    kubeconfig: str = _spec(
-        "/etc/rancher/k3s/k3s.yaml", "a path to a kubeconfig file", lambda v: isinstance(v, str) and bool(v)
-    )
+    # Empty: $KUBECONFIG, else /etc/rancher/k3s/k3s.yaml (dr_lib.config.kubeconfig: --kubeconfig comes first).
+    kubeconfig: str = _spec("", "a path to a kubeconfig file (empty: $KUBECONFIG, else /etc/rancher/k3s/k3s.yaml)",
+                            lambda v: isinstance(v, str))
     backup: BackupConfig = field(default_factory=BackupConfig)
     restore: RestoreConfig = field(default_factory=RestoreConfig)
     targets: TargetsConfig = field(default_factory=TargetsConfig)

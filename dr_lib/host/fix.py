@@ -8,13 +8,18 @@ Idempotent: on a repaired host it plans nothing.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 from dr_lib import proc
+from dr_lib.archive import format as fmt
+from dr_lib.archive.rotation import ArchiveRecord, newest_with_user_objects
+from dr_lib.archive.sidecar import is_verified
+from dr_lib.archive.usercount import archive_user_objects
 from dr_lib.checks.evaluate import evaluate_all
 from dr_lib.checks.gather import gather
 from dr_lib.checks.hostfacts import EXPORTER_UNIT, HostFacts, PathFacts
-from dr_lib.checks.model import Outcome
+from dr_lib.checks.model import Finding, Outcome
 from dr_lib.config import Config
 from dr_lib.errors import DeadlineExceeded, UsageError
 from dr_lib.host.exporter import EXPORTER_PATH, exporter_steps
@@ -50,8 +55,37 @@ def _failing(findings: Mapping[str, Outcome], *controls: str) -> str:
     return ", ".join(c for c in controls if findings.get(c) is Outcome.FAIL)
 
 
-def _link_steps(facts: HostFacts, findings: Mapping[str, Outcome]) -> tuple[list[Step], list[tuple[str, str]]]:
-    newest = facts.files.newest_verified
+def archive_records(facts: HostFacts) -> tuple[ArchiveRecord, ...]:
+    """The backup directory's archives as rotation reads them (:mod:`dr_lib.backup.catalog`): verified when a
+    verification record of this very file exists (and a digest the probe computed matches it), user objects by
+    the current rules. Reads the archives' records, counting objects only where no record counts them."""
+    records = []
+    for archive in facts.files.archives:
+        created = fmt.archive_time(archive.name)
+        if created is None:  # not named like ours: never a link target
+            continue
+        path = Path(archive.path)
+        verified = is_verified(path) and (archive.sha256 is None or archive.verified)
+        records.append(ArchiveRecord(archive.name, created, verified, archive_user_objects(path)))
+    return tuple(records)
+
+
+def _no_link_target(archives: Sequence[ArchiveRecord], path: str) -> str:
+    newest = next((r for r in sorted(archives, key=lambda r: (r.created, r.name), reverse=True) if r.verified), None)
+    if newest is None:
+        return f"no verified archive to point {path} at: run a backup first"
+    # After a wipe the newest verified archive is a backup of the empty cluster: linked, the next boot would
+    # restore nothing and the next backups would be promoted over the last archive that can bring it back.
+    return (f"no verified archive holds user objects (the newest, {newest.name}, holds none): {path} left as it "
+            "is; verify an archive that holds them (`k3s-dr verify`) or back up once the cluster has them")
+
+
+def _link_steps(facts: HostFacts, findings: Mapping[str, Outcome],
+                archives: Sequence[ArchiveRecord]) -> tuple[list[Step], list[tuple[str, str]]]:
+    """Both links onto the archive rotation keeps as the one that can bring the cluster back, as promotion
+    leaves them after a wipe: the newest verified archive holding user objects, never merely the newest."""
+    good = newest_with_user_objects(archives)
+    newest = good.name if good is not None and good.verified else None
     steps: list[Step] = []
     unfixable: list[tuple[str, str]] = []
     for path, controls in ((facts.layout.latest_link, ("DR-LINK-001",)),
@@ -60,14 +94,15 @@ def _link_steps(facts: HostFacts, findings: Mapping[str, Outcome]) -> tuple[list
         if not label:
             continue
         if newest is None:
-            unfixable.append((label, f"no verified archive to point {path} at: run a backup first"))
+            unfixable.append((label, _no_link_target(archives, path)))
             continue
         st: PathFacts = facts.files.stat(path)
         if st.lexists and not st.is_link:
             steps.append(Step(Kind.MOVE_ASIDE, path, f"a {st.kind}, not a link: kept as {path}{FOREIGN_SUFFIX}",
                               label, args=(FOREIGN_SUFFIX,)))
         was = "missing" if not st.lexists else f"was → {st.target}"
-        steps.append(Step(Kind.RELINK, path, f"{was}; newest verified archive", label, args=(newest,)))
+        steps.append(Step(Kind.RELINK, path, f"{was}; newest verified archive holding user objects", label,
+                          args=(newest,)))
     return steps, unfixable
 
 
@@ -103,8 +138,10 @@ def _labelled_file_steps(config: Config, exe: str, config_path: str, state: Inst
     return steps
 
 
-def plan_fix(facts: HostFacts, exe: str, state: InstallState) -> tuple[list[Step], list[tuple[str, str]]]:
-    """Repairs for the failing fixable controls, in a safe order; and what cannot be repaired here."""
+def plan_fix(facts: HostFacts, exe: str, state: InstallState,
+             archives: Sequence[ArchiveRecord]) -> tuple[list[Step], list[tuple[str, str]]]:
+    """Repairs for the failing fixable controls, in a safe order; and what cannot be repaired here.
+    ``archives``: the backup directory's, as :func:`archive_records` reads them (the links' candidates)."""
     config, config_path = facts.layout.config, facts.layout.config_path
     findings = {cid: finding.outcome for cid, finding in evaluate_all(facts).items()}
     steps = _permission_steps(facts, findings)
@@ -117,7 +154,7 @@ def plan_fix(facts: HostFacts, exe: str, state: InstallState) -> tuple[list[Step
                           _failing(findings, "DR-UNIT-001") or "reload", args=("daemon-reload",)))
     relinked = {s.target.rsplit("/", 1)[-1] for s in steps if s.kind is Kind.MOVE_ASIDE}
     steps += enable_steps(config, state.units, relinked, _failing(findings, "DR-RESTORE-001", "DR-TIMER-001"))
-    link_steps, unfixable = _link_steps(facts, findings)
+    link_steps, unfixable = _link_steps(facts, findings, archives)
     # Last, as in install: an exporter that cannot start must not hold back the repairs above.
     exporter = exporter_steps(config, state.units, rewritten=rewrites(steps, EXPORTER_PATH),
                               relinked=EXPORTER_UNIT in relinked,
@@ -133,10 +170,16 @@ def fix(config_path: str, exe: str, *, dry_run: bool, root: Root | None = None,
         raise UsageError(f"refusing to fix with an unusable configuration: {facts.config_problem}")
     config = facts.layout.config
     state = read_state(config, config_path, render_all(config, exe, config_path), base, run)
-    steps, unfixable = plan_fix(facts, exe, state)
+    steps, unfixable = plan_fix(facts, exe, state, archive_records(facts))
     if dry_run:
         return HostChange(tuple(steps), True, tuple(unfixable))
     apply_steps(steps, base, run)
     after = evaluate_all(gather(local_runner, "local", config_path))
-    remaining = tuple((cid, f.problem) for cid, f in after.items() if f.outcome is Outcome.FAIL)
-    return HostChange(tuple(steps), False, remaining)
+    return HostChange(tuple(steps), False, remaining_after(after, unfixable))
+
+
+def remaining_after(after: Mapping[str, Finding], unfixable: Sequence[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+    """The controls still failing after the repairs, each with why fix left it when it knew beforehand."""
+    why_not = {cid: why for label, why in unfixable for cid in label.split(", ")}
+    return tuple((cid, f"{f.problem}; not repaired: {why_not[cid]}" if cid in why_not else f.problem)
+                 for cid, f in after.items() if f.outcome is Outcome.FAIL)

@@ -21,6 +21,7 @@ from dr_lib.config import Config
 from dr_lib.errors import UsageError
 from dr_lib.host.exporter import EXPORTER_PATH, exporter_steps, removal_steps
 from dr_lib.host.fsops import Root
+from dr_lib.host.sandbox import created_directories
 from dr_lib.host.steps import Kind, Step, apply_steps, file_steps
 from dr_lib.host.systemd import Systemctl, systemctl, unit_states
 from dr_lib.host.units import ADMIN_UNIT_DIR, FOREIGN_SUFFIX, ManagedFile, render_all
@@ -55,6 +56,7 @@ def directories(config: Config, config_path: str) -> dict[str, int]:
         config.backup.dir: 0o700,  # archives hold Secrets and the server token
         config.restore.state_dir: 0o700,
         posixpath.dirname(config_path): 0o755,
+        **created_directories(config),  # the sandboxed units cannot create the lock directory themselves
     }
 
 

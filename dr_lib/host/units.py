@@ -16,6 +16,7 @@ import yaml
 from dr_lib import __version__
 from dr_lib.checks.hostfacts import EXPORTER_UNIT, LOGROTATE_PATH
 from dr_lib.config import Config, duration_seconds
+from dr_lib.host.sandbox import TMPFILES_PATH, Role, render_sandbox, render_tmpfiles
 
 UNIT_DIR = "/usr/local/lib/systemd/system"
 ADMIN_UNIT_DIR = "/etc/systemd/system"
@@ -69,6 +70,7 @@ def render_backup_service(config: Config, exe: str, config_path: str) -> str:
         "IOSchedulingClass=best-effort\n"
         "IOSchedulingPriority=7\n"
         "UMask=0077\n"
+        + render_sandbox(config, Role.BACKUP)
     )
 
 
@@ -106,7 +108,8 @@ def render_auto_restore(config: Config, exe: str, config_path: str) -> str:
         f"ExecStart={_command(exe, config_path, 'restore', '--auto')}\n"
         f"TimeoutStartSec={timeout}s\n"
         "UMask=0077\n"
-        "\n[Install]\n"
+        + render_sandbox(config, Role.AUTO_RESTORE)
+        + "\n[Install]\n"
         "WantedBy=multi-user.target\n"
     )
 
@@ -192,6 +195,10 @@ def render_config(config: Config) -> str:
             + body)
 
 
+def render_tmpfiles_conf(config: Config) -> str:
+    return _header("the lock directory at boot", "go in another file of /etc/tmpfiles.d") + render_tmpfiles(config)
+
+
 def unit_path(name: str) -> str:
     return f"{UNIT_DIR}/{name}"
 
@@ -207,4 +214,7 @@ def render_all(config: Config, exe: str, config_path: str) -> tuple[ManagedFile,
         ManagedFile(unit_path(units.auto_restore), render_auto_restore(config, exe, config_path), 0o644, is_unit=True),
         *(exporter if units.exporter else ()),
         ManagedFile(LOGROTATE_PATH, render_logrotate(config), 0o644),
+        ManagedFile(TMPFILES_PATH, render_tmpfiles_conf(config), 0o644),
+        # The sandboxed backup unit may append to the log but not create it in /var/log.
+        ManagedFile(config.backup.log_file, "", 0o640, keep_existing=True),
     )

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from dr_lib.checks.report import ControlResult, summary_counts
-from dr_lib.errors import EnvironmentProblem
+from dr_lib.errors import EnvironmentProblem, ExtraMissing
 from dr_lib.hostcheck import test_controls
 from dr_lib.hostcheck.hosts import is_local
 from dr_lib.hostcheck.reports import HTML_NAME, JSON_NAME, JUNIT_NAME
@@ -126,8 +126,8 @@ def _check_environment(options: CheckOptions, progress: Progress) -> None:
         try:
             import xdist  # type: ignore[import-untyped]  # noqa: F401, PLC0415 - optional: only -n needs it
         except ImportError:
-            raise EnvironmentProblem(f"-n {options.workers} judges hosts in parallel with pytest-xdist, which is "
-                                     f"not installed: pip install 'k3s-dr[{XDIST_EXTRA}]' (or leave out -n)") from None
+            raise ExtraMissing(f"--workers {options.workers} judges hosts in parallel with pytest-xdist, which is "
+                               "not installed (leave out --workers, or install it)", extra=XDIST_EXTRA) from None
     try:
         options.reports_root.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -16,10 +16,11 @@ from dr_lib.backup.result import BackupResult
 from dr_lib.backup.run import BackupRequest, run_backup
 from dr_lib.backup.scope import ScopeOptions
 from dr_lib.clock import utc_now
-from dr_lib.config import Config
+from dr_lib.config import Config, kubeconfig_path
 from dr_lib.errors import DRError, NotPromoted, PartialFailure
 from dr_lib.hooks import DataCollector, HookSettings
 from dr_lib.jobs import record
+from dr_lib.jobs.archives import builtin_types
 from dr_lib.jobs.autopush import AfterBackup, as_json, check_choice, failure, push_after, push_error
 from dr_lib.jobs.report import Reporter
 from dr_lib.kube.listing import DEFAULT_PAGE_SIZE
@@ -31,7 +32,7 @@ DATASTORE_CHOICE = {None: "auto", True: "on", False: "off"}  # --datastore/--no-
 
 @dataclass(frozen=True)
 class BackupOptions:
-    kubeconfig: str | None = None  # default: config kubeconfig
+    kubeconfig: str | None = None  # default: $KUBECONFIG, config kubeconfig, /etc/rancher/k3s/k3s.yaml
     directory: str | None = None  # default: config backup.dir
     scope: ScopeOptions = field(default_factory=ScopeOptions)
     datastore: bool | None = None  # None: when this host is a k3s server
@@ -81,10 +82,10 @@ def _request(config: Config, options: BackupOptions, progress: BackupProgress | 
         config.hooks, include_namespaces=scope.include_namespaces, exclude_namespaces=scope.exclude_namespaces),
     ) if options.data else None
     return BackupRequest.from_config(
-        config.backup, kubeconfig=Path(options.kubeconfig or config.kubeconfig),
+        config.backup, kubeconfig=Path(kubeconfig_path(config, options.kubeconfig)),
         directory=Path(options.directory) if options.directory else None, options=scope,
         allow_shrink=options.allow_shrink, datastore=DATASTORE_CHOICE[options.datastore], workers=options.workers,
-        page_size=options.page_size, progress=progress, data_collector=collector)
+        page_size=options.page_size, progress=progress, data_collector=collector, legacy_types=builtin_types)
 
 
 def backup(config: Config, options: BackupOptions, reporter: Reporter,

@@ -1,4 +1,4 @@
-"""Offsite copies brought back: ``pull``, ``restore --from`` and ``ARCHIVE.age``, and ``ls --remote``."""
+"""Offsite copies brought back: ``pull``, ``restore --from`` and ``ARCHIVE.age``, and ``list --remote``."""
 
 from __future__ import annotations
 

@@ -55,7 +55,7 @@ def choose_copy(copies: Sequence[RemoteCopy], name: str | None, target: str) -> 
     if name in (None, "", "latest"):
         if not good:
             raise RemoteMissing(f"offsite target {target!r} holds no good copy",
-                                hint="push one first; `k3s-dr ls --remote` shows what is there")
+                                hint="push one first; `k3s-dr list --remote` shows what is there")
         return good[0]
     wanted = plain_name(str(name))
     for copy in good:

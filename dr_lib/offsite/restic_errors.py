@@ -52,7 +52,12 @@ def credentials_env(config: OffsiteTargetConfig) -> dict[str, str]:
     """AWS credentials for an ``s3:`` repository, resolved the usual way (profile, env, files, roles)."""
     if not config.repository.startswith("s3:"):
         return {}
-    import boto3  # noqa: PLC0415 - only S3 repositories need it
+    try:
+        import boto3  # noqa: PLC0415 - only S3 repositories need it
+    except ModuleNotFoundError as exc:
+        from dr_lib.offsite.targets import s3_extra_missing  # noqa: PLC0415 - the one S3 extra line
+
+        raise s3_extra_missing(exc, f"restic repository {config.repository!r}'s AWS credentials") from None
 
     session = boto3.session.Session(profile_name=config.profile or None)
     found = session.get_credentials()

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Protocol
 
 from dr_lib.config import OffsiteConfig, OffsiteTargetConfig
-from dr_lib.errors import ConfigError, UsageError
+from dr_lib.errors import ConfigError, ExtraMissing, UsageError
 from dr_lib.offsite.crypto import parse_recipients, recipient_list
 from dr_lib.offsite.model import LocalArchive, PushOutcome, RemoteCopy
 
@@ -69,6 +69,20 @@ def open_target(name: str, offsite: OffsiteConfig, work_dir: Path | None = None)
         from dr_lib.offsite.restic import ResticTarget  # noqa: PLC0415 - restic targets only
 
         return ResticTarget(name, target, work_dir=work_dir)
-    from dr_lib.offsite.s3target import S3Offsite  # noqa: PLC0415 - imports boto3 (slow): S3 targets only
-
+    try:
+        from dr_lib.offsite.s3target import S3Offsite  # noqa: PLC0415 - imports boto3 (slow): S3 targets only
+    except ModuleNotFoundError as exc:
+        raise s3_extra_missing(exc, f"offsite target {name!r} (type s3)") from None
     return S3Offsite(name, target, recipients=recipients_for(offsite), work_dir=work_dir)
+
+
+S3_EXTRA = "s3"
+S3_MODULES = ("boto3", "botocore", "s3transfer")
+
+
+def s3_extra_missing(exc: ModuleNotFoundError, needed_by: str) -> ExtraMissing:
+    """The one line for S3 without boto3 (the ``s3`` extra); any other missing module is a packaging bug."""
+    missing = (exc.name or "").split(".")[0]
+    if missing not in S3_MODULES:
+        raise exc
+    return ExtraMissing(f"{needed_by} needs {missing}, which is not installed", extra=S3_EXTRA)

@@ -23,6 +23,7 @@ from datetime import datetime
 from pathlib import Path
 
 from dr_lib.archive import VerifyResult, exclusive_lock, iter_archive_objects, verify_archive
+from dr_lib.archive.legacy import LEGACY_FORMAT, is_legacy_archive, iter_legacy_objects, read_legacy
 from dr_lib.clock import monotonic
 from dr_lib.errors import EnvironmentProblem, IntegrityError
 from dr_lib.kube.client import Kube
@@ -34,6 +35,7 @@ from dr_lib.restore.journal import Journal, header, interruption, journal_path_f
 from dr_lib.restore.ledger import Entry, Ledger
 from dr_lib.restore.objects import ObjectSettings
 from dr_lib.restore.plan import Plan, PlanOptions, build_plan
+from dr_lib.restore.plan.builtin import by_kind
 from dr_lib.restore.preflight import Preflight, run_preflight
 from dr_lib.restore.spool import SpooledBodies
 from dr_lib.restore.userloss import fewer_user_objects
@@ -113,11 +115,21 @@ def _refusal(archive: Path) -> Iterator[None]:
 
 
 def load_plan(archive: Path, options: PlanOptions) -> tuple[VerifyResult, Plan]:
-    """Verify the whole archive, then plan it: IntegrityError before anything else happens."""
+    """Verify the whole archive, then plan it: IntegrityError before anything else happens.
+
+    An archive of the seed's scripts (named like theirs: dr_lib.archive.legacy) is read and checked as
+    far as its layout allows, into the same planner."""
     with _refusal(archive):
+        if is_legacy_archive(archive):
+            legacy = read_legacy(archive, by_kind)
+            return legacy.verified, build_plan(lambda: iter_legacy_objects(legacy), options, bodies=SpooledBodies())
         verified = verify_archive(archive)
         # Read twice (facts, then objects); the planned bodies wait in a spool file, not in memory.
         return verified, build_plan(lambda: iter_archive_objects(archive), options, bodies=SpooledBodies())
+
+
+def is_legacy(verified: VerifyResult) -> bool:
+    return verified.manifest.format == LEGACY_FORMAT
 
 
 def restore_archive(request: RestoreRequest, kube: Kube, *, now: datetime,
@@ -142,13 +154,17 @@ def restore_archive(request: RestoreRequest, kube: Kube, *, now: datetime,
         path = ledger_path_for(request.ledger_dir, now, request.dry_run)
         ledger = Ledger(str(archive), request.dry_run, request.policy, now.strftime("%Y-%m-%dT%H:%M:%SZ"),
                         [], plan.left_out, archive_sha256=verified.sha256)
+        legacy = is_legacy(verified)  # the seed's archives hold objects only: no application data
+        if legacy:
+            log.warning("warning: %s is a legacy archive of the seed's scripts: unsigned, without checksums; "
+                        "its structure, YAML and objects were checked", archive.name)
         stop = stop or StopSignal()
         with Journal.create(journal_path_for(path), header(ledger, path, plan.count)) as journal, \
                 stop_on_signals(stop):
             _apply(request, archive, (writer, preflight, plan), ledger, stop=stop, journal=journal,
-                   progress=progress, clock=clock)
+                   progress=progress, clock=clock, legacy=legacy)
             try:
-                if request.after_apply is not None and not request.dry_run and not stop.stopped:
+                if request.after_apply is not None and not request.dry_run and not stop.stopped and not legacy:
                     request.after_apply(archive)
             finally:  # the objects were restored: their ledger is written whatever happens after
                 if stop.stopped:
@@ -163,11 +179,11 @@ def restore_archive(request: RestoreRequest, kube: Kube, *, now: datetime,
 
 def _apply(request: RestoreRequest, archive: Path, planned: tuple[Writer, Preflight, Plan], ledger: Ledger, *,
            stop: StopSignal, journal: Journal, progress: Callable[[Entry], None] | None,
-           clock: Callable[[], float]) -> None:
+           clock: Callable[[], float], legacy: bool = False) -> None:
     """Volumes, then the objects tier by tier (journaled as they complete), then the wait; each skipped after a
-    stop."""
+    stop. A legacy archive of the seed's scripts holds objects only: no volumes to put back."""
     writer, preflight, plan = planned
-    if request.before_apply is not None and not request.dry_run and not stop.stopped:
+    if request.before_apply is not None and not request.dry_run and not stop.stopped and not legacy:
         request.before_apply(archive)
     deadlines = stop.deadline_clock(clock)  # after a stop every wait ends at once
     settings = ObjectSettings(

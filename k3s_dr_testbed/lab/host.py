@@ -18,10 +18,13 @@ from typing import Any
 
 from dr_lib.errors import DeadlineExceeded, EnvironmentProblem, UsageError
 from k3s_dr_testbed.docker import docker_cli, ensure_engine
-from k3s_dr_testbed.lab.image import ensure_host_image
+from k3s_dr_testbed.lab.image import ensure_host_image, ensure_standin_image
 from k3s_dr_testbed.lab.standin import STANDIN_DIR
 
 LAB_LABEL = "org.k3s-dr.lab-host"
+# How far a host is set up: "installed" (k3s-dr in its venv, `k3s-dr install`, the app and one backup),
+# "package" (k3s-dr in its venv only: nothing installed on the host yet), "bare" (a k3s server without k3s-dr).
+STAGES = ("installed", "package", "bare")
 _POLL = 0.25
 _EXEC_SECONDS = 180.0
 
@@ -119,13 +122,16 @@ def prepare(name: str, deadline: float) -> None:
         raise EnvironmentProblem(f"the first backup failed in {name}: {out.strip()} {log.strip()[-800:]}")
 
 
-def host_up(name: str, bin_dir: Path, deadline: float) -> ReferenceHost:
-    """Start a reference host named ``name``; on any failure nothing is left behind."""
+def host_up(name: str, bin_dir: Path, deadline: float, *, stage: str = "installed") -> ReferenceHost:
+    """Start a reference host named ``name`` set up as far as ``stage`` (:data:`STAGES`); on any failure
+    nothing is left behind."""
     started = time.monotonic()
     ensure_engine(deadline)
+    if stage not in STAGES:
+        raise UsageError(f"unknown reference host stage {stage!r}; accepted: {', '.join(STAGES)}")
     if _exists(name):
         raise UsageError(f"a container named {name!r} already exists", hint=f"k3s-dr lab host down --name {name}")
-    image = ensure_host_image(bin_dir, deadline)
+    image = ensure_standin_image(bin_dir, deadline) if stage == "bare" else ensure_host_image(bin_dir, deadline)
     container = _container(image, name)
     try:
         begun = time.monotonic()
@@ -133,7 +139,8 @@ def host_up(name: str, bin_dir: Path, deadline: float) -> ReferenceHost:
         wait_booted(name, deadline)
         wait_k3s(name, deadline)
         booted = time.monotonic() - begun
-        prepare(name, deadline)
+        if stage == "installed":
+            prepare(name, deadline)
     except BaseException:
         host_down(name)
         raise

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 import yaml
 
 from k3s_dr_testbed.docker import docker_cli
+from k3s_dr_testbed.lab.host import exec_in
 from tests.integration._offsite_env import restic_or_skip
 from tests.integration._reference_host import reference_host, run_suite, sh
 
@@ -42,6 +44,15 @@ def _configure_offsite(name: str, tmp_path: Path, restic: str) -> None:
     sh(name, "k3s-dr install >/dev/null")  # re-renders the backup unit (its deadline allows for the push)
 
 
+def _start_backup_unit(name: str) -> None:
+    """Start the unit as its timer does; when it fails, its run's journal says why (a path the sandbox denies…)."""
+    code, out = exec_in(name, "systemctl start k3s-dr-backup.service", time.monotonic() + 600, check=False)
+    if code != 0:
+        invocation = sh(name, "systemctl show -p InvocationID --value k3s-dr-backup.service").strip()
+        journal = sh(name, f"journalctl --no-pager -o cat _SYSTEMD_INVOCATION_ID={invocation}", check=False)
+        raise AssertionError(f"k3s-dr-backup.service failed (exit {code}): {out}\n{journal}")
+
+
 def test_the_backup_unit_pushes_and_the_suite_judges_offsite(tmp_path: Path) -> None:
     restic = restic_or_skip()
     with reference_host("k3sdr-offsite") as host:
@@ -49,7 +60,7 @@ def test_the_backup_unit_pushes_and_the_suite_judges_offsite(tmp_path: Path) -> 
         unit = sh(host.name, "systemctl cat k3s-dr-backup.service")
         assert "TimeoutStartSec=2400s" in unit  # 30 min backup + the target's 5 min push + 5 min lock wait
 
-        sh(host.name, "systemctl start k3s-dr-backup.service")  # what the timer starts
+        _start_backup_unit(host.name)  # what the timer starts
         record = json.loads(sh(host.name, "cat /var/lib/k3s-dr/offsite-pushes.json"))
         last = record["targets"]["home"]["last"]
         assert (last["ok"], last["trigger"], last["verified"], last["encrypted"]) == (True, "backup", True, True)

@@ -92,7 +92,7 @@ MUTATIONS = [
              f"ln -sfn /srv/planted/$(basename {NEWEST}) {D}/k3s-cluster-snapshot.tar.gz", "DR-LINK-003",
              cleanup="rm -r /srv/planted"),
     Mutation("snapshot on a backup without user objects (--allow-shrink)",
-             "k3s-dr backup --include-namespace kube-system --allow-shrink", "DR-LINK-004", undo=NEW_BACKUP),
+             "k3s-dr backup -n kube-system --allow-shrink", "DR-LINK-004", undo=NEW_BACKUP),
     Mutation("latest link missing", f"rm {D}/latest-backup.tar.gz", "DR-LINK-001"),
     Mutation("auto-restore disabled (seed problem 2)", f"systemctl disable {RESTORE}", "DR-RESTORE-001"),
     Mutation("auto-restore masked", f"systemctl mask {RESTORE}", "DR-RESTORE-001"),
@@ -101,7 +101,8 @@ MUTATIONS = [
              f"systemctl daemon-reload && systemctl start {RESTORE} && "
              f"systemctl show -p ConditionResult {RESTORE} | grep -qx ConditionResult=no", "DR-RESTORE-002"),
     Mutation("ExecStart program missing",
-             f"sed -i 's|^ExecStart=[^ ]*|ExecStart=/opt/k3s-dr/bin/k3s-dr|' {U}/{RESTORE} && systemctl daemon-reload",
+             f"sed -i 's|^ExecStart=[^ ]*|ExecStart=/opt/k3s-dr-gone/bin/k3s-dr|' {U}/{RESTORE} && "
+             "systemctl daemon-reload",
              "DR-UNIT-002"),
     Mutation("auto-restore not ordered after k3s",
              f"sed -i '/^After=/d;/^Wants=/d' {U}/{RESTORE} && systemctl daemon-reload", "DR-RESTORE-003"),

@@ -12,6 +12,8 @@ from types import MappingProxyType
 from typing import Any
 
 from dr_lib import __version__
+from dr_lib.archive.format import archive_time
+from dr_lib.archive.rotation import ArchiveRecord
 from dr_lib.checks.hostfacts import (
     EXPORTER_UNIT,
     LOGROTATE_PATH,
@@ -127,6 +129,13 @@ def archive(name: str = ARCHIVE, **changes: Any) -> ArchiveFacts:
     sidecar = {"archive": name, "sha256": DIGEST, "bytes": 60000, "user_objects": 28, "user_objects_rules": 2}
     base = ArchiveFacts(name, f"{DIR}/{name}", f"{DIR}/{name}", 0o600, 60000, NOW - 600, sidecar, DIGEST)
     return dataclasses.replace(base, **changes)
+
+
+def archive_record(name: str = ARCHIVE, *, verified: bool = True, user_objects: int | None = 28) -> ArchiveRecord:
+    """An archive of the fake backup directory as ``k3s-dr fix`` reads it (dr_lib.host.fix.archive_records)."""
+    created = archive_time(name)
+    assert created is not None, name
+    return ArchiveRecord(name, created, verified, user_objects)
 
 
 def healthy() -> HostFacts:

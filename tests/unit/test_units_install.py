@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
-from _host_facts import ARCHIVE, LAYOUT, healthy, link, with_stat, with_unit
+from _host_facts import ARCHIVE, LAYOUT, archive_record, healthy, link, with_stat, with_unit
 
 from dr_lib.checks.hostfacts import EXPORTER_UNIT, PathFacts
 from dr_lib.config import Config, config_from_text
@@ -21,6 +21,8 @@ from dr_lib.host.units import FOREIGN_SUFFIX, render_all
 EXE = "/usr/local/bin/k3s-dr"
 CFG = "/etc/k3s-dr/config.yaml"
 UNITS = Config().units
+# The fake host's backup directory as fix reads it: its one archive, verified, holding user objects.
+FAKE_ARCHIVES = (archive_record(),)
 
 
 class FakeSystemctl:
@@ -122,7 +124,7 @@ def _state(tmp_path: Path) -> InstallState:
 
 
 def test_fix_plans_nothing_on_a_healthy_host(tmp_path: Path) -> None:
-    steps, unfixable = plan_fix(healthy(), EXE, _state(tmp_path))
+    steps, unfixable = plan_fix(healthy(), EXE, _state(tmp_path), FAKE_ARCHIVES)
     assert steps == [] and unfixable == []
 
 
@@ -136,7 +138,7 @@ def test_fix_plans_nothing_on_a_healthy_host(tmp_path: Path) -> None:
 ])
 def test_fix_repairs_what_fails(tmp_path: Path, name: str, facts, expected) -> None:
     state = dataclasses.replace(_state(tmp_path), units=dict(facts.units))
-    steps, unfixable = plan_fix(facts, EXE, state)
+    steps, unfixable = plan_fix(facts, EXE, state, FAKE_ARCHIVES)
     assert [(s.kind, s.control) for s in steps] == expected, name
     assert unfixable == []
     if expected[0][0] is Kind.RELINK:
@@ -146,7 +148,7 @@ def test_fix_repairs_what_fails(tmp_path: Path, name: str, facts, expected) -> N
 def test_fix_without_a_verified_archive_says_so(tmp_path: Path) -> None:
     facts = with_stat(healthy(), PathFacts(LAYOUT.snapshot_link))
     facts = dataclasses.replace(facts, files=dataclasses.replace(facts.files, newest_verified=None))
-    steps, unfixable = plan_fix(facts, EXE, _state(tmp_path))
+    steps, unfixable = plan_fix(facts, EXE, _state(tmp_path), ())
     assert [c for c, _ in unfixable] == ["DR-LINK-002"] and "run a backup first" in unfixable[0][1]
     assert not [s for s in steps if s.kind is Kind.RELINK]
 
@@ -233,7 +235,7 @@ def test_install_brings_the_exporter_back_to_enabled_and_running(tmp_path: Path,
 def test_fix_starts_the_exporter(tmp_path: Path, name: str, changes, expected) -> None:
     facts = with_unit(healthy(), EXPORTER_UNIT, **changes)
     state = dataclasses.replace(_state(tmp_path), units=dict(facts.units))
-    steps, unfixable = plan_fix(facts, EXE, state)
+    steps, unfixable = plan_fix(facts, EXE, state, FAKE_ARCHIVES)
     assert [(s.kind, s.args) for s in steps] == expected, name
     assert {s.control for s in steps} == {"DR-METRICS-003"} and unfixable == []
 
@@ -244,7 +246,7 @@ def test_fix_installs_a_missing_exporter_unit(tmp_path: Path) -> None:
     files = dict(_state(tmp_path).files)
     files[f"/usr/local/lib/systemd/system/{EXPORTER_UNIT}"] = None
     state = dataclasses.replace(_state(tmp_path), files=files, units=dict(facts.units))
-    steps, _ = plan_fix(facts, EXE, state)
+    steps, _ = plan_fix(facts, EXE, state, FAKE_ARCHIVES)
     assert [(s.kind, s.control) for s in steps] == [(Kind.WRITE, "DR-METRICS-003"), (Kind.SYSTEMCTL, "reload"),
                                                     (Kind.SYSTEMCTL, "DR-METRICS-003")]
     assert steps[-1].args == ("enable", "--now", EXPORTER_UNIT)

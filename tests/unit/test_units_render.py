@@ -43,12 +43,14 @@ def test_names_and_paths_come_from_the_config() -> None:
     assert {f.path for f in render_all(config, EXE, CFG)} >= {"/usr/local/lib/systemd/system/dr-restore.service"}
 
 
-def test_every_managed_file_says_so_except_the_config() -> None:
+def test_every_managed_file_says_so_except_the_config_and_the_log() -> None:
     files = render_all(Config(), EXE, CFG)
-    assert [f.keep_existing for f in files] == [True, False, False, False, False, False]
-    for managed in files[1:]:
+    assert [f.keep_existing for f in files] == [True, False, False, False, False, False, False, True]
+    for managed in files[1:-1]:
         assert managed.content.startswith(MANAGED_MARKER)
     assert MANAGED_MARKER not in files[0].content
+    log = files[-1]  # created empty, never rewritten: the sandboxed backup unit can append but not create it
+    assert (log.path, log.content, log.mode) == ("/var/log/k3s-dr.log", "", 0o640)
 
 
 def test_written_config_reads_back_as_the_same_config() -> None:

@@ -18,13 +18,12 @@ import platform
 import secrets
 import sys
 import time
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from html import escape
 from pathlib import Path
 from typing import Any
 
 import pytest
-from _pytest.junitxml import xml_key
 from pytest_html import extras
 from pytest_metadata.plugin import metadata_key  # type: ignore[import-untyped]
 
@@ -66,6 +65,7 @@ class DrillPlugin:
         self.cleanup_problems: list[str] = []
         self.notes: list[str] = []
         self._config: pytest.Config | None = None
+        self._suite_property: Callable[[str, object], None] | None = None
 
     # -- progress on the terminal, through pytest's output capture ------------------------
     def progress(self, line: str) -> None:
@@ -107,6 +107,12 @@ class DrillPlugin:
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         self._update_metadata(session.config)
+
+    @pytest.fixture(scope="session", autouse=True)
+    def _drill_junit_suite_property(self, record_testsuite_property: Callable[[str, object], None]) -> None:
+        """JUnit's suite-level properties through pytest's public recorder, kept for the session's end:
+        the evidence they come from exists only once every step has run."""
+        self._suite_property = record_testsuite_property
 
     def _update_metadata(self, config: pytest.Config) -> None:
         if self.run is not None and metadata_key in config.stash:
@@ -215,10 +221,9 @@ class DrillPlugin:
         write_file(run.report_dir / EVIDENCE_NAME, json.dumps(evidence, indent=2, sort_keys=True) + "\n")
         self.evidence = evidence
         self._update_metadata(session.config)
-        junit = session.config.stash.get(xml_key, None) if self.own_report else None
-        if junit is not None:  # suite-level properties: the one JUnit place every family keeps
+        if self.own_report and self._suite_property is not None:  # the one JUnit place every family keeps
             for name, value in junit_properties(evidence):
-                junit.add_global_property(name, value)
+                self._suite_property(name, value)
 
     @pytest.hookimpl(trylast=True)
     def pytest_unconfigure(self, config: pytest.Config) -> None:

@@ -96,3 +96,13 @@ BUILTIN_TYPES: dict[tuple[str, str], BuiltinType] = {
 }
 
 BUILTIN_GROUPS: frozenset[str] = frozenset(group for group, _plural in BUILTIN_TYPES)
+
+_BY_KIND: dict[tuple[str, str], tuple[str, bool]] = {
+    (group, builtin.kind): (plural, builtin.namespaced) for (group, plural), builtin in BUILTIN_TYPES.items()
+}
+
+
+def by_kind(group: str, kind: str) -> tuple[str, bool] | None:
+    """(plural, namespaced) of a built-in kind: how objects that carry only apiVersion and kind (kubectl's
+    lists in the seed's archives) find their type."""
+    return _BY_KIND.get((group, kind))
