@@ -8,13 +8,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dr_lib.archive import format as fmt
 from dr_lib.archive.documents import check_document, iter_documents, parse_document
 from dr_lib.archive.fsutil import create_private, os_problem, unlink_quietly
-from dr_lib.archive.manifest import FileEntry, Manifest
+from dr_lib.archive.manifest import FileEntry, Manifest, parse_manifest
 from dr_lib.archive.reader import ArchiveStream, check_digest, copy_member, hashed, open_archive, skip_member
 from dr_lib.archive.userobjects import count_user_objects as count_in
 from dr_lib.clock import monotonic
 from dr_lib.errors import IntegrityError
+from dr_lib.signing.policy import NO_KEYS, SignaturePolicy
+from dr_lib.signing.verify import NOT_SIGNED, SignatureCheck, check
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,7 @@ class VerifyResult:
     manifest: Manifest
     seconds: float
     user_objects: int = 0  # counted from its objects by the current rules (dr_lib.archive.userobjects)
+    signature: SignatureCheck = NOT_SIGNED  # of manifest.json, against the verify keys of the check
 
     @property
     def objects(self) -> int:
@@ -69,9 +73,19 @@ def _user_objects(stream: ArchiveStream, manifest: Manifest, entry: FileEntry) -
     return counted
 
 
-def _walk(path: str | Path) -> tuple[Manifest, str, int, int]:
+def judge_signature(stream: ArchiveStream, trust: SignaturePolicy) -> SignatureCheck:
+    """The manifest's signature, judged against the policy's keys (the manifest not parsed yet)."""
+    manifest_bytes, signature = stream.read_head()
+    return check(manifest_bytes, signature, trust.keys, fmt.MANIFEST_MEMBER, where=fmt.SIGNATURE_MEMBER)
+
+
+def _walk(path: str | Path, trust: SignaturePolicy,
+          enforce: bool) -> tuple[Manifest, str, int, int, SignatureCheck]:
     with open_archive(path) as stream:
-        manifest = stream.read_manifest()
+        signature = judge_signature(stream, trust)
+        if enforce:  # before a byte of the manifest is parsed: an unsigned or forged one is refused as it is
+            trust.enforce(signature, f"{Path(path).name} refused")
+        manifest = parse_manifest(stream.manifest_bytes)
         user_objects = sum(_user_objects(stream, manifest, entry) for entry in manifest.files)
         datastore = manifest.datastore
         if datastore is not None:
@@ -82,17 +96,21 @@ def _walk(path: str | Path) -> tuple[Manifest, str, int, int]:
         for data in manifest.data:
             skip_member(stream, data.path, data.bytes, data.sha256)
         sha256, size = stream.finish()
-    return manifest, sha256, size, user_objects
+    return manifest, sha256, size, user_objects, signature
 
 
-def verify_archive(path: str | Path) -> VerifyResult:
-    """Check everything: structure, manifest, every checksum and count, every document parses.
+def verify_archive(path: str | Path, trust: SignaturePolicy = NO_KEYS, *, enforce: bool = True) -> VerifyResult:
+    """Check everything: the signature (by ``trust``), structure, manifest, every checksum and count,
+    every document parses.
 
-    Raises :class:`IntegrityError` with the first reason found.
+    Raises :class:`IntegrityError` with the first reason found. A signature ``trust`` refuses (an
+    invalid one always; a missing one when verify keys are given, unless it allows unsigned
+    archives) is such a reason, found before the manifest is parsed; ``enforce=False`` only
+    records the verdict in the result (``k3s-dr verify`` reports it, then decides).
     """
     started = monotonic()
-    manifest, sha256, size, user_objects = _walk(path)
-    return VerifyResult(Path(path), sha256, size, manifest, monotonic() - started, user_objects)
+    manifest, sha256, size, user_objects, signature = _walk(path, trust, enforce)
+    return VerifyResult(Path(path), sha256, size, manifest, monotonic() - started, user_objects, signature)
 
 
 def count_user_objects(path: str | Path) -> int:

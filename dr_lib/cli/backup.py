@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 
-from dr_lib.cli.common import REPORTER, app, finish, gather, print_json
+from dr_lib.cli.common import REPORTER, app, finish, gather, print_json, signature_options
 from dr_lib.cli.progress import BackupStatusLine
+from dr_lib.jobs.archives import VerifyOptions
 from dr_lib.jobs.archives import list_archives as list_job
 from dr_lib.jobs.archives import verify as verify_job
 from dr_lib.jobs.autopush import summary
 from dr_lib.jobs.backup import DEFAULT_PAGE_SIZE, DEFAULT_WORKERS, BackupOptions, BackupOutcome
 from dr_lib.jobs.backup import backup as backup_job
+
+
+def _signed(signature: dict[str, Any]) -> str:
+    return f"by key {signature['key_id']}" if signature.get("state") == "valid" else "no (no signing key)"
 
 
 def _summary(outcome: BackupOutcome) -> str:
@@ -22,6 +28,7 @@ def _summary(outcome: BackupOutcome) -> str:
              f"size     {result.bytes:,} bytes, sha256 {result.sha256}",
              f"datastore {result.datastore['kind'] if result.datastore else 'none'}",
              f"verified yes; promoted {'yes' if result.promoted else 'NO'}; links: {links}",
+             f"signed   {_signed(result.signature)}",
              f"took     {result.seconds:.2f} s"]
     if result.deleted:
         lines.append(f"rotated  {', '.join(result.deleted)}")
@@ -53,6 +60,9 @@ def _summary(outcome: BackupOutcome) -> str:
 @click.option("--push/--no-push", "push", default=None,
               help="Push the verified archive to every offsite target [default: config offsite.push_after_backup "
                    "when targets are configured and the archive went to backup.dir].")
+@click.option("--signing-key", "signing_key", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="Sign the archive's manifest with this Ed25519 key (`k3s-dr keygen`) [default: config "
+                   "trust.signing_key: the pair `k3s-dr install` made, when it exists].")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @gather(options=BackupOptions)
 def backup(ctx: click.Context, options: BackupOptions, as_json: bool) -> None:
@@ -67,17 +77,23 @@ def backup(ctx: click.Context, options: BackupOptions, as_json: bool) -> None:
 
 @click.command("verify")
 @click.argument("archive", type=click.Path(dir_okay=False))
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def verify(archive: str, as_json: bool) -> None:
-    """Check an archive completely; on success write (refresh) its .verified.json sidecar."""
-    verified = verify_job(archive, REPORTER)
+@signature_options("an archive")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (signature: valid, invalid, missing "
+              "or unchecked, and key_id).")
+@gather(options=VerifyOptions)
+def verify(ctx: click.Context, options: VerifyOptions, as_json: bool) -> None:
+    """Check an archive completely, its signature included; when it passes, write (refresh) its
+    .verified.json sidecar. Exit 8 when it is damaged, forged, or not signed by a verify key given."""
+    verified = verify_job(app(ctx).config, options, REPORTER)
     if as_json:
         print_json(verified.to_dict())
-        return
-    result = verified.result
-    click.echo(f"ok: {result.path} ({result.objects} objects, {result.user_objects} of them user objects, in "
-               f"{len(result.manifest.files)} kinds, "
-               f"sha256 {result.sha256}, checked in {result.seconds:.2f} s)")
+    else:
+        result = verified.result
+        state = "REFUSED" if verified.refusal else "ok"
+        click.echo(f"{state}: {result.path} ({result.objects} objects, {result.user_objects} of them user objects, "
+                   f"in {len(result.manifest.files)} kinds, sha256 {result.sha256}, "
+                   f"{result.signature.describe()}, checked in {result.seconds:.2f} s)")
+    finish(verified)
 
 
 @click.command("list")

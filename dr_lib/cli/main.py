@@ -33,6 +33,7 @@ COMMAND_MODULES: dict[str, str] = {
     "exporter": "metrics", "metrics": "metrics",
     "push": "offsite", "pull": "offsite", "ls": "offsite",
     "report": "report",
+    "keygen": "keys",
 }
 
 # The test bed's commands (the `testbed` extra): command name → its module in k3s_dr_testbed,

@@ -1,9 +1,8 @@
 """``k3s-dr restore`` and ``k3s-dr diff``: bring a cluster back from an archive, or compare them.
 
-Exit status of ``restore``: 0 complete, 3 partial (some objects failed; see the ledger),
-1 failed (every object failed), 8 the archive was refused, 5 another run holds the lock.
-``diff`` exits 0 when the live cluster matches the archive and 1 when something differs
-(like ``diff`` and ``kubectl diff``).
+Exit status of ``restore``: 0 complete, 3 partial (some objects failed; see the ledger), 1 failed
+(every object failed), 8 the archive was refused (also its signature), 5 another run holds the lock.
+``diff`` exits 0 when the live cluster matches the archive and 1 when something differs (like ``diff``).
 """
 
 from __future__ import annotations
@@ -13,7 +12,7 @@ import sys
 
 import click
 
-from dr_lib.cli.common import REPORTER, app, finish, gather, print_json
+from dr_lib.cli.common import REPORTER, app, finish, gather, print_json, signature_options
 from dr_lib.cli.progress import RestoreProgress
 from dr_lib.cli.restore_options import RestoreMode, restore_filters
 from dr_lib.config import Config
@@ -67,13 +66,14 @@ def _print_tables(outcome: RestoreOutcome, verbose: bool) -> None:
                    "decrypt and verify it, then restore it.")
 @click.option("--identity", default=None,
               help="age identity file for --from and ARCHIVE.age [default: offsite.identity_file].")
+@signature_options("an archive")
 @gather(options=RestoreOptions, mode=RestoreMode)
 def restore_command(ctx: click.Context, options: RestoreOptions, mode: RestoreMode, as_json: bool,
                     verbose: bool) -> None:
     """Restore ARCHIVE [default: the snapshot link in backup.dir] into a cluster.
 
-    The archive is verified first; a corrupt or hostile one is refused before anything is
-    applied. Objects are created tier by tier (CRDs, namespaces, storage, RBAC, … workloads),
+    The archive is verified first, its signature included; a corrupt, hostile, forged or (with verify
+    keys) unsigned one is refused before anything is applied. Objects are created tier by tier (CRDs, namespaces, storage, RBAC, … workloads),
     sanitized of what the new cluster must decide itself; the ledger records every object.
     """
     mode.check(dry_run=options.dry_run)
@@ -110,8 +110,8 @@ def _auto(config: Config, options: RestoreOptions, mode: RestoreMode, as_json: b
 def _datastore(config: Config, options: RestoreOptions, as_json: bool) -> None:
     from dr_lib.jobs.datastore import DatastoreOptions, restore_server_datastore  # noqa: PLC0415
 
-    done = restore_server_datastore(config, DatastoreOptions(options.archive, options.from_remote, options.identity),
-                                    REPORTER)
+    done = restore_server_datastore(config, DatastoreOptions(options.archive, options.from_remote, options.identity,
+                                                             options.verify_keys, options.allow_unsigned), REPORTER)
     if as_json:
         print_json(done.to_dict())
     else:

@@ -7,7 +7,7 @@ Precedence, lowest first: defaults (the seed's paths) → the YAML file → ``K3
 environment variables (``K3S_DR_BACKUP_DIR`` overrides ``backup.dir``).
 """
 
-from dr_lib.config.fields import CONFIG_ENV, DEFAULT_CONFIG_PATH, ENV_PREFIX, parse_duration
+from dr_lib.config.fields import CONFIG_ENV, DEFAULT_CONFIG_PATH, DEFAULT_KEYS_DIR, ENV_PREFIX, parse_duration
 from dr_lib.config.loader import config_from_text, duration_seconds, load_config
 from dr_lib.config.schema import (
     BackupConfig,
@@ -19,12 +19,14 @@ from dr_lib.config.schema import (
     OffsiteTargetConfig,
     RestoreConfig,
     TargetsConfig,
+    TrustConfig,
     UnitsConfig,
 )
 
 __all__ = [
     "CONFIG_ENV",
     "DEFAULT_CONFIG_PATH",
+    "DEFAULT_KEYS_DIR",
     "ENV_PREFIX",
     "BackupConfig",
     "ChecksConfig",
@@ -35,6 +37,7 @@ __all__ = [
     "OffsiteTargetConfig",
     "RestoreConfig",
     "TargetsConfig",
+    "TrustConfig",
     "UnitsConfig",
     "config_from_text",
     "duration_seconds",

@@ -12,18 +12,30 @@ from dr_lib.archive.sidecar import write_sidecar
 from dr_lib.backup.catalog import ArchiveInfo, scan
 from dr_lib.clock import utc_now
 from dr_lib.config import Config
-from dr_lib.errors import DRError
+from dr_lib.errors import DRError, IntegrityError
 from dr_lib.jobs.report import Reporter
+from dr_lib.signing.policy import signature_policy
+
+
+@dataclass(frozen=True)
+class VerifyOptions:
+    archive: str
+    verify_keys: tuple[str, ...] = ()  # default: config trust.verify_keys
+    allow_unsigned: bool = False  # accept an archive without a signature (never one with an invalid signature)
 
 
 @dataclass(frozen=True)
 class Verified:
     result: VerifyResult
     sidecar_written: bool
+    refusal: str | None = None  # why the signature is not acceptable (the archive is intact otherwise)
 
     def to_dict(self) -> dict[str, Any]:
         result, manifest = self.result, self.result.manifest
-        return {"archive": str(result.path), "ok": True, "objects": result.objects,
+        signature = result.signature
+        return {"archive": str(result.path), "ok": self.refusal is None, "objects": result.objects,
+                "signature": signature.state, "key_id": signature.key_id or None,
+                "signature_problem": self.refusal,
                 "user_objects": result.user_objects, "bytes": result.bytes,
                 "sha256": result.sha256, "kinds": object_counts(manifest), "created": manifest.created,
                 "format_version": manifest.format_version,
@@ -31,9 +43,21 @@ class Verified:
                 "seconds": round(result.seconds, 3), "sidecar_written": self.sidecar_written}
 
 
-def verify(archive: str, reporter: Reporter) -> Verified:
-    """Verify (raises when the archive fails); then write its sidecar, a warning if that fails."""
-    result = verify_archive(archive)
+    @property
+    def exit_error(self) -> DRError | None:
+        if self.refusal is None:
+            return None
+        return IntegrityError(f"{self.result.path.name}: {self.refusal}")
+
+
+def verify(config: Config, options: VerifyOptions, reporter: Reporter) -> Verified:
+    """Verify (raises when the archive is damaged or hostile) and judge its signature; when that is
+    acceptable too, write its sidecar (a warning if that fails)."""
+    trust = signature_policy(config.trust, options.verify_keys, allow_unsigned=options.allow_unsigned)
+    result = verify_archive(options.archive, trust, enforce=False)
+    refusal = trust.refusal(result.signature)
+    if refusal is not None:
+        return Verified(result, sidecar_written=False, refusal=refusal)
     try:
         write_sidecar(result, utc_now())
     except DRError as exc:

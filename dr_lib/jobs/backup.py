@@ -23,6 +23,7 @@ from dr_lib.jobs import record
 from dr_lib.jobs.autopush import AfterBackup, as_json, check_choice, failure, push_after, push_error
 from dr_lib.jobs.report import Reporter
 from dr_lib.kube.listing import DEFAULT_PAGE_SIZE
+from dr_lib.signing.policy import configured_signing_key, signature_policy
 
 __all__ = ["DEFAULT_PAGE_SIZE", "DEFAULT_WORKERS", "BackupOptions", "BackupOutcome", "Progress", "backup"]
 
@@ -40,6 +41,7 @@ class BackupOptions:
     workers: int = DEFAULT_WORKERS
     page_size: int = DEFAULT_PAGE_SIZE
     push: bool | None = None  # None: config offsite.push_after_backup
+    signing_key: str | None = None  # default: config trust.signing_key (auto: the pair `install` made)
 
 
 class BackupProgress(Protocol):
@@ -84,7 +86,9 @@ def _request(config: Config, options: BackupOptions, progress: BackupProgress | 
         config.backup, kubeconfig=Path(options.kubeconfig or config.kubeconfig),
         directory=Path(options.directory) if options.directory else None, options=scope,
         allow_shrink=options.allow_shrink, datastore=DATASTORE_CHOICE[options.datastore], workers=options.workers,
-        page_size=options.page_size, progress=progress, data_collector=collector)
+        page_size=options.page_size, progress=progress, data_collector=collector,
+        # Loaded before anything is exported: a key that cannot sign fails the run at once, not after the LISTs.
+        signing_key=configured_signing_key(config.trust, options.signing_key), trust=signature_policy(config.trust))
 
 
 def backup(config: Config, options: BackupOptions, reporter: Reporter,

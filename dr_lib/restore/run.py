@@ -29,6 +29,7 @@ from dr_lib.restore.plan import Plan, PlanOptions, build_plan
 from dr_lib.restore.preflight import run_preflight
 from dr_lib.restore.userloss import fewer_user_objects
 from dr_lib.restore.wait import wait_until_ready
+from dr_lib.signing.policy import NO_KEYS, SignaturePolicy
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,7 @@ class RestoreRequest:
     backup_dir: Path | None = None
     shrink_warn_threshold: float = 0.5
     expected_sha256: str | None = None  # auto-restore: the sha256 the trusted snapshot was verified with
+    trust: SignaturePolicy = NO_KEYS  # whose signature the archive must carry (trust.verify_keys, --verify-key)
 
 
 @dataclass(frozen=True)
@@ -101,10 +103,14 @@ def _refusal(archive: Path) -> Iterator[None]:
                              hint=exc.hint) from None
 
 
-def load_plan(archive: Path, options: PlanOptions) -> tuple[VerifyResult, Plan]:
-    """Verify the whole archive, then plan it: IntegrityError before anything else happens."""
+def load_plan(archive: Path, options: PlanOptions,
+              trust: SignaturePolicy = NO_KEYS) -> tuple[VerifyResult, Plan]:
+    """Verify the whole archive (its signature first, by ``trust``), then plan it: IntegrityError before
+    anything else happens. The one verification every restore of objects takes (plain, ``--from``,
+    ``--auto``, the drill of a real archive); ``--datastore`` and ``pull`` call ``verify_archive`` with
+    the same policy."""
     with _refusal(archive):
-        verified = verify_archive(archive)
+        verified = verify_archive(archive, trust)
         return verified, build_plan(iter_archive_objects(archive), options)
 
 
@@ -114,7 +120,7 @@ def restore_archive(request: RestoreRequest, kube: Kube, *, now: datetime,
     archive = request.archive.resolve()
     with _maybe_locked(request):
         started = clock()
-        verified, plan = load_plan(archive, request.plan_options)
+        verified, plan = load_plan(archive, request.plan_options, request.trust)
         if request.expected_sha256 is not None and verified.sha256 != request.expected_sha256:
             raise IntegrityError(f"archive {archive.name} refused, nothing applied: it changed since it was checked "
                                  "(its sha256 differs)")
