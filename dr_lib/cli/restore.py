@@ -72,9 +72,9 @@ def restore_command(ctx: click.Context, options: RestoreOptions, mode: RestoreMo
                     verbose: bool) -> None:
     """Restore ARCHIVE [default: the snapshot link in backup.dir] into a cluster.
 
-    The archive is verified first, its signature included; a corrupt, hostile, forged or (with verify
-    keys) unsigned one is refused before anything is applied. Objects are created tier by tier (CRDs, namespaces, storage, RBAC, … workloads),
-    sanitized of what the new cluster must decide itself; the ledger records every object.
+    The archive is verified first, its signature too: a corrupt, hostile, forged or (with verify keys)
+    unsigned one is refused before anything is applied. Objects are created tier by tier (CRDs, namespaces,
+    storage, RBAC, … workloads), sanitized of what the new cluster must decide; a ledger records each.
     """
     mode.check(dry_run=options.dry_run)
     config = app(ctx).config

@@ -60,6 +60,7 @@ class DrillSettings:
     ticket: str | None = None
     reviewer: str | None = None
     backup_interval_seconds: int | None = None  # config backup.interval
+    signing_key: Path | None = None  # signs the report's SHA256SUMS (config trust.signing_key, a CI identity)
 
     def check(self) -> DrillSettings:
         if self.provider not in PROVIDERS:

@@ -16,6 +16,7 @@ from dr_lib.drill import DESTROY_MODES, PROVIDERS
 from dr_lib.errors import DRError, DrillFailed
 from dr_lib.jobs import record
 from dr_lib.jobs.report import Reporter
+from dr_lib.signing.policy import signing_key_path
 
 if TYPE_CHECKING:
     from dr_lib.drill.run import DrillSettings
@@ -71,6 +72,7 @@ def settings(config: Config, options: DrillOptions, config_path: str | None) -> 
         restore_wait_timeout=options.wait_timeout, nodes=options.nodes, config_path=config_path or config.source,
         ticket=options.ticket, reviewer=options.reviewer,
         backup_interval_seconds=duration_seconds(config.backup.interval),
+        signing_key=signing_key_path(config.trust),  # K3S_DR_TRUST_SIGNING_KEY: a CI identity (docs/drill.md)
     ).check()
 
 

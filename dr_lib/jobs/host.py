@@ -44,7 +44,7 @@ class HostResult:
             "steps": [s.as_json() for s in change.steps],
             "remaining": [{"control": cid, "problem": problem, "fixable": fixable(cid)}
                           for cid, problem in change.remaining],
-            "config": self.config_path,
+            "config": self.config_path, "notes": list(change.notes),
             **({} if self.exe is None else {"exec": self.exe}),
         }
 

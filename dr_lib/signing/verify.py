@@ -16,7 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from dr_lib.signing.envelope import Envelope, MalformedSignature, message, parse
+from dr_lib.errors import MalformedSignature
+from dr_lib.signing.envelope import Envelope, message, parse
 from dr_lib.signing.keys import SigningKey, VerifyKey
 
 VALID, INVALID, MISSING, UNCHECKED = "valid", "invalid", "missing", "unchecked"

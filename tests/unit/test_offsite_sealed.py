@@ -74,7 +74,8 @@ def test_restore_of_an_encrypted_archive_decrypts_it_beside(sealed: tuple[Path, 
     assert plain == str(path.with_name(path.name.removesuffix(".age")))
     assert _sha(Path(plain)) == plain_sha and is_verified(Path(plain))
     assert said.notes == [f"k3s-dr: decrypted {path.name} to {plain} (verified)"]
-    assert archive_for_restore(config, str(path), None, None, said, trust=NO_KEYS) == plain  # reused, not decrypted twice
+    # reused, not decrypted twice
+    assert archive_for_restore(config, str(path), None, None, said, trust=NO_KEYS) == plain
     assert archive_for_restore(config, "/some/plain.tar.gz", None, None, said, trust=NO_KEYS) == "/some/plain.tar.gz"
     assert len(said.notes) == 2 and not said.warnings
 
