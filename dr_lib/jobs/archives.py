@@ -28,14 +28,14 @@ class VerifyOptions:
 class Verified:
     result: VerifyResult
     sidecar_written: bool
-    refusal: str | None = None  # why the signature is not acceptable (the archive is intact otherwise)
+    refusal: IntegrityError | None = None  # why the signature is not acceptable (the archive is intact otherwise)
 
     def to_dict(self) -> dict[str, Any]:
         result, manifest = self.result, self.result.manifest
         signature = result.signature
         return {"archive": str(result.path), "ok": self.refusal is None, "objects": result.objects,
                 "signature": signature.state, "key_id": signature.key_id or None,
-                "signature_problem": self.refusal,
+                "signature_problem": None if self.refusal is None else self.refusal.message,
                 "user_objects": result.user_objects, "bytes": result.bytes,
                 "sha256": result.sha256, "kinds": object_counts(manifest), "created": manifest.created,
                 "format_version": manifest.format_version,
@@ -45,9 +45,7 @@ class Verified:
 
     @property
     def exit_error(self) -> DRError | None:
-        if self.refusal is None:
-            return None
-        return IntegrityError(f"{self.result.path.name}: {self.refusal}")
+        return self.refusal
 
 
 def verify(config: Config, options: VerifyOptions, reporter: Reporter) -> Verified:
@@ -55,7 +53,7 @@ def verify(config: Config, options: VerifyOptions, reporter: Reporter) -> Verifi
     acceptable too, write its sidecar (a warning if that fails)."""
     trust = signature_policy(config.trust, options.verify_keys, allow_unsigned=options.allow_unsigned)
     result = verify_archive(options.archive, trust, enforce=False)
-    refusal = trust.refusal(result.signature)
+    refusal = trust.refusal_error(result.signature, f"{Path(options.archive).name} refused")
     if refusal is not None:
         return Verified(result, sidecar_written=False, refusal=refusal)
     try:

@@ -47,10 +47,15 @@ class SignaturePolicy:
         refused = REFUSED_WHEN[check.state]
         return None if not refused(self) else REASONS[check.state](self, check)
 
-    def enforce(self, check: SignatureCheck, what: str) -> None:
+    def refusal_error(self, check: SignatureCheck, what: str) -> IntegrityError | None:
+        """The error (exit 8) that names ``what`` was refused and why, with what to do; None: accepted."""
         reason = self.refusal(check)
-        if reason is not None:
-            raise IntegrityError(f"{what}: {reason}", hint=HINTS[check.state])
+        return None if reason is None else IntegrityError(f"{what}: {reason}", hint=HINTS[check.state])
+
+    def enforce(self, check: SignatureCheck, what: str) -> None:
+        error = self.refusal_error(check, what)
+        if error is not None:
+            raise error
 
 
 # When each state is refused (rules as data, a reason per row).
