@@ -68,7 +68,7 @@ def test_a_plaintext_copy_is_refused_where_copies_are_encrypted(s3_server: S3Ser
     home = tmp_path / "home"
     home.mkdir()
     before = every_file(tmp_path)
-    with pytest.raises(IntegrityError, match="is not encrypted, and offsite.encrypt is 'auto': refused"):
+    with pytest.raises(IntegrityError, match=r"is not encrypted, and offsite\.encrypt is 'auto': refused"):
         pull(encrypted, "lab", None, home, identity, now=BASE)
     assert every_file(tmp_path) == before
     assert pull(s3_offsite(s3_server, bucket), "lab", None, home, None, now=BASE).action == "fetched"  # off: taken
