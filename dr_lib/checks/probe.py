@@ -32,6 +32,28 @@ SIDECAR_SUFFIX = ".verified.json"
 MANIFEST_MEMBER = "manifest.json"
 READ_LIMIT = 256 * 1024
 CHUNK = 1024 * 1024
+# tarfile reads a GNU long-name or pax header's payload whole, whatever size the header claims
+# (a 5 MB archive can announce a 200 MiB name); ours are far below these (see archive/tarstream.py).
+MAX_LONG_NAME = 4096
+MAX_PAX_HEADER = 64 * 1024
+
+
+class HeaderTooLarge(tarfile.TarError):
+    pass
+
+
+class BoundedTarInfo(tarfile.TarInfo):
+    """tarfile's header parsing, with extension headers refused by size before their payload is read."""
+
+    def _proc_gnulong(self, tarfile):  # type: ignore[no-untyped-def]  # tarfile's own (private) hook
+        if self.size > MAX_LONG_NAME:
+            raise HeaderTooLarge(f"a GNU long-name header of {self.size} bytes; the limit is {MAX_LONG_NAME}")
+        return super()._proc_gnulong(tarfile)  # type: ignore[misc]
+
+    def _proc_pax(self, tarfile):  # type: ignore[no-untyped-def]
+        if self.size > MAX_PAX_HEADER:
+            raise HeaderTooLarge(f"a pax header of {self.size} bytes; the limit is {MAX_PAX_HEADER}")
+        return super()._proc_pax(tarfile)  # type: ignore[misc]
 
 
 def _stat(path: str) -> dict[str, Any]:
@@ -143,7 +165,7 @@ def _inspect(path: str) -> dict[str, Any]:
     """Open the archive and check its members against its manifest (a second, independent opinion)."""
     result: dict[str, Any] = {"manifest": None, "members": {}, "problems": []}
     try:
-        with tarfile.open(path, "r:gz") as tar:
+        with tarfile.open(path, "r:gz", tarinfo=BoundedTarInfo) as tar:
             first = True
             for member in tar:
                 problem = _member_problem(member)

@@ -71,7 +71,7 @@ class UnitsConfig:
 
 
 def _url(value: Any) -> bool:
-    return isinstance(value, str) and re.fullmatch(r"https?://[^\s\"'<>]+", value) is not None
+    return isinstance(value, str) and re.fullmatch(r"(https?://|file:///)[^\s\"'<>]+", value) is not None
 
 
 @dataclass(frozen=True)
@@ -89,11 +89,11 @@ class MetricsConfig:
     job: str = _spec("k3s-dr", "the job name Prometheus scrapes the exporter under (the rendered rules watch "
                      "up{job=...}): letters, digits, '_', '-', '.'",
                      lambda v: isinstance(v, str) and re.fullmatch(r"[a-zA-Z0-9_.-]{1,63}", v) is not None)
-    runbook_url: str = _spec("https://github.com/k3s-dr/k3s-dr/blob/main/docs/runbook.md",
-                             "the http(s) URL of docs/runbook.md as operators open it (alerts link to its sections)",
-                             _url)
-    reports_url: str = _spec("https://github.com/k3s-dr/k3s-dr/actions/workflows/restore-drill.yml",
-                             "the http(s) URL of the drill reports' index (a dashboard link)", _url)
+    runbook_url: str = _spec("file:///usr/share/doc/k3s-dr/runbook.md",
+                             "the URL of docs/runbook.md as operators open it (alerts link to its sections): "
+                             "http(s), or file:// for the copy `k3s-dr install` writes (the default)", _url)
+    reports_url: str = _spec("", "empty (no dashboard link) or the http(s) URL of the drill reports' index",
+                             lambda v: v == "" or _url(v))
     prometheus_rules_dir: str = _spec("", "empty (off) or an absolute directory: `k3s-dr install` writes the "
                                       "rendered alert rules there as k3s-dr-alerts.yml",
                                       lambda v: v == "" or _absolute(v))

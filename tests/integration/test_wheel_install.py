@@ -98,6 +98,13 @@ def test_the_venv_has_the_wheel_and_no_testbed_dependency(venv: Venv) -> None:
     _ok(_run([venv.python, "-m", "pip", "check"], timeout=120, cwd=venv.root))
 
 
+def test_the_wheel_ships_the_runbook_the_alerts_link_to(venv: Venv) -> None:
+    probe = "from dr_lib.metrics.assets.runbook import shipped_runbook; print(shipped_runbook(), end='')"
+    shipped = _ok(_run([venv.python, "-c", probe], timeout=60, cwd=venv.root))
+    assert (venv.root / "share" / "doc" / "k3s-dr" / "runbook.md").is_file()
+    assert shipped == (REPO / "docs" / "runbook.md").read_text()
+
+
 def test_version(venv: Venv) -> None:
     assert _ok(_run([venv.k3s_dr, "--version"], timeout=60, cwd=venv.root)) == f"k3s-dr, version {dr_lib.__version__}\n"
 

@@ -93,3 +93,33 @@ def test_the_command_text_runs_with_a_plain_python3(layout: Layout) -> None:
     data = json.loads(done.stdout)
     assert data["newest_verified"] is not None
     assert data["inspected"]["manifest"]["format"] == "k3s-dr-archive"
+
+
+def _hostile_header(kind: bytes, size: int) -> bytes:
+    """One tar header block of ``kind`` announcing ``size`` bytes of payload, checksum right."""
+    header = bytearray(512)
+    header[:13] = b"././@LongLink"
+    header[100:108] = b"0000644\0"
+    header[124:136] = f"{size:011o}\0".encode()
+    header[156:157] = kind
+    header[257:263] = b"ustar "
+    header[148:156] = b" " * 8
+    header[148:156] = f"{sum(header):06o}\0 ".encode()
+    return bytes(header)
+
+
+@pytest.mark.parametrize(("kind", "what"), [(b"L", "GNU long-name"), (b"x", "pax")])
+def test_the_probe_refuses_a_huge_extension_header_before_reading_it(layout: Layout, kind: bytes, what: str) -> None:
+    """An archive built to hurt: its first header announces a 64 MiB name (tarfile would read it whole)."""
+    import gzip  # noqa: PLC0415
+
+    archive = _backup(layout)
+    size = 64 * 1024 * 1024
+    with gzip.open(archive, "wb") as out:  # the sidecar still claims the archive: the probe inspects it
+        out.write(_hostile_header(kind, size))
+        for _ in range(size // (1024 * 1024)):
+            out.write(b"\0" * (1024 * 1024))
+    inspected = collect(layout.probe_request())["inspected"]
+    assert inspected["name"] == archive.name
+    assert inspected["problems"] == [f"cannot read the archive: HeaderTooLarge: a {what} header of {size} bytes; "
+                                     f"the limit is {4096 if kind == b'L' else 65536}"]

@@ -123,6 +123,8 @@ def test_the_dashboard_title_variables_and_links():
         assert all(t["datasource"]["uid"] == "${datasource}" for t in panel["targets"]), panel["title"]
     ids = [p["id"] for p in document["panels"]]
     assert len(ids) == len(set(ids))
+    by_default = build_dashboard(AssetOptions())  # no reports URL configured: no dead link
+    assert [link["url"] for link in by_default["links"]] == ["file:///usr/share/doc/k3s-dr/runbook.md"]
 
 
 @pytest.mark.parametrize("prefix", PREFIXES)

@@ -107,9 +107,11 @@ def build_dashboard(options: AssetOptions) -> dict[str, Any]:
                        .sort(models.VariableSort.ALPHABETICAL_ASC).multi(True).include_all(True))
         .link(builders.DashboardLink("Runbook").type(models.DashboardLinkType.LINK).url(options.runbook_url)
               .icon("doc").tooltip("docs/runbook.md: what to do for each alert").target_blank(True))
-        .link(builders.DashboardLink("Drill reports").type(models.DashboardLinkType.LINK).url(options.reports_url)
-              .icon("info").tooltip("The restore drills' reports").target_blank(True))
     )
+    if options.reports_url:
+        board = board.link(builders.DashboardLink("Drill reports").type(models.DashboardLinkType.LINK)
+                           .url(options.reports_url).icon("info").tooltip("The restore drills' reports")
+                           .target_blank(True))
     panel_id = 0
     for row in dashboard_rows(options.prefix, options.job):
         panel_id += 1
