@@ -45,7 +45,8 @@ def verify(ctx: click.Context, directory: str, verify_keys: tuple[str, ...], as_
     if as_json:
         print_json(checked.to_dict())
     else:
-        click.echo(f"{directory}: {checked.seal.describe()}")
+        against = f" (verify keys: {', '.join(checked.key_ids)})" if checked.key_ids else ""
+        click.echo(f"{directory}: {checked.seal.describe()}{against}")
     finish(checked)
 
 

@@ -64,3 +64,16 @@ def test_a_report_signed_by_another_key_or_with_an_archive_signature_fails(tmp_p
     key = load_signing_key(pair.signing_key)
     (directory / SIGNATURE_NAME).write_bytes(sign((directory / MANIFEST_NAME).read_bytes(), key, "manifest.json"))
     assert main(["report", "verify", str(directory), "--verify-key", str(pair.verify_key)]) == 8
+
+
+def test_the_text_line_says_what_was_checked(tmp_path: Path, pair: KeyFiles, capsys) -> None:
+    signed = report(tmp_path / "a", pair)
+    assert main(["report", "verify", str(signed), "--verify-key", str(pair.verify_key)]) == 0
+    assert capsys.readouterr().out == (f"{signed}: checksums verified, signature valid: signed by {pair.key_id} "
+                                       f"(verify keys: {pair.key_id})\n")
+    assert main(["report", "verify", str(signed)]) == 0  # no key given or configured
+    assert capsys.readouterr().out == (f"{signed}: checksums verified, signature present but not checked "
+                                       "(no verify key)\n")
+    unsigned = report(tmp_path / "b", None)
+    assert main(["report", "verify", str(unsigned)]) == 0
+    assert capsys.readouterr().out == f"{unsigned}: checksums verified, unsigned (no SHA256SUMS.sig)\n"
