@@ -27,7 +27,7 @@ class ExitCode:
     ENVIRONMENT = 7  # a tool, binary, port, engine or file the machine must provide is missing
     INTEGRITY = 8  # an archive failed verification (checksum, structure, hostile content)
     TIMEOUT = 9  # a deadline passed while waiting
-    INTERRUPTED = 130  # Ctrl-C
+    INTERRUPTED = 130  # Ctrl-C, or SIGTERM stopping a restore between writes
 
 
 class DRError(Exception):
@@ -123,6 +123,12 @@ class PartialFailure(DRError):
     exit_code = ExitCode.PARTIAL
 
 
+class Interrupted(DRError):
+    """SIGTERM or SIGINT stopped an operation between its writes; what it did is recorded (its ledger)."""
+
+    exit_code = ExitCode.INTERRUPTED
+
+
 class ChecksFailed(DRError):
     """The host checks ran and at least one control failed or could not be judged (the report says which)."""
 
@@ -181,6 +187,11 @@ class HookFailed(DRError):
 
 class VolumeError(DRError):
     """A volume cannot be copied or put back: the message says which and why."""
+
+
+class DumpCapped(DRError):
+    """A dump hook's stdout reached its cap (``hooks.max_dump_size``). Raised inside the exec's reader to
+    stop the stream; never leaves :mod:`dr_lib.hooks.runner`, which reports it as the hook's failure."""
 
 
 # --- backup and the Kubernetes API ------------------------------------------------------------

@@ -11,7 +11,7 @@ from typing import Any
 from dr_lib.archive import format as fmt
 from dr_lib.archive.documents import check_document, iter_documents, parse_document
 from dr_lib.archive.fsutil import create_private, os_problem, unlink_quietly
-from dr_lib.archive.manifest import FileEntry, Manifest, parse_manifest
+from dr_lib.archive.manifest import FileEntry, Manifest
 from dr_lib.archive.reader import ArchiveStream, check_digest, copy_member, hashed, open_archive, skip_member
 from dr_lib.archive.userobjects import count_user_objects as count_in
 from dr_lib.clock import monotonic
@@ -85,7 +85,7 @@ def _walk(path: str | Path, trust: SignaturePolicy,
         signature = judge_signature(stream, trust)
         if enforce:  # before a byte of the manifest is parsed: an unsigned or forged one is refused as it is
             trust.enforce(signature, f"{Path(path).name} refused")
-        manifest = parse_manifest(stream.manifest_bytes)
+        manifest = stream.read_manifest()  # the bytes just judged, now parsed; their sizes bound the rest
         user_objects = sum(_user_objects(stream, manifest, entry) for entry in manifest.files)
         datastore = manifest.datastore
         if datastore is not None:

@@ -7,6 +7,14 @@ missing members, sizes or checksums or object counts that differ from the manife
 compression ratio only a bomb reaches, a header larger than any of ours — is an
 :class:`IntegrityError` naming the reason. Tar headers are parsed by :mod:`.tarstream`, never
 by tarfile, so memory stays bounded by the largest member read whole (the manifest).
+
+The bomb check is judged on the archive's structure. Every member's tar header must give the
+size the manifest declares before a byte of it is read, so no member expands past what the
+manifest said. Application data members (``data/…``: dumps, volume copies) are bounded by that
+declared size and their sha256, so their expansion is not held to the ratio — a zero-filled
+database dump legitimately compresses ~1000x. Everything else — the manifest, resources, the
+datastore, tar headers and padding, anything after the tar end — is, and expanding more than
+``MAX_COMPRESSION_RATIO`` refuses the archive as a likely gzip bomb.
 """
 
 from __future__ import annotations
@@ -76,21 +84,37 @@ class ArchiveStream:
         self.manifest_bytes = b""  # the manifest member exactly as stored (what a signature covers)
         self.signature_bytes: bytes | None = None  # the signature member after it, when there is one
         self._peeked: TarMember | None = None
+        self._head: tuple[bytes, bytes | None] | None = None  # (manifest, signature) once read
         self.raw = _Counting(raw)
         gunzip = gzip.GzipFile(fileobj=cast(IO[bytes], self.raw), mode="rb")
         # The unpacked stream is only counted (bomb check): each member is hashed on its own.
         self.unpacked = _Counting(cast(IO[bytes], gunzip), self._check_ratio, sha=False)
+        self._declared: dict[str, int] = {}  # member → its size in the manifest
+        self._bounded: frozenset[str] = frozenset()  # data members: bounded by declared size and sha256
+        self._bounded_from: tuple[int, int] | None = None  # (unpacked, raw) when the current bounded member began
+        self._exempt = (0, 0)  # (unpacked, raw) bytes of bounded members so far
         self.tar = TarStream(cast(IO[bytes], self.unpacked))
 
     def _check_ratio(self, unpacked: int) -> None:
-        if unpacked > fmt.RATIO_CHECK_AFTER_BYTES and unpacked > fmt.MAX_COMPRESSION_RATIO * max(self.raw.count, 1):
+        if self._bounded_from is not None:
+            return
+        judged, raw = unpacked - self._exempt[0], max(self.raw.count - self._exempt[1], 1)
+        if judged > fmt.RATIO_CHECK_AFTER_BYTES and judged > fmt.MAX_COMPRESSION_RATIO * raw:
             raise IntegrityError(f"{self.path}: expands more than {fmt.MAX_COMPRESSION_RATIO}x "
-                                 f"({unpacked} bytes from {self.raw.count}); refusing a likely gzip bomb")
+                                 f"({judged} bytes from {raw}, application data aside); refusing a likely gzip bomb")
+
+    def _end_bounded(self) -> None:
+        if self._bounded_from is not None:
+            unpacked, raw = self._bounded_from
+            self._exempt = (self._exempt[0] + self.unpacked.count - unpacked, self._exempt[1] + self.raw.count - raw)
+            self._bounded_from = None
 
     def _next(self) -> TarMember | None:
         peeked, self._peeked = self._peeked, None
         if peeked is not None:
             return None if peeked is _END else peeked
+        self.tar.skip_member()  # the rest of the previous member, still judged as that member
+        self._end_bounded()
         return self.tar.next()
 
     def next_member(self, expected: str) -> TarMember:
@@ -102,6 +126,12 @@ class ArchiveStream:
         check_member_name(member.name)
         if member.name != expected:
             raise IntegrityError(f"member {member.name!r} found where the manifest expects {expected!r}")
+        declared = self._declared.get(member.name)
+        if declared is not None and member.size != declared:
+            raise IntegrityError(f"member {member.name!r}: its tar header says {member.size} bytes, the manifest "
+                                 f"says {declared}")
+        if member.name in self._bounded:
+            self._bounded_from = (self.unpacked.count, self.raw.count)
         return member
 
     def open_member(self, member: TarMember) -> IO[bytes]:
@@ -121,10 +151,18 @@ class ArchiveStream:
                 raise IntegrityError(f"{fmt.SIGNATURE_MEMBER} is {signature.size} bytes; a signature is at most "
                                      f"{fmt.MAX_SIGNATURE_BYTES}")
             self.signature_bytes = self.open_member(signature).read()
-        return self.manifest_bytes, self.signature_bytes
+        self._head = (self.manifest_bytes, self.signature_bytes)
+        return self._head
 
     def read_manifest(self) -> Manifest:
-        return parse_manifest(self.read_head()[0])
+        """The manifest parsed (its head read first unless :meth:`read_head` ran: a signature is judged on
+        the bytes before they are parsed); its declared sizes bound every member after it."""
+        if self._head is None:
+            self._head = self.read_head()
+        manifest = parse_manifest(self._head[0])
+        self._declared = dict(_declared_sizes(manifest))
+        self._bounded = frozenset(entry.path for entry in manifest.data)
+        return manifest
 
     def finish(self) -> tuple[str, int]:
         """Check nothing follows the last member; return the whole file's sha256 and size."""
@@ -135,6 +173,16 @@ class ArchiveStream:
             raise IntegrityError(f"{self.path}: data after the end of the tar archive")
         self.raw.drain()
         return self.raw.sha.hexdigest(), self.raw.count
+
+
+def _declared_sizes(manifest: Manifest) -> Iterator[tuple[str, int]]:
+    for entry in manifest.files:
+        yield entry.path, entry.bytes
+    if manifest.datastore is not None:
+        yield manifest.datastore.path, manifest.datastore.bytes
+        yield manifest.datastore.token_path, manifest.datastore.token_bytes
+    for data in manifest.data:
+        yield data.path, data.bytes
 
 
 @contextmanager

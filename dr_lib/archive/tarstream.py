@@ -147,10 +147,14 @@ class TarStream:
         _check_sum(header)
         return header
 
-    def next(self) -> TarMember | None:
-        """The next member (its payload unread); None at the end of the archive."""
+    def skip_member(self) -> None:
+        """Read past what is left of the current member and its padding (``next`` does it too)."""
         self._skip(self._remaining + self._padding, "a member")
         self._remaining = self._padding = 0
+
+    def next(self) -> TarMember | None:
+        """The next member (its payload unread); None at the end of the archive."""
+        self.skip_member()
         if self.ended:
             return None
         overrides: dict[str, str] = {}

@@ -127,6 +127,15 @@ CONTROLS: tuple[Control, ...] = (
         verdict=files.datastore_with_token, reads=(F.PATHS, F.CONTENTS),
     ),
     Control(
+        "DR-DATA-001", "Newest backup holds all application data", S.HIGH,
+        "A hook or volume copy that fails with on-error=continue (the default of hooks declared in pod "
+        "annotations) leaves that pod's data out of a backup that is still promoted: restored, the workload "
+        "comes back with empty databases.",
+        "`k3s-dr backup --json` names each failure and why (data.failures); fix the hook or its pod, then "
+        "`systemctl start {backup_service}`", fixable=False,
+        verdict=files.application_data_complete, reads=(F.CONTENTS,),
+    ),
+    Control(
         "DR-K3S-001", "Server token present and private", S.CRITICAL,
         "Every datastore backup must copy it; whoever reads it can decrypt the cluster's CA keys.",
         "restore it from an archive (`tar -xzf <archive> datastore/token`) to {token}, mode 0600",

@@ -26,7 +26,6 @@ import tarfile
 import time
 import urllib.error
 import urllib.request
-from tarfile import HeaderError  # the hooks below take a parameter named tarfile
 from typing import IO, Any
 
 SIDECAR_SUFFIX = ".verified.json"
@@ -40,20 +39,17 @@ MAX_PAX_HEADER = 64 * 1024
 
 
 class BoundedTarInfo(tarfile.TarInfo):
-    """tarfile's header parsing, with extension headers refused by size before their payload is read.
+    """tarfile's header parsing, with extension headers refused by size before their payload is read."""
 
-    Refused with tarfile's own ``HeaderError``: the probe is stdlib-only (it runs on hosts without
-    k3s-dr), so it cannot raise from dr_lib.errors, and every exception class of dr_lib lives there."""
-
-    def _proc_gnulong(self, tarfile):  # type: ignore[no-untyped-def]  # tarfile's own (private) hook
+    def _proc_gnulong(self, archive):  # type: ignore[no-untyped-def]  # tarfile's own (private) hook
         if self.size > MAX_LONG_NAME:
-            raise HeaderError(f"a GNU long-name header of {self.size} bytes; the limit is {MAX_LONG_NAME}")
-        return super()._proc_gnulong(tarfile)  # type: ignore[misc]
+            raise tarfile.ReadError(f"a GNU long-name header of {self.size} bytes; the limit is {MAX_LONG_NAME}")
+        return super()._proc_gnulong(archive)  # type: ignore[misc]
 
-    def _proc_pax(self, tarfile):  # type: ignore[no-untyped-def]
+    def _proc_pax(self, archive):  # type: ignore[no-untyped-def]
         if self.size > MAX_PAX_HEADER:
-            raise HeaderError(f"a pax header of {self.size} bytes; the limit is {MAX_PAX_HEADER}")
-        return super()._proc_pax(tarfile)  # type: ignore[misc]
+            raise tarfile.ReadError(f"a pax header of {self.size} bytes; the limit is {MAX_PAX_HEADER}")
+        return super()._proc_pax(archive)  # type: ignore[misc]
 
 
 def _stat(path: str) -> dict[str, Any]:

@@ -21,15 +21,26 @@ from dr_lib.jobs.drill import drill as drill_job
                    "place (the only mode for --cluster kubeconfig).")
 @click.option("--kubeconfig", type=click.Path(dir_okay=False), default=None,
               help="The existing cluster of --cluster kubeconfig [default: $KUBECONFIG].")
-@click.option("--nodes", type=click.IntRange(1, 20), default=2, show_default=True, help="Simulated nodes per cluster.")
+@click.option("--nodes", type=click.IntRange(0, 20), default=2, show_default=True,
+              help="Simulated nodes per cluster (0 with --real-node: the real node alone).")
 @click.option("--wait-timeout", default="5m", show_default=True,
               help="Deadline of `k3s-dr restore --wait` inside the drill.")
+@click.option("--test-disable-sanitizer", "test_disable_sanitizer", multiple=True, hidden=True,
+              help="TEST-ONLY: the drill's restore skips this resource's sanitizer (a deliberately broken drill; "
+                   "recorded in the evidence and the report).")
+@click.option("--archive", "archive", default=None, metavar="PATH|latest",
+              help="Drill a real archive instead of the synthetic application: restore it into a throwaway cluster "
+                   "and verify it (latest: the latest link in backup.dir).")
+@click.option("--from", "from_remote", default=None, metavar="REMOTE[:NAME]",
+              help="Drill a copy pulled from offsite target REMOTE (its newest good copy, or NAME), as restore --from "
+                   "pulls it.")
 @click.option("--ticket", default=None, help="Change or incident ticket the drill answers (shown in the report).")
 @click.option("--reviewer", default=None, help="Who reviews the report (shown in the report).")
 @gather(options=DrillOptions)
 def drill(ctx: click.Context, options: DrillOptions, as_json: bool) -> None:
     """Run a restore drill: seed an application, back it up, lose it, restore it, verify it,
-    judge RTO and RPO against the targets; write the report to REPORTS/<UTC time>-<id>/."""
+    judge RTO and RPO against the targets; write the report to REPORTS/<UTC time>-<id>/.
+    With --archive or --from: restore that archive into a throwaway cluster and verify it."""
     context = app(ctx)
     result = drill_job(context.config, options, REPORTER, config_path=context.config_path)
     if as_json:

@@ -1,8 +1,9 @@
 """``k3s-dr restore`` and ``k3s-dr diff``: bring a cluster back from an archive, or compare them.
 
 Exit status of ``restore``: 0 complete, 3 partial (some objects failed; see the ledger), 1 failed
-(every object failed), 8 the archive was refused (also its signature), 5 another run holds the lock.
-``diff`` exits 0 when the live cluster matches the archive and 1 when something differs (like ``diff``).
+(every object failed), 8 the archive was refused (also its signature), 5 another run holds the lock, 130
+interrupted (SIGTERM/SIGINT; the ledger says what was applied). ``diff`` exits 0 when the live cluster
+matches the archive and 1 when something differs (like ``diff`` and ``kubectl diff``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import click
 
 from dr_lib.cli.common import REPORTER, app, finish, gather, print_json, signature_options
 from dr_lib.cli.progress import RestoreProgress
-from dr_lib.cli.restore_options import RestoreMode, restore_filters
+from dr_lib.cli.restore_options import RestoreMode, restore_filters, restore_modes
 from dr_lib.config import Config
 from dr_lib.jobs.diff import DiffOptions, diff
 from dr_lib.jobs.restore import POLICIES, RestoreOptions, RestoreOutcome, restore
@@ -52,13 +53,7 @@ def _print_tables(outcome: RestoreOutcome, verbose: bool) -> None:
 @click.option("--ledger-dir", default=None, help="Where the JSON ledger goes [default: <restore.state_dir>/ledgers].")
 @click.option("--workers", type=click.IntRange(1, 64), default=16, show_default=True, help="Concurrent writes.")
 @click.option("-v", "--verbose", is_flag=True, help="List every object in the table, created ones too.")
-@click.option("--auto", is_flag=True, help="Boot-time mode: restore only if the cluster lost the snapshot's "
-              "objects (restore.auto_loss_threshold), at most once per boot, and only an archive k3s-dr verified "
-              "in backup.dir.")
-@click.option("--force", is_flag=True, help="With --auto: restore whatever the cluster looks like.")
-@click.option("--boot-id", default=None, help="With --auto: this boot's id [default: read from /proc].")
-@click.option("--datastore", is_flag=True, help="Restore the k3s server's datastore snapshot and token from the "
-              "archive (stops and starts the k3s unit) instead of API objects.")
+@restore_modes
 @click.option("--data/--no-data", "data", default=True, show_default=True,
               help="Application data: volume copies back before the objects, dumps into Ready pods after.")
 @click.option("--from", "from_remote", default=None, metavar="REMOTE[:NAME]",
@@ -67,6 +62,8 @@ def _print_tables(outcome: RestoreOutcome, verbose: bool) -> None:
 @click.option("--identity", default=None,
               help="age identity file for --from and ARCHIVE.age [default: offsite.identity_file].")
 @signature_options("an archive")
+@click.option("--test-disable-sanitizer", "test_disable_sanitizer", multiple=True, hidden=True,
+              help="TEST-ONLY (drills): skip this resource's sanitizer; refused with --auto and --datastore.")
 @gather(options=RestoreOptions, mode=RestoreMode)
 def restore_command(ctx: click.Context, options: RestoreOptions, mode: RestoreMode, as_json: bool,
                     verbose: bool) -> None:
@@ -76,7 +73,7 @@ def restore_command(ctx: click.Context, options: RestoreOptions, mode: RestoreMo
     unsigned one is refused before anything is applied. Objects are created tier by tier (CRDs, namespaces,
     storage, RBAC, … workloads), sanitized of what the new cluster must decide; a ledger records each.
     """
-    mode.check(dry_run=options.dry_run)
+    mode.check(dry_run=options.dry_run, sabotage=options.test_disable_sanitizer)
     config = app(ctx).config
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="k3s-dr: %(message)s")
     if mode.auto:

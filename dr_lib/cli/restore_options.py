@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 import click
 
 from dr_lib.errors import UsageError
+from dr_lib.jobs.restore_options import sabotaged_sanitizers
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -34,6 +35,22 @@ def restore_filters(command: F) -> F:
     return command
 
 
+def restore_modes(command: F) -> F:
+    """The options that choose restore's job (:class:`RestoreMode`), added to a command."""
+    options = [
+        click.option("--auto", is_flag=True, help="Boot-time mode: restore only if the cluster lost the snapshot's "
+                     "objects (restore.auto_loss_threshold), at most once per boot, and only an archive k3s-dr "
+                     "verified in backup.dir."),
+        click.option("--force", is_flag=True, help="With --auto: restore whatever the cluster looks like."),
+        click.option("--boot-id", default=None, help="With --auto: this boot's id [default: read from /proc]."),
+        click.option("--datastore", is_flag=True, help="Restore the k3s server's datastore snapshot and token from "
+                     "the archive (stops and starts the k3s unit) instead of API objects."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 @dataclass(frozen=True)
 class RestoreMode:
     """Which restore job ``restore`` runs: objects (neither flag), ``--auto`` or ``--datastore``."""
@@ -43,11 +60,13 @@ class RestoreMode:
     boot_id: str | None = None
     datastore: bool = False
 
-    def check(self, *, dry_run: bool) -> RestoreMode:
+    def check(self, *, dry_run: bool, sabotage: tuple[str, ...] = ()) -> RestoreMode:
+        """Refuse combinations that make no sense; ``sabotage``: the TEST-ONLY ``--test-disable-sanitizer``."""
         if self.force and not self.auto:
             raise UsageError("--force works with --auto only: a plain restore always restores")
         if self.auto and dry_run:
             raise UsageError("--auto with --dry-run: accepted is one of them (auto-restore decides, then restores)")
         if self.datastore and (self.auto or dry_run):
             raise UsageError("--datastore restores the whole server: accepted without --auto and --dry-run")
+        sabotaged_sanitizers(sabotage, auto=self.auto, datastore=self.datastore)
         return self

@@ -1,7 +1,10 @@
 """The one door from dr_lib to the test bed (package ``k3s_dr_testbed``, the ``testbed`` extra).
 
 A drill needs clusters to seed, lose and restore: :func:`start_cluster` gives one for a provider
-and a :class:`ClusterSpec`, as a :class:`ClusterHandle`. ``kubeconfig`` (an operator's existing
+and a :class:`ClusterSpec`, as a :class:`ClusterHandle`; and images its pods can start, with no
+registry: :func:`drill_images` says which (the test bed's locally built ones, or for an existing
+cluster those named in ``drill.images``), :func:`load_images` puts them into a cluster the way that
+cluster takes images (containerd import on the real node, ``k3d image import``). ``kubeconfig`` (an operator's existing
 cluster) is dr_lib's own provider (:mod:`dr_lib.cluster.kubeconfig`); ``local`` (binaries built
 from source, kwok nodes, the real node) and ``k3d`` belong to the test bed, as do
 ``k3s-dr cluster`` and ``k3s-dr lab``. This module loads the test bed by name, on first use, and
@@ -13,7 +16,7 @@ from __future__ import annotations
 
 import importlib
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -23,7 +26,7 @@ from typing import Protocol, cast, runtime_checkable
 from dr_lib.errors import EnvironmentProblem, UsageError
 
 TESTBED_PACKAGE = "k3s_dr_testbed"
-TESTBED_SIDE = "provider"  # k3s_dr_testbed.provider: start(), prepare(), real_node()
+TESTBED_SIDE = "provider"  # k3s_dr_testbed.provider: start(), prepare(), real_node(), *_images()
 DISTRIBUTION = "k3s-dr"
 EXTRA = "testbed"
 INSTALL = f"pip install '{DISTRIBUTION}[{EXTRA}]'"
@@ -84,10 +87,40 @@ class ClusterHandle(Protocol):
 
 @dataclass(frozen=True)
 class RealNodeFacts:
-    """What pods need to run on the test bed's real node: its name and the image it holds."""
+    """What pods need to run on the test bed's real node: its name (its images: :func:`drill_images`)."""
 
     node_name: str
-    image: str
+
+
+# How a pod's image reaches its node: loaded into the node by the provider, or pulled by the cluster.
+LOADED = "Never"  # imagePullPolicy: the image is in the node's containerd, nothing may pull it
+PULLED = "IfNotPresent"
+
+
+@dataclass(frozen=True)
+class ImageSet:
+    """The images a drill's pods use (role → reference, as pods name it) and how the target gets them."""
+
+    refs: Mapping[str, str]
+    pull_policy: str  # LOADED or PULLED
+    origin: str  # where the images come from, for the report
+
+    def to_json(self) -> dict[str, object]:
+        return {"refs": dict(self.refs), "pull_policy": self.pull_policy, "origin": self.origin}
+
+
+@dataclass(frozen=True)
+class ImageLoad:
+    """What :func:`load_images` did for one cluster."""
+
+    cluster: str
+    how: str  # e.g. "k3d image import", "containerd import on the real node", "none: …" with the reason
+    images: tuple[str, ...]
+    seconds: float
+
+    def to_json(self) -> dict[str, object]:
+        return {"cluster": self.cluster, "how": self.how, "images": list(self.images),
+                "seconds": round(self.seconds, 3)}
 
 
 class TestbedSide(Protocol):
@@ -98,6 +131,10 @@ class TestbedSide(Protocol):
     def prepare(self, provider: str, progress: Progress) -> None: ...
 
     def real_node(self) -> RealNodeFacts: ...
+
+    def drill_images(self, provider: str, roles: Sequence[str]) -> ImageSet: ...
+
+    def load_images(self, provider: str, handle: ClusterHandle, images: ImageSet, deadline: float) -> ImageLoad: ...
 
 
 _EXTRA_MARKER = re.compile(r"""\bextra\s*==\s*['"]([^'"]+)['"]""")
@@ -181,3 +218,26 @@ def prepare_provider(provider: str, progress: Progress) -> None:
 def real_node() -> RealNodeFacts:
     """The test bed's real node: where a drill's database pod runs for real."""
     return _testbed("the real node (--real-node)").real_node()
+
+
+def drill_images(provider: str, roles: Sequence[str], named: Mapping[str, str],
+                 users: Mapping[str, Sequence[str]]) -> ImageSet:
+    """The images for ``roles`` on ``provider``: the test bed's locally built ones (``local``, ``k3d``),
+    or for an existing cluster those ``named`` in ``drill.images`` (``users``: who needs each role, for
+    the refusal when one is not named)."""
+    if provider == EXISTING:
+        from dr_lib.cluster.kubeconfig import named_images  # noqa: PLC0415 - the kubernetes client loads only here
+
+        return named_images(roles, named, users)
+    if provider not in TESTBED_PROVIDERS:
+        raise UsageError(f"cluster provider {provider!r} is unknown: accepted is {', '.join(PROVIDERS)}")
+    return _testbed(f"the {provider} cluster provider").drill_images(provider, roles)
+
+
+def load_images(provider: str, handle: ClusterHandle, images: ImageSet, deadline: float) -> ImageLoad:
+    """Put ``images`` into the cluster of ``handle`` the way it takes images; an existing cluster pulls
+    them itself (k3s-dr cannot load images into someone else's nodes)."""
+    if provider == EXISTING:
+        return ImageLoad(handle.name, "none: named in drill.images, the cluster's nodes pull them",
+                         tuple(sorted(set(images.refs.values()))), 0.0)
+    return _testbed(f"the {provider} cluster provider").load_images(provider, handle, images, deadline)

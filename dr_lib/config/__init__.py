@@ -7,12 +7,21 @@ Precedence, lowest first: defaults (the seed's paths) → the YAML file → ``K3
 environment variables (``K3S_DR_BACKUP_DIR`` overrides ``backup.dir``).
 """
 
-from dr_lib.config.fields import CONFIG_ENV, DEFAULT_CONFIG_PATH, DEFAULT_KEYS_DIR, ENV_PREFIX, parse_duration
+from dr_lib.config.fields import (
+    CONFIG_ENV,
+    DEFAULT_CONFIG_PATH,
+    DEFAULT_KEYS_DIR,
+    ENV_PREFIX,
+    parse_duration,
+    parse_size,
+)
 from dr_lib.config.loader import config_from_text, duration_seconds, load_config
 from dr_lib.config.schema import (
     BackupConfig,
     ChecksConfig,
     Config,
+    DrillConfig,
+    DrillImagesConfig,
     HooksConfig,
     MetricsConfig,
     OffsiteConfig,
@@ -31,6 +40,8 @@ __all__ = [
     "BackupConfig",
     "ChecksConfig",
     "Config",
+    "DrillConfig",
+    "DrillImagesConfig",
     "HooksConfig",
     "MetricsConfig",
     "OffsiteConfig",
@@ -43,4 +54,5 @@ __all__ = [
     "duration_seconds",
     "load_config",
     "parse_duration",
+    "parse_size",
 ]

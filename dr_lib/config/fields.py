@@ -15,6 +15,8 @@ CONFIG_ENV = "K3S_DR_CONFIG"
 
 _DURATION = re.compile(r"^(\d+)([smhd])$")
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_SIZE = re.compile(r"^(\d+)(Ki|Mi|Gi|Ti)?$")
+_SIZE_UNITS = {None: 1, "Ki": 1 << 10, "Mi": 1 << 20, "Gi": 1 << 30, "Ti": 1 << 40}
 
 
 def parse_duration(text: str) -> int:
@@ -25,6 +27,14 @@ def parse_duration(text: str) -> int:
     if match is None:
         raise ValueError(text)
     return int(match.group(1)) * _DURATION_UNITS[match.group(2)]
+
+
+def parse_size(text: str) -> int:
+    """``"500Mi"``, ``"16Gi"``, ``"1Ti"`` (binary units, as Kubernetes writes them) or a plain number of bytes."""
+    match = _SIZE.match(text.strip())
+    if match is None:
+        raise ValueError(text)
+    return int(match.group(1)) * _SIZE_UNITS[match.group(2)]
 
 
 def _spec(default: Any, accepted: str, check: Callable[[Any], bool] = lambda _v: True) -> Any:
@@ -58,5 +68,12 @@ def _unit(value: Any) -> bool:
 def _duration(value: Any) -> bool:
     try:
         return parse_duration(str(value)) > 0
+    except ValueError:
+        return False
+
+
+def _size(value: Any) -> bool:
+    try:
+        return parse_size(str(value)) > 0
     except ValueError:
         return False

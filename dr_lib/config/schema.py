@@ -15,6 +15,7 @@ from dr_lib.config.fields import (
     _fraction,
     _non_negative,
     _positive,
+    _size,
     _spec,
     _unit,
 )
@@ -212,13 +213,30 @@ def _names(value: Any) -> bool:
     return isinstance(value, (list, tuple)) and all(isinstance(v, str) and v for v in value)
 
 
+def _namespaces(value: Any) -> bool:
+    return isinstance(value, (list, tuple)) and all(
+        isinstance(v, str) and re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", v) is not None for v in value)
+
+
 @dataclass(frozen=True)
 class HooksConfig:
     """Application data: backup/restore hooks and volume copies (dr_lib.hooks, docs/hooks.md)."""
 
-    timeout: str = _spec("10m", "a duration such as 90s, 10m (per hook, unless the hook says otherwise)", _duration)
-    on_error: str = _spec("fail", "fail (abort the backup) or continue (mark it partial)",
-                          lambda v: v in ("fail", "continue"))
+    timeout: str = _spec("10m", "a duration such as 90s, 10m (per hook, unless the hook says otherwise; at most "
+                         "hooks.max_timeout)", _duration)
+    on_error: str = _spec("fail", "fail (abort the backup) or continue (mark it partial): the default of the hooks "
+                          "config rules declare", lambda v: v in ("fail", "continue"))
+    annotation_on_error: str = _spec(
+        "continue", "continue (a failing annotation hook leaves its pod's data out and marks the backup partial) or "
+        "fail (it aborts the backup): the default of the hooks pod annotations declare",
+        lambda v: v in ("fail", "continue"))
+    annotation_namespaces: tuple[str, ...] = _spec(
+        (), "a list of namespace names whose pods' hook annotations are honoured (empty: every namespace); "
+        "annotations in other namespaces are ignored and reported", _namespaces)
+    max_timeout: str = _spec("1h", "a duration such as 30m, 2h: the longest timeout a hook may ask for (a longer one "
+                             "is refused)", _duration)
+    max_dump_size: str = _spec("16Gi", "a size in bytes, or with Ki, Mi, Gi, Ti (e.g. 500Mi, 16Gi): the most a dump "
+                               "hook may write (a bigger dump is stopped and its pod's data left out)", _size)
     volume_backend: str = _spec("copy", "copy (the node directory) or zfs (zfs snapshot + zfs send)",
                                 lambda v: v in ("copy", "zfs"))
     local_nodes: tuple[str, ...] = _spec(
@@ -252,6 +270,29 @@ class TrustConfig:
         ("auto",), f"a list (or comma-separated text) of absolute paths of Ed25519 verify keys (PEM), or auto "
         f"({DEFAULT_KEYS_DIR}/verify-key.pem when it exists); several for key rotation; none: signatures are "
         "reported, not required", _key_paths)
+# An image reference as a container runtime takes it: [registry[:port]/]path[:tag][@sha256:digest], no spaces.
+_IMAGE_REF = re.compile(r"[a-z0-9][a-z0-9._-]*(:[0-9]{1,5})?(/[a-z0-9][a-z0-9._-]*)*"
+                        r"(:[A-Za-z0-9_][A-Za-z0-9._-]{0,127})?(@sha256:[0-9a-f]{64})?")
+
+
+def _image_ref(value: Any) -> bool:
+    return isinstance(value, str) and len(value) <= 255 and _IMAGE_REF.fullmatch(value) is not None
+
+
+@dataclass(frozen=True)
+class DrillImagesConfig:
+    """Images the drill's pods use on ``--cluster kubeconfig``, which k3s-dr cannot load images into
+    (docs/drill.md, "Images"). ``local`` and ``k3d`` load the locally built ones instead."""
+
+    app: str = _spec("", "empty (not named) or an image reference the cluster can pull, with python3 on its PATH "
+                     "(it runs every server container of the drill's application)", _empty_or(_image_ref))
+    db_dump: str = _spec("", "empty (the app image) or an image reference the cluster can pull, with python3 "
+                         "(the db-dump CronJob)", _empty_or(_image_ref))
+
+
+@dataclass(frozen=True)
+class DrillConfig:
+    images: DrillImagesConfig = field(default_factory=DrillImagesConfig)
 
 
 @dataclass(frozen=True)
@@ -268,4 +309,5 @@ class Config:
     offsite: OffsiteConfig = field(default_factory=OffsiteConfig)
     hooks: HooksConfig = field(default_factory=HooksConfig)
     trust: TrustConfig = field(default_factory=TrustConfig)
+    drill: DrillConfig = field(default_factory=DrillConfig)
     source: str | None = field(default=None, compare=False)

@@ -6,15 +6,22 @@ Service, ConfigMaps, Secrets, RBAC at namespace and cluster scope, a NetworkPoli
 suspended CronJob and a CRD with custom resources. Every object carries the drill label so a
 drill on a shared cluster (``--cluster kubeconfig``) touches only what it created.
 
+Every container runs a real process from an image the target can start (no registry, no
+placeholder: :mod:`dr_lib.drill.images`): small HTTP servers with readiness probes a real kubelet
+checks, the database a SQLite script. On kwok's simulated nodes nothing runs, and the drill's
+evidence says so.
+
 Pure: building the list does no I/O. :func:`application` is what seeding applies, in order.
 """
 
 from __future__ import annotations
 
 import base64
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from dr_lib.drill.images import APP, DB_DUMP, images_used, role_stand_ins, role_users
 from dr_lib.jsontypes import JSONObject
 
 DRILL_LABEL = "k3s-dr.io/drill"
@@ -39,12 +46,14 @@ SECRET_VALUES: dict[str, str] = {
 
 @dataclass(frozen=True)
 class AppOptions:
-    """How the application's pods run: on kwok's simulated nodes, or really (the real node)."""
+    """How the application's pods run: which images (role → reference, :data:`dr_lib.drill.images.ROLES`)
+    and how they reach the node (``Never``: loaded into it; ``IfNotPresent``: the cluster pulls them);
+    with ``real_node`` the database is pinned to the test bed's real node and its volume backed up."""
 
     drill_id: str
+    images: Mapping[str, str]
+    pull_policy: str = "Never"
     real_node: bool = False
-    # The real node has no registry: pods use an image imported into its containerd.
-    image: str = "docker.io/local/debian:bookworm"
     real_node_name: str = "localhost"
     data_root: str = "/tmp/k3s-dr-drill"  # hostPath root of the database PV (the real node's disk)
 
@@ -71,20 +80,23 @@ def namespaces(options: AppOptions) -> list[JSONObject]:
     return [_obj("v1", "Namespace", _meta(ns, options)) for ns in NAMESPACES]
 
 
+def _image(role: str, options: AppOptions) -> str:
+    """The role's image; one image may serve every role (drill.images.db_dump falls back to app)."""
+    return options.images.get(role) or options.images[APP]
+
+
 def _http_container(name: str, port: int, options: AppOptions, **extra: Any) -> JSONObject:
-    """A container serving HTTP on ``port``, with a readiness probe that a real node checks."""
-    container: JSONObject = {
+    """A container really serving HTTP on ``port``, with a readiness probe that a real kubelet checks."""
+    return {
         "name": name,
-        "image": options.image if options.real_node else f"registry.example.com/insightlearn/{name}:1.6.7",
+        "image": _image(APP, options),
+        "imagePullPolicy": options.pull_policy,
+        "command": ["python3", "-m", "http.server", str(port)],
         "ports": [{"name": "http", "containerPort": port, "protocol": "TCP"}],
         "readinessProbe": {"httpGet": {"path": "/", "port": port}, "periodSeconds": 2, "failureThreshold": 30},
         "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}},
         **extra,
     }
-    if options.real_node:
-        container["imagePullPolicy"] = "Never"
-        container.setdefault("command", ["python3", "-m", "http.server", str(port)])
-    return container
 
 
 def _pod_template(app: str, containers: list[JSONObject], options: AppOptions, *,
@@ -158,6 +170,14 @@ _DB_SCRIPT = (
 )
 
 
+# The nightly dump (suspended in a drill): the database serves its own file, the job keeps its checksum.
+_DUMP_SCRIPT = (
+    "import hashlib, urllib.request\n"
+    "data = urllib.request.urlopen('http://db.insightlearn-data:1433/var/lib/insightlearn/app.db', timeout=60).read()\n"
+    "print(len(data), hashlib.sha256(data).hexdigest())\n"
+)
+
+
 def _with_volume_backup(template: JSONObject, options: AppOptions) -> JSONObject:
     """On the real node the database's volume is real: k3s-dr copies it into the archive (docs/hooks.md)."""
     if options.real_node:
@@ -170,9 +190,8 @@ def data_tier(options: AppOptions) -> list[JSONObject]:
     ns = DATA_NS
     db = _http_container("db", 1433, options, volumeMounts=[{"name": "data", "mountPath": "/var/lib/insightlearn"}],
                          env=[{"name": "DB_PASSWORD",
-                               "valueFrom": {"secretKeyRef": {"name": "db-credentials", "key": "db-password"}}}])
-    if options.real_node:
-        db["command"] = ["python3", "-c", _DB_SCRIPT]
+                               "valueFrom": {"secretKeyRef": {"name": "db-credentials", "key": "db-password"}}}],
+                         command=["python3", "-c", _DB_SCRIPT])
     pv_name = f"insightlearn-db-{options.drill_id}"
     return [
         _obj("v1", "Secret", _meta("db-credentials", options, ns), type="Opaque",
@@ -203,8 +222,8 @@ def data_tier(options: AppOptions) -> list[JSONObject]:
         _obj("batch/v1", "CronJob", _meta("db-dump", options, ns), spec={
             "schedule": "0 3 * * *", "suspend": True, "jobTemplate": {"spec": {"template": {"spec": {
                 "restartPolicy": "OnFailure",
-                "containers": [{"name": "dump", "image": "registry.example.com/insightlearn/db-dump:1.0",
-                                "args": ["--out", "/backup"]}],
+                "containers": [{"name": "dump", "image": _image(DB_DUMP, options),
+                                "imagePullPolicy": options.pull_policy, "command": ["python3", "-c", _DUMP_SCRIPT]}],
             }}}},
         }),
     ]
@@ -273,3 +292,8 @@ def application(options: AppOptions) -> list[JSONObject]:
 def secret_values() -> tuple[str, ...]:
     """The application's secret values, for tests that prove a report never shows them."""
     return tuple(SECRET_VALUES.values())
+
+
+def image_users() -> dict[str, list[str]]:
+    """role → the objects whose pods run that role's image (for the refusal when a role has no image)."""
+    return role_users(images_used(application(AppOptions("x", images=role_stand_ins()))))

@@ -12,8 +12,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from dr_lib.drill.facts import drill_facts
 from dr_lib.drill.run import DrillRun
-from dr_lib.drill.scope import SYNTHETIC, ScopeFacts, limits, scope_json, verdict_text
+from dr_lib.drill.scope import ARCHIVE, SYNTHETIC, ScopeFacts, limits, scope_json, verdict_text
 from dr_lib.drill.timeline import iso
 from dr_lib.drill.verdict import Verdict
 from dr_lib.evidence.frameworks import drill_references
@@ -29,8 +30,9 @@ RTO_EXCLUDES: tuple[tuple[str, str], ...] = (
     ("detection", "the time until someone or something notices the loss: the drill caused it and knows the moment"),
     ("declaration", "deciding to restore (declaring the incident, approvals, reaching the runbook): the drill "
                     "restores at once"),
-    ("offsite fetch", "fetching the archive from offsite storage (k3s-dr pull): the drill restores a local archive "
-                      "taken seconds before"),
+    ("offsite fetch", "fetching the archive from offsite storage (k3s-dr pull): the synthetic drill restores a local "
+                      "archive taken seconds before; a drill of a real archive with --from pulls it before the restore "
+                      "starts, and the pull (its own phase in the timeline) is not part of the RTO"),
     ("image pulls", "pulling container images: kwok nodes pull nothing, the real node uses images imported "
                     "before the drill"),
 )
@@ -70,20 +72,37 @@ def _restore(run: DrillRun) -> dict[str, Any] | None:
             "phases": run.timeline.phase_seconds("restore")}
 
 
+def _data_checked(run: DrillRun) -> tuple[bool, tuple[str, ...]]:
+    """Whether application data was read back after the restore, and why (the part) that was not. A
+    drill of a real archive checks the archive's own data members, each kind only where the target
+    can take it; a kind left unchecked (or no data in the archive at all) leaves the limit standing."""
+    if run.archive is None:
+        return bool(run.data_checks) and all(getattr(c, "ok", False) for c in run.data_checks), ()
+    reasons = tuple(why for _step, what, why in run.inapplicable if what == "application data checks")
+    results = run.archive.data_results
+    return bool(results) and all(r.get("ok") for r in results) and not reasons, reasons
+
+
 def scope_facts(run: DrillRun) -> ScopeFacts:
     """What the drill observed about its own scope (nodes from the target's API server)."""
     seen = run.verification.nodes if run.verification is not None else []
     simulated = tuple(n.name for n in seen if n.simulated)
-    if not seen and run.settings.provider == "local":  # never listed: the local provider's nodes are kwok's
-        simulated = (f"{run.settings.nodes} kwok node(s) of the local cluster",)
+    if not seen and run.settings.provider == "local" and run.settings.nodes > 0:
+        simulated = (f"{run.settings.nodes} kwok node(s) of the local cluster",)  # never listed: kwok's nodes
     real = tuple(n.name for n in seen if not n.simulated) or (("the real node",) if run.settings.real_node and not seen
                                                                 else ())
     workloads = tuple(r.label for r in (run.verification.results if run.verification else [])
                       if set(r.nodes) & set(simulated))
-    backed_up = run.backup is not None and bool(run.backup.result.get("datastore"))
-    return ScopeFacts(SYNTHETIC, bool(seen), simulated, real, workloads,
-                      bool(run.data_checks) and all(getattr(c, "ok", False) for c in run.data_checks),
-                      backed_up, production_source=False)
+    data_checked, data_reasons = _data_checked(run)
+    if run.archive is not None:  # the datastore is the archive's; its source is the team's own cluster
+        datastore = run.archive.verified.manifest.datastore is not None
+    else:
+        datastore = run.backup is not None and bool(run.backup.result.get("datastore"))
+    # A real archive's source is the team's own backup, taken as production: the report names its
+    # source cluster (server, kube-system uid, Kubernetes version) for the reviewer to confirm.
+    return ScopeFacts(ARCHIVE if run.settings.of_archive else SYNTHETIC, bool(seen), simulated, real, workloads,
+                      data_checked, datastore, production_source=run.settings.of_archive,
+                      data_not_checked=data_reasons)
 
 
 def _schedule(run: DrillRun, verdict: Verdict) -> dict[str, Any]:
@@ -95,9 +114,10 @@ def _schedule(run: DrillRun, verdict: Verdict) -> dict[str, Any]:
 
 def build_evidence(run: DrillRun, verdict: Verdict, finished: datetime) -> dict[str, Any]:
     verification = run.verification
-    found = limits(scope_facts(run))
+    facts = scope_facts(run)
+    found = limits(facts)
     return {
-        "kind": SYNTHETIC,
+        "kind": facts.kind,
         "scope": scope_json(found),
         "verdict_summary": verdict_text(verdict.verdict, found),
         "schedule": _schedule(run, verdict),
@@ -135,4 +155,5 @@ def build_evidence(run: DrillRun, verdict: Verdict, finished: datetime) -> dict[
         "checks": list(CHECKS_RUN),
         "data_checks": [check.to_json() for check in run.data_checks],
         "test_only_options": dict(run.test_options),
+        **drill_facts(run),  # coverage (pods, images, what did not apply), the archive of an archive drill
     }

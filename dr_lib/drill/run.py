@@ -20,9 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from dr_lib.clock import utc_now
+from dr_lib.cluster.kubeconfig import named_images
 from dr_lib.config import parse_duration
 from dr_lib.drill import DESTROY_MODES, PROVIDERS
+from dr_lib.drill.app import image_users
 from dr_lib.drill.commands import CommandRun
+from dr_lib.drill.images import ROLES
 from dr_lib.drill.timeline import FAILED, PASSED, SKIPPED, Phase, StepOutcome, Timeline
 from dr_lib.drill.trigger import field_problem
 from dr_lib.drill.verdict import Targets
@@ -30,8 +33,9 @@ from dr_lib.drill.verify import Verification
 from dr_lib.errors import StepSkipped, UsageError
 from dr_lib.jsontypes import JSONObject
 
-# Test-only switches that sabotage a restore on purpose; a report made with one says so.
-TEST_ONLY_ENV = ("K3S_DR_TEST_DISABLE_SANITIZER",)
+# Test-only switch that sabotages the drill's restore on purpose (passed on as restore's hidden flag);
+# a report made with it says so. A drill's option, never an environment variable a production restore reads.
+TEST_DISABLE_SANITIZER = "test_disable_sanitizer"
 
 # step → the steps that must have *run* (passed, or failed after doing their work) before it.
 NEEDS_PASSED: dict[str, tuple[str, ...]] = {
@@ -56,18 +60,54 @@ class DrillSettings:
     config_path: str | None = None
     step_timeout_seconds: float = 300.0
     keep_work_dir: bool = False
+    images: Mapping[str, str] = field(default_factory=dict)  # config drill.images: role → image (kubeconfig)
+    # A drill of a real archive (docs/drill.md, "Drill of a real archive"): a file (the CLI resolved
+    # `latest`), or a copy pulled from an offsite target, REMOTE[:NAME]; its age file for .age archives.
+    archive: Path | None = None
+    from_remote: str | None = None
+    identity_file: Path | None = None
     # Who asked and who reviews (report fields), and the schedule the drill's RPO is set against.
     ticket: str | None = None
     reviewer: str | None = None
     backup_interval_seconds: int | None = None  # config backup.interval
     signing_key: Path | None = None  # signs the report's SHA256SUMS (config trust.signing_key, a CI identity)
+    verify_keys: tuple[Path, ...] = ()  # an archive drill's input must be signed by one (config trust.verify_keys)
+    test_disable_sanitizers: tuple[str, ...] = ()  # TEST-ONLY: resources whose sanitizer the restore skips
+
+    def test_options(self) -> dict[str, str]:
+        """The TEST-ONLY switches in force, as the evidence and the report show them."""
+        if not self.test_disable_sanitizers:
+            return {}
+        return {TEST_DISABLE_SANITIZER: ",".join(self.test_disable_sanitizers)}
+
+    def restore_test_flags(self) -> list[str]:
+        """What the drill adds to the ``k3s-dr restore`` commands it runs for the switches in force."""
+        return [flag for name in self.test_disable_sanitizers for flag in ("--test-disable-sanitizer", name)]
+
+    @property
+    def of_archive(self) -> bool:
+        return self.archive is not None or self.from_remote is not None
+
+    @property
+    def subject(self) -> str:
+        """What the drill restores, for its start line: the archive of an archive drill, else the destroy mode."""
+        if self.archive is not None:
+            return f"archive {self.archive.name}"
+        if self.from_remote is not None:
+            return f"archive from offsite {self.from_remote}"
+        return f"destroy {self.destroy}"
 
     def check(self) -> DrillSettings:
         if self.provider not in PROVIDERS:
             raise UsageError(f"cluster provider {self.provider!r} is not known: accepted is {', '.join(PROVIDERS)}")
         if self.destroy not in DESTROY_MODES:
             raise UsageError(f"destroy mode {self.destroy!r} is not known: accepted is {', '.join(DESTROY_MODES)}")
-        if self.provider == "kubeconfig" and self.destroy == "fresh":
+        if self.archive is not None and self.from_remote is not None:
+            raise UsageError("a drill got both --archive and --from: accepted is one of them")
+        if self.nodes < 1 and not self.real_node and self.provider == "local":
+            raise UsageError(f"--nodes {self.nodes} leaves the cluster without a node: accepted is --nodes 1 or more, "
+                             "or --nodes 0 with --real-node")
+        if self.provider == "kubeconfig" and self.destroy == "fresh" and not self.of_archive:
             raise UsageError("a drill on --cluster kubeconfig cannot make a fresh target cluster: "
                              "accepted is --destroy wipe (it deletes only the drill's own namespaces)")
         try:
@@ -77,6 +117,9 @@ class DrillSettings:
                              "such as 90s, 5m") from None
         if self.provider == "kubeconfig" and self.kubeconfig is None:
             raise UsageError("--cluster kubeconfig needs --kubeconfig PATH (or $KUBECONFIG)")
+        if self.provider == "kubeconfig" and not self.of_archive:
+            # Up front, before anything starts: which pods would have no image (raises naming them).
+            named_images(tuple(ROLES), self.images, image_users())
         for name, value in (("--ticket", self.ticket), ("--reviewer", self.reviewer)):
             problem = field_problem(name, value)
             if problem is not None:
@@ -134,6 +177,13 @@ class DrillRun:
     test_options: dict[str, str] = field(default_factory=dict)
     secret_values: set[str] = field(default_factory=set)  # every secret value seen, for the report scrubber
     data_checks: list[Any] = field(default_factory=list)  # dr_lib.hooks.datacheck.DataCheck, real node only
+    # What the scope of the drill was (dr_lib.drill.facts writes it to the evidence): the images and how
+    # each cluster got them, where pods ran, the archive of an archive drill, what did not apply and why.
+    images: Any = None  # dr_lib.cluster.provider.ImageSet
+    image_loads: list[Any] = field(default_factory=list)  # ImageLoad per cluster
+    pods: dict[str, list[Any]] = field(default_factory=dict)  # "source" | "target" → dr_lib.drill.pods.PodFact
+    archive: Any = None  # dr_lib.drill.archive_input.ArchiveInput of an archive drill
+    inapplicable: list[tuple[str, str, str]] = field(default_factory=list)  # (step, what, why)
     _cleanups: list[tuple[str, Callable[[], None]]] = field(default_factory=list)
 
     @property
@@ -145,6 +195,11 @@ class DrillRun:
         self.timeline.add_phase(recorded)
         self.progress(f"      {name}: {recorded.seconds:.1f} s{f' — {detail}' if detail else ''}")
         return recorded
+
+    def not_applicable(self, step: str, what: str, why: str) -> None:
+        """Part of a step that does not apply to this drill: recorded with the reason, never silently left out."""
+        self.inapplicable.append((step, what, why))
+        self.progress(f"      {what}: not applicable — {why}")
 
     def attach(self, step: str, name: str, fmt: str, content: Any) -> None:
         """An extra for the report row of ``step``: fmt is json, text or html (already redacted)."""
@@ -213,11 +268,9 @@ def command_env(settings: DrillSettings, work_dir: Path, base: Mapping[str, str]
         "K3S_DR_METRICS_TEXTFILE": str(work_dir / "metrics" / "k3s_dr.prom"),  # no such dir: not written
         # The drill's throwaway backups must never reach the operator's offsite targets (nor their retention).
         "K3S_DR_OFFSITE_PUSH_AFTER_BACKUP": "false",
+        # A drill's restore never moves a directory of this machine aside: a volume path in use keeps its data.
+        "K3S_DR_HOOKS_RESTORE_VOLUMES": "keep-existing",
     })
     if settings.config_path:
         env["K3S_DR_CONFIG"] = settings.config_path
     return env
-
-
-def active_test_options(env: Mapping[str, str]) -> dict[str, str]:
-    return {name: env[name] for name in TEST_ONLY_ENV if env.get(name)}

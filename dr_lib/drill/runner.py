@@ -66,11 +66,29 @@ class DrillOutcome:
             "seconds": round(self.seconds, 3),
             "data_checks": self.evidence.get("data_checks") or [],
             "steps": {s["step"]: s["status"] for s in self.evidence.get("timeline", {}).get("steps", [])},
+            **archive_fields(self.evidence),
             # `verdict` stays pass | fail (scripts compare it); the scope says what the pass is worth.
             "scope": "limited" if scope.get("limited") else "full",
             "scope_limits": [limit.get("id") for limit in scope.get("limits") or []],
             "verdict_summary": self.evidence.get("verdict_summary") or self.verdict,
         }
+
+
+def archive_fields(evidence: dict[str, Any]) -> dict[str, Any]:
+    """An archive drill's JSON names the archive it restored: its path (as given, or where the pull put
+    it) and sha256 (of the plain archive)."""
+    if evidence.get("kind") != "archive":
+        return {}
+    archive = evidence.get("archive") or {}
+    return {"archive": archive.get("path"), "archive_sha256": archive.get("sha256")}
+
+
+def verified_objects(evidence: dict[str, Any]) -> int:
+    """``objects``: the archive's objects the drill proved back (equal and healthy) for an archive drill;
+    the backed-up objects for a synthetic one (its backup step proved each seeded object is in it)."""
+    if evidence.get("kind") == "archive":
+        return int((evidence.get("counts") or {}).get("equal") or 0)
+    return int((evidence.get("backup") or {}).get("objects") or 0)
 
 
 def ensure_provider_ready(settings: DrillSettings, progress: Progress) -> None:
@@ -106,11 +124,10 @@ def _outcome(plugin: DrillPlugin, exit_code: int, started: float) -> DrillOutcom
         evidence: dict[str, Any] = json.loads(evidence_path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise EnvironmentProblem(f"the drill wrote no readable evidence ({evidence_path}): {exc}") from None
-    backup = evidence.get("backup") or {}
     return DrillOutcome(
         verdict=str(evidence.get("verdict")), failed_step=evidence.get("failed_step"),
         reasons=tuple(evidence.get("reasons") or ()), rto_seconds=evidence.get("rto_seconds"),
-        rpo_seconds=evidence.get("rpo_seconds"), objects=int(backup.get("objects") or 0),
+        rpo_seconds=evidence.get("rpo_seconds"), objects=verified_objects(evidence),
         drill_id=run.drill_id, report_dir=run.report_dir, seconds=time.monotonic() - started,
         pytest_exit_code=exit_code, evidence=evidence,
     )

@@ -24,8 +24,9 @@ class ScopeFacts:
     real_nodes: tuple[str, ...]
     simulated_workloads: tuple[str, ...]  # workloads whose pods sat on simulated nodes
     volume_data_checked: bool  # data written before the backup was read back after the restore
-    datastore_backed_up: bool
-    production_source: bool
+    datastore_backed_up: bool  # an archive drill: the archive holds the datastore snapshot
+    production_source: bool  # an archive drill's source is the team's own backup (docs/drill.md, "Scope")
+    data_not_checked: tuple[str, ...] = ()  # an archive drill: why (part of) its data was not checked
 
 
 @dataclass(frozen=True)
@@ -55,28 +56,39 @@ class Rule:
     cover: str = field(default="")
 
 
+def _no_data(f: ScopeFacts) -> str:
+    if f.kind == ARCHIVE:
+        why = "; ".join(f.data_not_checked) or "the archive's data members were not all restored and read back"
+        return f"no volume data: the archive's application data was not checked — {why}"
+    return "no volume data: no application data was written before the backup and read back after the restore"
+
+
+def _no_datastore(f: ScopeFacts) -> str:
+    if f.kind == ARCHIVE:
+        return "no datastore: the archive holds no k3s datastore snapshot and token (taken with --no-datastore)"
+    return "no datastore: the backup left out the k3s datastore and its token (--no-datastore)"
+
+
 RULES: tuple[Rule, ...] = (
     Rule("synthetic-application", lambda f: f.kind == SYNTHETIC,
          lambda f: "synthetic application: the drill restored an application it seeded itself, not your backup",
          "it proves the tool restores, not that your own archives restore",
-         "a drill of your own archive (k3s-dr drill --archive, when available)"),
+         "a drill of your own archive (k3s-dr drill --archive PATH|latest, or --from REMOTE[:NAME])"),
     Rule("simulated-nodes", lambda f: bool(f.simulated_nodes), _simulated,
          "kwok reports pods Running and Ready without starting a container: no image was pulled and no "
          "process ran on these nodes",
          "k3s-dr drill --real-node (the database runs for real), or a drill on real kubelets (k3d)"),
-    Rule("no-volume-data", lambda f: not f.volume_data_checked,
-         lambda f: "no volume data: no application data was written before the backup and read back after "
-                   "the restore",
+    Rule("no-volume-data", lambda f: not f.volume_data_checked, _no_data,
          "objects coming back says nothing about the data on their volumes",
-         "k3s-dr drill --real-node (rows written to the database before the backup are read back)"),
-    Rule("no-datastore", lambda f: not f.datastore_backed_up,
-         lambda f: "no datastore: the backup left out the k3s datastore and its token (--no-datastore)",
+         "k3s-dr drill --real-node (rows written to the database before the backup are read back; an archive's "
+         "volume copies and dumps are restored and checked there)"),
+    Rule("no-datastore", lambda f: not f.datastore_backed_up, _no_datastore,
          "a node that loses its datastore recovers from the datastore snapshot, which this drill did not restore",
          "the boot drill (k3s-dr lab host drill): the datastore lost, the host rebooted, the auto-restore judged"),
     Rule("not-production", lambda f: not f.production_source,
          lambda f: "not production: source and target were throwaway clusters made for the drill",
          "production's size, versions, add-ons and admission rules were not part of the test",
-         "a drill of a production archive into a staging cluster"),
+         "a drill of a production archive into a staging cluster (k3s-dr drill --archive or --from)"),
 )
 
 

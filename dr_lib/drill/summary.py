@@ -13,6 +13,7 @@ from datetime import datetime
 from html import escape
 from typing import Any
 
+from dr_lib.drill.scope import ARCHIVE
 from dr_lib.drill.timeline import STEP_NAMES, STEP_TITLES, step_label
 from dr_lib.evidence.files import mapping, number, sequence, text
 from dr_lib.evidence.frameworks import REQUIREMENTS
@@ -90,6 +91,8 @@ def overview(evidence: dict[str, Any]) -> str:
         ("Scope", f"limited — not covered: {', '.join(limits)} (see below)" if limits else "full"),
         ("RTO", _measure(number(evidence.get("rto_seconds")), number(targets.get("rto_seconds")))),
         ("Drill RPO", _measure(number(evidence.get("rpo_seconds")), number(targets.get("rpo_seconds")),
+                               "the archive's age when the drill started: the changes a disaster then would "
+                               "have lost" if _of_archive(evidence) else
                                "the age of the drill's own backup at the loss: it measures the drill, "
                                "not your backup schedule")),
         ("Schedule RPO", _schedule_rpo(evidence)),
@@ -133,16 +136,32 @@ def exceptions_section(evidence: dict[str, Any]) -> str:
     return f"<h3>Exceptions</h3><ul id='drill-exceptions'>{items}</ul>"
 
 
+def _of_archive(evidence: dict[str, Any]) -> bool:
+    return text(evidence.get("kind")) == ARCHIVE
+
+
+def _came_from(evidence: dict[str, Any]) -> str:
+    identity = mapping(evidence.get("identity"))
+    if not _of_archive(evidence):
+        return (f"the drill's own source cluster ({text(identity.get('provider'))}, Kubernetes "
+                f"{text(identity.get('kubernetes_version_source')) or '—'}) seeded with its application")
+    archive = mapping(evidence.get("archive"))
+    source = mapping(archive.get("source_cluster"))
+    return (f"your archive {text(archive.get('name')) or '—'}, {text(archive.get('obtained'), 300) or 'as given'}; "
+            f"taken by k3s-dr {text(archive.get('tool_version')) or '—'} of the cluster {text(source.get('server'))} "
+            f"(kube-system {text(source.get('kube_system_uid'))}, Kubernetes {text(source.get('kubernetes_version'))}"
+            f"), which the drill never touched; signer: {text(archive.get('signer')) or 'unsigned'}")
+
+
 def backup_section(evidence: dict[str, Any]) -> str:
-    backup, identity = mapping(evidence.get("backup")), mapping(evidence.get("identity"))
+    backup = mapping(evidence.get("backup"))
+    age = "Age when the drill started (RPO)" if _of_archive(evidence) else "Age at the loss (drill RPO)"
     rows: list[tuple[str, Cell]] = [
-        ("Came from", f"the drill's own source cluster ({text(identity.get('provider'))}, Kubernetes "
-                      f"{text(identity.get('kubernetes_version_source')) or '—'}) seeded with its application"),
+        ("Came from", _came_from(evidence)),
         ("Archive", text(backup.get("archive")) or "—"), ("sha256", text(backup.get("sha256"), 64) or "—"),
         ("Created (UTC)", text(backup.get("created")) or "—"),
         ("Objects", f"{text(backup.get('objects')) or '—'} in {text(backup.get('kinds')) or '—'} kinds"),
-        ("Age at the loss (drill RPO)", seconds_label(v) if (v := number(evidence.get("rpo_seconds"))) is not None
-         else "not measured"),
+        (age, seconds_label(v) if (v := number(evidence.get("rpo_seconds"))) is not None else "not measured"),
         ("Command", text(backup.get("command"), 400) or "—"),
     ]
     return "<h3>Where the backup came from</h3>" + pairs(rows, "drill-backup")

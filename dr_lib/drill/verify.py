@@ -96,7 +96,7 @@ class Verification:
         return "".join(lines) if lines else "no differences: every restored object equals its backed-up original\n"
 
 
-def _resource_type(type_ref: TypeRef) -> ResourceType:
+def resource_type(type_ref: TypeRef) -> ResourceType:
     return ResourceType(type_ref.group, type_ref.version, type_ref.plural, type_ref.kind, type_ref.namespaced)
 
 
@@ -108,7 +108,7 @@ def _compare(kube: Kube, type_ref: TypeRef, planned: JSONObject, context: Archiv
              options: PlanOptions) -> tuple[ObjectResult, JSONObject | None]:
     meta = planned["metadata"]
     namespace, name = str(meta.get("namespace") or ""), str(meta["name"])
-    live = get_object(kube, _resource_type(type_ref), name, namespace or None)
+    live = get_object(kube, resource_type(type_ref), name, namespace or None)
     if live is None:
         return ObjectResult(type_ref.kind, type_ref.resource, namespace, name, MISSING,
                             ("not found in the target cluster",)), None
@@ -190,7 +190,7 @@ def verify_restore(archive: Path, kube: Kube, health_deadline: float,
     for obj in plan.objects():
         if obj.note:  # made by the planner (a namespace the archive lacked), not backed up
             continue
-        types[obj.type.resource] = _resource_type(obj.type)
+        types[obj.type.resource] = resource_type(obj.type)
         result, _live = _compare(kube, obj.type, obj.body, context, options)
         compared.append(result)
         planned[(obj.type.resource, result.namespace, result.name)] = obj.body

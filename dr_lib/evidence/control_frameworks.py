@@ -50,6 +50,10 @@ CONTROL_REFERENCES: Mapping[str, tuple[Reference, ...]] = MappingProxyType({
                     _R(ISO_A813, "the backup's scope matches the policy")),
     "DR-ARCH-003": (_R(NIST_CP10, "the datastore snapshot can bring the server back only with its token"),
                     _R(NIST_CP9, "system-level information (the datastore and its key) is backed up")),
+    "DR-DATA-001": (_R(NIST_CP9, "CP-9 asks that user-level information be backed up: the application data, not "
+                                 "only the objects that describe it"),
+                    _R(ISO_A813, "the backup copy holds all the information the policy says, or says what it lacks"),
+                    _R(SOC2_A12, _MONITORED + ": a backup promoted without some data is seen")),
     "DR-K3S-001": (_R(NIST_CP9, _PROTECTED + ": the token decrypts the cluster's CA keys"),
                    _R(NIST_CP10, "no token, no datastore recovery")),
     "DR-K3S-002": (_R(NIST_CP10, _RECOVERY + ": there is no cluster to restore into without k3s"),),

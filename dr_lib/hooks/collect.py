@@ -15,6 +15,7 @@ backup are sibling features and do not import each other).
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import time
 from collections.abc import Mapping
@@ -27,17 +28,19 @@ from dr_lib.archive.fsutil import create_private, os_problem, unlink_quietly
 from dr_lib.clock import utc_now
 from dr_lib.errors import DRError, HookFailed, HookSpecError, VolumeError
 from dr_lib.hooks.pods import running_pods, workload_of
+from dr_lib.hooks.policy import ignored_annotations
 from dr_lib.hooks.presets import dump_census
 from dr_lib.hooks.pvdata import VolumeSource, copy_directory, resolve_volume
 from dr_lib.hooks.redact import Redactor, redactor_for_pod
 from dr_lib.hooks.runner import HookOutcome, judge, run_in_pod
 from dr_lib.hooks.settings import HookSettings
-from dr_lib.hooks.spec import Hook, PodPlan, plan_for_pod
+from dr_lib.hooks.spec import Hook, PodPlan, declaration_on_error, plan_for_pod
 from dr_lib.hooks.zfs import ZfsBackend
 from dr_lib.jsontypes import JSONObject
 from dr_lib.kube.client import Kube
 
 MAGIC_BYTES = 32
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -47,6 +50,7 @@ class _Run:
     outcomes: list[HookOutcome] = field(default_factory=list)
     volumes: list[JSONObject] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)  # hook annotations outside hooks.annotation_namespaces
     counter: int = 0
 
     def spool_file(self, suffix: str) -> Path:
@@ -101,7 +105,7 @@ class DataCollector:
         self.partial = bool(run.failures)
         self.report = {"pods": len(plans), "hooks": [o.to_dict() for o in run.outcomes], "volumes": run.volumes,
                        "dumps": [e.to_dict() for e, _p in run.members if e.kind == HOOK_DUMP],
-                       "failures": list(run.failures), "partial": self.partial,
+                       "failures": list(run.failures), "ignored": list(run.ignored), "partial": self.partial,
                        "seconds": round(time.monotonic() - started, 3)}
         return CollectedData(tuple(run.members), tuple(run.failures), self.report)
 
@@ -111,12 +115,14 @@ class DataCollector:
             namespace = str(pod["metadata"].get("namespace", ""))
             if not self.settings.namespace_wanted(namespace):
                 continue
+            ignored = ignored_annotations(pod, self.settings.defaults)
+            if ignored is not None:
+                log.warning("%s", ignored)
+                run.ignored.append(ignored)
             try:
                 plan = plan_for_pod(pod, self.settings.rules, self.settings.defaults)
-            except HookSpecError as exc:
-                # A wrong declaration is the operator's to fix: it fails the backup unless the pod says continue.
-                policy = str((pod["metadata"].get("annotations") or {}).get("hook.k3s-dr.io/on-error", "")).lower()
-                self._failed(run, f"{exc}", "continue" if policy == "continue" else self.settings.defaults.on_error)
+            except HookSpecError as exc:  # judged by the policy of where it was declared (annotations: continue)
+                self._failed(run, f"{exc}", declaration_on_error(pod, self.settings.rules, self.settings.defaults))
                 continue
             if plan is not None:
                 plans.append((pod, plan))

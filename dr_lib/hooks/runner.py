@@ -5,16 +5,22 @@ containerd: a timed-out ``sleep`` kept running). So a hook runs under a tiny ``/
 wrapper that records its process group in ``/tmp``; on timeout a second exec kills that
 group. A container without ``/bin/sh`` runs the hook directly (and a hung one is only
 reported, not stopped).
+
+Output is bounded too: a dump hook's stdout passes a counting wrapper that stops the exec once
+the dump would pass its cap (``hooks.max_dump_size``; the hook is then killed like a timed-out
+one), and the other hooks' stdout, which is kept in memory, is cut to its tail.
 """
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from dr_lib.errors import ClusterError
+from dr_lib.clock import monotonic
+from dr_lib.errors import ClusterError, DumpCapped
+from dr_lib.hooks.policy import human_bytes
 from dr_lib.hooks.redact import Redactor, tail_text
 from dr_lib.hooks.spec import Hook, PodPlan
 from dr_lib.kube.client import Kube
@@ -27,6 +33,33 @@ _KILL = ('p=/tmp/.k3s-dr-hook-$1.pid; [ -s "$p" ] || exit 3; g=$(cat "$p"); '
          'kill -KILL -"$g" 2>/dev/null || kill -KILL "$g"; rm -f "$p"')
 _NO_SHELL = ("/bin/sh: no such file", "\"/bin/sh\": stat /bin/sh", "exec: \"/bin/sh\"")
 KILL_TIMEOUT = 15.0
+KEPT_STDOUT = 64 * 1024  # of a hook whose stdout is no dump: the tail, for the report (a count, "ok")
+
+
+class _CappedSink:
+    """Counts what passes to ``sink``; the chunk that would pass ``limit`` is refused, not written (-1: no cap)."""
+
+    def __init__(self, sink: Callable[[bytes], None], limit: int) -> None:
+        self.sink, self.limit, self.written = sink, limit, 0
+
+    def __call__(self, chunk: bytes) -> None:
+        if 0 <= self.limit < self.written + len(chunk):
+            raise DumpCapped(f"the dump reached its cap of {self.limit} bytes")
+        self.sink(chunk)
+        self.written += len(chunk)
+
+
+class _Tail:
+    """Keeps the last ``limit`` bytes of stdout (a hook that prints gigabytes must not fill memory)."""
+
+    def __init__(self, limit: int = KEPT_STDOUT) -> None:
+        self.limit, self.kept, self.total = limit, bytearray(), 0
+
+    def __call__(self, chunk: bytes) -> None:
+        self.total += len(chunk)
+        self.kept += chunk
+        if len(self.kept) > 2 * self.limit:
+            del self.kept[: len(self.kept) - self.limit]
 
 
 @dataclass(frozen=True)
@@ -67,33 +100,61 @@ def _no_shell(result: ExecResult) -> bool:
     return result.exit_code is None and any(marker in text for marker in _NO_SHELL)
 
 
+def _bounded_exec(kube: Kube, plan: PodPlan, hook: Hook, command: list[str], *,
+                  stdin: Callable[[], Iterable[bytes]] | None,
+                  stdout_sink: Callable[[bytes], None] | None) -> tuple[ExecResult, bool]:
+    """One exec with its output bounded; (result, whether the dump cap stopped it)."""
+    tail = _Tail()
+    counter = None if stdout_sink is None else _CappedSink(stdout_sink, hook.max_output or -1)
+    started = monotonic()
+    try:
+        result = exec_in_pod(kube, plan.namespace, plan.pod, hook.container, command, timeout=hook.timeout,
+                             stdin=None if stdin is None else stdin(), stdout_sink=counter or tail)
+    except DumpCapped:  # the exec is closed on the way out
+        written = counter.written if counter is not None else 0
+        return ExecResult(None, b"", b"", written, monotonic() - started), True
+    if counter is None:
+        result = replace(result, stdout=bytes(tail.kept[-tail.limit:]))
+    return result, False
+
+
+def _kill(kube: Kube, plan: PodPlan, hook: Hook, token: str) -> bool:
+    try:
+        killed = exec_in_pod(kube, plan.namespace, plan.pod, hook.container,
+                             ["/bin/sh", "-c", _KILL, "k3s-dr-kill", token], timeout=KILL_TIMEOUT)
+    except ClusterError:
+        return False
+    return killed.ok
+
+
 def run_in_pod(kube: Kube, plan: PodPlan, hook: Hook, *, stdin: Callable[[], Iterable[bytes]] | None = None,
                stdout_sink: Callable[[bytes], None] | None = None) -> tuple[ExecResult, bool]:
     """Exec the hook (wrapped when the container has a shell); (result, stopped-after-timeout).
 
     ``stdin`` makes a fresh iterable of chunks each time it is called (a retry without the
-    wrapper needs the input again).
+    wrapper needs the input again). A dump that reaches ``hook.max_output`` is stopped: the
+    result then has no exit code and a failure naming the cap.
     """
     token = secrets.token_hex(8)
     wrapped = ["/bin/sh", "-c", _WRAP, "k3s-dr-hook", token, *hook.command]
     try:
-        result = exec_in_pod(kube, plan.namespace, plan.pod, hook.container, wrapped, timeout=hook.timeout,
-                             stdin=None if stdin is None else stdin(), stdout_sink=stdout_sink)
+        result, capped = _bounded_exec(kube, plan, hook, wrapped, stdin=stdin, stdout_sink=stdout_sink)
+        if not capped and _no_shell(result) and result.stdout_bytes == 0:
+            result, capped = _bounded_exec(kube, plan, hook, list(hook.command), stdin=stdin,
+                                             stdout_sink=stdout_sink)
+            return (_capped(result, hook, stopped=False), False) if capped else (result, False)
     except ClusterError as exc:  # no pod, no container, not running: the hook's failure, judged by its policy
         return ExecResult(None, b"", b"", 0, 0.0, failure=exc.message), False
-    if _no_shell(result) and result.stdout_bytes == 0:
-        result = exec_in_pod(kube, plan.namespace, plan.pod, hook.container, list(hook.command),
-                             timeout=hook.timeout, stdin=None if stdin is None else stdin(), stdout_sink=stdout_sink)
-        return result, False
-    stopped = False
-    if result.timed_out:
-        try:
-            killed = exec_in_pod(kube, plan.namespace, plan.pod, hook.container,
-                                 ["/bin/sh", "-c", _KILL, "k3s-dr-kill", token], timeout=KILL_TIMEOUT)
-            stopped = killed.ok
-        except ClusterError:
-            stopped = False
-    return result, stopped
+    if capped:
+        return _capped(result, hook, stopped=_kill(kube, plan, hook, token)), False
+    return result, _kill(kube, plan, hook, token) if result.timed_out else False
+
+
+def _capped(result: ExecResult, hook: Hook, *, stopped: bool) -> ExecResult:
+    limit = human_bytes(hook.max_output or 0)
+    return replace(result, failure=f"its dump passed the cap of {limit} (hooks.max_dump_size) and was stopped; "
+                                   + ("the hook's processes were killed" if stopped else
+                                      "it may still run in the container"))
 
 
 def judge(plan: PodPlan, hook: Hook, result: ExecResult, stopped: bool, redactor: Redactor,

@@ -7,9 +7,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from dr_lib.config import HooksConfig, duration_seconds
+from dr_lib.config import HooksConfig, duration_seconds, parse_size
 from dr_lib.errors import ConfigError, HookSpecError
-from dr_lib.hooks.spec import Defaults, plan_from_rule
+from dr_lib.hooks.policy import Defaults
+from dr_lib.hooks.spec import plan_from_rule
 
 VOLUME_POLICIES = ("keep-existing", "replace")
 
@@ -30,7 +31,7 @@ class HookSettings:
     def from_config(cls, config: HooksConfig, *, include_namespaces: tuple[str, ...] | frozenset[str] = (),
                     exclude_namespaces: tuple[str, ...] | frozenset[str] = (),
                     namespace_mapping: tuple[tuple[str, str], ...] = ()) -> HookSettings:
-        defaults = Defaults(float(duration_seconds(config.timeout)), config.on_error)
+        defaults = _defaults(config)
         rules = tuple(dict(rule) for rule in config.rules)
         _check_rules(rules, defaults)
         nodes = frozenset(config.local_nodes) or frozenset({"localhost", socket.gethostname()})
@@ -45,6 +46,14 @@ class HookSettings:
         if self.include_namespaces and namespace not in self.include_namespaces:
             return False
         return namespace not in self.exclude_namespaces
+
+
+def _defaults(config: HooksConfig) -> Defaults:
+    timeout, ceiling = float(duration_seconds(config.timeout)), float(duration_seconds(config.max_timeout))
+    if timeout > ceiling:
+        raise ConfigError("hooks.timeout", config.timeout, f"a duration up to hooks.max_timeout ({config.max_timeout})")
+    return Defaults(timeout, config.on_error, config.annotation_on_error, ceiling, parse_size(config.max_dump_size),
+                    frozenset(config.annotation_namespaces))
 
 
 def _check_rules(rules: tuple[Mapping[str, Any], ...], defaults: Defaults) -> None:

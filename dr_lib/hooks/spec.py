@@ -13,7 +13,8 @@ Annotations, in the spirit of Velero's (``docs/hooks.md`` has the full table)::
     hook.k3s-dr.io/preset-params          database=app,user=postgres
     hook.k3s-dr.io/container              container for every hook [default: the first]
     hook.k3s-dr.io/name                   the dump's name in the archive [default: the preset, else "dump"]
-    hook.k3s-dr.io/on-error               fail | continue, for every hook [default: config hooks.on_error]
+    hook.k3s-dr.io/on-error               fail | continue, for every hook [default: config hooks.annotation_on_error,
+                                          continue; hooks of config rules: hooks.on_error]
     backup.k3s-dr.io/volumes              pod volumes whose data is copied (hostPath, local, local-path)
     backup.k3s-dr.io/volume-mode          quiesced (between pre and post) | consistent-enough
 """
@@ -23,14 +24,15 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from dr_lib.config import parse_duration
 from dr_lib.errors import HookSpecError
+from dr_lib.hooks.policy import DOMAIN, Defaults, annotations_honoured, declares_hooks
 from dr_lib.hooks.presets import PHASES, Preset, check_params, find_preset, preset_command
+from dr_lib.hooks.selectors import rule_matches, selector_matches
 
-DOMAIN = "k3s-dr.io"
 ON_ERROR = ("fail", "continue")
 VOLUME_MODES = ("quiesced", "consistent-enough")
 _NAME = re.compile(r"^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$")
@@ -47,6 +49,9 @@ VOLUMES_KEY = f"backup.{DOMAIN}/volumes"
 VOLUME_MODE_KEY = f"backup.{DOMAIN}/volume-mode"
 
 
+__all__ = ["Defaults", "Hook", "PodPlan", "plan_for_pod", "selector_matches"]
+
+
 @dataclass(frozen=True)
 class Hook:
     phase: str
@@ -55,16 +60,11 @@ class Hook:
     timeout: float
     on_error: str
     magic: tuple[bytes, ...] = ()  # dump only: accepted first bytes (empty: any non-empty output)
+    max_output: int | None = None  # dump only: the most it may write to stdout (hooks.max_dump_size)
 
     def describe(self, preset: str | None) -> str:
         """How reports name the hook: its phase and preset, never its command (it may carry a secret)."""
         return f"{self.phase} hook" + (f" (preset {preset})" if preset else "")
-
-
-@dataclass(frozen=True)
-class Defaults:
-    timeout: float = 600.0
-    on_error: str = "fail"
 
 
 @dataclass(frozen=True)
@@ -109,15 +109,18 @@ def parse_command(value: Any, what: str) -> tuple[str, ...]:
     return tuple(items)
 
 
-def _timeout(value: Any, what: str, default: float) -> float:
+def _timeout(value: Any, what: str, defaults: Defaults) -> float:
     if value is None:
-        return default
+        return defaults.timeout
     try:
         seconds = parse_duration(str(value).strip())
     except ValueError:
         seconds = 0
     if seconds <= 0:
         raise HookSpecError(f"{what} is {value!r}: accepted is a duration such as 30s, 5m, 1h")
+    if seconds > defaults.max_timeout:
+        raise HookSpecError(f"{what} is {value!r}, longer than the ceiling hooks.max_timeout "
+                            f"({defaults.max_timeout:g} s): accepted is a duration up to that")
     return float(seconds)
 
 
@@ -185,9 +188,10 @@ def _plan(namespace: str, pod: str, source: str, declared: _Declared, defaults: 
             continue
         hooks[phase] = Hook(
             phase, command, get(phase, "container") or default_container,
-            _timeout(get(phase, "timeout"), key(phase, "timeout"), defaults.timeout),
+            _timeout(get(phase, "timeout"), key(phase, "timeout"), defaults),
             _on_error(get(phase, "on-error"), key(phase, "on-error"), on_error),
-            magic=preset.magic if preset and phase == "dump" and raw is None else ())
+            magic=preset.magic if preset and phase == "dump" and raw is None else (),
+            max_output=defaults.max_dump_bytes if phase == "dump" else None)
     volumes = _volumes(get(None, "volumes"), key(None, "volumes"))
     if not hooks and not volumes:
         return None
@@ -231,14 +235,18 @@ def _annotation_key(phase: str | None, key: str) -> str:
 
 
 def plan_from_annotations(pod: Mapping[str, Any], defaults: Defaults) -> PodPlan | None:
-    """The pod's plan from its annotations; None when it declares nothing. Raises HookSpecError."""
+    """The pod's plan from its annotations; None when it declares nothing. Raises HookSpecError.
+
+    Their hooks default to ``defaults.annotation_on_error`` (continue), not to the rules' policy.
+    """
     meta = pod.get("metadata") or {}
     annotations = meta.get("annotations") or {}
     namespace, name = str(meta.get("namespace", "")), str(meta.get("name", ""))
     where = f"pod {namespace}/{name}: annotation"
     return _plan(namespace, name, "annotations", _Declared(
         where, lambda phase, key: annotations.get(_annotation_key(phase, key)),
-        lambda phase, key: f"{where} {_annotation_key(phase, key)}"), defaults)
+        lambda phase, key: f"{where} {_annotation_key(phase, key)}"),
+        replace(defaults, on_error=defaults.annotation_on_error))
 
 
 _RULE_KEY = {"on-error": "on_error", "volume-mode": "volume_mode"}
@@ -264,46 +272,33 @@ def plan_from_rule(pod: Mapping[str, Any], rule: Mapping[str, Any], index: int, 
         return f"{where}.{phase}" if phase is not None and key == "command" else f"{where}.{_RULE_KEY.get(key, key)}"
 
     return _plan(namespace, name, f"config rule {index}", _Declared(where, get, key_name),
-                 Defaults(_timeout(rule.get("timeout"), f"{where}.timeout", defaults.timeout),
-                          _on_error(rule.get("on_error"), f"{where}.on_error", defaults.on_error)))
+                 replace(defaults, timeout=_timeout(rule.get("timeout"), f"{where}.timeout", defaults),
+                         on_error=_on_error(rule.get("on_error"), f"{where}.on_error", defaults.on_error)))
 
 
-def selector_matches(selector: str | None, labels: Mapping[str, str]) -> bool:
-    """Equality-based label selectors (``a=b,c!=d,e``): enough for rules, parsed without I/O."""
-    if not selector:
-        return True
-    for raw in selector.split(","):
-        term = raw.strip()
-        if not term:
-            continue
-        if "!=" in term:
-            k, v = (s.strip() for s in term.split("!=", 1))
-            if labels.get(k) == v:
-                return False
-        elif "=" in term:
-            k, v = (s.strip() for s in term.replace("==", "=").split("=", 1))
-            if labels.get(k) != v:
-                return False
-        elif term.startswith("!"):
-            if term[1:].strip() in labels:
-                return False
-        elif term not in labels:
-            return False
-    return True
-
-
-def rule_matches(rule: Mapping[str, Any], pod: Mapping[str, Any]) -> bool:
-    meta = pod.get("metadata") or {}
-    return rule.get("namespace") == meta.get("namespace") and selector_matches(
-        rule.get("selector"), meta.get("labels") or {})
+def _honoured(pod: Mapping[str, Any], defaults: Defaults) -> bool:
+    return annotations_honoured(str((pod.get("metadata") or {}).get("namespace", "")), defaults)
 
 
 def plan_for_pod(pod: Mapping[str, Any], rules: tuple[Mapping[str, Any], ...], defaults: Defaults) -> PodPlan | None:
-    """Annotations win (the workload's own declaration); else the first config rule that matches."""
-    plan = plan_from_annotations(pod, defaults)
+    """Annotations win (the workload's own declaration) where they are honoured; else the first
+    config rule that matches."""
+    plan = plan_from_annotations(pod, defaults) if _honoured(pod, defaults) else None
     if plan is not None:
         return plan
     for index, rule in enumerate(rules):
         if rule_matches(rule, pod):
             return plan_from_rule(pod, rule, index, defaults)
     return None
+
+
+def declaration_on_error(pod: Mapping[str, Any], rules: tuple[Mapping[str, Any], ...], defaults: Defaults) -> str:
+    """The policy that judges a pod whose declaration is wrong (:class:`HookSpecError`): the
+    annotations' own on-error, else their default, when annotations declared it; else the rule's."""
+    annotations = (pod.get("metadata") or {}).get("annotations") or {}
+    if _honoured(pod, defaults) and declares_hooks(annotations):
+        said = str(annotations.get(ON_ERROR_KEY, "")).strip().lower()
+        return said if said in ON_ERROR else defaults.annotation_on_error
+    rule = next((r for r in rules if rule_matches(r, pod)), None)
+    said = str((rule or {}).get("on_error", "")).strip().lower()
+    return said if said in ON_ERROR else defaults.on_error

@@ -67,7 +67,7 @@ class AutoRestoreResult:
 
 
 def auto_restore(config: Config, options: AutoRestoreOptions, reporter: Reporter) -> AutoRestoreResult:
-    request, restorer = prepare(config, options.restore, reporter, must_exist=False)
+    request, restorer = prepare(config, options.restore, reporter, auto=True)
     kubeconfig = resolve_kubeconfig(config, options.restore.kubeconfig)
     with Kube.from_kubeconfig(kubeconfig, pool_size=request.workers) as kube:
         try:

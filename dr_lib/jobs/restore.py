@@ -2,8 +2,9 @@
 
 ``restore --auto`` (:mod:`dr_lib.jobs.auto`) and ``restore --datastore``
 (:mod:`dr_lib.jobs.datastore`) are jobs of their own; the first shares :func:`prepare` with this one.
-The exit decision (:func:`restore_exit`): some objects failed or workloads not ready in time →
-partial (exit 3); every object failed → failed (exit 1); application data partial → partial.
+The exit decision (:func:`restore_exit`): stopped by SIGTERM/SIGINT → interrupted (exit 130); some
+objects failed or workloads not ready in time → partial (exit 3); every object failed → failed
+(exit 1); application data partial → partial.
 """
 
 from __future__ import annotations
@@ -15,11 +16,11 @@ from typing import Any
 
 from dr_lib.clock import utc_now
 from dr_lib.config import Config, duration_seconds
-from dr_lib.errors import DRError, PartialFailure
+from dr_lib.errors import DRError, Interrupted, PartialFailure
 from dr_lib.hooks import DataRestorer, HookSettings
 from dr_lib.jobs import record
 from dr_lib.jobs.report import Reporter
-from dr_lib.jobs.restore_options import PlanFilters, resolve_archive, resolve_kubeconfig
+from dr_lib.jobs.restore_options import PlanFilters, resolve_archive, resolve_kubeconfig, sabotaged_sanitizers
 from dr_lib.kube.client import Kube
 from dr_lib.restore.ledger import Entry, Ledger
 from dr_lib.restore.objects import POLICIES
@@ -47,6 +48,8 @@ class RestoreOptions:
     identity: str | None = None  # age identity for --from and ARCHIVE.age
     verify_keys: tuple[str, ...] = ()  # --verify-key: only archives signed by these; default trust.verify_keys
     allow_unsigned: bool = False  # accept an unsigned archive though verify keys are given (never an invalid one)
+    # TEST-ONLY (hidden flag, passed by drills): resources whose sanitizer is skipped; refused with --auto
+    test_disable_sanitizer: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,9 @@ def outcome_json(outcome: RestoreOutcome) -> dict[str, Any]:
 
 def restore_exit(ledger: Ledger, ledger_path: Path, data: AppData | None) -> DRError | None:
     see = f"see the ledger {ledger_path}"
+    if ledger.interrupted is not None:
+        return Interrupted(f"restore interrupted ({ledger.interrupted['reason']}): {len(ledger.entries)} objects "
+                           f"attempted, {ledger.interrupted['not_attempted']} not", hint=see)
     if ledger.outcome == "partial":
         failed = ledger.counts["failed"]
         waited = "" if ledger.wait is None or ledger.wait.get("ready") else "; workloads not ready in time"
@@ -103,20 +109,25 @@ class RestoreResult:
 
 
 def prepare(config: Config, options: RestoreOptions, reporter: Reporter, *,
-            must_exist: bool = True) -> tuple[RestoreRequest, DataRestorer | None]:
-    """The archive (pulled or decrypted first when asked), the plan's options and the data restorer."""
+            auto: bool = False) -> tuple[RestoreRequest, DataRestorer | None]:
+    """The archive (pulled or decrypted first when asked), the plan's options and the data restorer.
+    ``auto``: for ``restore --auto``, whose archive may not exist yet and which refuses test-only switches."""
     # Imported here: the offsite code (age, the targets) loads when a restore runs, not for --help.
     from dr_lib.jobs.offsite import archive_for_restore  # noqa: PLC0415
 
     trust = signature_policy(config.trust, options.verify_keys, allow_unsigned=options.allow_unsigned)
+    broken = sabotaged_sanitizers(options.test_disable_sanitizer, auto=auto, datastore=False)
     archive = archive_for_restore(config, options.archive, options.from_remote, options.identity, reporter,
                                   trust=trust)
-    filters = options.filters.plan_options()
+    if broken:
+        reporter.warn(f"TEST-ONLY: the sanitizer of {', '.join(sorted(broken))} is switched off: this restore is "
+                      "broken on purpose")
+    filters = options.filters.plan_options(disabled_sanitizers=broken)
     restorer = DataRestorer(Path(resolve_kubeconfig(config, options.kubeconfig)), HookSettings.from_config(
         config.hooks, include_namespaces=filters.include_namespaces, exclude_namespaces=filters.exclude_namespaces,
         namespace_mapping=filters.namespace_mapping)) if options.data else None
     request = RestoreRequest(
-        archive=resolve_archive(config, archive, must_exist=must_exist),
+        archive=resolve_archive(config, archive, must_exist=not auto),
         ledger_dir=Path(options.ledger_dir) if options.ledger_dir else Path(config.restore.state_dir) / "ledgers",
         lock_file=Path(config.backup.lock_file), plan_options=filters, policy=options.policy,
         dry_run=options.dry_run, wait=options.wait,

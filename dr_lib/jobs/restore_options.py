@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,8 +45,10 @@ class PlanFilters:
     cluster_resources: bool | None = None  # None: yes, unless namespaces are named
     preserve_nodeports: bool = False
 
-    def plan_options(self) -> PlanOptions:
-        """The planner's options; bad namespace names and mappings are usage errors."""
+    def plan_options(self, disabled_sanitizers: frozenset[str] = frozenset()) -> PlanOptions:
+        """The planner's options; bad namespace names and mappings are usage errors.
+        ``disabled_sanitizers``: TEST-ONLY, from restore's hidden ``--test-disable-sanitizer``
+        (:func:`sabotaged_sanitizers`), never from the environment."""
         return PlanOptions(
             include_namespaces=frozenset(_namespace(n, "--namespace") for n in self.namespaces),
             exclude_namespaces=frozenset(_namespace(n, "--exclude-namespace") for n in self.exclude_namespaces),
@@ -56,17 +57,28 @@ class PlanFilters:
             namespace_mapping=parse_mapping(self.mappings),
             include_cluster_scoped=self.cluster_resources,
             preserve_node_ports=self.preserve_nodeports,
-            disabled_sanitizers=disabled_sanitizers_for_tests(),
+            disabled_sanitizers=disabled_sanitizers,
         )
 
 
-TEST_DISABLE_SANITIZER_ENV = "K3S_DR_TEST_DISABLE_SANITIZER"
+TEST_DISABLE_SANITIZER_FLAG = "--test-disable-sanitizer"
 
 
-def disabled_sanitizers_for_tests() -> frozenset[str]:
-    """TEST-ONLY: resources (e.g. ``persistentvolumes``) whose sanitizer a deliberately broken drill skips."""
-    value = os.environ.get(TEST_DISABLE_SANITIZER_ENV, "")
-    return frozenset(part.strip() for part in value.split(",") if part.strip())
+def sabotaged_sanitizers(values: tuple[str, ...], *, auto: bool, datastore: bool) -> frozenset[str]:
+    """TEST-ONLY: resources (e.g. ``persistentvolumes``) whose sanitizer a deliberately broken drill skips.
+
+    A hidden flag of ``restore`` that the drill passes to the restore it runs: no environment
+    variable reaches a production restore, and the boot-time ``--auto`` refuses it outright.
+    """
+    names = frozenset(value.strip().lower() for value in values if value.strip())
+    if names and (auto or datastore):
+        raise UsageError(f"{TEST_DISABLE_SANITIZER_FLAG} is a test-only switch of a drill's restore: accepted only "
+                         "without --auto and --datastore")
+    bad = sorted(name for name in names if not re.fullmatch(r"[a-z0-9.-]+", name))
+    if bad:
+        raise UsageError(f"{TEST_DISABLE_SANITIZER_FLAG} {bad[0]!r} is not a resource: accepted is e.g. "
+                         "persistentvolumes or deployments.apps")
+    return names
 
 
 def resolve_archive(config: Config, archive: str | None, *, must_exist: bool = True) -> Path:

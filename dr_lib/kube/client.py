@@ -27,7 +27,12 @@ import orjson
 from dr_lib import __version__
 from dr_lib.errors import ClusterAuthError, ClusterError, ClusterUnreachable, Unanswered, UsageError
 from dr_lib.jsontypes import JSONObject
-from dr_lib.kube.kubeconfig import StaticCredentials, proxied_by_environment, read_static_credentials
+from dr_lib.kube.kubeconfig import (
+    StaticCredentials,
+    proxied_by_environment,
+    read_static_credentials,
+    warn_if_insecure,
+)
 from dr_lib.kube.transport import HttpClientTransport, RawResponse, Transport, ssl_context
 
 DEFAULT_TIMEOUT = (5.0, 60.0)  # (connect, read) seconds: no call waits forever
@@ -191,10 +196,13 @@ class Kube:
         credentials = read_static_credentials(kubeconfig, context)
         if credentials is not None and not proxied_by_environment(credentials.server, os.environ
                                                                   if environ is None else environ):
+            warn_if_insecure(kubeconfig, credentials.insecure)
             return cls(DirectBackend(credentials, kubeconfig, context, pool_size))
         from dr_lib.kube.full_client import ClientBackend  # noqa: PLC0415 - only for non-static kubeconfigs
 
-        return cls(ClientBackend.load(kubeconfig, context, pool_size))
+        backend = ClientBackend.load(kubeconfig, context, pool_size)
+        warn_if_insecure(kubeconfig, not backend.api_client.configuration.verify_ssl)
+        return cls(backend)
 
     def request(
         self,

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +40,9 @@ _STATIC_USER_FIELDS = frozenset({
 _CLIENT_ONLY_CLUSTER_FIELDS = ("proxy-url", "tls-server-name")
 # What the kubernetes client's Configuration reads from the environment for a proxy.
 _PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy")
+log = logging.getLogger(__name__)
+_warned: set[str] = set()  # kubeconfigs already warned about in this process: one line per command
+_warned_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -67,16 +72,42 @@ def load_kubeconfig_document(path: Path) -> dict[str, Any]:
     """The kubeconfig as a mapping; a clear error for a file that is not one."""
     try:
         text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"kubeconfig {str(path)!r} cannot be read: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"kubeconfig {str(path)!r} is not UTF-8 text (byte offset {exc.start})") from None
+    except OSError as exc:
+        raise UsageError(f"kubeconfig {str(path)!r} cannot be read: {exc.strerror or type(exc).__name__}") from None
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise UsageError(f"kubeconfig {str(path)!r} is not valid YAML: {exc}") from None
+        # PyYAML's message quotes the offending line, which in a kubeconfig may be a token: say where, not what.
+        raise UsageError(f"kubeconfig {str(path)!r} is not valid YAML ({yaml_error_position(exc)})",
+                         hint="open the file at that place; nothing of its content is shown here") from None
     if not isinstance(document, dict):
         raise UsageError(f"kubeconfig {str(path)!r} is not usable: expected a mapping with clusters, users "
                          "and contexts")
     return document
+
+
+def yaml_error_position(exc: yaml.YAMLError) -> str:
+    """``ScannerError at line 7, column 12``: the kind of error and where, never any of the text."""
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    if mark is None:
+        return type(exc).__name__
+    return f"{type(exc).__name__} at line {mark.line + 1}, column {mark.column + 1}"
+
+
+def warn_if_insecure(path: Path, insecure: bool) -> None:
+    """One warning line per command and kubeconfig that turns TLS verification off."""
+    if not insecure:
+        return
+    key = str(path.resolve())
+    with _warned_lock:
+        if key in _warned:
+            return
+        _warned.add(key)
+    log.warning("warning: kubeconfig %r sets insecure-skip-tls-verify: the API server's certificate is not "
+                "checked, so whoever sits on the network path can pose as the cluster (and read every Secret "
+                "restored or backed up); set certificate-authority-data instead", str(path))
 
 
 def _named(document: dict[str, Any], section: str, name: str, path: Path) -> dict[str, Any]:

@@ -8,6 +8,8 @@ unreadable directory or a corrupt archive becomes a fact the metrics report.
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +23,9 @@ from dr_lib.errors import DRError
 
 MAX_ARCHIVES_INSPECTED = 50  # rotation keeps a handful; never let a flooded directory stall a scrape
 CACHE_LIMIT = 200
+# Each failure a backup records names the pod first ("… of pod shop/db-0 …", "pod shop/db-0: …"): the
+# pod's labels. The manifest is input like any other: only Kubernetes names become label values.
+_FAILED_POD = re.compile(r"\bpod ([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?)/([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?)\b")
 
 
 @dataclass(frozen=True)
@@ -32,10 +37,20 @@ class ArchiveFacts:
     verified: bool = False  # a sidecar whose sha256 is the file's sha256 now
     kinds: Mapping[str, int] = field(default_factory=dict)
     datastore: bool = False
+    data_failures: tuple[str, ...] = ()  # application data the backup could not capture (on-error=continue)
 
     @property
     def readable(self) -> bool:
         return not self.problem
+
+    def failed_pods(self) -> dict[tuple[str, str], int]:
+        """Failures per (namespace, pod) they name; ("", "") for one that names no pod."""
+        return dict(Counter(failed_pod(text) for text in self.data_failures))
+
+
+def failed_pod(failure: str) -> tuple[str, str]:
+    match = _FAILED_POD.search(failure)
+    return ("", "") if match is None else (match.group(1), match.group(3))
 
 
 @dataclass(frozen=True)
@@ -89,7 +104,7 @@ def inspect_archive(path: Path, size: int) -> ArchiveFacts:
         except OSError as exc:
             return ArchiveFacts(path.name, size, created, problem=f"cannot be read: {exc.strerror}")
     return ArchiveFacts(path.name, size, created, verified=verified, kinds=object_counts(manifest),
-                        datastore=manifest.datastore is not None)
+                        datastore=manifest.datastore is not None, data_failures=manifest.data_failures)
 
 
 def scan(directory: Path, latest_link: str, cache: ArchiveCache | None = None) -> DirFacts:

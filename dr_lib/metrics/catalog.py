@@ -92,6 +92,15 @@ def _kinds(i: Inputs) -> Values:
     return [((kind,), float(count)) for kind, count in sorted(kinds.items())]
 
 
+def _data_failures(i: Inputs) -> Values:
+    return [] if i.backups.latest is None else _one(len(i.backups.latest.data_failures))
+
+
+def _pod_failures(i: Inputs) -> Values:
+    latest = i.backups.latest
+    return [] if latest is None else [(pod, float(count)) for pod, count in sorted(latest.failed_pods().items())]
+
+
 def _unit(field: str) -> Callable[[Inputs], Values]:
     def values(i: Inputs) -> Values:
         if i.systemd is None or i.systemd.problem:
@@ -154,6 +163,10 @@ METRICS: tuple[MetricSpec, ...] = (
                lambda i: _one(sum(a.verified for a in i.backups.archives) if i.backups.readable else None)),
     MetricSpec("backup_datastore_snapshot", GAUGE, "1 when the newest good backup holds a k3s datastore "
                "snapshot (with its token).", lambda i: _flag(i.backups.latest.datastore if i.backups.latest else None)),
+    MetricSpec("backup_data_failures", GAUGE, "Application data (hook dumps, volume copies) the newest good backup "
+               "lacks: failures recorded with on-error=continue; 0: it holds all of it.", _data_failures),
+    MetricSpec("backup_data_pod_failures", GAUGE, "Per pod: the application data failures the newest good backup "
+               "records for it (the manifest's data_failures).", _pod_failures, ("namespace", "pod")),
     MetricSpec("backup_archives_unreadable", GAUGE, "Archives in the backup directory whose manifest cannot "
                "be read (corrupt, truncated, not ours).",
                lambda i: _one(sum(not a.readable for a in i.backups.archives) if i.backups.readable else None)),

@@ -3,7 +3,8 @@
 Ages come from the backup directory and the clock at scrape time, not from the last write.
 The server keeps serving whatever happens to its sources: an unreadable directory, a corrupt
 archive or a broken state file become ``collection_error``/``backup_archives_unreadable``
-values; an unexpected error answers 500 for that scrape and the next scrape tries again.
+values; an unexpected error answers 500 for that scrape (a page without the error's text, which
+may quote what it was reading; the log names its type and where) and the next scrape tries again.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ import signal
 import socket
 import threading
 import time
+import traceback
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from socketserver import ThreadingMixIn
 from types import FrameType
 from typing import Any
@@ -82,10 +85,18 @@ class MetricsApp:
             return [b"not found: the metrics are at /metrics\n"]
         try:
             return list(self._metrics(environ, start_response))
-        except Exception as exc:  # one failed scrape must not take the exporter down
-            log.exception("scrape failed")
+        except Exception as exc:  # noqa: BLE001 - one failed scrape must not take the exporter down
+            log.error("scrape failed: %s", where_it_failed(exc))  # noqa: TRY400 - a traceback would print its text
             start_response("500 Internal Server Error", [("Content-Type", "text/plain")])
-            return [f"k3s-dr exporter: collection failed: {type(exc).__name__}: {exc}\n".encode()]
+            return [b"k3s-dr exporter: collection failed (an internal error; the exporter's log says where)\n"]
+
+
+def where_it_failed(exc: BaseException) -> str:
+    """The exception's type and the frames it passed, without its message: an unexpected error's text may
+    quote what it was reading (a state file, a manifest), and neither the page nor the journal gets that."""
+    frames = traceback.extract_tb(exc.__traceback__)[-6:]
+    path = " < ".join(f"{Path(frame.filename).name}:{frame.lineno} {frame.name}" for frame in reversed(frames))
+    return f"{type(exc).__name__} at {path or 'an unknown place'}"
 
 
 def bind(settings: MetricsSettings, listen: str, app: MetricsApp | None = None) -> WSGIServer:

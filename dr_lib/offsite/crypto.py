@@ -138,6 +138,17 @@ def decrypt_file(source: Path, target: Path, identities: Sequence[pyrage.x25519.
                              "damaged, truncated or tampered") from None
 
 
+def decrypt_into(source: Path, directory: Path, identity_file: Path | str | None,
+                 hint: str = "set offsite.identity_file or pass --identity FILE") -> Path:
+    """``source`` (an ``.age`` archive) decrypted into ``directory`` under its plain name (0600,
+    atomically); refused with ``hint`` when no identity is given."""
+    if identity_file is None:
+        raise UsageError(f"{source.name} is encrypted: an age identity is needed", hint=hint)
+    target = directory / plain_name(source.name)
+    decrypt_file(source, target, load_identities(Path(identity_file)))
+    return target
+
+
 @contextmanager
 def open_for_reading(path: Path | str, identity_file: Path | str | None,
                      work_dir: Path | None = None) -> Iterator[Path]:
@@ -153,15 +164,9 @@ def open_for_reading(path: Path | str, identity_file: Path | str | None,
     if not is_encrypted(source):
         yield source
         return
-    if identity_file is None:
-        raise UsageError(f"{source.name} is encrypted: an age identity is needed",
-                         hint="set offsite.identity_file or pass --identity FILE")
-    identities = load_identities(Path(identity_file))
     # A hidden work name: a killed run's leftover is swept like the backup's own temporary files.
     directory = Path(tempfile.mkdtemp(prefix=f"{fmt.TEMP_PREFIX}decrypt-", dir=work_dir))
     try:
-        target = directory / plain_name(source.name)
-        decrypt_file(source, target, identities)
-        yield target
+        yield decrypt_into(source, directory, identity_file)
     finally:
         shutil.rmtree(directory, ignore_errors=True)

@@ -26,7 +26,7 @@ from dr_lib.archive.sidecar import write_sidecar
 from dr_lib.atomic import fsync_dir, sha256_file
 from dr_lib.config import OffsiteConfig, duration_seconds
 from dr_lib.errors import DRError, IntegrityError, RemoteMissing, UsageError
-from dr_lib.offsite.crypto import decrypt_file, is_encrypted, load_identities, plain_name
+from dr_lib.offsite.crypto import decrypt_into, is_encrypted, plain_name
 from dr_lib.offsite.model import RemoteCopy
 from dr_lib.offsite.targets import Target, open_target, selected
 from dr_lib.signing.policy import NO_KEYS, SignaturePolicy
@@ -84,11 +84,7 @@ def _fetch_into(target: Target, copy: RemoteCopy, directory: Path, identity: Pat
         fetched = target.fetch(copy, work, deadline)
         plain = fetched
         if is_encrypted(fetched):
-            if identity is None:
-                raise UsageError(f"{fetched.name} is encrypted: an age identity is needed",
-                                 hint="set offsite.identity_file or pass --identity FILE")
-            plain = work / plain_name(fetched.name)
-            decrypt_file(fetched, plain, load_identities(identity))
+            plain = decrypt_into(fetched, work, identity)
         if plain.name != copy.archive:
             raise IntegrityError(f"the copy of {copy.archive} unpacked as {plain.name}")
         result = verify_archive(plain, trust)

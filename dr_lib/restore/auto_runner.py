@@ -143,6 +143,9 @@ def run_auto(request: RestoreRequest, kube: Kube, *, boot_id: str, state_dir: Pa
     try:
         if decision.restore:
             outcome = restore_archive(replace(request, dry_run=False), kube, now=now)
+            if outcome.ledger.interrupted is not None:  # not a restore of this boot: the next boot decides again
+                log.warning("auto-restore interrupted: ledger %s", outcome.ledger_path)
+                return AutoOutcome(decision, seen, outcome, state_path)
             after = AutoState(boot_id, outcome.verified.sha256, cluster_uid(kube),
                               count_present(kube, outcome.plan, user_keys(outcome.plan)),
                               now.strftime("%Y-%m-%dT%H:%M:%SZ"))

@@ -3,7 +3,8 @@
 The ledger is what an operator and an auditor read after a restore: what was created,
 updated, found unchanged, skipped (and how it differed) or failed (and the API server's own
 words why), plus every object the plan left out and the rule that did. It decides the exit
-status: complete, partial or failed.
+status: complete, partial or failed. A restore stopped by a signal (or killed, and recovered
+from its journal: ``journal.py``) also says so under ``interrupted``; it is never complete.
 """
 
 from __future__ import annotations
@@ -38,6 +39,19 @@ class Entry:
     def where(self) -> str:
         return f"{self.namespace}/{self.name}" if self.namespace else self.name
 
+    @classmethod
+    def from_dict(cls, data: Any) -> Entry:
+        """The inverse of :meth:`to_dict` (a journal line); ValueError for anything else."""
+        keys = ("tier", "resource", "kind", "namespace", "name", "result")
+        if not isinstance(data, dict) or any(key not in data for key in keys):
+            raise ValueError(f"a ledger entry is a JSON object with {', '.join(keys)}: got {str(data)[:200]}")
+        tier, resource, kind, namespace, name, result = (str(data[key]) for key in keys)
+        if result not in RESULTS:
+            raise ValueError(f"a ledger entry's result is {result!r}: expected one of {', '.join(RESULTS)}")
+        differences = data.get("differences") or []
+        return cls(tier, resource, kind, namespace, name, result, str(data.get("reason", "")),
+                   tuple(str(d) for d in differences) if isinstance(differences, list) else ())
+
     def to_dict(self) -> dict[str, Any]:
         value: dict[str, Any] = {"tier": self.tier, "resource": self.resource, "kind": self.kind,
                                  "namespace": self.namespace, "name": self.name, "result": self.result,
@@ -58,6 +72,9 @@ class Ledger:
     seconds: float = 0.0
     archive_sha256: str = ""
     wait: dict[str, Any] | None = None
+    # Set when a signal stopped the restore (or it was killed and its journal recovered): how, and what was
+    # not attempted. The ledger's other fields keep their meaning: ``objects`` is what was applied.
+    interrupted: dict[str, Any] | None = None
 
     @property
     def counts(self) -> dict[str, int]:
@@ -67,7 +84,7 @@ class Ledger:
     @property
     def complete(self) -> bool:
         waited_ok = self.wait is None or bool(self.wait.get("ready"))
-        return self.counts[FAILED] == 0 and waited_ok
+        return self.counts[FAILED] == 0 and waited_ok and self.interrupted is None
 
     @property
     def outcome(self) -> str:
@@ -90,7 +107,7 @@ class Ledger:
             "objects": [entry.to_dict() for entry in self.entries],
             "left_out": [{"resource": item.key.resource, "kind": item.kind, "namespace": item.key.namespace,
                           "name": item.key.name, "reason": item.reason} for item in self.left_out],
-            "wait": self.wait,
+            "wait": self.wait, **({} if self.interrupted is None else {"interrupted": self.interrupted}),
         }
 
 

@@ -5,6 +5,12 @@ built from all of it (a forged object anywhere refuses the whole archive) and th
 server confirmed it serves every type. The backup lock is held throughout, so no backup of
 a half-restored cluster is taken and promoted meanwhile (a dry run changes nothing and takes
 no lock).
+
+From the first write on, the ledger is journaled as it goes (``journal.py``) and SIGTERM or
+SIGINT stop the applier between writes (``interrupt.py``): the final ledger then says what was
+applied and that the restore was interrupted, the wait and the data hooks are skipped, and the
+CLI exits 130. A restore killed outright leaves its journal, which the next restore turns into
+that ledger.
 """
 
 from __future__ import annotations
@@ -18,15 +24,17 @@ from pathlib import Path
 
 from dr_lib.archive import VerifyResult, exclusive_lock, iter_archive_objects, verify_archive
 from dr_lib.clock import monotonic
-from dr_lib.errors import IntegrityError
+from dr_lib.errors import EnvironmentProblem, IntegrityError
 from dr_lib.kube.client import Kube
 from dr_lib.kube.writing import Writer
-from dr_lib.restore.apply import Applier, ApplyOptions
+from dr_lib.restore.apply import JOURNAL_WINDOW, Applier, ApplyOptions
 from dr_lib.restore.files import write_json_atomic
+from dr_lib.restore.interrupt import StopSignal, stop_on_signals
+from dr_lib.restore.journal import Journal, header, interruption, journal_path_for, recover_journals
 from dr_lib.restore.ledger import Entry, Ledger
 from dr_lib.restore.objects import ObjectSettings
 from dr_lib.restore.plan import Plan, PlanOptions, build_plan
-from dr_lib.restore.preflight import run_preflight
+from dr_lib.restore.preflight import Preflight, run_preflight
 from dr_lib.restore.userloss import fewer_user_objects
 from dr_lib.restore.wait import wait_until_ready
 from dr_lib.signing.policy import NO_KEYS, SignaturePolicy
@@ -57,6 +65,7 @@ class RestoreRequest:
     shrink_warn_threshold: float = 0.5
     expected_sha256: str | None = None  # auto-restore: the sha256 the trusted snapshot was verified with
     trust: SignaturePolicy = NO_KEYS  # whose signature the archive must carry (trust.verify_keys, --verify-key)
+    journal_window: int = JOURNAL_WINDOW  # the most objects a killed restore applied that its journal does not name
 
 
 @dataclass(frozen=True)
@@ -76,7 +85,7 @@ def ledger_path_for(directory: Path, now: datetime, dry_run: bool) -> Path:
     base = f"restore-{_stamp(now)}{'-dry-run' if dry_run else ''}"
     path = directory / f"{base}.json"
     counter = 1
-    while path.exists():
+    while path.exists() or journal_path_for(path).exists():
         counter += 1
         path = directory / f"{base}-{counter}.json"
     return path
@@ -116,10 +125,13 @@ def load_plan(archive: Path, options: PlanOptions,
 
 def restore_archive(request: RestoreRequest, kube: Kube, *, now: datetime,
                     progress: Callable[[Entry], None] | None = None,
-                    clock: Callable[[], float] = monotonic) -> RestoreOutcome:
+                    clock: Callable[[], float] = monotonic, stop: StopSignal | None = None) -> RestoreOutcome:
+    """``stop``: set it to stop the applier as a signal would (the signals set their own one)."""
     archive = request.archive.resolve()
     with _maybe_locked(request):
         started = clock()
+        if not request.dry_run:  # under the lock: no other restore writes this directory now
+            recover_journals(request.ledger_dir)
         verified, plan = load_plan(archive, request.plan_options, request.trust)
         if request.expected_sha256 is not None and verified.sha256 != request.expected_sha256:
             raise IntegrityError(f"archive {archive.name} refused, nothing applied: it changed since it was checked "
@@ -130,29 +142,50 @@ def restore_archive(request: RestoreRequest, kube: Kube, *, now: datetime,
         writer = Writer(kube)
         with _refusal(archive):
             preflight = run_preflight(writer, plan, plan.context)
-        if request.before_apply is not None and not request.dry_run:
-            request.before_apply(archive)
-        settings = ObjectSettings(
-            writer, request.policy, request.dry_run, plan.context, request.plan_options,
-            delete_timeout=request.delete_timeout, namespace_timeout=request.namespace_timeout,
-            absent_namespaces=preflight.absent_namespaces if request.dry_run else frozenset(),
-            unserved_resources=preflight.unserved_resources if request.dry_run else frozenset(),
-            planned=frozenset(obj.key for obj in plan.objects()),
-            clock=clock,
-        )
-        entries = Applier(settings, ApplyOptions(request.workers, request.crd_timeout), progress).apply(plan.tiers)
-        ledger = Ledger(str(archive), request.dry_run, request.policy, now.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                        entries, plan.left_out, archive_sha256=verified.sha256)
-        if request.wait and not request.dry_run:
-            ledger.wait = wait_until_ready(writer, entries, request.wait_timeout, clock=clock).to_dict()
         path = ledger_path_for(request.ledger_dir, now, request.dry_run)
-        try:
-            if request.after_apply is not None and not request.dry_run:
-                request.after_apply(archive)
-        finally:  # the objects were restored: their ledger is written whatever happens after
-            ledger.seconds = clock() - started
-            write_json_atomic(path, ledger.to_dict(), indent=None)
+        ledger = Ledger(str(archive), request.dry_run, request.policy, now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                        [], plan.left_out, archive_sha256=verified.sha256)
+        stop = stop or StopSignal()
+        with Journal.create(journal_path_for(path), header(ledger, path, plan.count)) as journal, \
+                stop_on_signals(stop):
+            _apply(request, archive, (writer, preflight, plan), ledger, stop=stop, journal=journal,
+                   progress=progress, clock=clock)
+            try:
+                if request.after_apply is not None and not request.dry_run and not stop.stopped:
+                    request.after_apply(archive)
+            finally:  # the objects were restored: their ledger is written whatever happens after
+                if stop.stopped:
+                    ledger.interrupted = interruption(stop.signal_name, plan.count, len(ledger.entries))
+                    with contextlib.suppress(EnvironmentProblem):  # the final ledger below says it too
+                        journal.append({"interrupted": ledger.interrupted})
+                ledger.seconds = clock() - started
+                write_json_atomic(path, ledger.to_dict(), indent=None)
+                journal.done = True
     return RestoreOutcome(ledger, path, verified, plan, warnings)
+
+
+def _apply(request: RestoreRequest, archive: Path, planned: tuple[Writer, Preflight, Plan], ledger: Ledger, *,
+           stop: StopSignal, journal: Journal, progress: Callable[[Entry], None] | None,
+           clock: Callable[[], float]) -> None:
+    """Volumes, then the objects tier by tier (journaled as they complete), then the wait; each skipped after a
+    stop."""
+    writer, preflight, plan = planned
+    if request.before_apply is not None and not request.dry_run and not stop.stopped:
+        request.before_apply(archive)
+    deadlines = stop.deadline_clock(clock)  # after a stop every wait ends at once
+    settings = ObjectSettings(
+        writer, request.policy, request.dry_run, plan.context, request.plan_options,
+        delete_timeout=request.delete_timeout, namespace_timeout=request.namespace_timeout,
+        absent_namespaces=preflight.absent_namespaces if request.dry_run else frozenset(),
+        unserved_resources=preflight.unserved_resources if request.dry_run else frozenset(),
+        planned=frozenset(obj.key for obj in plan.objects()),
+        clock=deadlines,
+    )
+    applier = Applier(settings, ApplyOptions(request.workers, request.crd_timeout, request.journal_window), progress,
+                      stop=stop, on_batch=journal.batch)
+    ledger.entries = applier.apply(plan.tiers)
+    if request.wait and not request.dry_run and not stop.stopped:
+        ledger.wait = wait_until_ready(writer, ledger.entries, request.wait_timeout, clock=deadlines).to_dict()
 
 
 def _warnings(request: RestoreRequest, verified: VerifyResult) -> tuple[str, ...]:

@@ -104,6 +104,11 @@ def signature_policy(trust: TrustConfig, option_keys: Sequence[str] = (), *, all
                      keys_dir: Path = Path(DEFAULT_KEYS_DIR)) -> SignaturePolicy:
     """The verify keys named on the command line, else the configured ones; each file loaded and checked."""
     paths = [Path(p) for p in option_keys] if option_keys else configured_verify_keys(trust, keys_dir)
+    return policy_of(paths, allow_unsigned=allow_unsigned)
+
+
+def policy_of(paths: Sequence[Path], *, allow_unsigned: bool = False) -> SignaturePolicy:
+    """A policy of exactly these verify key files (each loaded and checked; a key named twice counts once)."""
     keys: list[VerifyKey] = []
     for path in paths:
         key = load_verify_key(path)

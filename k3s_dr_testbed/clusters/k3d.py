@@ -50,6 +50,15 @@ def delete_argv(name: str) -> list[str]:
     return ["k3d", "cluster", "delete", name]
 
 
+def image_import_argv(name: str, images: list[str]) -> list[str]:
+    """``k3d image import``: images from the local Docker engine into every node of the cluster.
+
+    ``--mode direct`` streams them straight into each node's containerd: no k3d-tools helper
+    container (an image k3d would otherwise have to pull) and no tarball left on a shared volume.
+    """
+    return ["k3d", "image", "import", *images, "--cluster", name, "--mode", "direct"]
+
+
 def require_k3d() -> None:
     if shutil.which("k3d") is None:
         raise ToolMissing("the 'k3d' command is not on PATH (needed by --cluster=k3d)",
@@ -100,6 +109,13 @@ class K3dCluster(NamespaceOps):
             _run(delete_argv(self.name), f"k3d cluster delete {self.name}")
             shutil.rmtree(self.dir, ignore_errors=True)
             self._stopped = True
+
+
+def import_images(cluster: K3dCluster, images: list[str]) -> float:
+    """Load ``images`` (Docker tags) into ``cluster``'s nodes; returns seconds."""
+    started = time.monotonic()
+    _run(image_import_argv(cluster.name, images), f"k3d image import into {cluster.name}")
+    return time.monotonic() - started
 
 
 def start_k3d(spec: ClusterSpec) -> K3dCluster:

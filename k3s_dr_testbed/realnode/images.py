@@ -1,5 +1,6 @@
 """The real node's images: built locally with Docker, saved once per image ID, imported into
-the node's own containerd (no registry can be reached)."""
+the node's own containerd (no registry can be reached). The app image is also what a drill's
+pods run everywhere (k3d imports it from Docker: :func:`ensure_app_image`)."""
 
 from __future__ import annotations
 
@@ -45,9 +46,7 @@ def _cached_tar(tags: list[str], deadline: float) -> Path:
     return path
 
 
-def prepare_image_tars(deadline: float) -> ImageTars:
-    """Build (once) and save (once) the pause and app images. Needs the Docker engine."""
-    started = time.monotonic()
+def _engine(deadline: float) -> None:
     try:
         ensure_engine(deadline)
     except EnvironmentProblem as exc:
@@ -55,10 +54,23 @@ def prepare_image_tars(deadline: float) -> ImageTars:
             f"the real node's images are built locally with Docker and the engine is unavailable: {exc.message}",
             hint=exc.hint,
         ) from exc
-    pause = ensure_pause_image(deadline=deadline)
+
+
+def ensure_app_image(deadline: float) -> str:
+    """The Debian image pods run, built (once) and tagged ``APP_TAG`` in the Docker engine; returns its base tag."""
+    _engine(deadline)
     debian = ensure_debian_image(DEBIAN_TAG, deadline=deadline)
     if image_id(APP_TAG, deadline) != image_id(debian, deadline):
         tag_image(debian, APP_TAG, deadline)
+    return debian
+
+
+def prepare_image_tars(deadline: float) -> ImageTars:
+    """Build (once) and save (once) the pause and app images. Needs the Docker engine."""
+    started = time.monotonic()
+    _engine(deadline)
+    pause = ensure_pause_image(deadline=deadline)
+    debian = ensure_app_image(deadline)
     return ImageTars(
         pause=_cached_tar([pause], deadline),
         app=_cached_tar([APP_TAG, debian], deadline),
@@ -77,6 +89,12 @@ def import_images(socket: Path, tars: ImageTars, deadline: float) -> float:
         for job in jobs:
             job.result()
     return time.monotonic() - started
+
+
+def images_in_containerd(socket: Path, deadline: float) -> set[str]:
+    """The image references a node's containerd holds (namespace k8s.io, where the kubelet looks)."""
+    listed = ctr(socket, ["images", "ls", "-q"], deadline, "listing the images in containerd")
+    return {line.strip() for line in listed.splitlines() if line.strip()}
 
 
 def main() -> None:

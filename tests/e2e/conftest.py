@@ -9,6 +9,7 @@ the CLI writes them.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -71,6 +72,7 @@ def pytest_configure(config: pytest.Config) -> None:
         kubeconfig=Path(kubeconfig) if provider == "kubeconfig" and kubeconfig else None,
         targets=Targets(duration_seconds(app_config.targets.rto), duration_seconds(app_config.targets.rpo)),
         restore_wait_timeout=config.getoption("--drill-wait-timeout"),
+        images=dataclasses.asdict(app_config.drill.images),
         backup_interval_seconds=duration_seconds(app_config.backup.interval),
     )
     config.pluginmanager.register(DrillPlugin(settings, own_report=_drill_only(config)), PLUGIN_NAME)

@@ -133,6 +133,11 @@ def test_evidence_answers_the_auditors_questions(passing: tuple[int, dict[str, A
         assert kinds[kind]["expected"] >= 1 and kinds[kind]["equal"] == kinds[kind]["expected"], kind
     assert evidence["counts"]["missing"] == evidence["counts"]["differs"] == evidence["counts"]["unhealthy"] == 0
     assert evidence["test_only_options"] == {}
+    # kwok's nodes run nothing: the evidence says so plainly, pod by pod
+    coverage = evidence["coverage"]
+    assert evidence["kind"] == "synthetic" and coverage["simulated_nodes"] is True
+    assert coverage["pod_counts"]["target"]["simulated"] == coverage["pod_counts"]["target"]["pods"]
+    assert all(load["how"].startswith("none: every node is simulated") for load in coverage["images"]["loads"])
 
 
 def test_junit_has_one_testcase_per_step(passing: tuple[int, dict[str, Any], str]) -> None:
@@ -174,15 +179,18 @@ def test_html_renders_steps_and_verdict_in_chromium(passing: tuple[int, dict[str
 
 
 def test_drill_with_a_broken_restore_fails_at_the_restore_step(tmp_path: Path) -> None:
-    env = {**os.environ, "K3S_DR_TEST_DISABLE_SANITIZER": "persistentvolumes"}
-    code, result, stderr = run_drill_cli(tmp_path, "--wait-timeout", "15s", env=env)
+    code, result, stderr = run_drill_cli(tmp_path, "--wait-timeout", "15s", "--test-disable-sanitizer",
+                                         "persistentvolumes")
     assert code == 1, stderr[-3000:]
     assert result["verdict"] == "fail"
     assert result["failed_step"] == "restore"
     assert result["steps"]["restore"] == "failed" and result["steps"]["verify"] == "failed"
     assert result["steps"]["source"] == result["steps"]["backup"] == result["steps"]["destroy"] == "passed"
     evidence = json.loads(Path(result["evidence_json"]).read_text())
-    assert evidence["test_only_options"] == {"K3S_DR_TEST_DISABLE_SANITIZER": "persistentvolumes"}
+    assert evidence["test_only_options"] == {"test_disable_sanitizer": "persistentvolumes"}
+    restore_phases = [p for p in evidence["timeline"]["phases"]
+                      if p["step"] == "restore" and p["phase"] != "verify-archive"]
+    assert restore_phases and all("--test-disable-sanitizer persistentvolumes" in p["detail"] for p in restore_phases)
     failing = {(o["kind"], o["name"]): o["reasons"] for o in evidence["objects"] if o["result"] == "unhealthy"}
     pv = next(key for key in failing if key[0] == "PersistentVolume")
     assert "Released" in failing[pv][0]
@@ -224,12 +232,15 @@ def test_drill_on_an_existing_cluster_touches_only_its_own_objects(cluster_facto
     existing = cluster_factory(nodes=2)
     with Kube.from_kubeconfig(existing.kubeconfig) as kube:
         assert kube.request("POST", "/api/v1/namespaces", body={"metadata": {"name": "keep-me"}}).ok
+        # kwok nodes pull nothing, but an existing cluster's images are always named (docs/drill.md, "Images")
+        env = {**os.environ, "K3S_DR_DRILL_IMAGES_APP": "docker.io/local/debian:bookworm"}
         code, result, stderr = run_drill_cli(tmp_path, "--cluster", "kubeconfig", "--kubeconfig",
-                                             str(existing.kubeconfig))
+                                             str(existing.kubeconfig), env=env)
         assert code == 0, stderr[-3000:]
         evidence = json.loads(Path(result["evidence_json"]).read_text())
         assert evidence["identity"]["destroy_mode"] == "wipe"
         assert evidence["backup"]["objects"] == evidence["seeded_objects"], "only the drill's objects backed up"
+        assert evidence["coverage"]["simulated_nodes"] is True, "kwok's pods are said to be simulated"
         assert kube.request("GET", "/api/v1/namespaces/keep-me").ok
         for namespace in ("insightlearn", "insightlearn-data", "insightlearn-ops"):
             gone = kube.request("GET", f"/api/v1/namespaces/{namespace}")

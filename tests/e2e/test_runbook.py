@@ -13,16 +13,19 @@ from typing import Any
 
 from dr_lib.drill import live
 from dr_lib.drill.app import NAMESPACES, AppOptions, application
+from dr_lib.drill.images import ROLES
 from dr_lib.drill.run import DrillSettings, command_env
 from dr_lib.drill.runbook import command_blocks, script
 from dr_lib.kube.client import Kube
+from k3s_dr_testbed.provider import drill_images as local_images_for
 
 RUNBOOK = Path(__file__).resolve().parents[2] / "docs" / "runbook.md"
 
 
 def _backup_of_seeded_cluster(source: Any, work: Path, env: dict[str, str]) -> None:
     with Kube.from_kubeconfig(source.kubeconfig) as kube:
-        objects = application(AppOptions("runbk1", data_root=str(work / "volumes")))
+        images = local_images_for("local", tuple(ROLES)).refs
+        objects = application(AppOptions("runbk1", images=images, data_root=str(work / "volumes")))
         live.create_objects(kube, objects, time.monotonic() + 120)
         live.wait_until(lambda: live.unhealthy(kube, objects), time.monotonic() + 120, "seeded application")
     done = subprocess.run([sys.executable, "-m", "dr_lib", "backup", "--kubeconfig", str(source.kubeconfig),

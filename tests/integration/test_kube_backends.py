@@ -154,3 +154,34 @@ def test_a_server_certificate_the_kubeconfig_does_not_trust_is_named(cluster: An
         kube.version()
     assert "CERTIFICATE_VERIFY_FAILED" in str(caught.value)
     assert "certificate-authority" in (caught.value.hint or "")
+
+
+def _insecure(source: Path, target: Path) -> Path:
+    document = yaml.safe_load(Path(source).read_text())
+    cluster = document["clusters"][0]["cluster"]
+    cluster.pop("certificate-authority-data", None)
+    cluster.pop("certificate-authority", None)
+    cluster["insecure-skip-tls-verify"] = True
+    target.write_text(yaml.safe_dump(document))
+    return target
+
+
+def test_insecure_skip_tls_verify_works_and_every_command_says_so_once(cluster: Any, namespace: str,
+                                                                       tmp_path: Path, exec_kubeconfig: Path) -> None:
+    for label, source in (("token", cluster.kubeconfig), ("exec", exec_kubeconfig)):
+        kubeconfig = _insecure(source, tmp_path / f"{label}-insecure.yaml")
+        (tmp_path / label).mkdir()
+        env = isolated_env(tmp_path / label)
+        backup = cli("backup", "--kubeconfig", kubeconfig, "--dir", tmp_path / label, "--json", "-n", namespace,
+                     "--kind", "configmaps", env=env)
+        assert backup.code == 0, f"{label}: {backup.stderr}"
+        diff = cli("diff", backup.json["archive"], "--kubeconfig", kubeconfig, "-n", namespace, env=env)
+        assert diff.code == 0, f"{label}: {diff.stderr}"
+        for run in (backup, diff):
+            said = [line for line in run.stderr.splitlines() if "insecure-skip-tls-verify" in line]
+            assert said == [f"warning: kubeconfig '{kubeconfig}' sets insecure-skip-tls-verify: the API server's "
+                            "certificate is not checked, so whoever sits on the network path can pose as the "
+                            "cluster (and read every Secret restored or backed up); set "
+                            "certificate-authority-data instead"], f"{label}: {run.stderr}"
+    quiet = cli("diff", backup.json["archive"], "--kubeconfig", cluster.kubeconfig, "-n", namespace, env=env)
+    assert quiet.code == 0 and "insecure" not in quiet.stderr

@@ -10,21 +10,16 @@ copies on the remote than retention keeps.
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
 import pytest
-import testinfra
 import yaml
 
 from dr_lib.archive.links import promote
-from dr_lib.checks.evaluate import evaluate
-from dr_lib.checks.gather import probe_command, read_config
-from dr_lib.checks.hostfacts import HostFacts, file_facts_from_probe
 from dr_lib.checks.model import Finding, Outcome
-from dr_lib.checks.waivers import WaiverSet
 from k3s_dr_testbed.s3.server import S3Server
+from tests.integration._host_controls import judge_locally
 from tests.integration._offsite_env import (
     aws_env,
     cli_env,
@@ -44,19 +39,7 @@ LINKS = ("latest-backup.tar.gz", "k3s-cluster-snapshot.tar.gz")
 
 def judge(config: Path) -> dict[str, Finding]:
     """The offsite controls on this machine, with the host's own config at ``config``."""
-    host = testinfra.get_host("local://")
-
-    def run(command: str) -> tuple[int, str, str]:
-        result = host.run(command)
-        return result.rc, result.stdout, result.stderr
-
-    layout, problem, present = read_config(run, str(config), "local")
-    assert problem is None and present, problem
-    status, out, err = run(probe_command(layout.probe_request()))
-    assert status == 0, err
-    facts = HostFacts("local://", layout, file_facts_from_probe(json.loads(out)), {},
-                      WaiverSet(source=layout.config.checks.waivers))
-    return {control_id: evaluate(control_id, facts) for control_id in OFFSITE}
+    return judge_locally(config, OFFSITE)
 
 
 def outcomes(findings: dict[str, Finding]) -> dict[str, str]:

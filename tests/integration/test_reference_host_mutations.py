@@ -16,6 +16,7 @@ import pytest
 from _reference_host import failing, reference_host, sh
 
 from dr_lib.checks.controls import BY_ID
+from k3s_dr_testbed.lab.standin import API_PORT, SERVER_DIR
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -27,6 +28,37 @@ EXPORTER_DROP_IN = f"/run/systemd/system/{EXPORTER}.d"
 NEWEST = f"$(ls -t {D}/k3s-dr-*.tar.gz | head -1)"
 NOW = "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 NEW_BACKUP = f"systemctl start {BACKUP}"
+
+
+def api_calls(*calls: str) -> str:
+    """Shell lines that send requests to the stand-in's API server as its admin (python3: the image has no
+    curl); each call is ``call(METHOD, PATH, BODY, CONTENT_TYPE)`` in Python. A here-document: what
+    follows it goes on the next line, after ``set -e``."""
+    return (f"python3 - <<'EOF'\nimport json, ssl, urllib.request\n"
+            f"token = open('{SERVER_DIR}/cred/tokens.csv').read().split(',', 1)[0].strip()\n"
+            f"context = ssl.create_default_context(cafile='{SERVER_DIR}/tls/server-ca.crt')\n"
+            "def call(method, path, body=None, kind='application/json'):\n"
+            f"    request = urllib.request.Request('https://127.0.0.1:{API_PORT}' + path, method=method,\n"
+            "        data=None if body is None else json.dumps(body).encode(),\n"
+            "        headers={'Authorization': 'Bearer ' + token, 'Content-Type': kind})\n"
+            "    urllib.request.urlopen(request, timeout=10, context=context).close()\n"
+            + "".join(f"{c}\n" for c in calls) + "EOF\n")
+
+
+# A tenant's pod whose annotation hook asks for a timeout past hooks.max_timeout. Annotation hooks
+# default to on-error=continue: the backup is promoted without that pod's data (exit 3), and only
+# DR-DATA-001 says so. No kubelet runs here: the pod is made Running through its status, all the
+# hooks look at before they read its declaration.
+TENANT_POD = "/api/v1/namespaces/shop/pods"
+TENANT_HOOKS = {"dump.hook.backup.k3s-dr.io/command": "pg_dumpall", "dump.hook.backup.k3s-dr.io/timeout": "30d"}
+ADD_TENANT_POD = api_calls(
+    f"call('POST', '{TENANT_POD}', {{'apiVersion': 'v1', 'kind': 'Pod', 'metadata': {{'name': 'tenant-db', "
+    f"'annotations': {TENANT_HOOKS!r}}}, 'spec': {{'nodeName': 'gone', 'containers': [{{'name': 'db', "
+    "'image': 'local/debian-systemd:bookworm'}]}})",
+    f"call('PATCH', '{TENANT_POD}/tenant-db/status', {{'status': {{'phase': 'Running'}}}}, "
+    "'application/merge-patch+json')",
+)
+REMOVE_TENANT_POD = api_calls(f"call('DELETE', '{TENANT_POD}/tenant-db?gracePeriodSeconds=0')")
 
 
 @dataclass(frozen=True)
@@ -90,6 +122,9 @@ MUTATIONS = [
     Mutation("kinds missing: secrets left out of the scope", "k3s-dr backup --exclude-kind secrets --allow-shrink",
              "DR-ARCH-002", undo=NEW_BACKUP),
     Mutation("datastore snapshot left out", "k3s-dr backup --no-datastore", "DR-ARCH-003", undo=NEW_BACKUP),
+    Mutation("a tenant's failing annotation hook: promoted without its data",
+             f"set -e\n{ADD_TENANT_POD}code=0; k3s-dr backup || code=$?; test $code -eq 3", "DR-DATA-001",
+             undo=f"set -e\n{REMOVE_TENANT_POD}{NEW_BACKUP}"),
     Mutation("server token missing", "mv /var/lib/rancher/k3s/server/token /root/token.saved", "DR-K3S-001",
              undo="mv /root/token.saved /var/lib/rancher/k3s/server/token"),
     Mutation("k3s not started at boot", "systemctl disable k3s.service", "DR-K3S-002",

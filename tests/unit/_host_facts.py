@@ -98,14 +98,20 @@ def healthy_stats() -> dict[str, PathFacts]:
 
 
 def manifest(kinds: tuple[tuple[str, str], ...] = (("", "namespaces"), ("", "configmaps"), ("", "services")),
-             datastore: bool = True) -> dict[str, Any]:
+             datastore: bool = True, data: tuple[str, ...] = (), data_failures: tuple[str, ...] = ()) -> dict[str, Any]:
     files = [{"path": f"resources/{p}{'.' + g if g else ''}.yaml", "group": g, "version": "v1", "plural": p,
               "kind": p.title(), "namespaced": p != "namespaces", "objects": 2, "bytes": 10, "sha256": "cd" * 32}
              for g, p in kinds]
     store = {"kind": "sqlite", "path": "datastore/state.db", "token_path": "datastore/token", "sha256": "ef" * 32,
              "bytes": 4096, "token_sha256": "12" * 32, "token_bytes": 100} if datastore else None
+    extra: dict[str, Any] = {}
+    if data:  # application data members, as the backup lists them
+        extra["data"] = [{"path": member, "kind": "hook-dump", "bytes": 10, "sha256": "ab" * 32, "meta": {}}
+                         for member in data]
+    if data_failures:
+        extra["data_failures"] = list(data_failures)
     return {"format": "k3s-dr-archive", "format_version": 1, "files": files, "objects": 2 * len(files),
-            "datastore": store}
+            "datastore": store, **extra}
 
 
 def members_for(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -113,6 +119,7 @@ def members_for(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
     if data["datastore"]:
         found["datastore/state.db"] = {"sha256": data["datastore"]["sha256"], "bytes": 4096}
         found["datastore/token"] = {"sha256": data["datastore"]["token_sha256"], "bytes": 100}
+    found.update({d["path"]: {"sha256": d["sha256"], "bytes": d["bytes"]} for d in data.get("data", [])})
     return found
 
 

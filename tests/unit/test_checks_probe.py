@@ -121,5 +121,5 @@ def test_the_probe_refuses_a_huge_extension_header_before_reading_it(layout: Lay
             out.write(b"\0" * (1024 * 1024))
     inspected = collect(layout.probe_request())["inspected"]
     assert inspected["name"] == archive.name
-    assert inspected["problems"] == [f"cannot read the archive: HeaderError: a {what} header of {size} bytes; "
+    assert inspected["problems"] == [f"cannot read the archive: ReadError: a {what} header of {size} bytes; "
                                      f"the limit is {4096 if kind == b'L' else 65536}"]

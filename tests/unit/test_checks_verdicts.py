@@ -138,6 +138,9 @@ MUTATIONS: list[tuple[str, Callable[[HostFacts], HostFacts], str]] = [
     ("snapshot on a backup of a wiped cluster", lambda f: _wiped_snapshot(f, older_users=28), "DR-LINK-004"),
     ("kinds missing", _inspected(manifest(kinds=(("", "namespaces"), ("", "services")))), "DR-ARCH-002"),
     ("archive without datastore", _inspected(manifest(datastore=False)), "DR-ARCH-003"),
+    ("a pod's dump left out", _inspected(manifest(data=("data/hooks/shop/web-0/dump.dump",), data_failures=(
+        "dump hook of pod shop/db-0 container 'db' failed: exit code 3 (on-error=continue: left out, backup partial)",
+    ))), "DR-DATA-001"),
     ("token missing on the host", lambda f: with_stat(f, PathFacts(LAYOUT.token)), "DR-K3S-001"),
     ("token readable by others", lambda f: with_stat(f, path(LAYOUT.token, mode=0o644)), "DR-K3S-001"),
     ("k3s disabled", lambda f: with_unit(f, UNITS.k3s, unit_file_state="disabled"), "DR-K3S-002"),
@@ -189,6 +192,28 @@ def test_mutations_cover_every_control() -> None:
     assert {c.id for c in CONTROLS} - covered == {  # judged in other tests (offsite: test_offsite_checks.py,
         # signatures: test_checks_signatures.py)
         "DR-CONF-001", "DR-ARCH-001", "DR-OFFSITE-001", "DR-OFFSITE-002", "DR-OFFSITE-003", "DR-TRUST-001"}
+
+
+def test_application_data_members_are_part_of_an_intact_archive() -> None:
+    data = manifest(data=("data/hooks/shop/db-0/postgresql.dump", "data/volumes/shop/data-db-0.tar"))
+    findings = evaluate_all(_inspected(data)(healthy()))
+    assert findings["DR-ARCH-001"].outcome is Outcome.PASS, findings["DR-ARCH-001"].problem
+    assert findings["DR-DATA-001"].outcome is Outcome.PASS
+    assert "2 application data member(s), 0 failure(s)" in findings["DR-DATA-001"].evidence
+    missing = dict(data, data=data["data"][:1])  # the volume's member is in the archive, not in the manifest
+    failed = evaluate_all(with_files(healthy(), inspected=Inspection(ARCHIVE, missing, members_for(data), ())))
+    assert "data/volumes/shop/data-db-0.tar is not listed in the manifest" in failed["DR-ARCH-001"].problem
+
+
+def test_data_failures_are_named_and_bounded() -> None:
+    failures = ("dump hook of pod shop/db-0 failed: " + "x" * 2000, "pod media/files-1: volume copy failed")
+    finding = evaluate_all(_inspected(manifest(data_failures=failures))(healthy()))["DR-DATA-001"]
+    assert finding.outcome is Outcome.FAIL
+    assert finding.problem.startswith(f"{ARCHIVE} was promoted without some application data: dump hook of pod "
+                                      "shop/db-0 failed: xxx")
+    assert finding.problem.endswith(" (+1 more)") and len(finding.problem) < 600
+    assert evaluate_all(_inspected(dict(manifest(), data_failures="oops"))(healthy()))["DR-DATA-001"].outcome \
+        is Outcome.FAIL
 
 
 def test_tampered_archive_fails_integrity_and_both_links() -> None:

@@ -55,6 +55,7 @@ def test_nested_options_are_built_from_the_same_flat_parameters() -> None:
         "namespaces": ("shop",), "exclude_namespaces": (), "kinds": ("Deployment",), "exclude_kinds": (),
         "mappings": ("shop:shop-2",), "cluster_resources": None, "preserve_nodeports": True, "as_json": True,
         "verify_keys": ("/k/verify-key.pem",), "allow_unsigned": False,
+        "test_disable_sanitizer": (),
     }
     options = build(RestoreOptions, params)
     assert options.filters == PlanFilters(namespaces=("shop",), kinds=("Deployment",), mappings=("shop:shop-2",),

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from k3s_dr_testbed.clusters.binaries import K8S_VERSION
-from k3s_dr_testbed.clusters.k3d import K3S_IMAGE, create_argv, delete_argv, kubeconfig_argv
+from k3s_dr_testbed.clusters.k3d import K3S_IMAGE, create_argv, delete_argv, image_import_argv, kubeconfig_argv
 
 
 def test_create_pins_the_k3s_image_waits_and_skips_the_load_balancer() -> None:
@@ -32,3 +32,13 @@ def test_kubeconfig_and_delete_lines() -> None:
     assert kubeconfig_argv("drill", Path("/x/kc.yaml")) == ["k3d", "kubeconfig", "write", "drill", "--output",
                                                             "/x/kc.yaml"]
     assert delete_argv("drill") == ["k3d", "cluster", "delete", "drill"]
+
+
+def test_image_import_loads_from_docker_straight_into_the_named_cluster() -> None:
+    argv = image_import_argv("drill-abc-dst", ["local/debian:bookworm"])
+    assert argv[:3] == ["k3d", "image", "import"]
+    assert argv[3] == "local/debian:bookworm"
+    assert argv[argv.index("--cluster") + 1] == "drill-abc-dst"
+    # direct: no k3d-tools helper image to pull, no tarball left on a shared volume
+    assert argv[argv.index("--mode") + 1] == "direct"
+    assert image_import_argv("c", ["a:1", "b:2"])[3:5] == ["a:1", "b:2"]

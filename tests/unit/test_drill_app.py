@@ -7,13 +7,17 @@ from collections import Counter
 import pytest
 
 from dr_lib.drill import live
-from dr_lib.drill.app import DRILL_LABEL, NAMESPACES, AppOptions, application, secret_values
+from dr_lib.drill.app import DRILL_LABEL, NAMESPACES, AppOptions, application, image_users, secret_values
+from dr_lib.drill.images import ROLES, containers, images_used
 from dr_lib.drill.redact import secret_strings
+
+LOCAL = "docker.io/local/debian:bookworm"
+IMAGES = {"app": LOCAL, "db_dump": LOCAL}
 
 
 @pytest.fixture
 def objects() -> list[dict]:
-    return application(AppOptions("abc123"))
+    return application(AppOptions("abc123", images=IMAGES))
 
 
 def _kinds(objects: list[dict]) -> Counter[str]:
@@ -81,13 +85,50 @@ def test_secret_values_are_all_in_the_secrets(objects: list[dict]) -> None:
     assert set(secret_values()) <= found
 
 
-def test_real_node_runs_the_database_for_real() -> None:
-    objects = application(AppOptions("abc123", real_node=True, image="docker.io/local/debian:bookworm"))
+def test_real_node_pins_the_database_to_it_and_backs_up_its_volume() -> None:
+    objects = application(AppOptions("abc123", images=IMAGES, real_node=True))
     sts = next(o for o in objects if o["kind"] == "StatefulSet")
     pod = sts["spec"]["template"]["spec"]
     assert pod["nodeSelector"] == {"kubernetes.io/hostname": "localhost"}
-    container = pod["containers"][0]
-    assert container["imagePullPolicy"] == "Never" and container["image"] == "docker.io/local/debian:bookworm"
-    assert container["command"][0] == "python3" and "sqlite3" in container["command"][-1]
-    fake = application(AppOptions("abc123"))
+    assert sts["spec"]["template"]["metadata"]["annotations"] == {"backup.k3s-dr.io/volumes": "data"}
+    fake = application(AppOptions("abc123", images=IMAGES))
     assert "nodeSelector" not in next(o for o in fake if o["kind"] == "StatefulSet")["spec"]["template"]["spec"]
+
+
+def test_every_container_runs_a_real_process_from_the_images_given(objects: list[dict]) -> None:
+    """No placeholder anywhere: each container names an image of the options and runs python3 from it."""
+    found = [(o["kind"], c) for o in objects for c in containers(o)]
+    assert len(found) == 5, "web, api, db, metrics-exporter, db-dump"
+    for kind, container in found:
+        assert container["image"] == LOCAL, (kind, container["name"])
+        assert container["imagePullPolicy"] == "Never"
+        assert container["command"][0] == "python3", container["name"]
+    db = next(c for o in objects if o["kind"] == "StatefulSet" for c in containers(o))
+    assert "sqlite3" in db["command"][-1]
+    servers = [c for _kind, c in found if c.get("readinessProbe")]
+    assert {c["readinessProbe"]["httpGet"]["port"] for c in servers} == {c["ports"][0]["containerPort"]
+                                                                         for c in servers}
+    assert "example.com/" not in repr([c["image"] for _kind, c in found])
+
+
+def test_named_images_and_pull_policy_reach_every_container() -> None:
+    named = {"app": "registry.internal:5000/debian/python3:12", "db_dump": "registry.internal:5000/tools/dump@sha256:"
+             + "a" * 64}
+    objects = application(AppOptions("abc123", images=named, pull_policy="IfNotPresent"))
+    used = images_used(objects)
+    assert used[named["db_dump"]] == ["CronJob insightlearn-data/db-dump"]
+    assert len(used[named["app"]]) == 4
+    assert {c["imagePullPolicy"] for o in objects for c in containers(o)} == {"IfNotPresent"}
+
+
+def test_db_dump_falls_back_to_the_app_image() -> None:
+    objects = application(AppOptions("abc123", images={"app": "mirror.local/python:3"}))
+    assert set(images_used(objects)) == {"mirror.local/python:3"}
+
+
+def test_image_users_name_the_objects_of_each_role() -> None:
+    users = image_users()
+    assert set(users) == set(ROLES)
+    assert users["app"] == ["Deployment insightlearn/web", "Deployment insightlearn/api",
+                            "StatefulSet insightlearn-data/db", "Deployment insightlearn-ops/metrics-exporter"]
+    assert users["db_dump"] == ["CronJob insightlearn-data/db-dump"]

@@ -31,7 +31,7 @@ LEAK = "leaky-secret-value-123"
 
 
 def fake_source(run: DrillRun) -> None:
-    run.seeded = application(AppOptions(run.drill_id))
+    run.seeded = application(AppOptions(run.drill_id, images={"app": "docker.io/local/debian:bookworm"}))
     run.identity["kubernetes_version_source"] = "v1.34.2-fake"
     run.attach("source", "application.json", "json", [redact_object(o) for o in run.seeded])
 

@@ -56,3 +56,15 @@ def test_scope_json() -> None:
     assert scope_json(limits(ALL_REAL)) == {"limited": False, "limits": []}
     data = scope_json(limits(KWOK))
     assert data["limited"] is True and set(data["limits"][0]) == {"id", "what", "why", "covered_by"}
+
+
+def test_an_archive_drill_says_why_its_data_and_datastore_were_not_covered() -> None:
+    facts = _with(ALL_REAL, volume_data_checked=False, datastore_backed_up=False,
+                  data_not_checked=("1 volume copies: no node of the target has this machine's disk",))
+    found = {limit.id: limit for limit in limits(facts)}
+    assert list(found) == ["no-volume-data", "no-datastore"]  # neither synthetic nor "not production"
+    assert found["no-volume-data"].what.endswith("— 1 volume copies: no node of the target has this machine's disk")
+    assert found["no-datastore"].what.startswith("no datastore: the archive holds no k3s datastore snapshot")
+    synthetic = {limit.id: limit for limit in limits(KWOK)}
+    assert "--archive PATH|latest" in synthetic["synthetic-application"].cover
+    assert "when available" not in synthetic["synthetic-application"].cover

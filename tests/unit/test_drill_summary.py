@@ -159,3 +159,27 @@ def test_the_summary_goes_above_the_environment_table_and_the_time_is_utc() -> N
 def test_junit_suite_time_in_utc(written: str, utc: str) -> None:
     xml = f'<testsuites><testsuite name="k3s-dr-drill" timestamp="{written}" hostname="h"></testsuite></testsuites>'
     assert junit_in_utc(xml) == xml.replace(written, utc)
+
+
+def test_an_archive_drills_summary_names_the_archive_and_its_source(tmp_path: Path) -> None:
+    """An archive drill (FAKE run, a real archive file): kind archive everywhere, no synthetic or
+    not-production limit, the archive's source cluster and age named; a datastore it holds counts."""
+    from dr_lib.archive import verify_archive  # noqa: PLC0415
+    from dr_lib.drill.archive_input import ArchiveInput  # noqa: PLC0415
+    from tests.unit._archive_factory import CONFIGMAPS, IDENTITY, good_archive  # noqa: PLC0415
+
+    archive = good_archive(tmp_path, {CONFIGMAPS: [CONFIGMAPS.obj("a")]}, datastore=(b"sqlite", b"token"))
+    run = _run(tmp_path, nodes=[NodeInfo("node-a", False, True, "v1.34.2")])
+    run.settings = DrillSettings(archive=archive, backup_interval_seconds=3600)
+    run.archive = ArchiveInput(str(archive), archive, archive, verify_archive(archive), "the file given (--archive)")
+    run.archive.data_results = [{"member": "data/volumes/x.tar", "kind": "volume", "ok": True, "detail": "placed"}]
+    evidence = _evidence(run)
+    assert evidence["kind"] == "archive" and evidence["verdict_summary"] == "pass"
+    assert evidence["scope"] == {"limited": False, "limits": []}
+    page = unescape(summary_block(evidence))
+    assert f"your archive {archive.name}, the file given (--archive)" in page
+    assert f"of the cluster {IDENTITY.server} (kube-system {IDENTITY.kube_system_uid}" in page
+    assert "Age when the drill started (RPO)" in page and "the archive's age when the drill started" in page
+    assert "seeded with its application" not in page
+    run.archive.data_results[0]["ok"] = False
+    assert [x["id"] for x in _evidence(run)["scope"]["limits"]] == ["no-volume-data"]

@@ -37,7 +37,8 @@ def test_annotations_in_the_velero_style() -> None:
     assert (pre.command, pre.container, pre.timeout, pre.on_error) == (("/bin/sync",), "db", 30.0, "continue")
     dump = plan.hooks["dump"]
     assert dump.command == ("/bin/sh", "-c", "pg_dumpall")  # text runs through the shell
-    assert (dump.timeout, dump.on_error, dump.magic) == (600.0, "fail", ())
+    # annotation hooks default to continue (hooks.annotation_on_error), whatever the rules' default
+    assert (dump.timeout, dump.on_error, dump.magic) == (600.0, "continue", ())
     assert plan.hooks["restore"].command == ("psql",)
     assert plan.volume_mode == "quiesced"  # a pre hook quiesces
     assert plan.source == "annotations"
@@ -127,7 +128,7 @@ def test_config_section_and_a_bad_rule_is_refused_before_any_backup(tmp_path: An
                     "    - {namespace: shop, selector: app=db, preset: postgresql}\n")
     config = load_config(good, env={})
     settings = HookSettings.from_config(config.hooks)
-    assert settings.defaults == Defaults(300.0, "continue")
+    assert settings.defaults == Defaults(300.0, "continue", "continue", 3600.0, 16 << 30, frozenset())
     assert settings.rules[0]["preset"] == "postgresql"
     assert "localhost" in settings.local_nodes
     bad = tmp_path / "bad.yaml"

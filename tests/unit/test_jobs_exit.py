@@ -25,6 +25,7 @@ from dr_lib.jobs.offsite import RemoteListing
 from dr_lib.jobs.push import push_exit
 from dr_lib.jobs.restore import AppData, restore_exit
 from dr_lib.offsite.push import PushReport, TargetReport
+from dr_lib.restore.journal import interruption
 from dr_lib.restore.ledger import CREATED, FAILED, SKIPPED, Entry, Ledger
 from tests.unit.test_offsite_history import ARCHIVE
 from tests.unit.test_offsite_history import report as one_target_down
@@ -80,10 +81,13 @@ def test_how_a_backup_ends(case: str, result: BackupResult, pushed: AfterBackup 
 
 # --- restore (objects; auto-restore ends the same way when it restored) ---------------------
 
-def ledger(*results: str, wait: dict[str, object] | None = None) -> Ledger:
+def ledger(*results: str, wait: dict[str, object] | None = None, stopped_by: str | None = None) -> Ledger:
     entries = [Entry("config-maps", "configmaps", "ConfigMap", "shop", f"c-{i}", result, "why")
                for i, result in enumerate(results)]
-    return Ledger("a.tar.gz", False, "skip", "2026-11-28T10:00:00Z", entries, wait=wait)
+    done = Ledger("a.tar.gz", False, "skip", "2026-11-28T10:00:00Z", entries, wait=wait)
+    if stopped_by is not None:
+        done.interrupted = interruption(stopped_by, 10, len(entries))
+    return done
 
 
 DATA_OK = AppData({"failures": [], "partial": False}, ())
@@ -104,6 +108,11 @@ DATA_PARTIAL = AppData({"partial": True}, ("hook pg-restore in shop/db failed: e
      (ExitCode.PARTIAL, "restore of application data partial: hook pg-restore in shop/db failed")),
     ("objects partial and data partial: the objects are named", ledger(FAILED, CREATED), DATA_PARTIAL,
      (ExitCode.PARTIAL, "restore partial: 1 objects failed")),
+    ("stopped by SIGTERM: interrupted", ledger(CREATED, CREATED, stopped_by="SIGTERM"), None,
+     (ExitCode.INTERRUPTED, "restore interrupted (SIGTERM stopped the restore between writes): 2 objects "
+                            "attempted, 8 not")),
+    ("interrupted comes before partial", ledger(CREATED, FAILED, stopped_by="SIGINT"), DATA_PARTIAL,
+     (ExitCode.INTERRUPTED, "restore interrupted (SIGINT")),
 ])
 def test_how_a_restore_ends(case: str, done: Ledger, data: AppData | None, expected: Expected) -> None:
     _check(restore_exit(done, Path("/state/ledgers/l.json"), data), expected)
@@ -195,3 +204,16 @@ def test_restore_modes(case: str, mode: RestoreMode, dry_run: bool, refused: str
         return
     with pytest.raises(UsageError, match=refused):
         mode.check(dry_run=dry_run)
+
+
+@pytest.mark.parametrize(("case", "mode", "refused"), [
+    ("objects: a drill's restore", RestoreMode(), False),
+    ("--auto", RestoreMode(auto=True), True),
+    ("--datastore", RestoreMode(datastore=True), True),
+])
+def test_the_test_only_sanitizer_switch_per_mode(case: str, mode: RestoreMode, refused: bool) -> None:
+    if not refused:
+        assert mode.check(dry_run=False, sabotage=("persistentvolumes",)) is mode
+        return
+    with pytest.raises(UsageError, match="--test-disable-sanitizer is a test-only switch"):
+        mode.check(dry_run=False, sabotage=("persistentvolumes",))

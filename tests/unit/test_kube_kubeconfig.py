@@ -9,6 +9,7 @@ implement must be handed to the client (None), never half-read.
 from __future__ import annotations
 
 import base64
+import re
 from pathlib import Path
 from typing import Any
 
@@ -184,3 +185,55 @@ def test_kube_picks_the_path_the_environment_allows(tmp_path: Path) -> None:
     assert isinstance(direct.backend, DirectBackend)
     proxied = Kube.from_kubeconfig(path, environ={"HTTPS_PROXY": "http://proxy.invalid:3128"})
     assert isinstance(proxied.backend, ClientBackend)
+
+
+TOKEN = "eyJhbGciOiJSUzI1NiJ9.c2VjcmV0LXRva2VuLWJvZHk.sig-7f2c9a41d"
+
+
+@pytest.mark.parametrize("broken", [
+    f"users:\n- name: u\n  user:\n    token: {TOKEN}: {{oops\n",   # a mapping value where none may be
+    f"users:\n- name: u\n  user:\n    token: \"{TOKEN}\n",          # an unterminated string
+    f"users:\n- name: u\n  user:\n\ttoken: {TOKEN}\n",               # a tab that cannot start a token
+    f"users:\n- name: u\n  user: *{TOKEN[:20]}\n",                   # an undefined alias named from the text
+])
+def test_a_yaml_error_never_shows_any_of_the_files_content(tmp_path: Path, broken: str,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    from dr_lib.cli.main import main  # noqa: PLC0415
+
+    path = tmp_path / "k.yaml"
+    path.write_text(broken)
+    with pytest.raises(UsageError) as caught:
+        read_static_credentials(path)
+    message = str(caught.value)
+    assert re.fullmatch(rf"kubeconfig '{re.escape(str(path))}' is not valid YAML \(\w+Error at line \d+, column "
+                        r"\d+\) \(open the file at that place; nothing of its content is shown here\)", message), \
+        message
+    shown = message.replace(str(path), "")
+    fragments = {piece for line in broken.splitlines() for piece in re.split(r"[\s:\"{}*\-]+", line) if len(piece) > 3}
+    assert not [piece for piece in fragments if piece in shown], shown
+    assert main(["--config", "/dev/null", "diff", str(path), "--kubeconfig", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "is not valid YAML" in err and TOKEN[:8] not in err
+
+
+def test_insecure_skip_tls_verify_is_said_once_per_command(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from dr_lib.kube import kubeconfig as module  # noqa: PLC0415
+    from dr_lib.kube.client import Kube  # noqa: PLC0415
+
+    path = kubeconfig(tmp_path, {"server": "https://127.0.0.1:1", "insecure-skip-tls-verify": True}, {"token": "t"})
+    expected = [f"warning: kubeconfig '{path}' sets insecure-skip-tls-verify: the API server's certificate is not "
+                "checked, so whoever sits on the network path can pose as the cluster (and read every Secret "
+                "restored or backed up); set certificate-authority-data instead"]
+    proxied = {"HTTPS_PROXY": "http://127.0.0.1:9"}  # sends the same kubeconfig down the kubernetes client's path
+    for environ in ({}, proxied):
+        module._warned.clear()  # a fresh command
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="dr_lib.kube.kubeconfig"):
+            for _ in range(3):
+                Kube.from_kubeconfig(path, environ=environ).close()
+        assert [r.getMessage() for r in caplog.records] == expected, environ
+    caplog.clear()
+    verified = kubeconfig(tmp_path, {"server": "http://127.0.0.1:1"}, {"token": "t"})
+    with caplog.at_level("WARNING", logger="dr_lib.kube.kubeconfig"):
+        Kube.from_kubeconfig(verified).close()
+    assert caplog.records == []

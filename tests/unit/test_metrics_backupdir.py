@@ -8,8 +8,18 @@ from dr_lib.archive.access import verify_archive
 from dr_lib.archive.links import promote
 from dr_lib.archive.sidecar import write_sidecar
 from dr_lib.metrics import backupdir as module
-from dr_lib.metrics.backupdir import ArchiveCache, scan
-from tests.unit._archive_factory import CONFIGMAPS, DEPLOYMENTS, good_archive
+from dr_lib.metrics.backupdir import ArchiveCache, failed_pod, scan
+from dr_lib.metrics.catalog import evaluate
+from tests.unit._archive_factory import (
+    CONFIGMAPS,
+    DEPLOYMENTS,
+    good_archive,
+    manifest_dict,
+    manifest_member,
+    raw_archive,
+    resources_member,
+)
+from tests.unit._metrics_inputs import full_inputs
 
 LATEST = "latest-backup.tar.gz"
 
@@ -95,3 +105,29 @@ def test_the_cache_reads_each_archive_once_and_again_when_it_changes(tmp_path, m
     path.write_bytes(b"garbage")
     assert not scan(tmp_path, LATEST, cache).archives[0].readable
     assert calls == [path.name, path.name]
+
+
+def test_the_newest_good_backups_data_failures_name_their_pods(tmp_path):
+    failures = ["dump hook of pod shop/db-0 container 'db' failed: exit code 3 (on-error=continue: left out)",
+                "pod shop/db-0: dump and volumes skipped because its pre hook failed",
+                "volume 'data' of pod media/files-1: it lives on node 'n2', not on this machine",
+                'pod shop/"} evil{x="y: annotation hook.k3s-dr.io/preset is \'x\'']  # no Kubernetes name: no label
+    entry, member = resources_member(CONFIGMAPS, [cm("a")])
+    archive = raw_archive(tmp_path / "k3s-dr-20261128T100000Z.tar.gz",
+                          [manifest_member(manifest_dict([entry], data_failures=failures)), member])
+    promote(tmp_path, archive.name, [LATEST])
+    latest = scan(tmp_path, LATEST).latest
+    assert latest is not None and latest.data_failures == tuple(failures)
+    assert latest.failed_pods() == {("shop", "db-0"): 2, ("media", "files-1"): 1, ("", ""): 1}
+    values = {spec.suffix: found for spec, found in evaluate(full_inputs(backups=scan(tmp_path, LATEST)))}
+    assert values["backup_data_failures"] == [((), 4.0)]
+    assert values["backup_data_pod_failures"] == [(("", ""), 1.0), (("media", "files-1"), 1.0),
+                                                  (("shop", "db-0"), 2.0)]
+    assert failed_pod("no pod named here") == ("", "")
+
+
+def test_a_complete_backup_reports_zero_and_no_pod_series(tmp_path):
+    newest = verified(good_archive(tmp_path, {CONFIGMAPS: [cm("a")]}, created="2026-11-28T10:00:00Z"))
+    promote(tmp_path, newest.name, [LATEST])
+    values = {spec.suffix: found for spec, found in evaluate(full_inputs(backups=scan(tmp_path, LATEST)))}
+    assert values["backup_data_failures"] == [((), 0.0)] and values["backup_data_pod_failures"] == []

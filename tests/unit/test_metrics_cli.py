@@ -37,7 +37,7 @@ def test_metrics_prints_writes_and_lists(tmp_path, capsys):
     assert (tmp_path / "tf" / "k3s_dr.prom").read_text().count("insightlearn_dr_") > 5
     assert main(["--config", str(config), "metrics", "--names"]) == 0
     listed = capsys.readouterr().out.split()
-    assert "insightlearn_dr_next_backup_seconds" in listed and len(listed) == 38
+    assert "insightlearn_dr_next_backup_seconds" in listed and len(listed) == 40
 
 
 def empty_config(tmp_path: Path) -> Path:

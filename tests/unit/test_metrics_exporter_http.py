@@ -93,9 +93,10 @@ def test_bad_sources_become_metrics_and_the_exporter_keeps_serving(tmp_path):
             assert ("k3s_dr_backup_count", ()) not in got
 
 
-def test_an_unexpected_failure_is_a_500_for_that_scrape_only(tmp_path):
+def test_an_unexpected_failure_is_a_500_for_that_scrape_only(tmp_path, caplog):
     settings = replace(SETTINGS, backup_dir=tmp_path)
-    calls = iter([RuntimeError("boom"), None])
+    # An unexpected error may quote what it was reading: here a token from a file, as a parser would.
+    calls = iter([ValueError("unexpected line 'token: eyJhbGciOiJSUzI1NiIsInNlY3JldC10b2tlbiJ9'"), None])
 
     def flaky():
         problem = next(calls)
@@ -108,8 +109,14 @@ def test_an_unexpected_failure_is_a_500_for_that_scrape_only(tmp_path):
         with pytest.raises(urllib.error.HTTPError) as failed:
             get(base + "/metrics")
         assert failed.value.code == 500
-        assert "collection failed: RuntimeError: boom" in failed.value.read().decode()
+        page = failed.value.read().decode()
+        assert page == "k3s-dr exporter: collection failed (an internal error; the exporter's log says where)\n"
         assert scrape(base)[("k3s_dr_backup_count", ())] == 0
+    logged = [r for r in caplog.records if r.name == "dr_lib.metrics.exporter"]
+    assert len(logged) == 1 and logged[0].exc_info is None  # a traceback would print the error's text
+    line = logged[0].getMessage()
+    assert line.startswith("scrape failed: ValueError at test_metrics_exporter_http.py:") and "flaky" in line
+    assert "eyJ" not in line and "token" not in line
 
 
 def test_a_taken_port_is_a_clear_environment_error():

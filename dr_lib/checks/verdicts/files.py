@@ -14,6 +14,7 @@ ARCHIVE_FORMAT_VERSION = 1
 SIGNATURE_MEMBER = "manifest.json.sig"  # the manifest's signature: beside it, never listed in it (DR-TRUST-001)
 MANIFEST_MEMBER = "manifest.json"
 PRIVATE_BITS = 0o077  # group and others
+MAX_FAILURE_SHOWN = 400  # of one recorded failure, in a finding (the archive's text: bounded)
 # How k3s-dr names archives (dr_lib.archive.format.ARCHIVE_NAME; the checks stay apart from dr_lib.archive).
 ARCHIVE_NAME = re.compile(r"^k3s-dr-\d{8}T\d{6}Z\.tar\.gz$")
 
@@ -182,6 +183,9 @@ def _manifest_problems(manifest: Mapping[str, Any], members: Mapping[str, Mappin
         listed[str(datastore.get("path"))] = datastore.get("sha256")
         if datastore.get("token_path"):
             listed[str(datastore["token_path"])] = datastore.get("token_sha256")
+    for data in manifest.get("data") or []:  # application data members (hook dumps, volume copies)
+        if isinstance(data, Mapping):
+            listed[str(data.get("path"))] = data.get("sha256")
     for path, sha in listed.items():
         member = members.get(path)
         if member is None:
@@ -234,6 +238,23 @@ def expected_kinds(facts: HostFacts) -> Finding:
     evidence = f"{inspected.name} holds {len(present)} kind(s); expected: {', '.join(expected)}"
     if missing:
         return failed(f"{inspected.name} lacks expected kind(s): {', '.join(missing)}", evidence)
+    return passed(evidence)
+
+
+def application_data_complete(facts: HostFacts) -> Finding:
+    inspected = facts.files.inspected
+    if inspected is None or inspected.manifest is None:
+        return not_applicable("no readable manifest to judge: see DR-ARCH-001")
+    members = inspected.manifest.get("data") or []
+    failures = inspected.manifest.get("data_failures") or []
+    if not isinstance(failures, list):
+        failures = [f"data_failures is a {type(failures).__name__}, not a list: cannot tell what is missing"]
+    evidence = (f"{inspected.name}: {len(members) if isinstance(members, list) else '?'} application data "
+                f"member(s), {len(failures)} failure(s) recorded")
+    if failures:
+        more = f" (+{len(failures) - 1} more)" if len(failures) > 1 else ""
+        return failed(f"{inspected.name} was promoted without some application data: "
+                      f"{str(failures[0])[:MAX_FAILURE_SHOWN]}{more}", evidence)
     return passed(evidence)
 
 

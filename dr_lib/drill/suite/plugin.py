@@ -35,7 +35,7 @@ from dr_lib.drill.identity import run_identity
 from dr_lib.drill.redact import Scrubber, secret_strings
 from dr_lib.drill.report import failures_table, junit_in_utc, place_summary, row_values, seconds_text, title
 from dr_lib.drill.reportdir import create_report_dir, scrub_directory, seal_report, write_file
-from dr_lib.drill.run import DrillRun, DrillSettings, active_test_options, command_env, new_work_dir
+from dr_lib.drill.run import DrillRun, DrillSettings, command_env, new_work_dir
 from dr_lib.drill.steps import current_verdict
 from dr_lib.drill.summary import summary_block
 from dr_lib.drill.timeline import STEP_NAMES, Timeline, iso, step_label
@@ -93,7 +93,7 @@ class DrillPlugin:
                                     reviewer=self.settings.reviewer))
         self.run = DrillRun(self.settings, drill_id, report_dir, work_dir, Timeline(started),
                             command_env(self.settings, work_dir), progress=self.progress, identity=identity,
-                            test_options=active_test_options(os.environ))
+                            test_options=self.settings.test_options())
         config.stash[DRILL_RUN_KEY] = self.run
         if self.own_report:
             config.option.htmlpath = str(report_dir / HTML_NAME)
@@ -102,7 +102,7 @@ class DrillPlugin:
             # A step's failure is its message; deep tracebacks into the drill's plumbing help nobody.
             config.option.tbstyle = "short"
         config.addinivalue_line("markers", "e2e: restore drill steps")
-        self.progress(f"k3s-dr drill {drill_id}: provider {self.settings.provider}, destroy {self.settings.destroy}"
+        self.progress(f"k3s-dr drill {drill_id}: provider {self.settings.provider}, {self.settings.subject}"
                       f"{', real node' if self.settings.real_node else ''}; report in {report_dir}")
         if self.run.test_options:
             self.progress(f"  TEST-ONLY options active: {self.run.test_options}")

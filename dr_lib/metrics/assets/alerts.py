@@ -55,6 +55,14 @@ def alert_rules(options: AssetOptions, tuning: AlertTuning = SHIPPED) -> tuple[A
             "many objects). Read the last lines of /var/log/k3s-dr.log.",
             "a failure is known at once; waiting for the age rule loses two hours"),
         AlertRule(
+            "K3sDrBackupDataMissing", f"{p}backup_data_failures > 0", tuning.hold_for("0m"), WARNING,
+            "The newest k3s backup on {{ $labels.instance }} lacks application data ({{ $value }} failure(s))",
+            "A backup hook or volume copy failed with on-error=continue (the default of annotation hooks): the "
+            f"backup was promoted without that data. {p}backup_data_pod_failures names the pods; "
+            "`k3s-dr backup --json` (data.failures) says why; `k3s-dr check` fails DR-DATA-001 until a backup "
+            "holds it all.",
+            "a partial backup is promoted and its run counts as a success: nothing else says its data is missing"),
+        AlertRule(
             "K3sDrNoVerifiedBackup", f"{p}backup_archives_verified == 0", tuning.hold_for("10m"), CRITICAL,
             "No verified backup archive on {{ $labels.instance }}",
             "No archive in the backup directory has a verification sidecar matching its content: a restore "

@@ -18,6 +18,7 @@ BARGAUGE = "bargauge"
 ALWAYS = ""
 NEEDS_SYSTEMD = "systemd runs on the host (the backup timer and the auto-restore unit)"
 NEEDS_PUSH = "an offsite push (offsite.targets configured)"
+NEEDS_DATA_FAILURE = "a backup promoted without some application data (a hook or volume copy failed, on-error=continue)"
 
 GOOD_BAD = (("red", None), ("green", 1.0))
 NEUTRAL = (("blue", None),)
@@ -105,6 +106,15 @@ def _backups(e: _Exprs) -> RowSpec:
         PanelSpec("Last backup attempt", _one(e.since("backup_last_run_timestamp_seconds")), 6, unit="s",
                   thresholds=(("green", None), ("orange", 3600.0), ("red", 7200.0)), no_value="never",
                   description="Since the last `k3s-dr backup` ended, whatever its result."),
+        PanelSpec("Application data missing", _one(e.m("backup_data_failures")), 4,
+                  thresholds=(("green", None), ("red", 1.0)),
+                  description="Hook dumps and volume copies the newest good backup lacks (a failure with "
+                              "on-error=continue: the backup was promoted without them). K3sDrBackupDataMissing."),
+        PanelSpec("Pods lacking data in the newest backup",
+                  _one(f"sum by (namespace, pod) ({e.m('backup_data_pod_failures')})", "{{namespace}}/{{pod}}"),
+                  8, kind=BARGAUGE, thresholds=(("green", None), ("red", 1.0)), empty_until=NEEDS_DATA_FAILURE,
+                  description="Per pod: the failures the newest good backup records for it (`k3s-dr backup --json`: "
+                              "data.failures says why)."),
     ))
 
 

@@ -155,7 +155,8 @@ class PlanOptions:
     include_cluster_scoped: bool | None = None
     preserve_node_ports: bool = False
     # TEST-ONLY (drills): resources whose per-kind sanitizer is skipped, to prove that a broken
-    # restore fails the drill at the right step. Set from $K3S_DR_TEST_DISABLE_SANITIZER by the jobs.
+    # restore fails the drill at the right step. Set only from restore's hidden --test-disable-sanitizer
+    # (the drill passes it; refused with --auto and --datastore), never from the environment.
     disabled_sanitizers: frozenset[str] = frozenset()
 
     @property
