@@ -1,11 +1,15 @@
 """k3s-dr's pytest plugin: real clusters for tests.
 
 Options: ``--cluster=local|k3d|kubeconfig`` (default ``local``), ``--kubeconfig-path`` for the
-``kubeconfig`` provider, ``--run-e2e``. Fixtures:
+``kubeconfig`` provider, ``--kubernetes-version`` (the release of the clusters tests start; default
+the newest supported), ``--all-kubernetes-versions``, ``--run-e2e``. Fixtures:
 
 - ``cluster`` (session): one ready cluster; ``.kubeconfig``, ``.server``, ``.db_path`` (local);
-- ``cluster_factory`` (per test) / ``session_cluster_factory``: ``factory(nodes=3, real_node=False)``
-  starts another fresh cluster, stopped when the test (session) ends;
+- ``cluster_factory`` (per test) / ``session_cluster_factory``: ``factory(nodes=3, real_node=False,
+  kubernetes_version=None)`` starts another fresh cluster, stopped when the test (session) ends;
+- ``each_kubernetes_version`` (a parameter): a test that asks for it runs once per release CI builds
+  (the oldest and the newest supported; every supported one with ``--all-kubernetes-versions``);
+  ``cluster_of_each_version`` is a fresh cluster of that release;
 - ``namespace`` (per test): a fresh namespace name in ``cluster``, deleted after the test;
 - ``kube`` (session): a :class:`dr_lib.kube.client.Kube` for ``cluster``.
 
@@ -26,7 +30,9 @@ import pytest
 
 from dr_lib.cluster.kubeconfig import open_existing
 from dr_lib.cluster.provider import PROVIDERS, ClusterSpec, start_cluster
+from dr_lib.errors import UsageError
 from dr_lib.kube.client import Kube
+from k3s_dr_testbed.clusters import versions
 from k3s_dr_testbed.clusters.spec import ToolMissing
 
 E2E_DIR = Path(__file__).parent / "tests" / "e2e"
@@ -42,7 +48,31 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="cluster provider for tests: local (binaries), k3d, kubeconfig (existing cluster)")
     group.addoption("--kubeconfig-path", default=None,
                     help="kubeconfig of the existing cluster for --cluster=kubeconfig")
+    group.addoption("--kubernetes-version", default=None, metavar="VERSION",
+                    help="Kubernetes release of the clusters tests start (local, k3d): a supported minor, patch, "
+                         f"newest or oldest [default: newest]; accepted: {versions.accepted_text()}")
+    group.addoption("--all-kubernetes-versions", action="store_true", default=False,
+                    help="tests over each Kubernetes version run on every supported release, not only the "
+                         "oldest and the newest (each needs `k3s-dr cluster build --kubernetes-version V`)")
     group.addoption("--run-e2e", action="store_true", default=False, help="run the e2e drill tests (last)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    try:  # an unsupported release stops the run at once, with the list of accepted ones
+        versions.resolve(config.getoption("--kubernetes-version"))
+    except UsageError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+def releases_under_test(config: pytest.Config) -> tuple[versions.Release, ...]:
+    return versions.supported() if config.getoption("--all-kubernetes-versions") else versions.tested()
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "each_kubernetes_version" in metafunc.fixturenames:
+        releases = releases_under_test(metafunc.config)
+        metafunc.parametrize("each_kubernetes_version", [r.minor for r in releases],
+                             ids=[f"k8s-{r.minor}" for r in releases])
 
 
 def _is_e2e(item: pytest.Item) -> bool:
@@ -90,13 +120,15 @@ class ClusterFactory:
 
     _counter = itertools.count()
 
-    def __init__(self, provider: str, kubeconfig_path: str | None) -> None:
+    def __init__(self, provider: str, kubeconfig_path: str | None, kubernetes_version: str | None = None) -> None:
         self.provider = provider
         self.kubeconfig_path = kubeconfig_path
+        self.kubernetes_version = kubernetes_version  # the default of every cluster this factory starts
         self.handles: list[Any] = []
 
     def __call__(self, *, nodes: int = 3, real_node: bool = False, name: str | None = None,
-                 apiserver_flags: tuple[str, ...] = (), kine_flags: tuple[str, ...] = ()) -> Any:
+                 apiserver_flags: tuple[str, ...] = (), kine_flags: tuple[str, ...] = (),
+                 kubernetes_version: str | None = None) -> Any:
         if self.provider == "kubeconfig":
             pytest.skip("--cluster=kubeconfig uses one existing cluster: it cannot start fresh ones")
         if (apiserver_flags or kine_flags) and self.provider != "local":
@@ -106,7 +138,8 @@ class ClusterFactory:
             if missing:
                 pytest.skip(missing)
         spec = ClusterSpec(name or f"pt{os.getpid()}-{next(self._counter)}", nodes=nodes, real_node=real_node,
-                           owned_by_process=True, apiserver_flags=apiserver_flags, kine_flags=kine_flags)
+                           owned_by_process=True, apiserver_flags=apiserver_flags, kine_flags=kine_flags,
+                           kubernetes_version=kubernetes_version or self.kubernetes_version)
         try:
             handle = start_cluster(self.provider, spec, kubeconfig_path=self.kubeconfig_path)
         except ToolMissing as exc:
@@ -127,7 +160,8 @@ class ClusterFactory:
 
 
 def _factory(config: pytest.Config) -> ClusterFactory:
-    return ClusterFactory(config.getoption("--cluster"), config.getoption("--kubeconfig-path"))
+    return ClusterFactory(config.getoption("--cluster"), config.getoption("--kubeconfig-path"),
+                          config.getoption("--kubernetes-version"))
 
 
 @pytest.fixture(scope="session")
@@ -154,6 +188,12 @@ def cluster(pytestconfig: pytest.Config) -> Iterator[Any]:
         return
     yield factory()
     factory.close()
+
+
+@pytest.fixture
+def cluster_of_each_version(cluster_factory: ClusterFactory, each_kubernetes_version: str) -> Any:
+    """A fresh cluster of the release this test instance is for (see ``each_kubernetes_version``)."""
+    return cluster_factory(kubernetes_version=each_kubernetes_version)
 
 
 @pytest.fixture(scope="session")

@@ -25,6 +25,7 @@ from dr_lib.errors import UsageError
 from k3s_dr_testbed.clusters.k3d import K3dCluster, start_k3d
 from k3s_dr_testbed.clusters.k3d import import_images as k3d_import
 from k3s_dr_testbed.clusters.local import LocalCluster, start_local
+from k3s_dr_testbed.clusters.versions import resolve
 from k3s_dr_testbed.docker import DEBIAN_TAG
 from k3s_dr_testbed.realnode.config import NODE_NAME, NodeLayout
 from k3s_dr_testbed.realnode.images import (
@@ -54,17 +55,24 @@ def start(provider: str, spec: ClusterSpec) -> ClusterHandle:
     raise _unknown(provider)
 
 
-def prepare(provider: str, progress: Progress) -> None:
-    """The local provider runs binaries built from source: build them once on a fresh machine."""
+def prepare(provider: str, progress: Progress, kubernetes_version: str | None = None) -> None:
+    """The local provider runs binaries built from source: build them once on a fresh machine.
+    Either provider refuses an unsupported ``kubernetes_version`` here, before any cluster starts."""
     if provider not in TESTBED_PROVIDERS:
         raise _unknown(provider)
+    release = resolve(kubernetes_version)
     if provider != "local":
         return
     from k3s_dr_testbed.clusters.build import build_binaries  # noqa: PLC0415 - only the local provider builds
 
-    result = build_binaries(progress)
+    result = build_binaries(progress, release.kubernetes)
     if result.action != "current":
         progress(f"cluster binaries {result.action} in {result.seconds:.0f} s ({result.bin_dir})")
+
+
+def kubernetes_release(request: str) -> str:
+    """The supported release ``request`` names, as its exact tag (UsageError listing the supported ones)."""
+    return resolve(request).kubernetes
 
 
 def real_node() -> RealNodeFacts:

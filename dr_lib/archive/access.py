@@ -14,6 +14,7 @@ from dr_lib.archive.fsutil import create_private, os_problem, unlink_quietly
 from dr_lib.archive.manifest import FileEntry, Manifest
 from dr_lib.archive.reader import ArchiveStream, check_digest, copy_member, hashed, open_archive, skip_member
 from dr_lib.archive.userobjects import count_user_objects as count_in
+from dr_lib.archive.writer import WrittenArchive
 from dr_lib.clock import monotonic
 from dr_lib.errors import IntegrityError
 from dr_lib.signing.policy import NO_KEYS, SignaturePolicy
@@ -113,6 +114,52 @@ def verify_archive(path: str | Path, trust: SignaturePolicy = NO_KEYS, *, enforc
     return VerifyResult(Path(path), sha256, size, manifest, monotonic() - started, user_objects, signature)
 
 
+def verify_written(written: WrittenArchive, manifest: Manifest, trust: SignaturePolicy = NO_KEYS) -> VerifyResult:
+    """Verify an archive this process has just written, without doing again what the write proved.
+
+    The manifest holds each member's sha256 as its spool file was written, and the writer hashed
+    the whole file as it wrote it. This reads the file back from the disk (its cached pages
+    dropped first, so that the read reaches the device as far as the kernel can make it) and
+    walks it as :func:`verify_archive` does — gzip stream and CRC, every tar header, each
+    member's size and sha256 against the manifest (a spool changed before it was copied shows
+    here), nothing after the last member — then compares the file's sha256 and size with what
+    the writer wrote. The signature is judged by ``trust`` first, as :func:`verify_archive` does.
+    It does not parse the documents again or recount their user objects: the backup encoded those
+    documents from the objects it counted, and the hashes prove the archive holds exactly those bytes (``k3s-dr verify`` and every restore still
+    check all of it). Raises :class:`IntegrityError` with the first difference found.
+    """
+    started = monotonic()
+    _drop_cached_pages(written.path)
+    with open_archive(written.path) as stream:
+        signature = judge_signature(stream, trust)
+        trust.enforce(signature, f"{written.path.name} refused")
+        if stream.read_manifest() != manifest:
+            raise IntegrityError(f"{written.path}: its manifest differs from the one written")
+        for member in manifest.member_paths():  # each against its spool's sha256, taken as it was written
+            skip_member(stream, member, *manifest.member_facts(member))
+        if manifest.datastore is not None and manifest.datastore.token_bytes == 0:
+            raise IntegrityError(f"{manifest.datastore.token_path} is empty; the datastore cannot be used without it")
+        sha256, size = stream.finish()
+    if (sha256, size) != (written.sha256, written.bytes):
+        raise IntegrityError(f"{written.path}: read back {size} bytes with another sha256 than the {written.bytes} "
+                             "written (the disk or file system returned other bytes)")
+    return VerifyResult(written.path, sha256, size, manifest, monotonic() - started, manifest.user_objects or 0,
+                        signature)
+
+
+def _drop_cached_pages(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError as exc:
+        raise IntegrityError(f"{path}: cannot be read: {exc.strerror}") from None
+    try:
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)  # fsynced, so clean: the kernel may drop them
+    except OSError:
+        pass  # advice only: a file system that ignores it is read from its cache
+    finally:
+        os.close(fd)
+
+
 def count_user_objects(path: str | Path) -> int:
     """User objects of an archive by the current rules, counted from its objects (each document checked,
     the members' checksums too); the application data after them is not read."""
@@ -187,4 +234,4 @@ def object_counts(manifest: Manifest) -> dict[str, int]:
 
 
 __all__ = ["DatastoreFiles", "VerifyResult", "count_user_objects", "extract_datastore", "iter_archive_objects",
-           "object_counts", "read_manifest", "verify_archive"]
+           "object_counts", "read_manifest", "verify_archive", "verify_written"]

@@ -121,6 +121,21 @@ class Manifest:
             paths += [self.datastore.path, self.datastore.token_path]
         return paths + [entry.path for entry in self.data]
 
+    def member_facts(self, member: str) -> tuple[int, str]:
+        """(size, sha256) the manifest declares for ``member``."""
+        for entry in self.files:
+            if entry.path == member:
+                return entry.bytes, entry.sha256
+        datastore = self.datastore
+        if datastore is not None and member == datastore.path:
+            return datastore.bytes, datastore.sha256
+        if datastore is not None and member == datastore.token_path:
+            return datastore.token_bytes, datastore.token_sha256
+        for data in self.data:
+            if data.path == member:
+                return data.bytes, data.sha256
+        raise IntegrityError(f"member {member!r} is not in the manifest")
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "format": self.format, "format_version": self.format_version, "tool_version": self.tool_version,

@@ -1,13 +1,15 @@
 """``<archive>.verified.json``: the record that an archive passed verification.
 
-Written atomically only after :func:`dr_lib.archive.verify_archive` passed. It binds the
+Written atomically only after :func:`dr_lib.archive.verify_archive` passed (or, for the archive a
+backup has just written, :func:`dr_lib.archive.access.verify_written`). It binds the
 verdict to the exact file (sha256 and size of the whole archive), so a file replaced or
 truncated later no longer counts as verified: :func:`is_verified` compares the size cheaply;
 ``k3s-dr verify`` recomputes everything. It also records the archive's user objects, counted
-from its objects during that verification, with the version of the rules that counted them:
-``k3s-dr list``, rotation and the conformance suite read them without opening the archive, and
-the verdict on the archive's signature at that verification (``signature``: state, key id, reason),
-which the conformance suite's probe (standard library only, no Ed25519) reads likewise.
+from its objects (by that verification, or by the export that wrote them), with the version of
+the rules that counted them: ``k3s-dr list``, rotation and the conformance suite read them without
+opening the archive; and the verdict on the archive's signature at that verification
+(``signature``: state, key id, reason), which the conformance suite's probe (standard library
+only, no Ed25519) reads likewise.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 # 1: (resource, namespace, name) rules, which counted bootstrap RBAC and cluster-scoped add-ons.
 RULES_VERSION = 2
@@ -57,9 +57,11 @@ NOT_USER_TYPES: Mapping[str, str] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Seen:
-    """What the rules read of one object, read once (objects come from JSON: anything may be missing)."""
+class Seen(NamedTuple):
+    """What the rules read of one object, read once (objects come from JSON: anything may be missing).
+
+    A named tuple: made for every object a backup exports (100,000 at scale), and a tuple is made
+    in half the time of a frozen dataclass."""
 
     namespace: str
     name: str
@@ -161,6 +163,10 @@ NOT_USER_OBJECTS: tuple[NotUserRule, ...] = (
                 frozenset({"apiservices.apiregistration.k8s.io"})),
     NotUserRule("default-service-cidr", "the service CIDR the API server makes from its flags",
                 lambda _r, o: o.name == "kubernetes", frozenset({"servicecidrs.networking.k8s.io"})),
+    NotUserRule("apiserver-serving-ca", "the API server's serving CA, which the controller manager publishes "
+                "and keeps alone under its signer (Kubernetes >= 1.37)",
+                lambda _r, o: not o.namespace and o.name.startswith("kubernetes.io:kube-apiserver-serving:"),
+                frozenset({"clustertrustbundles.certificates.k8s.io"})),
 )
 
 _RULES_BY_RESOURCE: dict[str, tuple[NotUserRule, ...]] = {}

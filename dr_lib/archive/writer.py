@@ -19,7 +19,7 @@ import tarfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, cast
 
 from dr_lib.archive import format as fmt
 from dr_lib.archive.documents import encode_documents
@@ -114,19 +114,17 @@ def _tarinfo(name: str, size: int, mtime: int) -> tarfile.TarInfo:
     return info
 
 
-def _declared_size(manifest: Manifest, member: str) -> int:
-    for entry in manifest.files:
-        if entry.path == member:
-            return entry.bytes
-    datastore = manifest.datastore
-    if datastore is not None and member == datastore.path:
-        return datastore.bytes
-    if datastore is not None and member == datastore.token_path:
-        return datastore.token_bytes
-    for data in manifest.data:
-        if data.path == member:
-            return data.bytes
-    raise IntegrityError(f"member {member!r} is not in the manifest")
+@dataclass(frozen=True)
+class WrittenArchive:
+    """What the writer itself saw go into an archive file: its bytes' sha256 and count.
+
+    Each member's bytes are not hashed again while copied: the manifest has their sha256 from the
+    spool, and the read-back compares the archive's members with it.
+    """
+
+    path: Path
+    sha256: str  # of the whole file, as written
+    bytes: int
 
 
 @dataclass(frozen=True)
@@ -145,10 +143,29 @@ def archive_head(manifest: Manifest, sign: Signer | None = None) -> ArchiveHead:
     return ArchiveHead(manifest_bytes, None if sign is None else sign(manifest_bytes))
 
 
-def _write_members(handle: io.BufferedWriter, manifest: Manifest, sources: Mapping[str, Path], level: int,
-                   head: ArchiveHead) -> None:
+class _HashingWriter:
+    """The archive file as gzip sees it: every byte written is hashed and counted on its way to disk."""
+
+    def __init__(self, handle: io.BufferedWriter) -> None:
+        self._handle = handle
+        self.sha = hashlib.sha256()
+        self.count = 0
+
+    def write(self, data: bytes) -> int:
+        self.sha.update(data)
+        self.count += len(data)
+        return self._handle.write(data)
+
+    def flush(self) -> None:
+        self._handle.flush()
+
+
+def _write_members(handle: io.BufferedWriter, manifest: Manifest, sources: Mapping[str, Path],
+                   level: int, head: ArchiveHead) -> tuple[str, int]:
     mtime = int(manifest.created_at.timestamp())
-    with gzip.GzipFile(filename="", mode="wb", fileobj=handle, compresslevel=level, mtime=mtime) as compressed, \
+    out = _HashingWriter(handle)
+    with gzip.GzipFile(filename="", mode="wb", fileobj=cast(IO[bytes], out), compresslevel=level,
+                       mtime=mtime) as compressed, \
             tarfile.TarFile(fileobj=compressed, mode="w", format=tarfile.PAX_FORMAT, copybufsize=_COPY_BUFFER) as tar:
         tar.addfile(_tarinfo(fmt.MANIFEST_MEMBER, len(head.manifest), mtime), io.BytesIO(head.manifest))
         if head.signature is not None:
@@ -156,10 +173,11 @@ def _write_members(handle: io.BufferedWriter, manifest: Manifest, sources: Mappi
         for member in manifest.member_paths():
             source = sources[member]
             size = source.stat().st_size
-            if size != _declared_size(manifest, member):
+            if size != manifest.member_facts(member)[0]:
                 raise IntegrityError(f"spooled {member!r} has {size} bytes, the manifest says otherwise")
             with source.open("rb") as data:
                 tar.addfile(_tarinfo(member, size, mtime), data)
+    return out.sha.hexdigest(), out.count
 
 
 def _rename_no_clobber(temp: Path, final: Path) -> None:
@@ -183,13 +201,24 @@ def write_archive(directory: Path, manifest: Manifest, sources: Mapping[str, Pat
     they must be stored, with their signature (:func:`archive_head`); default ``manifest.to_json()``
     unsigned.
     """
+    return write_archive_hashed(directory, manifest, sources, compresslevel=compresslevel, head=head).path
+
+
+def write_archive_hashed(directory: Path, manifest: Manifest, sources: Mapping[str, Path],
+                         *, compresslevel: int = DEFAULT_COMPRESSLEVEL, head: ArchiveHead | None = None
+                         ) -> WrittenArchive:
+    """:func:`write_archive`, and what the writer saw: the file's sha256 and size.
+
+    Nothing is judged here (a test may write a lying archive on purpose): the backup hands this
+    to :func:`dr_lib.archive.access.verify_written`.
+    """
     head = head or archive_head(manifest)
     final = directory / fmt.archive_name(manifest.created_at)
     temp = temp_path(final)
     unlink_quietly(temp)
     try:
         with os.fdopen(create_private(temp), "wb") as handle:
-            _write_members(handle, manifest, sources, compresslevel, head)
+            sha256, size = _write_members(handle, manifest, sources, compresslevel, head)
             handle.flush()
             os.fsync(handle.fileno())
         _rename_no_clobber(temp, final)
@@ -200,4 +229,4 @@ def write_archive(directory: Path, manifest: Manifest, sources: Mapping[str, Pat
     except BaseException:
         unlink_quietly(temp)
         raise
-    return final
+    return WrittenArchive(final, sha256, size)

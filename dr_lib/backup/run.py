@@ -2,11 +2,11 @@
 
 lock → clean leftovers of killed runs → connect → discover and resolve the scope → export
 kinds in parallel (and the datastore snapshot beside them) into a private spool dir → write the
-archive atomically (its manifest signed when a signing key is given) → verify it from disk, its
-signature included → sidecar → shrink guard → promote both links → rotate. A kill at any point
-leaves at most hidden temporary files (removed by the next run); the links only ever move to an
-archive that is complete, verified and has its sidecar, and rotation never deletes what a link
-points at.
+archive atomically (its manifest signed when a signing key is given), hashing what goes in → verify
+it from disk against those hashes, its signature included (:func:`dr_lib.archive.access.verify_written`)
+→ sidecar → shrink guard → promote both links → rotate. A kill at any point leaves at most hidden
+temporary files (removed by the next run); the links only ever move to an archive that is complete,
+verified and has its sidecar, and rotation never deletes what a link points at.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from pathlib import Path
 
 from dr_lib import __version__
 from dr_lib.archive import format as fmt
-from dr_lib.archive.access import VerifyResult, object_counts, verify_archive
+from dr_lib.archive.access import VerifyResult, object_counts, verify_written
 from dr_lib.archive.dataentry import CollectedData
 from dr_lib.archive.fsutil import ensure_private_dir, os_problem
 from dr_lib.archive.links import promote, read_links
@@ -31,7 +31,7 @@ from dr_lib.archive.lock import exclusive_lock
 from dr_lib.archive.manifest import ClusterIdentity, FileEntry, Manifest
 from dr_lib.archive.sidecar import write_sidecar
 from dr_lib.archive.userobjects import RULES_VERSION
-from dr_lib.archive.writer import archive_head, write_archive
+from dr_lib.archive.writer import WrittenArchive, archive_head, write_archive_hashed
 from dr_lib.backup.catalog import orphan_files, scan
 from dr_lib.backup.datastore import DatastoreSnapshot, DatastoreSource, detect_datastore, take_snapshot
 from dr_lib.backup.export import DEFAULT_WORKERS, ExportedKind, ProgressSink, export_scope
@@ -109,9 +109,9 @@ def _run_locked(request: BackupRequest, clock: Clock, started: float) -> BackupR
         warnings.append(f"backup directory {directory} was readable by others: tightened to mode 0700")
     _remove_leftovers(directory)
     phases: dict[str, float] = {}
-    archive, datastore, collected = _write(request, clock, warnings, phases)
+    written, manifest, datastore, collected = _write(request, clock, warnings, phases)
     mark = monotonic()
-    verified = verify_archive(archive, _own_trust(request, warnings))
+    verified = verify_written(written, manifest, _own_trust(request, warnings))
     write_sidecar(verified, clock())
     phases["verify"] = monotonic() - mark
     mark = monotonic()
@@ -119,7 +119,7 @@ def _run_locked(request: BackupRequest, clock: Clock, started: float) -> BackupR
         _promoted_counts(directory, request.link_names), PromotedCounts(verified.objects, verified.user_objects),
         request.shrink_threshold)
     if reason is None:
-        promote(directory, archive.name, request.link_names)
+        promote(directory, written.path.name, request.link_names)
     deleted = _rotate(directory, request, clock())
     phases["promote_rotate"] = monotonic() - mark
     result = _result(verified, datastore, reason, request, deleted=deleted, seconds=monotonic() - started,
@@ -129,7 +129,7 @@ def _run_locked(request: BackupRequest, clock: Clock, started: float) -> BackupR
 
 
 def _write(request: BackupRequest, clock: Clock, warnings: list[str],
-           phases: dict[str, float]) -> tuple[Path, DatastoreSnapshot | None, CollectedData]:
+           phases: dict[str, float]) -> tuple[WrittenArchive, Manifest, DatastoreSnapshot | None, CollectedData]:
     mark = monotonic()
     with Kube.from_kubeconfig(request.kubeconfig, pool_size=max(16, 2 * request.workers + 2)) as kube:
         identity = cluster_identity(kube)
@@ -158,10 +158,10 @@ def _write(request: BackupRequest, clock: Clock, warnings: list[str],
                                  collected=collected)
             signer = None if request.signing_key is None else partial(sign, key=request.signing_key,
                                                                         signed=fmt.MANIFEST_MEMBER)
-            archive = write_archive(request.directory, manifest, _sources(exported, snapshot, collected),
-                                    head=archive_head(manifest, signer))
+            written = write_archive_hashed(request.directory, manifest, _sources(exported, snapshot, collected),
+                                           head=archive_head(manifest, signer))
             phases["write"] = monotonic() - mark
-            return archive, snapshot, collected
+            return written, manifest, snapshot, collected
         finally:
             shutil.rmtree(spool_dir, ignore_errors=True)
 

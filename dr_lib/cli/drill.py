@@ -34,6 +34,9 @@ from dr_lib.jobs.drill import drill as drill_job
 @click.option("--from", "from_remote", default=None, metavar="REMOTE[:NAME]",
               help="Drill a copy pulled from offsite target REMOTE (its newest good copy, or NAME), as restore --from "
                    "pulls it.")
+@click.option("--kubernetes-version", default=None, metavar="VERSION",
+              help="Kubernetes release of the clusters the drill starts (local, k3d): a supported minor (1.37), "
+                   "its patch (1.37.2), newest or oldest [default: newest; `k3s-dr cluster versions`].")
 @click.option("--ticket", default=None, help="Change or incident ticket the drill answers (shown in the report).")
 @click.option("--reviewer", default=None, help="Who reviews the report (shown in the report).")
 @gather(options=DrillOptions)

@@ -18,7 +18,6 @@ import click
 
 from dr_lib import __version__
 from dr_lib.cli.common import AppContext
-from dr_lib.cluster import provider
 from dr_lib.errors import DRError, EnvironmentProblem, ExitCode
 
 # Command name → the dr_lib.cli module that defines it (in its COMMANDS list). Modules are
@@ -48,9 +47,16 @@ def _command_in(module: ModuleType, name: str) -> click.Command:
     raise LookupError(f"{module.__name__} defines no command {name!r}")
 
 
+def _provider() -> ModuleType:
+    # The cluster door reads package metadata (importlib.metadata, ~20 ms): only test-bed commands need it.
+    from dr_lib.cluster import provider  # noqa: PLC0415
+
+    return provider
+
+
 def load_command(name: str) -> click.Command:
     if name in TESTBED_COMMANDS:
-        return _command_in(provider.load_testbed(TESTBED_COMMANDS[name], f"`k3s-dr {name}`"), name)
+        return _command_in(_provider().load_testbed(TESTBED_COMMANDS[name], f"`k3s-dr {name}`"), name)
     return _command_in(importlib.import_module(f"dr_lib.cli.{COMMAND_MODULES[name]}"), name)
 
 
@@ -61,7 +67,7 @@ def _unavailable(name: str, problem: DRError) -> click.Command:
     def fail() -> None:
         raise problem
 
-    return click.Command(name, callback=fail, short_help=f"(needs the test bed: {provider.INSTALL})",
+    return click.Command(name, callback=fail, short_help=f"(needs the test bed: {_provider().INSTALL})",
                          add_help_option=False,
                          context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 

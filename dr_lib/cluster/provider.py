@@ -55,6 +55,9 @@ class ClusterSpec:
     # that need a server configured otherwise, e.g. compacting every second.
     apiserver_flags: tuple[str, ...] = ()
     kine_flags: tuple[str, ...] = ()
+    # A supported Kubernetes release ("1.37", "1.37.2", "newest", "oldest"); None: the test bed's default
+    # (the newest), or the release a stopped local cluster was created with. The test bed checks it.
+    kubernetes_version: str | None = None
 
 
 @runtime_checkable
@@ -128,13 +131,14 @@ class TestbedSide(Protocol):
 
     def start(self, provider: str, spec: ClusterSpec) -> ClusterHandle: ...
 
-    def prepare(self, provider: str, progress: Progress) -> None: ...
+    def prepare(self, provider: str, progress: Progress, kubernetes_version: str | None = None) -> None: ...
 
     def real_node(self) -> RealNodeFacts: ...
 
     def drill_images(self, provider: str, roles: Sequence[str]) -> ImageSet: ...
 
     def load_images(self, provider: str, handle: ClusterHandle, images: ImageSet, deadline: float) -> ImageLoad: ...
+    def kubernetes_release(self, request: str) -> str: ...
 
 
 _EXTRA_MARKER = re.compile(r"""\bextra\s*==\s*['"]([^'"]+)['"]""")
@@ -209,10 +213,19 @@ def start_cluster(provider: str, spec: ClusterSpec, *, kubeconfig_path: Path | s
     return _testbed(f"the {provider} cluster provider").start(provider, spec)
 
 
-def prepare_provider(provider: str, progress: Progress) -> None:
-    """Whatever ``provider`` needs before its first cluster (the local one builds its binaries)."""
+def prepare_provider(provider: str, progress: Progress, kubernetes_version: str | None = None) -> None:
+    """Whatever ``provider`` needs before its first cluster (the local one builds the binaries of
+    ``kubernetes_version``; an unsupported version is refused here, before anything starts)."""
     if provider in TESTBED_PROVIDERS:
-        _testbed(f"the {provider} cluster provider").prepare(provider, progress)
+        _testbed(f"the {provider} cluster provider").prepare(provider, progress, kubernetes_version)
+
+
+def kubernetes_release(provider: str, request: str | None) -> str | None:
+    """The exact Kubernetes release (``v1.37.2``) a request (``1.37``, ``oldest``…) names for the test bed's
+    providers, checked before anything runs: an unsupported one is a UsageError listing the supported."""
+    if request is None or provider not in TESTBED_PROVIDERS:
+        return request
+    return _testbed(f"--kubernetes-version on the {provider} cluster provider").kubernetes_release(request)
 
 
 def real_node() -> RealNodeFacts:

@@ -21,6 +21,7 @@ from typing import Any
 
 from dr_lib.clock import utc_now
 from dr_lib.cluster.kubeconfig import named_images
+from dr_lib.cluster.provider import kubernetes_release
 from dr_lib.config import parse_duration
 from dr_lib.drill import DESTROY_MODES, PROVIDERS
 from dr_lib.drill.app import image_users
@@ -57,6 +58,7 @@ class DrillSettings:
     restore_wait_timeout: str = "5m"
     nodes: int = 2
     k3s_image: str | None = None  # the k3d provider's rancher/k3s image
+    kubernetes_version: str | None = None  # the release of the clusters it starts (None: the test bed's newest)
     config_path: str | None = None
     step_timeout_seconds: float = 300.0
     keep_work_dir: bool = False
@@ -115,6 +117,10 @@ class DrillSettings:
         except ValueError:
             raise UsageError(f"wait timeout {self.restore_wait_timeout!r} is not valid: accepted is a duration "
                              "such as 90s, 5m") from None
+        if self.provider == "kubeconfig" and self.kubernetes_version is not None:
+            raise UsageError(f"--kubernetes-version {self.kubernetes_version} applies to the clusters a drill "
+                             "starts: accepted with --cluster local or k3d, not with an existing cluster")
+        kubernetes_release(self.provider, self.kubernetes_version)  # refused here, not as a failed drill
         if self.provider == "kubeconfig" and self.kubeconfig is None:
             raise UsageError("--cluster kubeconfig needs --kubeconfig PATH (or $KUBECONFIG)")
         if self.provider == "kubeconfig" and not self.of_archive:

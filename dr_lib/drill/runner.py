@@ -93,7 +93,7 @@ def verified_objects(evidence: dict[str, Any]) -> int:
 
 def ensure_provider_ready(settings: DrillSettings, progress: Progress) -> None:
     """Whatever the provider needs first (the local one builds its binaries once on a fresh machine)."""
-    prepare_provider(settings.provider, progress)
+    prepare_provider(settings.provider, progress, settings.kubernetes_version)
     if settings.real_node:
         real_node()  # the test bed's: without it, stop here with the extra named rather than in a step
 

@@ -45,7 +45,7 @@ def start_drill_cluster(run: DrillRun, role: str, *, with_images: bool = True) -
     it the way it takes images (``with_images``: the synthetic application runs there)."""
     settings = run.settings
     spec = ClusterSpec(f"drill-{run.drill_id}-{role}", nodes=settings.nodes, real_node=settings.real_node,
-                       owned_by_process=True)
+                       owned_by_process=True, kubernetes_version=settings.kubernetes_version)
     handle = start_cluster(settings.provider, spec, kubeconfig_path=settings.kubeconfig)
     if settings.provider != "kubeconfig":
         run.on_cleanup(f"stop the {role} cluster", handle.stop)

@@ -41,6 +41,7 @@ class DrillOptions:
     test_disable_sanitizer: tuple[str, ...] = ()
     archive: str | None = None  # drill this archive (a path, or `latest`) instead of the synthetic application
     from_remote: str | None = None  # drill a copy pulled from an offsite target, REMOTE[:NAME]
+    kubernetes_version: str | None = None  # release of the clusters it starts (local, k3d); None: the newest
 
 
 def drill_exit(outcome: DrillOutcome) -> DrillFailed | None:
@@ -79,7 +80,7 @@ def settings(config: Config, options: DrillOptions, config_path: str | None) -> 
         reports_root=Path(options.reports), kubeconfig=Path(kubeconfig) if kubeconfig else None,
         targets=Targets(duration_seconds(config.targets.rto), duration_seconds(config.targets.rpo)),
         restore_wait_timeout=options.wait_timeout, nodes=options.nodes, config_path=config_path or config.source,
-        ticket=options.ticket, reviewer=options.reviewer,
+        ticket=options.ticket, reviewer=options.reviewer, kubernetes_version=options.kubernetes_version,
         test_disable_sanitizers=tuple(options.test_disable_sanitizer),
         backup_interval_seconds=duration_seconds(config.backup.interval),
         signing_key=signing_key_path(config.trust),  # K3S_DR_TRUST_SIGNING_KEY: a CI identity (docs/drill.md)

@@ -12,13 +12,12 @@ answer" and refused credentials (401) raise.
 from __future__ import annotations
 
 import http.client
-import json
 import time
 from collections.abc import Mapping
-from typing import Any
 from urllib.parse import quote, urlencode
 
 from dr_lib.errors import ClusterAuthError, ClusterUnreachable
+from dr_lib.jsontypes import encode_compact
 from dr_lib.kube.client import DEFAULT_TIMEOUT, Kube, Response, decode_body
 
 FIELD_MANAGER = "k3s-dr"
@@ -28,9 +27,7 @@ RETRIED_STATUSES = frozenset({429, 503, 504})
 MAX_ATTEMPTS = 4
 
 
-def encode(obj: Mapping[str, Any]) -> bytes:
-    """The wire form of an object, computed once per object."""
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+encode = encode_compact  # the wire form of an object, computed once per object
 
 
 def segment(name: str) -> str:

@@ -81,12 +81,12 @@ class Applier:
         entries: list[Entry] = []
         with ThreadPoolExecutor(max_workers=self.options.workers, thread_name_prefix="restore") as pool:
             for tier in tiers:
-                started = monotonic()
+                started = self.settings.clock()
                 results = run_windowed(pool, tier.objects, partial(self._one, tier.name),
                                        window=self.options.journal_window, flush_every=JOURNAL_EVERY,
                                        flush=partial(self._journal, tier.name), stopped=lambda: self.stop.stopped)
                 entries.extend(results)
-                log.info("tier %s: %d objects in %.2f s", tier.name, len(results), monotonic() - started)
+                log.info("tier %s: %d objects in %.2f s", tier.name, len(results), self.settings.clock() - started)
                 if self.stop.stopped:
                     break
                 if tier.name == "crds" and not self.settings.dry_run:

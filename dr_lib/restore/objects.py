@@ -93,12 +93,15 @@ class ObjectRestorer:
         if self.s.dry_run and obj.type.resource in self.s.unserved_resources:
             return entry(SKIPPED, f"dry run: {obj.type.resource} is not served until its CRD is created; "
                                   "not validated")
-        body, namespace, note = obj.body, obj.namespace, obj.note
+        namespace, note = obj.namespace, obj.note
         if self.s.dry_run and obj.type.namespaced and namespace in self.s.absent_namespaces:
+            body = obj.body
             body = {**body, "metadata": {**body["metadata"], "namespace": DRY_RUN_PROXY_NAMESPACE}}
             namespace = DRY_RUN_PROXY_NAMESPACE
             note = f"dry run: validated in namespace {DRY_RUN_PROXY_NAMESPACE}; {obj.namespace} does not exist yet"
-        encoded = encode(body)
+            encoded = encode(body)
+        else:
+            encoded = obj.encoded
         response = self._create(obj.type, namespace, encoded)
         if response.ok:
             return entry(CREATED, note)

@@ -35,6 +35,7 @@ from dr_lib.restore.ledger import Entry, Ledger
 from dr_lib.restore.objects import ObjectSettings
 from dr_lib.restore.plan import Plan, PlanOptions, build_plan
 from dr_lib.restore.preflight import Preflight, run_preflight
+from dr_lib.restore.spool import SpooledBodies
 from dr_lib.restore.userloss import fewer_user_objects
 from dr_lib.restore.wait import wait_until_ready
 from dr_lib.signing.policy import NO_KEYS, SignaturePolicy
@@ -120,7 +121,8 @@ def load_plan(archive: Path, options: PlanOptions,
     the same policy."""
     with _refusal(archive):
         verified = verify_archive(archive, trust)
-        return verified, build_plan(iter_archive_objects(archive), options)
+        # Read twice (facts, then objects); the planned bodies wait in a spool file, not in memory.
+        return verified, build_plan(lambda: iter_archive_objects(archive), options, bodies=SpooledBodies())
 
 
 def restore_archive(request: RestoreRequest, kube: Kube, *, now: datetime,

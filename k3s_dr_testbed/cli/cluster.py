@@ -13,6 +13,10 @@ from k3s_dr_testbed.clusters.local import LocalCluster, open_local, start_local
 from k3s_dr_testbed.clusters.readiness import probe_readyz
 from k3s_dr_testbed.clusters.spec import DEFAULT_NODES, ClusterSpec, clusters_root
 from k3s_dr_testbed.clusters.state import ClusterState, iter_states
+from k3s_dr_testbed.clusters.versions import accepted_text, supported
+
+_VERSION_HELP = ("Kubernetes release: a supported minor (1.37), its exact patch (1.37.2), newest or oldest "
+                 "[default: newest; `k3s-dr cluster versions` lists them].")
 
 
 def _progress(line: str) -> None:
@@ -59,12 +63,14 @@ def cluster() -> None:
 @click.option("--port", "api_port", type=int, default=None, help="API server port [default: a free one].")
 @click.option("--timeout", "timeout_seconds", type=float, default=90.0, show_default=True,
               help="Seconds to wait for the cluster to be ready.")
+@click.option("--kubernetes-version", default=None, metavar="VERSION",
+              help=_VERSION_HELP + " A stopped cluster resumes on the release it was created with.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def up(name: str, nodes: int, real_node: bool, api_port: int | None, timeout_seconds: float,  # noqa: PLR0917
-       as_json: bool) -> None:
+       kubernetes_version: str | None, as_json: bool) -> None:
     """Start a local cluster (or resume a stopped one of that name) and wait until ready."""
     handle = start_local(ClusterSpec(name, nodes=nodes, real_node=real_node, api_port=api_port,
-                                     timeout_seconds=timeout_seconds))
+                                     timeout_seconds=timeout_seconds, kubernetes_version=kubernetes_version))
     if as_json:
         print_json(_up_json(handle))
         return
@@ -122,14 +128,30 @@ def list_clusters(as_json: bool) -> None:
 
 
 @cluster.command("build")
+@click.option("--kubernetes-version", default=None, metavar="VERSION", help=_VERSION_HELP)
 @click.option("--json", "as_json", is_flag=True)
-def build(as_json: bool) -> None:
-    """Build the pinned binaries into the cache (a no-op when current)."""
-    result = build_binaries(progress=_progress)
+def build(kubernetes_version: str | None, as_json: bool) -> None:
+    """Build one release's pinned binaries into the cache (a no-op when current; other releases' entries stay)."""
+    result = build_binaries(progress=_progress, kubernetes_version=kubernetes_version)
     if as_json:
         print_json(result.to_json())
         return
     click.echo(f"{result.action}: {result.bin_dir} ({result.seconds:.1f} s)")
+
+
+@cluster.command("versions")
+@click.option("--json", "as_json", is_flag=True)
+def versions_command(as_json: bool) -> None:
+    """List the supported Kubernetes releases (the newest is the default)."""
+    releases = supported()
+    if as_json:
+        print_json({"releases": [r.to_json() for r in releases], "default": releases[-1].minor,
+                    "oldest": releases[0].minor})
+        return
+    for release in releases:
+        default = "  (default)" if release == releases[-1] else ""
+        click.echo(f"{release.minor}  {release.kubernetes:<9} k3d: {release.k3s_image}{default}")
+    click.echo(f"accepted by --kubernetes-version: {accepted_text(releases)}")
 
 
 COMMANDS: list[click.Command] = [cluster]

@@ -1,4 +1,6 @@
-"""``k3s-dr cluster build``: fill the binaries cache, or do nothing when it is current.
+"""``k3s-dr cluster build [--kubernetes-version V]``: fill the binaries cache entry of one
+supported release, or do nothing when it is current. Entries of other releases (and of
+releases no longer supported, which running clusters may still use) are never touched.
 
 A build happens in a temporary directory next to the cache entry and is renamed into place
 in one step, so an interrupted build never leaves a half-filled entry. Binaries already
@@ -98,7 +100,7 @@ def _adoptable(directory: Path, name: str, versions: b.Versions, src: Path) -> P
         return None
     if name == b.MULTI_CALL:
         # Build info cannot show our module's sources: accept only a binary newer than all of them.
-        newest_source = max((src / f).stat().st_mtime for f in b.SOURCE_FILES)
+        newest_source = max(path.stat().st_mtime for path in b.source_files(src, versions.kubernetes).values())
         if candidate.stat().st_mtime < newest_source:
             return None
     info = read_build_info(candidate)
@@ -122,19 +124,19 @@ def _go_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def _source_copy(src: Path, work: Path) -> Path:
-    """Exactly the files the cache key hashes, in a directory of our own: the installed package
-    may be read-only, and ``go build -mod=mod`` may write to its module's go.sum."""
+def _source_copy(src: Path, kubernetes: str, work: Path) -> Path:
+    """Exactly the files the cache key hashes, as one module in a directory of our own: the installed
+    package may be read-only, and ``go build -mod=mod`` may write to its module's go.sum."""
     work.mkdir()
-    for name in b.SOURCE_FILES:
-        shutil.copy2(src / name, work / name)
+    for name, path in b.source_files(src, kubernetes).items():
+        shutil.copy2(path, work / name)
     return work
 
 
 def _build_one(name: str, tmp: Path, versions: b.Versions, go: str, src: Path) -> None:
     log = tmp / "build.log"
     if name == b.MULTI_CALL:
-        work = _source_copy(src, tmp / "src")
+        work = _source_copy(src, versions.kubernetes, tmp / "src")
         argv = [go, "build", "-trimpath", "-ldflags", b.ldflags(versions.kubernetes), "-o", str(tmp / name), "."]
         _run_go(argv, cwd=work, env=_go_env(GOFLAGS="-mod=mod"), log=log, what="go build (kube-control-plane)")
         shutil.rmtree(work)
@@ -158,11 +160,13 @@ def _finish(tmp: Path, final: Path, key: str, versions: b.Versions, how: dict[st
     tmp.rename(final)
 
 
-def build_binaries(progress: Progress = lambda _line: None, versions: b.Versions = b.PINNED) -> BuildResult:
+def build_binaries(progress: Progress = lambda _line: None, kubernetes_version: str | None = None) -> BuildResult:
+    """Build the release ``kubernetes_version`` names (None: the newest); an unsupported one is refused."""
     started = time.monotonic()
+    versions = b.pinned(kubernetes_version)
     cache = b.cache_root()
     src = b.source_dir()
-    key = b.cache_key(versions, b.source_hash(src))
+    key = b.cache_key(versions, b.source_hash(src, versions.kubernetes))
     final = cache / "bin" / key
     if b.is_current(final, key):
         return BuildResult(final, key, "current", round(time.monotonic() - started, 2), versions=versions.as_dict())

@@ -15,12 +15,10 @@ from pathlib import Path
 from k3s_dr_testbed.clusters.binaries import component_argv
 from k3s_dr_testbed.clusters.pki import Pki
 from k3s_dr_testbed.clusters.ports import LOOPBACK
+from k3s_dr_testbed.clusters.versionflags import APISERVER, CONTROLLER_MANAGER, flags_for
 
 SERVICE_CIDR = "10.43.0.0/16"  # k3s's default
 KWOK_ANNOTATION = ("kwok.x-k8s.io/node", "fake")
-# nodeipam allocates pod CIDRs we do not use; cloud-node-lifecycle needs a cloud. The node
-# lifecycle controller must stay: it removes the not-ready taint that new nodes are created with.
-CONTROLLERS = "*,-nodeipam,-cloud-node-lifecycle"
 # k3s's own DSN options for kine's SQLite: WAL, shared cache, wait on a busy database.
 SQLITE_OPTIONS = "_journal=WAL&cache=shared&_busy_timeout=30000&_txlock=immediate"
 PORT_NAMES = ("kine", "kine_metrics", "apiserver", "controller_manager", "scheduler", "kwok")
@@ -72,7 +70,7 @@ def kine_argv(bin_dir: Path, layout: Layout, ports: dict[str, int]) -> list[str]
     ]
 
 
-def apiserver_argv(bin_dir: Path, layout: Layout, ports: dict[str, int]) -> list[str]:
+def apiserver_argv(bin_dir: Path, layout: Layout, ports: dict[str, int], kubernetes_version: str) -> list[str]:
     pki = layout.pki
     return [
         *component_argv(bin_dir, "kube-apiserver"),
@@ -97,6 +95,7 @@ def apiserver_argv(bin_dir: Path, layout: Layout, ports: dict[str, int]) -> list
         f"--kubelet-client-certificate={pki.kubelet_client_cert}",
         f"--kubelet-client-key={pki.kubelet_client_key}",
         "--profiling=false",
+        *flags_for(APISERVER, kubernetes_version),
     ]
 
 
@@ -113,12 +112,13 @@ def _client_flags(layout: Layout, port: int) -> list[str]:
     ]
 
 
-def controller_manager_argv(bin_dir: Path, layout: Layout, ports: dict[str, int], cluster_name: str) -> list[str]:
+def controller_manager_argv(bin_dir: Path, layout: Layout, ports: dict[str, int], cluster_name: str,
+                            kubernetes_version: str) -> list[str]:
     pki = layout.pki
     return [
         *component_argv(bin_dir, "kube-controller-manager"),
         *_client_flags(layout, ports["controller_manager"]),
-        f"--controllers={CONTROLLERS}",
+        *flags_for(CONTROLLER_MANAGER, kubernetes_version),
         f"--service-account-private-key-file={pki.sa_key}",
         f"--root-ca-file={pki.ca_cert}",
         "--use-service-account-credentials=false",

@@ -20,7 +20,7 @@ from typing import Any
 from dr_lib.errors import DeadlineExceeded, EnvironmentProblem
 from dr_lib.kube.client import Kube
 from k3s_dr_testbed.clusters import components as cmd
-from k3s_dr_testbed.clusters.binaries import PINNED
+from k3s_dr_testbed.clusters.binaries import binary_versions
 from k3s_dr_testbed.clusters.cleanup import real_node_function, stop_processes
 from k3s_dr_testbed.clusters.files import write_atomic
 from k3s_dr_testbed.clusters.kubeconfig_file import write_kubeconfig
@@ -108,14 +108,17 @@ def boot(state: ClusterState, bin_dir: Path, deadline: float, *, die_with_parent
     ports = state.ports
     starter = _Starter(state, die_with_parent)
     real_node: Any = None
+    pins = binary_versions(bin_dir)
     try:
         token = _prepare_files(state, layout)
         starter.spawn("kine", [*cmd.kine_argv(bin_dir, layout, ports), *state.kine_flags])
         wait_port(ports["kine"], deadline, starter.check_alive, "kine")
-        starter.spawn("kube-apiserver", [*cmd.apiserver_argv(bin_dir, layout, ports), *state.apiserver_flags])
+        apiserver = cmd.apiserver_argv(bin_dir, layout, ports, pins.kubernetes)
+        starter.spawn("kube-apiserver", [*apiserver, *state.apiserver_flags])
         wait_readyz(LOOPBACK, ports["apiserver"], token, str(layout.pki.ca_cert), deadline=deadline,
                     check_alive=starter.check_alive)
-        starter.spawn("kube-controller-manager", cmd.controller_manager_argv(bin_dir, layout, ports, state.name))
+        starter.spawn("kube-controller-manager",
+                      cmd.controller_manager_argv(bin_dir, layout, ports, state.name, pins.kubernetes))
         starter.spawn("kube-scheduler", cmd.scheduler_argv(bin_dir, layout, ports))
         starter.spawn("kwok", cmd.kwok_argv(bin_dir, layout, ports))
         with Kube.from_kubeconfig(layout.kubeconfig) as kube:
@@ -132,7 +135,7 @@ def boot(state: ClusterState, bin_dir: Path, deadline: float, *, die_with_parent
         stop_processes(tuple(starter.records), grace=1.0)
         save_state(starter.state.with_changes(status="stopped"))
         raise
-    versions = {**PINNED.as_dict(), "kubernetes": version}
+    versions = {**pins.as_dict(), "kubernetes": version}
     final = starter.state.with_changes(
         status="running", server=f"https://{LOOPBACK}:{ports['apiserver']}", kubeconfig=str(layout.kubeconfig),
         versions=versions, bin_dir=str(bin_dir), seconds=round(time.monotonic() - started, 2))

@@ -17,17 +17,22 @@ from pathlib import Path
 from dr_lib.cluster.namespaces import NamespaceOps
 from dr_lib.errors import EnvironmentProblem
 from dr_lib.kube.client import Kube
-from k3s_dr_testbed.clusters.binaries import K8S_VERSION
+from k3s_dr_testbed.clusters import versions
 from k3s_dr_testbed.clusters.readiness import wait_default_service_account
 from k3s_dr_testbed.clusters.spec import ClusterSpec, ToolMissing, validate_name
 
-K3S_IMAGE = f"rancher/k3s:{K8S_VERSION}-k3s1"
-# The k3s version to run: CI's restore-drill workflow sets it per matrix entry.
+K3S_IMAGE = versions.newest().k3s_image
+# The k3s image to run when no Kubernetes version is asked for (CI's restore-drill workflow may set it).
 K3S_IMAGE_ENV = "K3S_DR_K3S_IMAGE"
 
 
-def k3s_image() -> str:
+def k3s_image(kubernetes_version: str | None = None) -> str:
+    """The asked-for release's image from the versions table; else ``$K3S_DR_K3S_IMAGE``; else the newest."""
+    if kubernetes_version is not None:
+        return versions.resolve(kubernetes_version).k3s_image
     return os.environ.get(K3S_IMAGE_ENV) or K3S_IMAGE
+
+
 CREATE_TIMEOUT = "120s"
 _COMMAND_SECONDS = 300.0
 
@@ -120,12 +125,13 @@ def import_images(cluster: K3dCluster, images: list[str]) -> float:
 
 def start_k3d(spec: ClusterSpec) -> K3dCluster:
     validate_name(spec.name)
+    image = k3s_image(spec.kubernetes_version)
     require_k3d()
     started = time.monotonic()
     deadline = started + spec.timeout_seconds + 120
     directory = spec.base_dir or Path(tempfile.mkdtemp(prefix=f"k3s-dr-k3d-{spec.name}-"))
     directory.mkdir(parents=True, exist_ok=True)
-    _run(create_argv(spec.name, image=k3s_image(), nodes=max(1, spec.nodes), api_port=spec.api_port),
+    _run(create_argv(spec.name, image=image, nodes=max(1, spec.nodes), api_port=spec.api_port),
          f"k3d cluster create {spec.name}")
     cluster = K3dCluster(spec.name, directory)
     try:

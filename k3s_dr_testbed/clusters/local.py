@@ -36,6 +36,7 @@ from k3s_dr_testbed.clusters.spec import (
     validate_nodes,
 )
 from k3s_dr_testbed.clusters.state import ClusterState, Owner, load_state, recorded_ports, save_state
+from k3s_dr_testbed.clusters.versions import accepted_text, release_of, resolve
 
 
 @dataclass
@@ -98,7 +99,8 @@ class LocalCluster(NamespaceOps):
         if self.running:
             raise UsageError(f"cluster {self.name!r} is already running")
         state = _with_usable_ports(self.state, home_dir_of(self.dir))
-        booted = boot(state, locate_binaries(), time.monotonic() + timeout_seconds, die_with_parent=self.owned)
+        bin_dir = locate_binaries(None, resume_version(state, None))
+        booted = boot(state, bin_dir, time.monotonic() + timeout_seconds, die_with_parent=self.owned)
         self.state, self._real_node = booted.state, booted.real_node
 
     def stop(self) -> None:
@@ -117,6 +119,24 @@ class LocalCluster(NamespaceOps):
 
 def home_dir_of(directory: Path) -> Path:
     return directory.parent
+
+
+def resume_version(existing: ClusterState | None, requested: str | None) -> str | None:
+    """The release to start on: a cluster that ran before keeps the one its datastore was written by
+    (no silent upgrade or downgrade); a new one gets what was asked for (None: the newest). Pure."""
+    recorded = existing.versions.get("kubernetes", "") if existing is not None else ""
+    if not recorded:
+        return requested
+    name = existing.name if existing is not None else "?"
+    if requested is not None and resolve(requested).kubernetes != recorded:
+        raise UsageError(f"cluster {name!r} was created with Kubernetes {recorded}; resuming it with "
+                         f"{resolve(requested).kubernetes} is not supported",
+                         hint=f"omit --kubernetes-version, or remove it first: `k3s-dr cluster down --name {name}`")
+    if release_of(recorded) is None:
+        raise UsageError(f"cluster {name!r} was created with Kubernetes {recorded}, which is no longer supported "
+                         f"(accepted is {accepted_text()})",
+                         hint=f"remove it (`k3s-dr cluster down --name {name}`) and start a new one")
+    return recorded
 
 
 def _with_usable_ports(state: ClusterState, root: Path) -> ClusterState:
@@ -166,8 +186,8 @@ def start_local(spec: ClusterSpec, env: Mapping[str, str] | None = None) -> Loca
     validate_flags("kube-apiserver", spec.apiserver_flags)
     validate_flags("kine", spec.kine_flags)
     deadline = time.monotonic() + spec.timeout_seconds
-    bin_dir = locate_binaries(env)
     directory = cluster_dir(spec, env)
+    bin_dir = locate_binaries(env, resume_version(load_state(directory), spec.kubernetes_version))
     root = clusters_root(env) if spec.base_dir is None else directory.parent
     with locked(home_dir(env) / ".clusters.lock"):
         sweep_stale(root)

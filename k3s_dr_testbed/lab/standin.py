@@ -14,6 +14,8 @@ import subprocess
 from pathlib import Path
 
 from dr_lib.errors import EnvironmentProblem
+from k3s_dr_testbed.clusters.binaries import binary_versions
+from k3s_dr_testbed.clusters.versionflags import APISERVER, flags_for
 
 STANDIN_DIR = "/usr/local/lib/k3s-standin"
 SERVER_DIR = "/var/lib/rancher/k3s/server"
@@ -56,8 +58,14 @@ exec {STANDIN_DIR}/kube-apiserver --etcd-servers=http://127.0.0.1:{KINE_PORT} --
   --token-auth-file=$S/cred/tokens.csv --authorization-mode=RBAC --allow-privileged=true \\
   --service-account-issuer=https://kubernetes.default.svc.cluster.local \\
   --service-account-key-file=$S/tls/service.pub --service-account-signing-key-file=$S/tls/service.key \\
-  --service-cluster-ip-range=10.43.0.0/16 --kubelet-preferred-address-types=Hostname
+  --service-cluster-ip-range=10.43.0.0/16 --kubelet-preferred-address-types=Hostname @RELEASE_FLAGS@
 """
+
+
+def run_script(kubernetes_version: str) -> str:
+    """RUN_SCRIPT with the API server flags that release needs (k3s_dr_testbed/clusters/versionflags.py)."""
+    flags = " ".join(flags_for(APISERVER, kubernetes_version))
+    return RUN_SCRIPT.replace("@RELEASE_FLAGS@", flags).replace(" \n", "\n")
 
 # Python, because the image has no curl: waits until the API server answers /readyz.
 WAIT_READY_SCRIPT = f"""\
@@ -180,7 +188,8 @@ def write_standin_tree(root: Path, bin_dir: Path) -> None:
             raise EnvironmentProblem(f"{source} is missing", hint="build the binaries: k3s-dr cluster build")
         shutil.copy2(source, standin / name)
     (standin / "kube-apiserver").symlink_to("kube-control-plane")  # the multi-call binary picks by argv[0]
-    for name, text in (("run", RUN_SCRIPT), ("wait-ready", WAIT_READY_SCRIPT), ("seed-app", SEED_APP_SCRIPT)):
+    release = binary_versions(bin_dir).kubernetes
+    for name, text in (("run", run_script(release)), ("wait-ready", WAIT_READY_SCRIPT), ("seed-app", SEED_APP_SCRIPT)):
         (standin / name).write_text(text)
         (standin / name).chmod(0o755)
     units = root / "etc/systemd/system"

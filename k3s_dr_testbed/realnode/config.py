@@ -208,6 +208,8 @@ def kubelet_config(layout: NodeLayout, *, port: int, healthz_port: int) -> str:
         "cgroupsPerQOS": False,
         "enforceNodeAllocatable": [],
         "failSwapOn": False,
+        # Kubernetes >= 1.35 refuses to start on cgroup v1 unless told (KEP-5573); these machines are cgroup v1
+        "failCgroupV1": False,
         "authentication": {"anonymous": {"enabled": True}, "webhook": {"enabled": False}},
         "authorization": {"mode": "AlwaysAllow"},
         # a shared, busy test machine must not make the node evict our pods

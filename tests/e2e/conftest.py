@@ -73,6 +73,7 @@ def pytest_configure(config: pytest.Config) -> None:
         targets=Targets(duration_seconds(app_config.targets.rto), duration_seconds(app_config.targets.rpo)),
         restore_wait_timeout=config.getoption("--drill-wait-timeout"),
         images=dataclasses.asdict(app_config.drill.images),
+        kubernetes_version=None if provider == "kubeconfig" else config.getoption("--kubernetes-version"),
         backup_interval_seconds=duration_seconds(app_config.backup.interval),
     )
     config.pluginmanager.register(DrillPlugin(settings, own_report=_drill_only(config)), PLUGIN_NAME)

@@ -28,6 +28,13 @@ from dr_lib.drill.app import secret_values
 from dr_lib.drill.reportdir import check_manifest
 from dr_lib.drill.timeline import STEP_NAMES, step_label
 from dr_lib.signing.keys import KeyFiles, generate_keypair
+from k3s_dr_testbed.clusters import versions
+
+
+@pytest.fixture(scope="module")
+def asked_release(pytestconfig: pytest.Config) -> versions.Release:
+    """The release of this run's clusters (``--kubernetes-version``; the newest by default)."""
+    return versions.resolve(pytestconfig.getoption("--kubernetes-version"))
 
 
 @pytest.fixture(scope="module")
@@ -37,11 +44,12 @@ def ci_key(tmp_path_factory: pytest.TempPathFactory) -> KeyFiles:
 
 
 @pytest.fixture(scope="module")
-def passing(tmp_path_factory: pytest.TempPathFactory, ci_key: KeyFiles) -> tuple[int, dict[str, Any], str]:
+def passing(tmp_path_factory: pytest.TempPathFactory, ci_key: KeyFiles,
+            asked_release: versions.Release) -> tuple[int, dict[str, Any], str]:
     # The drill's backups are signed with it and its restores require that signature; the report is sealed with it.
     env = {**os.environ, "K3S_DR_TRUST_SIGNING_KEY": str(ci_key.signing_key),
            "K3S_DR_TRUST_VERIFY_KEYS": str(ci_key.verify_key)}
-    return run_drill_cli(tmp_path_factory.mktemp("reports"), env=env)
+    return run_drill_cli(tmp_path_factory.mktemp("reports"), "--kubernetes-version", asked_release.minor, env=env)
 
 
 def _decoded_extras(report_html: str) -> list[str]:
@@ -59,6 +67,7 @@ def _decoded_extras(report_html: str) -> list[str]:
     return found
 
 
+@pytest.mark.compat
 def test_drill_json_interface(passing: tuple[int, dict[str, Any], str]) -> None:
     code, result, stderr = passing
     assert code == 0, stderr[-3000:]
@@ -78,6 +87,7 @@ def test_drill_json_interface(passing: tuple[int, dict[str, Any], str]) -> None:
         assert f"  {name}: ok" in stderr
 
 
+@pytest.mark.compat
 def test_report_dir_is_new_named_by_utc_time_and_hashed(passing: tuple[int, dict[str, Any], str]) -> None:
     _code, result, _stderr = passing
     report_dir = Path(result["report_dir"])
@@ -115,9 +125,13 @@ def test_the_signed_seal_verifies_and_an_edited_report_with_new_checksums_does_n
     assert json.loads(done.stdout)["signature"] == "invalid"
 
 
-def test_evidence_answers_the_auditors_questions(passing: tuple[int, dict[str, Any], str]) -> None:
+@pytest.mark.compat
+def test_evidence_answers_the_auditors_questions(passing: tuple[int, dict[str, Any], str],
+                                                 asked_release: versions.Release) -> None:
     _code, result, _stderr = passing
     evidence = json.loads(Path(result["evidence_json"]).read_text())
+    assert evidence["identity"]["kubernetes_version_source"] == asked_release.kubernetes
+    assert evidence["identity"]["kubernetes_version_target"] == asked_release.kubernetes
     assert evidence["verdict"] == "pass" and evidence["failed_step"] is None
     assert re.fullmatch(r"k3s-dr-\d{8}T\d{6}Z\.tar\.gz", evidence["backup"]["archive"])
     assert re.fullmatch(r"[0-9a-f]{64}", evidence["backup"]["sha256"])
@@ -140,6 +154,7 @@ def test_evidence_answers_the_auditors_questions(passing: tuple[int, dict[str, A
     assert all(load["how"].startswith("none: every node is simulated") for load in coverage["images"]["loads"])
 
 
+@pytest.mark.compat
 def test_junit_has_one_testcase_per_step(passing: tuple[int, dict[str, Any], str]) -> None:
     _code, result, _stderr = passing
     junit = Path(result["junit_xml"]).read_text()
@@ -147,6 +162,7 @@ def test_junit_has_one_testcase_per_step(passing: tuple[int, dict[str, Any], str
     assert 'failures="0"' in junit
 
 
+@pytest.mark.compat
 def test_no_secret_value_anywhere_in_the_report(passing: tuple[int, dict[str, Any], str]) -> None:
     _code, result, _stderr = passing
     report_dir = Path(result["report_dir"])
@@ -159,6 +175,7 @@ def test_no_secret_value_anywhere_in_the_report(passing: tuple[int, dict[str, An
     assert any("api-secrets" in text for text in texts.values()), "Secrets must be listed by name, values redacted"
 
 
+@pytest.mark.compat
 def test_html_renders_steps_and_verdict_in_chromium(passing: tuple[int, dict[str, Any], str]) -> None:
     chromium = browser.find_chromium()
     if chromium is None:

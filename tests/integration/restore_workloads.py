@@ -163,3 +163,15 @@ def create_workloads(kube: Kube, timeout: float = 60.0) -> None:
                 time.sleep(0.3)  # the CRD is not served yet
                 continue
             raise AssertionError(f"creating {path} {body['metadata']['name']}: {response.status} {response.reason}")
+
+
+def wait_settled(kube: Kube, timeout: float = 60.0) -> None:
+    """Controllers have made their pods and bound the claim: an archive then holds owned objects too."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pods = kube.get("/api/v1/namespaces/shop/pods")["items"]
+        claim = kube.get("/api/v1/namespaces/data/persistentvolumeclaims/db")
+        if len(pods) >= 3 and claim.get("status", {}).get("phase") == "Bound":
+            return
+        time.sleep(0.5)
+    raise AssertionError("the workload set did not settle")

@@ -19,6 +19,8 @@ from dr_lib.archive import read_manifest, read_sidecar, verify_archive
 from dr_lib.backup.scope import SEED_KINDS
 from dr_lib.kube.client import Kube
 
+pytestmark = pytest.mark.compat  # CI runs these on the oldest supported Kubernetes too
+
 LINKS = ("latest-backup.tar.gz", "k3s-cluster-snapshot.tar.gz")
 CONTRACT_FIELDS = {"archive", "objects", "kinds", "seconds", "promoted", "links"}
 

@@ -57,7 +57,10 @@ def test_stop_leaves_no_process_port_or_directory(cluster_factory: Any) -> None:
     handle = cluster_factory(nodes=1)
     processes, ports, directory = list(handle.state.processes), dict(handle.state.ports), handle.dir
     assert len(processes) == 5 and all(is_alive(p) for p in processes)
-    assert set(ports.values()) <= listening_ports()
+    # Ready means the API server, the nodes and the default service account answer; the scheduler's
+    # and kine's metrics ports may bind a moment later on a loaded machine. Every one must listen
+    # before the stop, or "no port left listening" below would prove nothing.
+    wait_until(lambda: set(ports.values()) <= listening_ports(), 30, f"every port of {ports} to listen")
     started = time.monotonic()
     handle.stop()
     assert time.monotonic() - started < 30  # a hang guard, not a performance assertion

@@ -34,31 +34,40 @@ def api_calls(*calls: str) -> str:
     """Shell lines that send requests to the stand-in's API server as its admin (python3: the image has no
     curl); each call is ``call(METHOD, PATH, BODY, CONTENT_TYPE)`` in Python. A here-document: what
     follows it goes on the next line, after ``set -e``."""
-    return (f"python3 - <<'EOF'\nimport json, ssl, urllib.request\n"
+    return (f"python3 - <<'EOF'\nimport json, ssl, sys, urllib.error, urllib.request\n"
             f"token = open('{SERVER_DIR}/cred/tokens.csv').read().split(',', 1)[0].strip()\n"
             f"context = ssl.create_default_context(cafile='{SERVER_DIR}/tls/server-ca.crt')\n"
-            "def call(method, path, body=None, kind='application/json'):\n"
+            "def call(method, path, body=None, kind='application/json', accept=()):\n"
             f"    request = urllib.request.Request('https://127.0.0.1:{API_PORT}' + path, method=method,\n"
             "        data=None if body is None else json.dumps(body).encode(),\n"
             "        headers={'Authorization': 'Bearer ' + token, 'Content-Type': kind})\n"
-            "    urllib.request.urlopen(request, timeout=10, context=context).close()\n"
+            "    try:\n"
+            "        urllib.request.urlopen(request, timeout=10, context=context).close()\n"
+            "    except urllib.error.HTTPError as exc:\n"
+            "        if exc.code not in accept:\n"
+            "            sys.exit(f'{method} {path}: {exc.code} {exc.read()[:500]!r}')\n"
             + "".join(f"{c}\n" for c in calls) + "EOF\n")
 
 
 # A tenant's pod whose annotation hook asks for a timeout past hooks.max_timeout. Annotation hooks
 # default to on-error=continue: the backup is promoted without that pod's data (exit 3), and only
 # DR-DATA-001 says so. No kubelet runs here: the pod is made Running through its status, all the
-# hooks look at before they read its declaration.
+# hooks look at before they read its declaration. No controller manager either: the namespace's
+# default service account, which admission wants for any pod, is made here (409: it exists).
+TENANT_SA = "/api/v1/namespaces/shop/serviceaccounts"
 TENANT_POD = "/api/v1/namespaces/shop/pods"
 TENANT_HOOKS = {"dump.hook.backup.k3s-dr.io/command": "pg_dumpall", "dump.hook.backup.k3s-dr.io/timeout": "30d"}
 ADD_TENANT_POD = api_calls(
+    f"call('POST', '{TENANT_SA}', {{'apiVersion': 'v1', 'kind': 'ServiceAccount', 'metadata': {{'name': 'default'}}}}, "
+    "accept=(409,))",
     f"call('POST', '{TENANT_POD}', {{'apiVersion': 'v1', 'kind': 'Pod', 'metadata': {{'name': 'tenant-db', "
     f"'annotations': {TENANT_HOOKS!r}}}, 'spec': {{'nodeName': 'gone', 'containers': [{{'name': 'db', "
     "'image': 'local/debian-systemd:bookworm'}]}})",
     f"call('PATCH', '{TENANT_POD}/tenant-db/status', {{'status': {{'phase': 'Running'}}}}, "
     "'application/merge-patch+json')",
 )
-REMOVE_TENANT_POD = api_calls(f"call('DELETE', '{TENANT_POD}/tenant-db?gracePeriodSeconds=0')")
+REMOVE_TENANT_POD = api_calls(f"call('DELETE', '{TENANT_POD}/tenant-db?gracePeriodSeconds=0')",
+                              f"call('DELETE', '{TENANT_SA}/default', accept=(404,))")
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from typing import Any
 import pytest
 from restore_cli import run_inprocess, run_process, write_config
 from restore_snapshot import snapshot
-from restore_workloads import create_workloads
+from restore_workloads import create_workloads, wait_settled
 
 from dr_lib.archive import exclusive_lock
 from dr_lib.errors import ExitCode
@@ -27,7 +26,7 @@ from dr_lib.kube.writing import Writer
 from dr_lib.restore.diff import diff_archive
 from dr_lib.restore.plan import PlanOptions
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.compat]
 
 
 @pytest.fixture(scope="module")
@@ -36,21 +35,9 @@ def source(session_cluster_factory: Any, tmp_path_factory: pytest.TempPathFactor
     handle = session_cluster_factory(nodes=2)
     with Kube.from_kubeconfig(handle.kubeconfig) as kube:
         create_workloads(kube)
-        _wait_settled(kube)
+        wait_settled(kube)
         archive = snapshot(handle.kubeconfig, tmp_path_factory.mktemp("backups"), kube)
     yield handle, archive
-
-
-def _wait_settled(kube: Kube, timeout: float = 60.0) -> None:
-    """Controllers have made their pods and bound the claim: the archive then holds owned objects too."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        pods = kube.get("/api/v1/namespaces/shop/pods")["items"]
-        claim = kube.get("/api/v1/namespaces/data/persistentvolumeclaims/db")
-        if len(pods) >= 3 and claim.get("status", {}).get("phase") == "Bound":
-            return
-        time.sleep(0.5)
-    raise AssertionError("the workload set did not settle")
 
 
 @pytest.fixture(scope="module")

@@ -34,7 +34,7 @@ from dr_lib.kube.client import Kube
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
-SOURCES = ("pyproject.toml", "README.md", "dr_lib", "k3s_dr_testbed")
+SOURCES = ("pyproject.toml", "README.md", "docs/runbook.md", "dr_lib", "k3s_dr_testbed")  # the runbook: a data file
 PRODUCT_COMMANDS = ("backup", "restore", "verify", "list", "diff", "metrics", "install")
 EXTRA_LINE = ("needs the test bed (the 'testbed' extra; not installed here: testcontainers): "
               "pip install 'k3s-dr[testbed]'")
@@ -74,7 +74,7 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Venv]:
         if (REPO / name).is_dir():
             shutil.copytree(REPO / name, source / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         else:
-            source.mkdir(exist_ok=True)
+            (source / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO / name, source / name)
     _ok(_run([sys.executable, "-m", "build", "--wheel", "--outdir", work / "dist", source], timeout=600, cwd=work))
     wheels = sorted((work / "dist").glob("k3s_dr-*.whl"))

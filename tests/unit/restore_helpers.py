@@ -48,6 +48,8 @@ ENTRIES = {
         "admissionregistration.k8s.io", "v1", "validatingwebhookconfigurations", "ValidatingWebhookConfiguration",
         False),
     "ingresses.networking.k8s.io": FakeEntry("networking.k8s.io", "v1", "ingresses", "Ingress", True),
+    "clustertrustbundles.certificates.k8s.io": FakeEntry("certificates.k8s.io", "v1", "clustertrustbundles",
+                                                         "ClusterTrustBundle", False),
 }
 
 SERVER_METADATA = {

@@ -65,5 +65,5 @@ def test_the_drill_passes_it_to_its_restores_and_records_it() -> None:
 def test_k3d_image_from_the_ci_matrix(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(k3d.K3S_IMAGE_ENV, raising=False)
     assert k3d.k3s_image() == k3d.K3S_IMAGE
-    monkeypatch.setenv(k3d.K3S_IMAGE_ENV, "rancher/k3s:v1.33.5-k3s1")
-    assert k3d.k3s_image() == "rancher/k3s:v1.33.5-k3s1"
+    monkeypatch.setenv(k3d.K3S_IMAGE_ENV, "rancher/k3s:v1.36.5-k3s1")
+    assert k3d.k3s_image() == "rancher/k3s:v1.36.5-k3s1"

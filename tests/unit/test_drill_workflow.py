@@ -16,6 +16,7 @@ from click.testing import CliRunner
 
 from dr_lib.cli.main import cli, load_command
 from k3s_dr_testbed.clusters import k3d
+from k3s_dr_testbed.clusters.versions import supported as supported_releases
 
 WORKFLOW = Path(__file__).resolve().parents[2] / ".github" / "workflows" / "restore-drill.yml"
 
@@ -61,10 +62,10 @@ def test_runs_monthly_and_on_demand() -> None:
     assert minute.isdigit() and hour.isdigit()
 
 
-def test_at_least_two_k3s_versions_one_of_them_the_providers_default() -> None:
-    versions = _versions()
-    assert len(set(versions)) >= 2
-    assert k3d.K3S_IMAGE in {f"rancher/k3s:{v}" for v in versions}
+def test_the_k3s_matrix_is_the_supported_versions_table() -> None:
+    """One place for the versions (k3s_dr_testbed/clusters/kubernetes-versions.json): the matrix follows it."""
+    assert _versions() == [release.k3s_tag for release in supported_releases()]
+    assert k3d.K3S_IMAGE in {f"rancher/k3s:{v}" for v in _versions()}
 
 
 def test_warm_up_runs_exactly_the_providers_k3d_commands() -> None:

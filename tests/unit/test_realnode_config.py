@@ -114,6 +114,7 @@ def test_kubelet_config_keeps_state_in_the_node_dir_on_loopback() -> None:
     assert conf["podLogsDir"].startswith("/srv/clusters/a/node/")
     assert conf["volumePluginDir"].startswith("/srv/clusters/a/node/")
     assert conf["makeIPTablesUtilChains"] is False
+    assert conf["failCgroupV1"] is False  # every supported kubelet (>= 1.35) refuses cgroup v1 otherwise
 
 
 def _node(port: int, ready: str = "True", unschedulable: bool = False) -> dict[str, object]:

@@ -95,6 +95,10 @@ CASES: list[tuple[str, dict[str, Any], str | None]] = [
     ("apiservices.apiregistration.k8s.io", obj("v1beta1.custom.metrics.k8s.io"), None),
     ("servicecidrs.networking.k8s.io", obj("kubernetes"), "default-service-cidr"),
     ("servicecidrs.networking.k8s.io", obj("extra-range"), None),
+    ("clustertrustbundles.certificates.k8s.io", obj("kubernetes.io:kube-apiserver-serving:83a667f358d37c71839d81af"),
+     "apiserver-serving-ca"),
+    ("clustertrustbundles.certificates.k8s.io", obj("example.com:mysigner:1"), None),
+    ("configmaps", obj("kubernetes.io:kube-apiserver-serving:x", "shop"), None),  # the prefix alone is not enough
     ("events", obj("web.17a", "shop"), "type"),
     ("nodes", obj("node-1"), "type"),
     ("ipaddresses.networking.k8s.io", obj("10.43.0.10"), "type"),

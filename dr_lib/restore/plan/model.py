@@ -3,11 +3,13 @@ archive-wide facts (:class:`ArchiveContext`) the rules for single objects need."
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Protocol
 
-from dr_lib.jsontypes import JSONObject
+from dr_lib.jsontypes import JSONObject, encode_compact
+from dr_lib.restore.plan.bodies import BodyStore
 
 
 class ArchiveType(Protocol):
@@ -53,7 +55,7 @@ class TypeRef:
         return self.kind if not self.group else f"{self.kind}.{self.group}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a plan of 100,000 objects holds 100,000 keys
 class ObjectKey:
     """Identity of an object in a cluster (after any namespace mapping)."""
 
@@ -86,25 +88,47 @@ class ArchiveContext:
     k3s_chart_releases: frozenset[tuple[str, str]] = frozenset()
 
 
-@dataclass
 class PlannedObject:
-    """A sanitized object ready to be sent, with the type it is sent to."""
+    """A sanitized object ready to be sent, with the type it is sent to.
 
-    type: TypeRef
-    body: JSONObject
-    note: str = ""  # why the object looks the way it does, when the planner made it (e.g. a namespace)
-    # Made by the planner only as the home of restored objects: any existing one will do.
-    implied: bool = False
-    # Read from the finished body once: planning, ordering and the ledger ask for them often.
-    namespace: str = field(init=False)
-    name: str = field(init=False)
-    key: ObjectKey = field(init=False)
+    Its body is kept as given, or — with ``store`` — encoded into the store at once and decoded
+    from it whenever :attr:`body` is read (each read a fresh dict): a plan of 100,000 objects
+    then holds their identities, not their bodies.
+    """
 
-    def __post_init__(self) -> None:
-        meta = self.body.get("metadata") or {}
+    __slots__ = ("_body", "_handle", "_store", "implied", "key", "name", "namespace", "note", "type")
+
+    def __init__(self, type: TypeRef, body: JSONObject, note: str = "", implied: bool = False, *,
+                 store: BodyStore | None = None) -> None:
+        self.type = type
+        self.note = note  # why the object looks the way it does, when the planner made it (e.g. a namespace)
+        # Made by the planner only as the home of restored objects: any existing one will do.
+        self.implied = implied
+        # Read from the finished body once: planning, ordering and the ledger ask for them often.
+        meta = body.get("metadata") or {}
         self.namespace = str(meta.get("namespace") or "")
         self.name = str(meta.get("name") or "")
         self.key = ObjectKey(self.type.resource, self.namespace, self.name)
+        self._store = store
+        self._body: JSONObject = body if store is None else {}
+        self._handle = -1 if store is None else store.add(encode_compact(body))
+
+    @property
+    def body(self) -> JSONObject:
+        if self._store is None:
+            return self._body
+        body: JSONObject = json.loads(self._store.get(self._handle))
+        return body
+
+    @property
+    def encoded(self) -> bytes:
+        """The body's wire form (compact JSON), as the applier sends it."""
+        if self._store is None:
+            return encode_compact(self._body)
+        return self._store.get(self._handle)
+
+    def __repr__(self) -> str:
+        return f"PlannedObject({self.key}{', implied' if self.implied else ''})"
 
 
 @dataclass(frozen=True)

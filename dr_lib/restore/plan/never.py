@@ -142,6 +142,8 @@ def _k3s_chart_release(t: TypeRef, obj: JSONObject, c: ArchiveContext) -> bool:
     return False
 
 
+APISERVER_SERVING_SIGNER = "kubernetes.io/kube-apiserver-serving"
+
 _RBAC = frozenset({"clusterroles.rbac.authorization.k8s.io", "clusterrolebindings.rbac.authorization.k8s.io",
                    "roles.rbac.authorization.k8s.io", "rolebindings.rbac.authorization.k8s.io"})
 
@@ -178,6 +180,12 @@ NEVER_RESTORE_OBJECTS: tuple[NeverRule, ...] = (
               frozenset({"apiservices.apiregistration.k8s.io"})),
     NeverRule("auto-token-secret", "a legacy auto-generated service account token: the new cluster issues "
               "its own", _auto_token_secret, frozenset({"secrets"})),
+    NeverRule("apiserver-serving-trust-bundle", "the controller manager publishes the API server's serving CA "
+              "as a ClusterTrustBundle of signer kubernetes.io/kube-apiserver-serving (Kubernetes >= 1.37) and "
+              "deletes every other bundle of that signer: the new cluster publishes its own",
+              lambda _t, o, _c: isinstance(o.get("spec"), dict)
+              and o["spec"].get("signerName") == APISERVER_SERVING_SIGNER,
+              frozenset({"clustertrustbundles.certificates.k8s.io"})),
     NeverRule("server-written", "written by the API server at start-up with the new cluster's values",
               _server_written, frozenset({"configmaps", "priorityclasses.scheduling.k8s.io",
                                           "servicecidrs.networking.k8s.io"})),

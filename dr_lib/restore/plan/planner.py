@@ -1,19 +1,22 @@
 """The planner: a stream of archive objects in, ordered tiers of sanitized objects out.
 
-Pure: no I/O, no clock. It first checks that every object is what its archive file says it
-is (a forged archive can claim anything), then collects the archive-wide facts, then judges
-each object — never-restore rules, the operator's filters, sanitizers, namespace mapping —
-and files it into its tier. Every object that is not restored is listed with its reason.
+Pure: no I/O, no clock. It reads the objects twice, so that memory holds facts, not objects:
+first it checks that every object is what its archive file says it is (a forged archive can
+claim anything) and collects the archive-wide facts; then it judges each object — never-restore
+rules, the operator's filters, sanitizers, namespace mapping — and files it into its tier, its
+body encoded into the plan's :class:`~dr_lib.restore.plan.bodies.BodyStore`. Every object that
+is not restored is listed with its reason.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from dr_lib.errors import IntegrityError
 from dr_lib.jsontypes import JSONObject
+from dr_lib.restore.plan.bodies import BodyStore, MemoryBodies
 from dr_lib.restore.plan.builtin import BUILTIN_TYPES
 from dr_lib.restore.plan.context import build_context
 from dr_lib.restore.plan.filters import filter_reason, map_namespaces
@@ -80,21 +83,50 @@ def _object_problem(type_ref: TypeRef, obj: Any) -> str | None:
     return None
 
 
-def _read(stream: Iterable[tuple[ArchiveType, JSONObject]]) -> tuple[list[tuple[TypeRef, JSONObject]], ArchiveContext]:
-    items: list[tuple[TypeRef, JSONObject]] = []
-    problems: list[str] = []
-    types: dict[tuple[str, str, str, str, bool], TypeRef] = {}  # one TypeRef per type: its properties cache
-    for entry, obj in stream:
+Stream = Iterable[tuple[ArchiveType, JSONObject]]
+# A plan reads the archive twice: the archive-wide facts first, then each object is judged, and
+# only what is kept of it stays (its body in the plan's BodyStore). A caller with the objects in
+# memory passes them as an iterable, read twice from a list.
+Source = Stream | Callable[[], Stream]
+
+
+def _opener(source: Source) -> Callable[[], Stream]:
+    if callable(source):
+        return source
+    items = list(source)
+    return lambda: items
+
+
+class _Types:
+    """One TypeRef per type, so that its cached properties are computed once."""
+
+    def __init__(self) -> None:
+        self._types: dict[tuple[str, str, str, str, bool], TypeRef] = {}
+
+    def of(self, entry: ArchiveType) -> TypeRef:
         type_ref = TypeRef.of(entry)
-        type_ref = types.setdefault((type_ref.group, type_ref.version, type_ref.plural, type_ref.kind,
-                                     type_ref.namespaced), type_ref)
-        problem = _object_problem(type_ref, obj)
-        if problem:
-            problems.append(f"{type_ref.resource}: object #{len(items) + len(problems) + 1} {problem}")
-            continue
-        items.append((type_ref, obj))
-    context = build_context(items)
-    for type_ref in {t for t, _o in items}:
+        return self._types.setdefault((type_ref.group, type_ref.version, type_ref.plural, type_ref.kind,
+                                       type_ref.namespaced), type_ref)
+
+
+def _survey(stream: Stream, types: _Types) -> tuple[ArchiveContext, set[TypeRef]]:
+    """The archive-wide facts; IntegrityError, naming every problem, when an object is not what its
+    file claims to hold."""
+    problems: list[str] = []
+    valid: set[TypeRef] = set()
+
+    def checked() -> Iterator[tuple[TypeRef, JSONObject]]:
+        for number, (entry, obj) in enumerate(stream, start=1):
+            type_ref = types.of(entry)
+            problem = _object_problem(type_ref, obj)
+            if problem:
+                problems.append(f"{type_ref.resource}: object #{number} {problem}")
+                continue
+            valid.add(type_ref)
+            yield type_ref, obj
+
+    context = build_context(checked())
+    for type_ref in valid:
         problem = _scope_problem(type_ref, context)
         if problem:
             problems.append(f"the archive {problem} (a disguised or corrupt archive)")
@@ -102,7 +134,7 @@ def _read(stream: Iterable[tuple[ArchiveType, JSONObject]]) -> tuple[list[tuple[
         shown = "; ".join(problems[:MAX_PROBLEMS_SHOWN])
         more = f" (and {len(problems) - MAX_PROBLEMS_SHOWN} more)" if len(problems) > MAX_PROBLEMS_SHOWN else ""
         raise IntegrityError(f"{shown}{more}")
-    return items, context
+    return context, valid
 
 
 def _left_out(type_ref: TypeRef, obj: JSONObject, reason: str) -> LeftOut:
@@ -124,24 +156,37 @@ def _add_missing_namespaces(tiers: dict[str, Tier], mapping: dict[str, str]) -> 
             tiers["namespaces"].objects.append(PlannedObject(_NAMESPACE_TYPE, body, note, implied=True))
 
 
-def build_plan(stream: Iterable[tuple[ArchiveType, JSONObject]], options: PlanOptions | None = None) -> Plan:
-    """Order and sanitize a whole archive. Raises IntegrityError before planning anything
-    when an object is not what its file claims."""
+def build_plan(source: Source, options: PlanOptions | None = None, *, bodies: BodyStore | None = None) -> Plan:
+    """Order and sanitize a whole archive. Raises IntegrityError, before anything is applied, when an
+    object is not what its file claims.
+
+    ``source`` gives the archive's objects: an iterable, or a function that streams them anew
+    (called twice). Planned bodies go to ``bodies`` (in memory when None).
+    """
     options = options or PlanOptions()
-    items, context = _read(stream)
+    read = _opener(source)
+    types = _Types()
+    context, surveyed = _survey(read(), types)
+    store = bodies if bodies is not None else MemoryBodies()
     mapping = options.mapping
     tiers = {rule.name: Tier(rule.name, rule.reason) for rule in ORDER}
     left_out: list[LeftOut] = []
     unresolved: dict[TypeRef, None] = {}
     seen: set[ObjectKey] = set()
-    for type_ref, obj in items:
+    for number, (entry, obj) in enumerate(read(), start=1):
+        type_ref = types.of(entry)
+        problem = _object_problem(type_ref, obj) or (None if type_ref in surveyed else "is of a type the first "
+                                                     "read did not see")
+        if problem:  # the survey read it whole: a second read that differs means the archive changed
+            raise IntegrityError(f"{type_ref.resource}: object #{number} {problem} (the archive changed while "
+                                 "it was read)")
         reason = never_restore_reason(type_ref, obj, context) or filter_reason(type_ref, obj, options)
         if reason is not None:
             left_out.append(_left_out(type_ref, obj, reason))
             continue
         sanitize(type_ref, obj, context, options)
         map_namespaces(type_ref, obj, mapping)
-        planned = PlannedObject(type_ref, obj)
+        planned = PlannedObject(type_ref, obj, store=store)
         if planned.key in seen:
             left_out.append(_left_out(type_ref, obj, "the same object appears earlier in the archive"))
             continue
