@@ -125,8 +125,8 @@ def verify_written(written: WrittenArchive, manifest: Manifest, trust: Signature
     here), nothing after the last member — then compares the file's sha256 and size with what
     the writer wrote. The signature is judged by ``trust`` first, as :func:`verify_archive` does.
     It does not parse the documents again or recount their user objects: the backup encoded those
-    documents from the objects it counted, and the hashes prove the archive holds exactly those bytes (``k3s-dr verify`` and every restore still
-    check all of it). Raises :class:`IntegrityError` with the first difference found.
+    documents from the objects it counted, and the hashes prove the archive holds exactly those
+    bytes (``k3s-dr verify`` and every restore still check all of it). Raises :class:`IntegrityError` with the first difference found.
     """
     started = monotonic()
     _drop_cached_pages(written.path)
