@@ -117,6 +117,10 @@ class SnapshotRefused(IntegrityError):
     """Auto-restore refused the snapshot link's target: not an archive k3s-dr wrote and verified in backup.dir."""
 
 
+class MalformedSignature(IntegrityError):
+    """A signature document (``manifest.json.sig``, ``SHA256SUMS.sig``) that cannot be one of ours; says why."""
+
+
 class UnreadableEvidence(IntegrityError):
     """A report file (drill evidence, check results, a seal) that cannot be taken as evidence; says why."""
 

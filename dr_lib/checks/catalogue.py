@@ -63,7 +63,9 @@ pytest tests/checks --hosts=docker://h1,docker://h2 -n 2 --dist loadgroup   # fr
 ```
 
 Its options: `--dr-config PATH`, `--dr-reports DIR` (default `reports`), `--dr-no-reports`,
-`--dr-json PATH`; with testinfra's (`--hosts`, `--sudo`, `--ssh-config` …) and xdist's (`-n`).
+`--dr-json PATH`, `--dr-signing-key FILE` (signs the report's `SHA256SUMS`: `SHA256SUMS.sig`, checked
+by `k3s-dr report verify DIR --verify-key`; `k3s-dr check` passes this machine's `trust.signing_key`);
+with testinfra's (`--hosts`, `--sudo`, `--ssh-config` …) and xdist's (`-n`).
 With `PYTEST_DISABLE_PLUGIN_AUTOLOAD` set, name the plugins: `-p testinfra.plugin
 -p pytest_metadata.plugin -p pytest_html.plugin -p dr_lib.hostcheck.plugin`. In every other
 pytest run the plugin adds its `--dr-*` options and nothing else: tests come only from its suite

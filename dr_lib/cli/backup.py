@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import copy
 import sys
+from typing import Any
 
 import click
 
-from dr_lib.cli.common import REPORTER, app, finish, gather, print_json
+from dr_lib.cli.common import REPORTER, app, finish, gather, print_json, signature_options
 from dr_lib.cli.params import AliasedOption, kubeconfig_option, namespace_option
 from dr_lib.cli.progress import BackupStatusLine
 from dr_lib.errors import UsageError
+from dr_lib.jobs.archives import VerifyOptions
 from dr_lib.jobs.archives import list_archives as list_job
 from dr_lib.jobs.archives import verify as verify_job
 from dr_lib.jobs.autopush import summary
 from dr_lib.jobs.backup import DEFAULT_PAGE_SIZE, DEFAULT_WORKERS, BackupOptions, BackupOutcome
 from dr_lib.jobs.backup import backup as backup_job
+
+
+def _signed(signature: dict[str, Any]) -> str:
+    return f"by key {signature['key_id']}" if signature.get("state") == "valid" else "no (no signing key)"
 
 
 def _summary(outcome: BackupOutcome) -> str:
@@ -25,6 +31,7 @@ def _summary(outcome: BackupOutcome) -> str:
              f"size     {result.bytes:,} bytes, sha256 {result.sha256}",
              f"datastore {result.datastore['kind'] if result.datastore else 'none'}",
              f"verified yes; promoted {'yes' if result.promoted else 'NO'}; links: {links}",
+             f"signed   {_signed(result.signature)}",
              f"took     {result.seconds:.2f} s"]
     if result.deleted:
         lines.append(f"rotated  {', '.join(result.deleted)}")
@@ -56,6 +63,9 @@ def _summary(outcome: BackupOutcome) -> str:
 @click.option("--push/--no-push", "push", default=None,
               help="Push the verified archive to every offsite target [default: config offsite.push_after_backup "
                    "when targets are configured and the archive went to backup.dir].")
+@click.option("--signing-key", "signing_key", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="Sign the archive's manifest with this Ed25519 key (`k3s-dr keygen`) [default: config "
+                   "trust.signing_key: the pair `k3s-dr install` made, when it exists].")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @gather(options=BackupOptions)
 def backup(ctx: click.Context, options: BackupOptions, as_json: bool) -> None:
@@ -70,16 +80,21 @@ def backup(ctx: click.Context, options: BackupOptions, as_json: bool) -> None:
 
 @click.command("verify")
 @click.argument("archive", type=click.Path(dir_okay=False))
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def verify(archive: str, as_json: bool) -> None:
-    """Check an archive completely; on success write (refresh) its .verified.json sidecar. A legacy archive
-    of the seed's scripts (k3s-cluster-backup-N.tar.gz) is checked as far as it can be: structure, YAML,
-    objects per kind (it has no checksums and no signature; no sidecar is written)."""
-    verified = verify_job(archive, REPORTER)
+@signature_options("an archive")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (signature: valid, invalid, missing "
+              "or unchecked, and key_id).")
+@gather(options=VerifyOptions)
+def verify(ctx: click.Context, options: VerifyOptions, as_json: bool) -> None:
+    """Check an archive completely, its signature included; when it passes, write (refresh) its
+    .verified.json sidecar. Exit 8 when it is damaged, forged, or not signed by a verify key given. A legacy
+    archive of the seed's scripts (k3s-cluster-backup-N.tar.gz) is checked as far as it can be: structure,
+    YAML, objects per kind (it has no checksums and no signature; no sidecar is written)."""
+    verified = verify_job(app(ctx).config, options, REPORTER)
     if as_json:
         print_json(verified.to_dict())
-        return
-    click.echo(verified.text())
+    else:
+        click.echo(verified.text())
+    finish(verified)
 
 
 @click.command("list")
@@ -98,7 +113,9 @@ def list_archives(ctx: click.Context, directory: str | None, remote: bool, targe
     the offsite copies. A backup directory that does not exist is an error (exit 2)
     naming it and the config key backup.dir; with --json, "dir_exists": false says so (exit 0)."""
     if remote:
-        _remote(ctx, target, as_json)
+        from dr_lib.cli.offsite import print_remote_listing  # noqa: PLC0415 - the offsite machinery only for --remote
+
+        print_remote_listing(ctx, target, as_json)
         return
     if target is not None:
         raise UsageError("--target lists one offsite target's copies: accepted with --remote only")
@@ -118,22 +135,6 @@ def list_archives(ctx: click.Context, directory: str | None, remote: bool, targe
                    f"{', '.join(info.links)}")
     for link in listing.links:
         click.echo(f"link {link.name}: {link.state}" + (f" → {link.target}" if link.target else ""))
-
-
-def _remote(ctx: click.Context, target: str | None, as_json: bool) -> None:
-    from dr_lib.jobs.offsite import remote_listing  # noqa: PLC0415 - the offsite machinery only for --remote
-
-    listing = remote_listing(app(ctx).config, target)
-    if as_json:
-        print_json(listing.to_dict())
-    else:
-        for entry in listing.targets:
-            click.echo(f"{entry['target']} ({entry['type']}, {entry.get('where', '?')})"
-                       + (f": ERROR {entry['error']}" if entry["error"] else ""))
-            for copy in entry["copies"]:
-                flag = "encrypted" if copy["encrypted"] else ""
-                click.echo(f"  {copy['archive']:<34} {copy['state']:<10} {copy['bytes']:>12,} {flag} {copy['note']}")
-    finish(listing)
 
 
 # `ls` (`ls --remote`): the old spelling of `list`, the same command, hidden from --help.

@@ -32,7 +32,7 @@ COMMAND_MODULES: dict[str, str] = {
     "drill": "drill",
     "exporter": "metrics", "metrics": "metrics",
     "push": "offsite", "pull": "offsite",
-    "report": "report",
+    "report": "report", "keygen": "keys",
 }
 
 # The test bed's commands (`testbed` extra) → their k3s_dr_testbed modules, via the cluster door (it names the extra).

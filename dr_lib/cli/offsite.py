@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import click
 
-from dr_lib.cli.common import REPORTER, app, finish, gather, print_json
-from dr_lib.jobs.offsite import PullOptions, fetch_archive
+from dr_lib.cli.common import REPORTER, app, finish, gather, print_json, signature_options
+from dr_lib.jobs.offsite import PullOptions, fetch_archive, remote_listing
 from dr_lib.jobs.push import PushOptions, push
 
 
@@ -43,16 +43,34 @@ def push_command(ctx: click.Context, options: PushOptions, as_json: bool) -> Non
               help="Where the archive goes [default: config backup.dir].")
 @click.option("--identity", default=None, type=click.Path(dir_okay=False),
               help="age identity file [default: config offsite.identity_file].")
+@signature_options("a copy")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @gather(options=PullOptions)
 def pull_command(ctx: click.Context, options: PullOptions, as_json: bool) -> None:
-    """Fetch NAME [default: the newest good copy], decrypt it, verify it, store it with its sidecar."""
+    """Fetch NAME [default: the newest good copy], decrypt it, verify it (its signature too), store it
+    with its sidecar. A plaintext copy is refused unless offsite.encrypt is off."""
     result = fetch_archive(app(ctx).config, options)
     if as_json:
         print_json(result.to_dict())
         return
     click.echo(f"{result.action}: {result.path} from {result.target} ({result.objects} objects, "
                f"sha256 {result.sha256}{'' if result.identical else ', rebuilt: differs from the pushed file'})")
+
+
+def print_remote_listing(ctx: click.Context, target: str | None, as_json: bool) -> None:
+    """`list --remote`: the copies on each offsite target."""
+    listing = remote_listing(app(ctx).config, target)
+    if as_json:
+        print_json(listing.to_dict())
+    else:
+        for entry in listing.targets:
+            click.echo(f"{entry['target']} ({entry['type']}, {entry.get('where', '?')})"
+                       + (f": ERROR {entry['error']}" if entry["error"] else ""))
+            for copy in entry["copies"]:
+                flag = "encrypted" if copy["encrypted"] else ""
+                click.echo(f"  {copy['archive']:<34} {copy['state']:<10} {copy['bytes']:>12,} {flag} {copy['note']}")
+    finish(listing)
+
 
 
 COMMANDS: list[click.Command] = [push_command, pull_command]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from dr_lib.cli.common import finish, print_json
+from dr_lib.cli.common import app, finish, print_json
 from dr_lib.jobs.evidence import index_reports, summarize_reports, verify_report
 
 
@@ -54,15 +54,21 @@ def summary(directory: str, as_markdown: bool, as_json: bool) -> None:
 
 @report.command("verify")
 @click.argument("directory", type=click.Path(file_okay=False, exists=True))
+@click.option("--verify-key", "verify_keys", multiple=True, type=click.Path(dir_okay=False), metavar="FILE",
+              help="Require SHA256SUMS.sig by this Ed25519 verify key (repeatable) [default: config "
+                   "trust.verify_keys; none: a signature is reported as not checked].")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object: status, problems, signature.")
-def verify(directory: str, as_json: bool) -> None:
-    """Check a report directory's seal: every file listed in SHA256SUMS intact and nothing added
-    (exit 0), or what differs (exit 8). Checksums show the files are as sealed, not who sealed them."""
-    checked = verify_report(directory)
+@click.pass_context
+def verify(ctx: click.Context, directory: str, verify_keys: tuple[str, ...], as_json: bool) -> None:
+    """Check a report directory's seal: its signature (SHA256SUMS.sig) by a verify key, then every
+    file listed in SHA256SUMS intact and nothing added (exit 0), or what differs (exit 8). Checksums
+    alone show the files are as sealed, not who sealed them: the signature does."""
+    checked = verify_report(directory, app(ctx).config, verify_keys)
     if as_json:
         print_json(checked.to_dict())
     else:
-        click.echo(f"{directory}: {checked.seal.describe()}")
+        against = f" (verify keys: {', '.join(checked.key_ids)})" if checked.key_ids else ""
+        click.echo(f"{directory}: {checked.seal.describe()}{against}")
     finish(checked)
 
 

@@ -10,6 +10,7 @@ environment variables (``K3S_DR_BACKUP_DIR`` overrides ``backup.dir``).
 from dr_lib.config.fields import (
     CONFIG_ENV,
     DEFAULT_CONFIG_PATH,
+    DEFAULT_KEYS_DIR,
     DURATION_ACCEPTED,
     ENV_PREFIX,
     parse_duration,
@@ -29,12 +30,14 @@ from dr_lib.config.schema import (
     OffsiteTargetConfig,
     RestoreConfig,
     TargetsConfig,
+    TrustConfig,
     UnitsConfig,
 )
 
 __all__ = [
     "CONFIG_ENV",
     "DEFAULT_CONFIG_PATH",
+    "DEFAULT_KEYS_DIR",
     "DEFAULT_KUBECONFIG",
     "DURATION_ACCEPTED",
     "ENV_PREFIX",
@@ -50,6 +53,7 @@ __all__ = [
     "OffsiteTargetConfig",
     "RestoreConfig",
     "TargetsConfig",
+    "TrustConfig",
     "UnitsConfig",
     "config_from_text",
     "duration_seconds",

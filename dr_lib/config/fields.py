@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_CONFIG_PATH = Path("/etc/k3s-dr/config.yaml")
+DEFAULT_KEYS_DIR = "/etc/k3s-dr/keys"  # where `k3s-dr install` makes the signing key pair (root only)
 ENV_PREFIX = "K3S_DR_"
 CONFIG_ENV = "K3S_DR_CONFIG"
 

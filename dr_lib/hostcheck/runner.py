@@ -39,6 +39,7 @@ class CheckOptions:
     config_path: str  # k3s-dr's config file on the hosts under test
     sudo: bool = False
     workers: int | None = None  # hosts judged in parallel (pytest-xdist)
+    signing_key: Path | None = None  # signs the report's SHA256SUMS (this machine's trust.signing_key)
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,8 @@ def pytest_args(options: CheckOptions) -> list[str]:
         args.append(f"--hosts={','.join(options.hosts)}")
     if options.sudo:
         args.append("--sudo")
+    if options.signing_key is not None:
+        args.append(f"--dr-signing-key={options.signing_key}")
     if options.workers is not None:
         args += ["-n", str(options.workers), "--dist", "loadgroup"]
     if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):

@@ -16,6 +16,7 @@ from dr_lib.drill import DESTROY_MODES, PROVIDERS
 from dr_lib.errors import DRError, DrillFailed, UsageError
 from dr_lib.jobs import record
 from dr_lib.jobs.report import Reporter
+from dr_lib.signing.policy import configured_verify_keys, signing_key_path
 
 if TYPE_CHECKING:
     from dr_lib.drill.run import DrillSettings
@@ -81,6 +82,8 @@ def settings(config: Config, options: DrillOptions, config_path: str | None) -> 
         ticket=options.ticket, reviewer=options.reviewer, kubernetes_version=options.kubernetes_version,
         test_disable_sanitizers=tuple(options.test_disable_sanitizer),
         backup_interval_seconds=duration_seconds(config.backup.interval),
+        signing_key=signing_key_path(config.trust),  # K3S_DR_TRUST_SIGNING_KEY: a CI identity (docs/drill.md)
+        verify_keys=tuple(configured_verify_keys(config.trust)),
         images=dataclasses.asdict(config.drill.images),
         archive=(resolve_archive_option(options.archive, config.backup.dir, config.backup.latest_link)
                  if options.archive else None),

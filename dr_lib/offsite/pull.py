@@ -29,6 +29,7 @@ from dr_lib.errors import DRError, IntegrityError, RemoteMissing, UsageError
 from dr_lib.offsite.crypto import decrypt_into, is_encrypted, plain_name
 from dr_lib.offsite.model import RemoteCopy
 from dr_lib.offsite.targets import Target, open_target, selected
+from dr_lib.signing.policy import NO_KEYS, SignaturePolicy
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ def _publish(work: Path, final: Path) -> None:
 
 
 def _fetch_into(target: Target, copy: RemoteCopy, directory: Path, identity: Path | None, *,
-                deadline: float, now: datetime) -> tuple[Path, str, int]:
+                deadline: float, now: datetime, trust: SignaturePolicy) -> tuple[Path, str, int]:
     work = directory / f"{fmt.TEMP_PREFIX}pull-{os.getpid()}"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(mode=0o700)
@@ -86,7 +87,7 @@ def _fetch_into(target: Target, copy: RemoteCopy, directory: Path, identity: Pat
             plain = decrypt_into(fetched, work, identity)
         if plain.name != copy.archive:
             raise IntegrityError(f"the copy of {copy.archive} unpacked as {plain.name}")
-        result = verify_archive(plain)
+        result = verify_archive(plain, trust)
         final = directory / copy.archive
         _publish(plain, final)
         write_sidecar(dataclasses.replace(result, path=final), now)
@@ -95,8 +96,20 @@ def _fetch_into(target: Target, copy: RemoteCopy, directory: Path, identity: Pat
         shutil.rmtree(work, ignore_errors=True)
 
 
+def refuse_plaintext(copy: RemoteCopy, offsite: OffsiteConfig, kind: str) -> None:
+    """A copy stored unencrypted is accepted only with ``offsite.encrypt: off``: whoever can write the
+    bucket can put a plaintext archive where an encrypted one was, and nothing else would notice."""
+    if offsite.encrypt == "off" or kind == "restic":  # restic encrypts every repository itself
+        return
+    encryption = copy.record.encryption if copy.record else None  # the record is the bucket's: the name decides
+    if not encryption or not is_encrypted(copy.ref):
+        raise IntegrityError(f"offsite target {copy.target!r}: the copy of {copy.archive} is not encrypted, and "
+                             f"offsite.encrypt is {offsite.encrypt!r}: refused",
+                             hint="set offsite.encrypt: off to accept plaintext copies (only for a bucket you trust)")
+
+
 def pull_copy(target: Target, copy: RemoteCopy, directory: Path, identity: Path | None, *, timeout: float,
-              now: datetime) -> PullResult:
+              now: datetime, trust: SignaturePolicy = NO_KEYS) -> PullResult:
     started = time.monotonic()
     ensure_private_dir(directory)
     final = directory / copy.archive
@@ -107,18 +120,20 @@ def pull_copy(target: Target, copy: RemoteCopy, directory: Path, identity: Path 
         if sha256 != expected:
             raise UsageError(f"{final} exists and differs from the remote copy: refusing to replace it",
                              hint="move it away to pull the remote copy")
-        result = verify_archive(final)
+        result = verify_archive(final, trust)
         return PullResult(target.name, copy, final, "present", sha256, result.objects, encrypted, True,
                           time.monotonic() - started)
     path, sha256, objects = _fetch_into(target, copy, directory, identity, deadline=time.monotonic() + timeout,
-                                        now=now)
+                                        now=now, trust=trust)
     return PullResult(target.name, copy, path, "fetched", sha256, objects, encrypted, sha256 == expected,
                       time.monotonic() - started)
 
 
 def pull(offsite: OffsiteConfig, target_name: str | None, name: str | None, directory: Path,
-         identity: Path | None, *, now: datetime, work_dir: Path | None = None) -> PullResult:
-    """Pull from the target named, or from the first configured target that has the copy."""
+         identity: Path | None, *, now: datetime, work_dir: Path | None = None,
+         trust: SignaturePolicy = NO_KEYS) -> PullResult:
+    """Pull from the target named, or from the first configured target that has the copy; the copy is
+    refused when it is plaintext (unless ``offsite.encrypt: off``) or its signature is (``trust``)."""
     errors: list[DRError] = []
     for target_name_, config in selected(offsite, target_name):
         timeout = float(duration_seconds(config.timeout))
@@ -128,7 +143,8 @@ def pull(offsite: OffsiteConfig, target_name: str | None, name: str | None, dire
         except DRError as exc:
             errors.append(exc)
             continue
-        return pull_copy(target, copy, directory, identity, timeout=timeout, now=now)
+        refuse_plaintext(copy, offsite, target.kind)
+        return pull_copy(target, copy, directory, identity, timeout=timeout, now=now, trust=trust)
     if len(errors) == 1:
         raise errors[0]
     raise RemoteMissing("no offsite target could provide the copy: " + "; ".join(str(e) for e in errors))

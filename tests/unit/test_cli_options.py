@@ -55,12 +55,14 @@ def test_nested_options_are_built_from_the_same_flat_parameters() -> None:
         "policy": "update", "ledger_dir": None, "workers": 4, "data": False, "from_remote": None, "identity": None,
         "namespaces": ("shop",), "exclude_namespaces": (), "kinds": ("Deployment",), "exclude_kinds": (),
         "mappings": ("shop:shop-2",), "cluster_resources": None, "preserve_nodeports": True, "as_json": True,
+        "verify_keys": ("/k/verify-key.pem",), "allow_unsigned": False,
         "test_disable_sanitizer": (),
     }
     options = build(RestoreOptions, params)
     assert options.filters == PlanFilters(namespaces=("shop",), kinds=("Deployment",), mappings=("shop:shop-2",),
                                           preserve_nodeports=True)
     assert (options.archive, options.dry_run, options.policy, options.workers) == ("a.tar.gz", True, "update", 4)
+    assert (options.verify_keys, options.allow_unsigned) == (("/k/verify-key.pem",), False)
     assert params == {"as_json": True}  # what no field claims is left for the command
 
 

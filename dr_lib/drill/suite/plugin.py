@@ -33,7 +33,7 @@ from dr_lib.drill.evidence import build_evidence
 from dr_lib.drill.identity import run_identity
 from dr_lib.drill.redact import Scrubber, secret_strings
 from dr_lib.drill.report import failures_table, junit_in_utc, place_summary, row_values, seconds_text, title
-from dr_lib.drill.reportdir import create_report_dir, scrub_directory, write_file, write_manifest
+from dr_lib.drill.reportdir import create_report_dir, scrub_directory, seal_report, write_file
 from dr_lib.drill.run import DrillRun, DrillSettings, command_env, new_work_dir
 from dr_lib.drill.steps import current_verdict
 from dr_lib.drill.summary import summary_block
@@ -41,6 +41,7 @@ from dr_lib.drill.timeline import STEP_NAMES, Timeline, iso, step_label
 from dr_lib.drill.trigger import run_context
 from dr_lib.drill.verdict import Verdict
 from dr_lib.errors import DRError
+from dr_lib.signing.keys import load_signing_key
 
 DRILL_RUN_KEY = pytest.StashKey[DrillRun]()
 PLUGIN_NAME = "k3s-dr-drill"
@@ -66,6 +67,8 @@ class DrillPlugin:
         self.notes: list[str] = []
         self._config: pytest.Config | None = None
         self._suite_property: Callable[[str, object], None] | None = None
+        # Loaded now: a key that cannot sign stops the drill before it starts, not after its report is written.
+        self.signer = None if settings.signing_key is None else load_signing_key(settings.signing_key)
 
     # -- progress on the terminal, through pytest's output capture ------------------------
     def progress(self, line: str) -> None:
@@ -255,7 +258,9 @@ class DrillPlugin:
                 self.progress(f"  screenshot failed: {exc}")
         else:
             self.progress("  no screenshot: chromium is not installed (apt-get install -y chromium)")
-        write_manifest(run.report_dir)
+        seal_report(run.report_dir, self.signer)
+        if self.signer is not None:
+            self.progress(f"  report sealed: SHA256SUMS signed by key {self.signer.key_id}")
         verdict = self.verdict
         if verdict is not None:
             scope = " (limited scope)" if self.evidence and self.evidence["scope"]["limited"] and verdict.passed else ""
