@@ -14,8 +14,10 @@ the newest supported), ``--all-kubernetes-versions``, ``--run-e2e``. Fixtures:
 - ``kube`` (session): a :class:`dr_lib.kube.client.Kube` for ``cluster``.
 
 A provider that cannot run here (binaries not built, no k3d, no Docker engine) skips the
-tests that need it with a reason naming the missing tool. e2e tests (marker ``e2e`` or under
-``tests/e2e``) run only with ``--run-e2e`` or when named on the command line, and run last.
+tests that need it with a reason naming the missing tool; with ``CI`` set it fails them instead,
+and any skip not on ``tests/skip-allowlist.txt`` fails the run (``tests/skip_rule.py``). e2e
+tests (marker ``e2e`` or under ``tests/e2e``) run only with ``--run-e2e`` or when named on the
+command line, and run last.
 """
 
 from __future__ import annotations
@@ -34,6 +36,15 @@ from dr_lib.errors import UsageError
 from dr_lib.kube.client import Kube
 from k3s_dr_testbed.clusters import versions
 from k3s_dr_testbed.clusters.spec import ToolMissing
+
+pytest_plugins = ("tests.skip_rule",)  # no silent skips in CI
+
+
+def unavailable(reason: str) -> None:
+    """tests.skip_rule.unavailable, imported once pytest has loaded it as a plugin (assertion rewriting)."""
+    from tests.skip_rule import unavailable as skip_or_fail  # noqa: PLC0415
+
+    skip_or_fail(reason)
 
 E2E_DIR = Path(__file__).parent / "tests" / "e2e"
 # The operator's conformance suite judges a real host (systemd, k3s-dr installed) and stands alone
@@ -136,14 +147,14 @@ class ClusterFactory:
         if real_node:
             missing = _real_node_missing()
             if missing:
-                pytest.skip(missing)
+                unavailable(missing)
         spec = ClusterSpec(name or f"pt{os.getpid()}-{next(self._counter)}", nodes=nodes, real_node=real_node,
                            owned_by_process=True, apiserver_flags=apiserver_flags, kine_flags=kine_flags,
                            kubernetes_version=kubernetes_version or self.kubernetes_version)
         try:
             handle = start_cluster(self.provider, spec, kubeconfig_path=self.kubeconfig_path)
         except ToolMissing as exc:
-            pytest.skip(f"--cluster={self.provider} cannot run here: {exc}")
+            unavailable(f"--cluster={self.provider} cannot run here: {exc}")
         self.handles.append(handle)
         return handle
 

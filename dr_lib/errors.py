@@ -30,6 +30,23 @@ class ExitCode:
     INTERRUPTED = 130  # Ctrl-C, or SIGTERM stopping a restore between writes
 
 
+# What each exit status means, for every command's --help (dr_lib.cli.params.exit_codes_epilog) and the
+# docs: one row per code, the same order as ExitCode.
+EXIT_CODES: tuple[tuple[int, str], ...] = (
+    (ExitCode.OK, "ok (diff: no differences)"),
+    (ExitCode.FAILURE, "failed (diff: objects differ or are missing; check: a control failed)"),
+    (ExitCode.USAGE, "bad input: options, configuration, an archive that is not acceptable"),
+    (ExitCode.PARTIAL, "partial: some objects failed (see the ledger)"),
+    (ExitCode.NOT_PROMOTED, "backup kept but not promoted (the shrink guard)"),
+    (ExitCode.BUSY, "another run holds the lock"),
+    (ExitCode.CLUSTER, "the cluster is unreachable or refused the request"),
+    (ExitCode.ENVIRONMENT, "environment: a missing tool, extra, port or disk"),
+    (ExitCode.INTEGRITY, "integrity: an archive or report failed verification"),
+    (ExitCode.TIMEOUT, "a deadline passed"),
+    (ExitCode.INTERRUPTED, "interrupted (Ctrl-C)"),
+)
+
+
 class DRError(Exception):
     """Base of every error k3s-dr raises deliberately."""
 
@@ -67,6 +84,15 @@ class EnvironmentProblem(DRError):
     exit_code = ExitCode.ENVIRONMENT
 
 
+class ExtraMissing(EnvironmentProblem):
+    """An optional dependency is not installed (exit 7): one line saying who needs what, ending with the
+    command that installs the extra which brings it, ``pip install 'k3s-dr[EXTRA]'``."""
+
+    def __init__(self, message: str, *, extra: str) -> None:
+        super().__init__(f"{message}: pip install 'k3s-dr[{extra}]'")
+        self.extra = extra
+
+
 class ClusterError(DRError):
     """The Kubernetes API server could not be reached or refused the request."""
 
@@ -89,6 +115,10 @@ class IntegrityError(DRError):
 
 class SnapshotRefused(IntegrityError):
     """Auto-restore refused the snapshot link's target: not an archive k3s-dr wrote and verified in backup.dir."""
+
+
+class MalformedSignature(IntegrityError):
+    """A signature document (``manifest.json.sig``, ``SHA256SUMS.sig``) that cannot be one of ours; says why."""
 
 
 class UnreadableEvidence(IntegrityError):

@@ -2,7 +2,9 @@
 
 A directory is created with ``mkdir`` (never ``exist_ok``): a run can never overwrite an older
 run's evidence. The manifest is ``SHA256SUMS`` in the format ``sha256sum -c`` reads, so an auditor
-checks a report with a stock tool. Used by the drill (:mod:`dr_lib.drill.reportdir`), the host
+checks a report with a stock tool; with a signing key it is signed (``SHA256SUMS.sig``, an Ed25519
+signature document: :mod:`dr_lib.signing`), so that regenerating the checksums after an edit no
+longer passes ``k3s-dr report verify``. Used by the drill (:mod:`dr_lib.drill.reportdir`), the host
 checks, and the evidence index (:mod:`dr_lib.evidence`), which reads reports back later.
 
 Read back, a report is untrusted: someone else may have had their hands on it. Every read here
@@ -19,6 +21,8 @@ from pathlib import Path, PurePosixPath
 
 from dr_lib.atomic import sha256_file, write_atomic
 from dr_lib.errors import EnvironmentProblem, UnreadableEvidence
+from dr_lib.signing.keys import SigningKey
+from dr_lib.signing.verify import sign
 
 MANIFEST_NAME = "SHA256SUMS"
 SIGNATURE_NAME = "SHA256SUMS.sig"  # a signature over the manifest (dr_lib.evidence.manifest checks it)
@@ -104,6 +108,14 @@ def report_files(directory: Path) -> list[Path]:
 def write_manifest(directory: Path) -> Path:
     lines = [f"{sha256_file(p)}  {p.relative_to(directory).as_posix()}\n" for p in report_files(directory)]
     return write_file(directory / MANIFEST_NAME, "".join(lines))
+
+
+def seal_report(directory: Path, key: SigningKey | None) -> Path:
+    """``SHA256SUMS`` over every file (written last), and its signature when a key is given."""
+    manifest = write_manifest(directory)
+    if key is not None:
+        write_file(directory / SIGNATURE_NAME, sign(manifest.read_bytes(), key, MANIFEST_NAME))
+    return manifest
 
 
 def _listed(manifest: bytes) -> tuple[dict[str, str], list[str]]:

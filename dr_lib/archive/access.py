@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dr_lib.archive import format as fmt
 from dr_lib.archive.documents import check_document, iter_documents, parse_document
 from dr_lib.archive.fsutil import create_private, os_problem, unlink_quietly
 from dr_lib.archive.manifest import FileEntry, Manifest
@@ -16,6 +17,8 @@ from dr_lib.archive.userobjects import count_user_objects as count_in
 from dr_lib.archive.writer import WrittenArchive
 from dr_lib.clock import monotonic
 from dr_lib.errors import IntegrityError
+from dr_lib.signing.policy import NO_KEYS, SignaturePolicy
+from dr_lib.signing.verify import NOT_SIGNED, SignatureCheck, check
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,7 @@ class VerifyResult:
     manifest: Manifest
     seconds: float
     user_objects: int = 0  # counted from its objects by the current rules (dr_lib.archive.userobjects)
+    signature: SignatureCheck = NOT_SIGNED  # of manifest.json, against the verify keys of the check
 
     @property
     def objects(self) -> int:
@@ -70,9 +74,19 @@ def _user_objects(stream: ArchiveStream, manifest: Manifest, entry: FileEntry) -
     return counted
 
 
-def _walk(path: str | Path) -> tuple[Manifest, str, int, int]:
+def judge_signature(stream: ArchiveStream, trust: SignaturePolicy) -> SignatureCheck:
+    """The manifest's signature, judged against the policy's keys (the manifest not parsed yet)."""
+    manifest_bytes, signature = stream.read_head()
+    return check(manifest_bytes, signature, trust.keys, fmt.MANIFEST_MEMBER, where=fmt.SIGNATURE_MEMBER)
+
+
+def _walk(path: str | Path, trust: SignaturePolicy,
+          enforce: bool) -> tuple[Manifest, str, int, int, SignatureCheck]:
     with open_archive(path) as stream:
-        manifest = stream.read_manifest()
+        signature = judge_signature(stream, trust)
+        if enforce:  # before a byte of the manifest is parsed: an unsigned or forged one is refused as it is
+            trust.enforce(signature, f"{Path(path).name} refused")
+        manifest = stream.read_manifest()  # the bytes just judged, now parsed; their sizes bound the rest
         user_objects = sum(_user_objects(stream, manifest, entry) for entry in manifest.files)
         datastore = manifest.datastore
         if datastore is not None:
@@ -82,7 +96,7 @@ def _walk(path: str | Path) -> tuple[Manifest, str, int, int]:
                 raise IntegrityError(f"{datastore.token_path} is empty; the datastore cannot be used without it")
         skip_data_members(stream, manifest)
         sha256, size = stream.finish()
-    return manifest, sha256, size, user_objects
+    return manifest, sha256, size, user_objects, signature
 
 
 def skip_data_members(stream: ArchiveStream, manifest: Manifest) -> None:
@@ -119,17 +133,21 @@ def read_repository_key(path: str | Path) -> bytes | None:
         return key
 
 
-def verify_archive(path: str | Path) -> VerifyResult:
-    """Check everything: structure, manifest, every checksum and count, every document parses.
+def verify_archive(path: str | Path, trust: SignaturePolicy = NO_KEYS, *, enforce: bool = True) -> VerifyResult:
+    """Check everything: the signature (by ``trust``), structure, manifest, every checksum and count,
+    every document parses.
 
-    Raises :class:`IntegrityError` with the first reason found.
+    Raises :class:`IntegrityError` with the first reason found. A signature ``trust`` refuses (an
+    invalid one always; a missing one when verify keys are given, unless it allows unsigned
+    archives) is such a reason, found before the manifest is parsed; ``enforce=False`` only
+    records the verdict in the result (``k3s-dr verify`` reports it, then decides).
     """
     started = monotonic()
-    manifest, sha256, size, user_objects = _walk(path)
-    return VerifyResult(Path(path), sha256, size, manifest, monotonic() - started, user_objects)
+    manifest, sha256, size, user_objects, signature = _walk(path, trust, enforce)
+    return VerifyResult(Path(path), sha256, size, manifest, monotonic() - started, user_objects, signature)
 
 
-def verify_written(written: WrittenArchive, manifest: Manifest) -> VerifyResult:
+def verify_written(written: WrittenArchive, manifest: Manifest, trust: SignaturePolicy = NO_KEYS) -> VerifyResult:
     """Verify an archive this process has just written, without doing again what the write proved.
 
     The manifest holds each member's sha256 as its spool file was written, and the writer hashed
@@ -138,14 +156,17 @@ def verify_written(written: WrittenArchive, manifest: Manifest) -> VerifyResult:
     walks it as :func:`verify_archive` does — gzip stream and CRC, every tar header, each
     member's size and sha256 against the manifest (a spool changed before it was copied shows
     here), nothing after the last member — then compares the file's sha256 and size with what
-    the writer wrote. It does not parse the documents again or recount
-    their user objects: the backup encoded those documents from the objects it counted, and the
-    hashes prove the archive holds exactly those bytes (``k3s-dr verify`` and every restore still
-    check all of it). Raises :class:`IntegrityError` with the first difference found.
+    the writer wrote. The signature is judged by ``trust`` first, as :func:`verify_archive` does.
+    It does not parse the documents again or recount their user objects: the backup encoded those
+    documents from the objects it counted, and the hashes prove the archive holds exactly those
+    bytes (``k3s-dr verify`` and every restore still check all of it). Raises :class:`IntegrityError`
+    with the first difference found.
     """
     started = monotonic()
     _drop_cached_pages(written.path)
     with open_archive(written.path) as stream:
+        signature = judge_signature(stream, trust)
+        trust.enforce(signature, f"{written.path.name} refused")
         if stream.read_manifest() != manifest:
             raise IntegrityError(f"{written.path}: its manifest differs from the one written")
         for member in manifest.member_paths():  # each against its spool's sha256, taken as it was written
@@ -156,7 +177,8 @@ def verify_written(written: WrittenArchive, manifest: Manifest) -> VerifyResult:
     if (sha256, size) != (written.sha256, written.bytes):
         raise IntegrityError(f"{written.path}: read back {size} bytes with another sha256 than the {written.bytes} "
                              "written (the disk or file system returned other bytes)")
-    return VerifyResult(written.path, sha256, size, manifest, monotonic() - started, manifest.user_objects or 0)
+    return VerifyResult(written.path, sha256, size, manifest, monotonic() - started, manifest.user_objects or 0,
+                        signature)
 
 
 def _drop_cached_pages(path: Path) -> None:

@@ -16,6 +16,8 @@ BASE_FORMAT_VERSION = 1  # written otherwise: the layout every earlier release r
 READABLE_VERSIONS = (1, 2)
 
 MANIFEST_MEMBER = "manifest.json"
+# Optional, right after the manifest: its Ed25519 signature (dr_lib.signing; absent in unsigned archives).
+SIGNATURE_MEMBER = "manifest.json.sig"
 RESOURCES_DIR = "resources"
 DATASTORE_DIR = "datastore"
 SQLITE_MEMBER = f"{DATASTORE_DIR}/state.db"
@@ -40,6 +42,7 @@ DOCUMENT_SEPARATOR = b"---\n"
 # Reader limits. The reader streams, so a hostile archive costs time, never memory or disk;
 # these turn such an archive into a clear IntegrityError instead of an endless read.
 MAX_MANIFEST_BYTES = 16 * 1024 * 1024
+MAX_SIGNATURE_BYTES = 4096  # ~250 bytes in practice (dr_lib.signing.envelope.MAX_ENVELOPE_BYTES)
 MAX_DOCUMENT_BYTES = 64 * 1024 * 1024  # the API server caps objects at ~1.5 MB; be generous
 MAX_COMPRESSION_RATIO = 200  # real archives compress 5-40x; deflate bombs reach ~1000x
 RATIO_CHECK_AFTER_BYTES = 64 * 1024 * 1024  # tiny archives may compress absurdly well

@@ -71,3 +71,16 @@ def ensure_private_dir(directory: Path) -> bool:
     except OSError as exc:
         raise os_problem(exc, "prepare the backup directory", directory) from None
     return False
+
+
+def child_path(directory: Path, name: str) -> Path | None:
+    """``directory/name`` when ``name`` is one plain file name and the path, links resolved, stays directly
+    inside ``directory``; None otherwise (``../x``, ``/etc/x``, ``a/b``, ``.``, a planted link out)."""
+    if not name or "/" in name or "\0" in name or name in (".", ".."):
+        return None
+    path = directory / name
+    try:
+        inside = path.resolve().parent == directory.resolve()
+    except (OSError, RuntimeError):  # RuntimeError: a link loop
+        return None
+    return path if inside else None

@@ -73,11 +73,18 @@ def check_member_name(name: str) -> None:
         raise IntegrityError(f"member {name!r} has '..', '.' or empty path components")
 
 
+_END = TarMember("", 0, b"")  # a peek that found the end of the archive
+
+
 class ArchiveStream:
     """One front-to-back pass over an archive file."""
 
     def __init__(self, path: Path, raw: IO[bytes]) -> None:
         self.path = path
+        self.manifest_bytes = b""  # the manifest member exactly as stored (what a signature covers)
+        self.signature_bytes: bytes | None = None  # the signature member after it, when there is one
+        self._peeked: TarMember | None = None
+        self._head: tuple[bytes, bytes | None] | None = None  # (manifest, signature) once read
         self.raw = _Counting(raw)
         gunzip = gzip.GzipFile(fileobj=cast(IO[bytes], self.raw), mode="rb")
         # The unpacked stream is only counted (bomb check): each member is hashed on its own.
@@ -102,10 +109,16 @@ class ArchiveStream:
             self._exempt = (self._exempt[0] + self.unpacked.count - unpacked, self._exempt[1] + self.raw.count - raw)
             self._bounded_from = None
 
-    def next_member(self, expected: str) -> TarMember:
+    def _next(self) -> TarMember | None:
+        peeked, self._peeked = self._peeked, None
+        if peeked is not None:
+            return None if peeked is _END else peeked
         self.tar.skip_member()  # the rest of the previous member, still judged as that member
         self._end_bounded()
-        member = self.tar.next()
+        return self.tar.next()
+
+    def next_member(self, expected: str) -> TarMember:
+        member = self._next()
         if member is None:
             raise IntegrityError(f"{self.path}: member {expected!r} is missing (the archive ends early)")
         if not member.regular:
@@ -124,20 +137,36 @@ class ArchiveStream:
     def open_member(self, member: TarMember) -> IO[bytes]:
         return self.tar.member_reader(member)
 
-    def read_manifest(self) -> Manifest:
+    def read_head(self) -> tuple[bytes, bytes | None]:
+        """The manifest's bytes and, when the next member is the signature, its bytes: each bounded."""
         member = self.next_member(fmt.MANIFEST_MEMBER)
         if member.size > fmt.MAX_MANIFEST_BYTES:
             raise IntegrityError(f"manifest.json is {member.size} bytes; the limit is {fmt.MAX_MANIFEST_BYTES}")
-        manifest = parse_manifest(self.open_member(member).read())  # bounded just above
+        self.manifest_bytes = self.open_member(member).read()  # bounded just above
+        following = self.tar.next()
+        self._peeked = _END if following is None else following
+        if following is not None and following.name == fmt.SIGNATURE_MEMBER:
+            signature = self.next_member(fmt.SIGNATURE_MEMBER)
+            if signature.size > fmt.MAX_SIGNATURE_BYTES:
+                raise IntegrityError(f"{fmt.SIGNATURE_MEMBER} is {signature.size} bytes; a signature is at most "
+                                     f"{fmt.MAX_SIGNATURE_BYTES}")
+            self.signature_bytes = self.open_member(signature).read()
+        self._head = (self.manifest_bytes, self.signature_bytes)
+        return self._head
+
+    def read_manifest(self) -> Manifest:
+        """The manifest parsed (its head read first unless :meth:`read_head` ran: a signature is judged on
+        the bytes before they are parsed); its declared sizes bound every member after it."""
+        if self._head is None:
+            self._head = self.read_head()
+        manifest = parse_manifest(self._head[0])
         self._declared = dict(_declared_sizes(manifest))
         self._bounded = frozenset(entry.path for entry in manifest.data if entry.in_archive)  # not snapshots
         return manifest
 
     def finish(self) -> tuple[str, int]:
         """Check nothing follows the last member; return the whole file's sha256 and size."""
-        self.tar.skip_member()
-        self._end_bounded()
-        extra = self.tar.next()
+        extra = self._next()
         if extra is not None:
             raise IntegrityError(f"member {extra.name!r} is not in the manifest")
         if self.unpacked.drain():

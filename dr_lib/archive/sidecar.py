@@ -6,8 +6,10 @@ verdict to the exact file (sha256 and size of the whole archive), so a file repl
 truncated later no longer counts as verified: :func:`is_verified` compares the size cheaply;
 ``k3s-dr verify`` recomputes everything. It also records the archive's user objects, counted
 from its objects (by that verification, or by the export that wrote them), with the version of
-the rules that counted them:
-``k3s-dr list``, rotation and the conformance suite read them without opening the archive.
+the rules that counted them: ``k3s-dr list``, rotation and the conformance suite read them without
+opening the archive; and the verdict on the archive's signature at that verification
+(``signature``: state, key id, reason), which the conformance suite's probe (standard library
+only, no Ed25519) reads likewise.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ class Sidecar:
     tool_version: str
     user_objects: int | None = None  # None: written before k3s-dr recorded them
     user_objects_rules: int | None = None
+    signature: dict[str, Any] | None = None  # SignatureCheck.to_dict() of that verification; None: not recorded
 
     @property
     def current_user_objects(self) -> int | None:
@@ -44,7 +47,8 @@ class Sidecar:
     def to_dict(self) -> dict[str, Any]:
         return {"archive": self.archive, "sha256": self.sha256, "bytes": self.bytes, "objects": self.objects,
                 "verified_at": self.verified_at, "tool_version": self.tool_version,
-                "user_objects": self.user_objects, "user_objects_rules": self.user_objects_rules}
+                "user_objects": self.user_objects, "user_objects_rules": self.user_objects_rules,
+                "signature": self.signature}
 
 
 def sidecar_path(archive: Path) -> Path:
@@ -54,7 +58,7 @@ def sidecar_path(archive: Path) -> Path:
 def write_sidecar(result: VerifyResult, now: datetime) -> Sidecar:
     archive = result.path.resolve()  # verified through a link: the sidecar belongs beside the file itself
     sidecar = Sidecar(archive.name, result.sha256, result.bytes, result.objects, fmt.format_time(now), __version__,
-                      result.user_objects, RULES_VERSION)
+                      result.user_objects, RULES_VERSION, result.signature.to_dict())
     atomic_write(sidecar_path(archive), (json.dumps(sidecar.to_dict(), indent=2) + "\n").encode())
     return sidecar
 
@@ -65,7 +69,8 @@ def read_sidecar(archive: Path) -> Sidecar | None:
         data = json.loads(sidecar_path(archive).read_bytes())
         sidecar = Sidecar(str(data["archive"]), str(data["sha256"]), int(data["bytes"]), int(data["objects"]),
                           str(data["verified_at"]), str(data["tool_version"]),
-                          _count(data.get("user_objects")), _count(data.get("user_objects_rules")))
+                          _count(data.get("user_objects")), _count(data.get("user_objects_rules")),
+                          data.get("signature") if isinstance(data.get("signature"), dict) else None)
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return sidecar

@@ -16,7 +16,7 @@ import hashlib
 import io
 import os
 import tarfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, cast
@@ -127,6 +127,22 @@ class WrittenArchive:
     bytes: int
 
 
+@dataclass(frozen=True)
+class ArchiveHead:
+    """The first members: the manifest's bytes and, when signed, the signature over exactly those bytes."""
+
+    manifest: bytes
+    signature: bytes | None = None
+
+
+Signer = Callable[[bytes], bytes]  # the manifest's bytes → the signature member (dr_lib.signing.verify.sign)
+
+
+def archive_head(manifest: Manifest, sign: Signer | None = None) -> ArchiveHead:
+    manifest_bytes = manifest.to_json()
+    return ArchiveHead(manifest_bytes, None if sign is None else sign(manifest_bytes))
+
+
 class _HashingWriter:
     """The archive file as gzip sees it: every byte written is hashed and counted on its way to disk."""
 
@@ -145,14 +161,15 @@ class _HashingWriter:
 
 
 def _write_members(handle: io.BufferedWriter, manifest: Manifest, sources: Mapping[str, Path],
-                   level: int) -> tuple[str, int]:
+                   level: int, head: ArchiveHead) -> tuple[str, int]:
     mtime = int(manifest.created_at.timestamp())
     out = _HashingWriter(handle)
     with gzip.GzipFile(filename="", mode="wb", fileobj=cast(IO[bytes], out), compresslevel=level,
                        mtime=mtime) as compressed, \
             tarfile.TarFile(fileobj=compressed, mode="w", format=tarfile.PAX_FORMAT, copybufsize=_COPY_BUFFER) as tar:
-        manifest_bytes = manifest.to_json()
-        tar.addfile(_tarinfo(fmt.MANIFEST_MEMBER, len(manifest_bytes), mtime), io.BytesIO(manifest_bytes))
+        tar.addfile(_tarinfo(fmt.MANIFEST_MEMBER, len(head.manifest), mtime), io.BytesIO(head.manifest))
+        if head.signature is not None:
+            tar.addfile(_tarinfo(fmt.SIGNATURE_MEMBER, len(head.signature), mtime), io.BytesIO(head.signature))
         for member in manifest.member_paths():
             source = sources[member]
             size = source.stat().st_size
@@ -176,28 +193,32 @@ def _rename_no_clobber(temp: Path, final: Path) -> None:
 
 
 def write_archive(directory: Path, manifest: Manifest, sources: Mapping[str, Path],
-                  *, compresslevel: int = DEFAULT_COMPRESSLEVEL) -> Path:
+                  *, compresslevel: int = DEFAULT_COMPRESSLEVEL, head: ArchiveHead | None = None) -> Path:
     """Write ``manifest`` and the spooled ``sources`` (member path → file) as one archive, atomically.
 
     The archive's name comes from ``manifest.created``; an existing archive of that name is an
-    error (the caller picks a free second), never overwritten.
+    error (the caller picks a free second), never overwritten. ``head``: the manifest's bytes as
+    they must be stored, with their signature (:func:`archive_head`); default ``manifest.to_json()``
+    unsigned.
     """
-    return write_archive_hashed(directory, manifest, sources, compresslevel=compresslevel).path
+    return write_archive_hashed(directory, manifest, sources, compresslevel=compresslevel, head=head).path
 
 
 def write_archive_hashed(directory: Path, manifest: Manifest, sources: Mapping[str, Path],
-                         *, compresslevel: int = DEFAULT_COMPRESSLEVEL) -> WrittenArchive:
+                         *, compresslevel: int = DEFAULT_COMPRESSLEVEL, head: ArchiveHead | None = None
+                         ) -> WrittenArchive:
     """:func:`write_archive`, and what the writer saw: the file's sha256 and size.
 
     Nothing is judged here (a test may write a lying archive on purpose): the backup hands this
     to :func:`dr_lib.archive.access.verify_written`.
     """
+    head = head or archive_head(manifest)
     final = directory / fmt.archive_name(manifest.created_at)
     temp = temp_path(final)
     unlink_quietly(temp)
     try:
         with os.fdopen(create_private(temp), "wb") as handle:
-            sha256, size = _write_members(handle, manifest, sources, compresslevel)
+            sha256, size = _write_members(handle, manifest, sources, compresslevel, head)
             handle.flush()
             os.fsync(handle.fileno())
         _rename_no_clobber(temp, final)

@@ -33,6 +33,7 @@ class BackupResult:
     data: dict[str, Any] = field(default_factory=dict)  # the application-data collector's report
     partial: bool = False  # application data was missing (hooks with on-error=continue failed)
     user_objects: int | None = None  # of ``objects``, what users made (dr_lib.archive.userobjects)
+    signature: dict[str, Any] = field(default_factory=lambda: {"state": "missing", "key_id": None, "reason": None})
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -42,7 +43,7 @@ class BackupResult:
             "seconds": round(self.seconds, 3), "verified": self.verified, "promoted": self.promoted,
             "not_promoted_reason": self.not_promoted_reason, "links": self.links, "deleted": list(self.deleted),
             "datastore": self.datastore, "cluster": self.cluster, "warnings": list(self.warnings),
-            "phases": self.phases, "data": self.data, "partial": self.partial,
+            "phases": self.phases, "data": self.data, "partial": self.partial, "signature": self.signature,
         }
 
     def log_line(self, now: datetime) -> str:

@@ -2,13 +2,13 @@
 
 lock → clean leftovers of killed runs → connect → discover and resolve the scope → export
 kinds in parallel (and the datastore snapshot beside them) into a private spool dir → application
-data into the data repository (a callback) → write the archive atomically, hashing what goes in →
-verify it from disk against those hashes (:func:`dr_lib.archive.access.verify_written`; the data
-repository's key and in-archive data members included) → sidecar → shrink guard → promote both
-links → rotate → prune the data repository of what no kept archive references. A kill at any
-point leaves at most hidden temporary files (removed by the next run);
-the links only ever move to an archive that is complete, verified and has its sidecar, and
-rotation never deletes what a link points at.
+data into the data repository (a callback) → write the archive atomically (its manifest signed when a
+signing key is given), hashing what goes in → verify it from disk against those hashes, its signature
+included (:func:`dr_lib.archive.access.verify_written`; the data repository's key and in-archive data
+members included) → sidecar → shrink guard → promote both links → rotate → prune the data repository
+of what no kept archive references. A kill at any point leaves at most hidden temporary files (removed
+by the next run); the links only ever move to an archive that is complete, verified and has its
+sidecar, and rotation never deletes what a link points at.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 
 from dr_lib import __version__
@@ -33,7 +34,7 @@ from dr_lib.archive.lock import exclusive_lock
 from dr_lib.archive.manifest import ClusterIdentity, FileEntry, Manifest
 from dr_lib.archive.sidecar import write_sidecar
 from dr_lib.archive.userobjects import RULES_VERSION
-from dr_lib.archive.writer import WrittenArchive, write_archive_hashed
+from dr_lib.archive.writer import WrittenArchive, archive_head, write_archive_hashed
 from dr_lib.backup.catalog import legacy_records, orphan_files, scan
 from dr_lib.backup.datastore import DatastoreSnapshot, DatastoreSource, detect_datastore, take_snapshot
 from dr_lib.backup.export import DEFAULT_WORKERS, ExportedKind, ProgressSink, export_scope
@@ -49,6 +50,9 @@ from dr_lib.errors import DRError, EnvironmentProblem, IntegrityError
 from dr_lib.kube.client import Kube
 from dr_lib.kube.discovery import discover
 from dr_lib.kube.listing import DEFAULT_PAGE_SIZE
+from dr_lib.signing.keys import SigningKey
+from dr_lib.signing.policy import NO_KEYS, SignaturePolicy
+from dr_lib.signing.verify import sign
 
 Clock = Callable[[], datetime]
 # Application data (hook dumps, volume copies: dr_lib.hooks) into the backup directory's data repository,
@@ -79,6 +83,8 @@ class BackupRequest:
     # Types of the seed's archives' objects (dr_lib.archive.legacy): with them, links still on a legacy archive
     # (just after a migration) are compared like ours, so a backup of a wiped cluster does not replace it.
     legacy_types: TypeTable | None = None
+    signing_key: SigningKey | None = None  # signs the manifest (trust.signing_key, --signing-key)
+    trust: SignaturePolicy = NO_KEYS  # the verify keys the written archive is checked with
 
     @classmethod
     def from_config(cls, config: BackupConfig, *, kubeconfig: Path, directory: Path | None = None,
@@ -115,7 +121,7 @@ def _run_locked(request: BackupRequest, clock: Clock, started: float) -> BackupR
     phases: dict[str, float] = {}
     written, manifest, datastore, collected = _write(request, clock, warnings, phases)
     mark = monotonic()
-    verified = verify_written(written, manifest)
+    verified = verify_written(written, manifest, _own_trust(request, warnings))
     write_sidecar(verified, clock())
     phases["verify"] = monotonic() - mark
     mark = monotonic()
@@ -166,11 +172,30 @@ def _write(request: BackupRequest, clock: Clock, warnings: list[str],
             mark = monotonic()
             manifest = _manifest(identity, created, exported, snapshot=snapshot, options=request.options,
                                  collected=collected)
-            written = write_archive_hashed(request.directory, manifest, _sources(exported, snapshot, collected))
+            signer = None if request.signing_key is None else partial(sign, key=request.signing_key,
+                                                                        signed=fmt.MANIFEST_MEMBER)
+            written = write_archive_hashed(request.directory, manifest, _sources(exported, snapshot, collected),
+                                           head=archive_head(manifest, signer))
             phases["write"] = monotonic() - mark
             return written, manifest, snapshot, collected
         finally:
             shutil.rmtree(spool_dir, ignore_errors=True)
+
+
+def _own_trust(request: BackupRequest, warnings: list[str]) -> SignaturePolicy:
+    """The keys the new archive is verified with: the configured ones, and the signing key's own (so a
+    signature by a key no verify key accepts is recorded as valid, and said loudly)."""
+    trust, key = request.trust, request.signing_key
+    if key is None:
+        if trust.keys:
+            warnings.append("no signing key: this archive is unsigned, and restores that check signatures "
+                            f"(verify keys {', '.join(trust.key_ids)}) will refuse it; see trust.signing_key")
+        return trust
+    if trust.keys and key.key_id not in trust.key_ids:
+        warnings.append(f"the archive is signed by key {key.key_id}, which is not among the verify keys "
+                        f"({', '.join(trust.key_ids)}): restore --auto will refuse it; add its verify key to "
+                        "trust.verify_keys")
+    return trust.with_key(key.verify_key())
 
 
 def _make_spool_dir(directory: Path) -> Path:
@@ -328,4 +353,5 @@ def _result(verified: VerifyResult, snapshot: DatastoreSnapshot | None, reason: 
         verified=True, promoted=reason is None, links=links, not_promoted_reason=reason, deleted=deleted,
         datastore=None if snapshot is None else snapshot.entry.to_dict(),
         cluster=verified.manifest.cluster.to_dict(), warnings=tuple(warnings), user_objects=verified.user_objects,
+        signature=verified.signature.to_dict(),
     )

@@ -166,7 +166,7 @@ def object_filter(options: ScopeOptions, resource: APIResource) -> Callable[[Map
     included = frozenset(options.include_namespaces)
     if resource.type.namespaced:
         if not excluded:
-            return None  # --include-namespace is applied by listing only those namespaces
+            return None  # -n/--namespace is applied by listing only those namespaces
         return lambda obj: (obj.get("metadata") or {}).get("namespace") not in excluded
     if _key(resource) == ("", "namespaces") and (included or excluded):
         def keep_namespace(obj: Mapping[str, Any]) -> bool:

@@ -20,7 +20,7 @@ in the terminal, in JUnit XML (`<properties>` of each test case) and as columns 
 
 ```
 k3s-dr check                                                   # this host (as root)
-k3s-dr check --hosts docker://h1,ssh://node2 -n 2 --sudo       # a fleet, one report
+k3s-dr check --hosts docker://h1,ssh://node2 --workers 2 --sudo   # a fleet, one report
 k3s-dr check --json                                            # one JSON object on stdout
 k3s-dr fix                                                     # repairs the fixable ones
 ```
@@ -35,7 +35,7 @@ a directory is never reused. `--json` prints one object: `passed`, `failed`, `sk
 results; skipped = n/a or waived, as JUnit counts them), `report_html`, `seconds`, and `hosts`,
 `counts`, `report_dir`, `junit_xml`, `json`, `manifest`, `results`. Exit status: 0 when no control
 failed; 1 when one failed or a host could not be read; 2 for bad options (`--hosts` takes
-testinfra host specs only, none starting with `-`); 7 when the machine lacks something: `-n`
+testinfra host specs only, none starting with `-`); 7 when the machine lacks something: `--workers`
 needs pytest-xdist, in the extra `k3s-dr[checks]`.
 
 Settings (paths, unit names, RPO, expected kinds, log patterns, waivers) are read on the host
@@ -63,7 +63,9 @@ pytest tests/checks --hosts=docker://h1,docker://h2 -n 2 --dist loadgroup   # fr
 ```
 
 Its options: `--dr-config PATH`, `--dr-reports DIR` (default `reports`), `--dr-no-reports`,
-`--dr-json PATH`; with testinfra's (`--hosts`, `--sudo`, `--ssh-config` …) and xdist's (`-n`).
+`--dr-json PATH`, `--dr-signing-key FILE` (signs the report's `SHA256SUMS`: `SHA256SUMS.sig`, checked
+by `k3s-dr report verify DIR --verify-key`; `k3s-dr check` passes this machine's `trust.signing_key`);
+with testinfra's (`--hosts`, `--sudo`, `--ssh-config` …) and xdist's (`-n`).
 With `PYTEST_DISABLE_PLUGIN_AUTOLOAD` set, name the plugins: `-p testinfra.plugin
 -p pytest_metadata.plugin -p pytest_html.plugin -p dr_lib.hostcheck.plugin`. In every other
 pytest run the plugin adds its `--dr-*` options and nothing else: tests come only from its suite

@@ -18,7 +18,7 @@ from dr_lib.checks.model import Control
 from dr_lib.checks.model import Fact as F
 from dr_lib.checks.model import Severity as S
 from dr_lib.checks.pushstate import PUSH_STATE_NAME
-from dr_lib.checks.verdicts import exporter, files, logs, offsite, settings, snapshot, textfile, units
+from dr_lib.checks.verdicts import exporter, files, logs, offsite, settings, signatures, snapshot, textfile, units
 from dr_lib.config import Config
 
 CONTROLS: tuple[Control, ...] = (
@@ -93,6 +93,16 @@ CONTROLS: tuple[Control, ...] = (
         "older archives that still hold them (or waive this control)",
         fixable=False, covers="seed report (restore of an empty backup)",
         verdict=snapshot.snapshot_holds_user_objects, reads=(F.PATHS, F.ARCHIVES),
+    ),
+    Control(
+        "DR-TRUST-001", "Snapshot archive is signed by a configured key", S.CRITICAL,
+        "With verify keys configured, auto-restore, restore and pull refuse an archive that is unsigned or not "
+        "signed by one of them — the signature is what tells an archive k3s-dr wrote from one whoever could write "
+        "the backup directory or the bucket put there. An unsigned snapshot is refused at the worst moment.",
+        "`k3s-dr verify {backup_dir}/<archive>` (records its signature); unsigned: check trust.signing_key in {config} "
+        "and `systemctl start {backup_service}`; a key no longer configured: add its verify key to trust.verify_keys",
+        fixable=False,
+        verdict=signatures.snapshot_signed, reads=(F.PATHS, F.ARCHIVES, F.FILES),
     ),
     Control(
         "DR-ARCH-001", "Newest verified archive is intact", S.CRITICAL,
@@ -239,7 +249,7 @@ CONTROLS: tuple[Control, ...] = (
         "A backup on the cluster's disk dies with it; only a copy on another machine survives the loss of "
         "the host. A push that fails, or stops being run, leaves the offsite copy behind the backups while "
         "nothing looks wrong locally.",
-        "`k3s-dr push` (its message and exit code say why it fails), then `k3s-dr ls --remote`; automatic "
+        "`k3s-dr push` (its message and exit code say why it fails), then `k3s-dr list --remote`; automatic "
         "pushes: offsite.push_after_backup in {config}; the last push per target: {push_state}",
         fixable=False, covers="seed long-term plan (offsite backup, S3)",
         verdict=offsite.offsite_current, reads=(F.FILES, F.ARCHIVES, F.CLOCK),
@@ -249,7 +259,7 @@ CONTROLS: tuple[Control, ...] = (
         "Archives hold every Secret of the cluster and the server token; a copy in clear text in a bucket "
         "can be read by whoever reaches the bucket, not only by who holds the age identity.",
         "set offsite.recipients (age public keys) in {config}; the next backup is pushed encrypted "
-        "(`systemctl start {backup_service}`); older clear copies leave with retention (`k3s-dr ls --remote`)",
+        "(`systemctl start {backup_service}`); older clear copies leave with retention (`k3s-dr list --remote`)",
         fixable=False,
         verdict=offsite.offsite_encrypted, reads=(F.FILES,),
     ),

@@ -15,7 +15,7 @@ from dr_lib.checks.endpoints import exporter_url
 from dr_lib.checks.pushstate import PUSH_STATE_NAME
 from dr_lib.checks.units import HostClock, UnitFacts
 from dr_lib.checks.waivers import WaiverSet
-from dr_lib.config import Config, duration_seconds
+from dr_lib.config import DEFAULT_KEYS_DIR, Config, duration_seconds
 
 LOGROTATE_PATH = "/etc/logrotate.d/k3s-dr"
 # Not configurable, unlike the other units: no earlier layout named it, and a fixed name is what
@@ -80,13 +80,21 @@ class Layout:
         items = raw.split(",") if isinstance(raw, str) else raw
         return tuple(k.strip() for k in items if k.strip())
 
+    @property
+    def verify_keys(self) -> tuple[str, ...]:
+        """The configured verify key files (``auto``: the one ``k3s-dr install`` makes), read by the probe."""
+        raw = self.config.trust.verify_keys
+        items = [i.strip() for i in (raw.split(",") if isinstance(raw, str) else raw) if i.strip()]
+        return tuple(posixpath.join(DEFAULT_KEYS_DIR, "verify-key.pem") if i == "auto" else i for i in items)
+
     def probe_request(self) -> dict[str, Any]:
         return {
             "paths": [self.backup_dir, self.latest_link, self.snapshot_link, self.token, self.sqlite_db,
                       self.etcd_dir, self.server_dir, self.config.metrics.textfile],
             "backup_dir": self.backup_dir,
             "archive_glob": self.config.checks.archive_glob,
-            "read": [self.config.checks.waivers, LOGROTATE_PATH, self.config.metrics.textfile, self.push_state],
+            "read": [self.config.checks.waivers, LOGROTATE_PATH, self.config.metrics.textfile, self.push_state,
+                     *self.verify_keys],
             "log": self.config.backup.log_file,
             "log_bytes": 256 * 1024,
             "scrape": exporter_url(self.config.metrics.listen) if self.config.checks.metrics != "off" else None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from dr_lib.cli.common import REPORTER, app, finish, gather, print_json
+from dr_lib.cli.params import refuse_n_for
 from dr_lib.config import CONFIG_ENV, DEFAULT_CONFIG_PATH
 from dr_lib.jobs.check import HostCheckOptions, check_hosts
 
@@ -13,8 +14,9 @@ from dr_lib.jobs.check import HostCheckOptions, check_hosts
 @click.option("--hosts", default=None, metavar="SPECS",
               help="Hosts to judge: comma-separated testinfra specs (docker://NAME, ssh://USER@HOST, "
                    "ansible://all?ansible_inventory=PATH, local://) [default: this machine].")
-@click.option("-n", "--workers", type=click.IntRange(1, 64), default=None,
-              help="Judge that many hosts in parallel (pytest-xdist: pip install 'k3s-dr[checks]').")
+@click.option("--workers", type=click.IntRange(1, 64), default=None, metavar="N",
+              help="Judge N hosts in parallel (pytest-xdist: pip install 'k3s-dr[checks]').")
+@refuse_n_for("--workers N (hosts judged in parallel)")
 @click.option("--reports", type=click.Path(file_okay=False), default="reports", show_default=True,
               help="Directory under which checks-<UTC time>/ is created: report.html (self-contained), "
                    "junit.xml, checks.json, SHA256SUMS.")
@@ -28,7 +30,8 @@ from dr_lib.jobs.check import HostCheckOptions, check_hosts
 def check(ctx: click.Context, options: HostCheckOptions, as_json: bool) -> None:
     """Judge hosts against the conformance controls (docs/checks.md), each control one test: pass,
     fail, n/a or waived. Run it as root on the host it judges, or with --sudo. Exit status 0 when
-    no control failed, 1 when one did (or a host could not be read), 2 for bad options."""
+    no control failed, 1 when one did (or a host could not be read), 2 for bad options. (-n, which
+    was --workers once, is --namespace in k3s-dr: check refuses it and names --workers.)"""
     checked = check_hosts(options, REPORTER, app(ctx).config_path)
     if as_json:
         print_json(checked.to_dict())

@@ -79,6 +79,21 @@ def gather(**parts: type[Any]) -> Callable[[Command], Command]:
     return decorate
 
 
+def signature_options(what: str) -> Callable[[Command], Command]:
+    """``--verify-key FILE`` (repeatable) and ``--allow-unsigned``: whose signature ``what`` must carry."""
+    def decorate(command: Command) -> Command:
+        command = click.option(
+            "--allow-unsigned", is_flag=True,
+            help="Accept an unsigned archive (written before signing) although verify keys are given; an invalid "
+                 "signature is refused all the same.")(command)
+        return click.option(
+            "--verify-key", "verify_keys", multiple=True, type=click.Path(dir_okay=False), metavar="FILE",
+            help=f"Accept only {what} signed by this Ed25519 verify key (repeatable); anything else is refused "
+                 "(exit 8) [default: config trust.verify_keys; none: signatures are reported, not required].",
+        )(command)
+    return decorate
+
+
 class StderrReporter:
     """A job's warnings and progress, each one line on stderr as it happens."""
 

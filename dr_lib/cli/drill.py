@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from dr_lib.cli.common import REPORTER, app, finish, gather, print_json
+from dr_lib.cli.params import DURATION, kubeconfig_option
 from dr_lib.jobs.drill import DESTROY_MODES, PROVIDERS, DrillOptions
 from dr_lib.jobs.drill import drill as drill_job
 
@@ -19,12 +20,11 @@ from dr_lib.jobs.drill import drill as drill_job
 @click.option("--destroy", type=click.Choice(DESTROY_MODES), default=None,
               help="fresh: restore into a new empty cluster (default); wipe: delete the drill's namespaces in "
                    "place (the only mode for --cluster kubeconfig).")
-@click.option("--kubeconfig", type=click.Path(dir_okay=False), default=None,
-              help="The existing cluster of --cluster kubeconfig [default: $KUBECONFIG].")
+@kubeconfig_option("The existing cluster of --cluster kubeconfig")
 @click.option("--nodes", type=click.IntRange(0, 20), default=2, show_default=True,
               help="Simulated nodes per cluster (0 with --real-node: the real node alone).")
-@click.option("--wait-timeout", default="5m", show_default=True,
-              help="Deadline of `k3s-dr restore --wait` inside the drill.")
+@click.option("--wait-timeout", type=DURATION, default="5m", show_default=True,
+              help="Deadline of `k3s-dr restore --wait` inside the drill: 90s, 5m, 1h30m; a plain number is seconds.")
 @click.option("--test-disable-sanitizer", "test_disable_sanitizer", multiple=True, hidden=True,
               help="TEST-ONLY: the drill's restore skips this resource's sanitizer (a deliberately broken drill; "
                    "recorded in the evidence and the report).")

@@ -51,6 +51,8 @@ def install_command(ctx: click.Context, options: InstallOptions, as_json: bool) 
         print_json(result.to_dict())
     else:
         _show(result, "nothing to change: k3s-dr is installed as configured")
+        for note in result.change.notes:
+            click.echo(f"note: {note}")
 
 
 @click.command("fix")

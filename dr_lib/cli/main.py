@@ -18,24 +18,24 @@ import click
 
 from dr_lib import __version__
 from dr_lib.cli.common import AppContext
+from dr_lib.cli.params import add_epilogs, exit_codes_epilog
 from dr_lib.errors import DRError, EnvironmentProblem, ExitCode
 
 # Command name → the dr_lib.cli module that defines it (in its COMMANDS list). Modules are
 # imported only when their command runs: importing every feature (and the kubernetes client
 # with it) costs more start-up time than a whole backup of a small cluster.
 COMMAND_MODULES: dict[str, str] = {
-    "backup": "backup", "verify": "backup", "list": "backup",
+    "backup": "backup", "verify": "backup", "list": "backup", "ls": "backup",  # ls: list's old spelling, hidden
     "check": "check",
     "restore": "restore", "diff": "restore",
     "install": "host", "fix": "host",
     "drill": "drill",
     "exporter": "metrics", "metrics": "metrics",
-    "push": "offsite", "pull": "offsite", "ls": "offsite",
-    "report": "report",
+    "push": "offsite", "pull": "offsite",
+    "report": "report", "keygen": "keys",
 }
 
-# The test bed's commands (the `testbed` extra): command name → its module in k3s_dr_testbed,
-# loaded through the cluster door, which names the extra when it is not installed.
+# The test bed's commands (`testbed` extra) → their k3s_dr_testbed modules, via the cluster door (it names the extra).
 TESTBED_COMMANDS: dict[str, str] = {"cluster": "cli.cluster", "lab": "cli.lab"}
 
 
@@ -47,16 +47,15 @@ def _command_in(module: ModuleType, name: str) -> click.Command:
 
 
 def _provider() -> ModuleType:
-    # The cluster door reads package metadata (importlib.metadata, ~20 ms): only test-bed commands need it.
-    from dr_lib.cluster import provider  # noqa: PLC0415
-
+    from dr_lib.cluster import provider  # noqa: PLC0415  # reads package metadata (~20 ms): test-bed commands only
     return provider
 
 
 def load_command(name: str) -> click.Command:
-    if name in TESTBED_COMMANDS:
-        return _command_in(_provider().load_testbed(TESTBED_COMMANDS[name], f"`k3s-dr {name}`"), name)
-    return _command_in(importlib.import_module(f"dr_lib.cli.{COMMAND_MODULES[name]}"), name)
+    """The command ``name``, its --help ending with the exit codes (its subcommands' too)."""
+    module = (_provider().load_testbed(TESTBED_COMMANDS[name], f"`k3s-dr {name}`") if name in TESTBED_COMMANDS
+              else importlib.import_module(f"dr_lib.cli.{COMMAND_MODULES[name]}"))
+    return add_epilogs(_command_in(module, name))
 
 
 def _unavailable(name: str, problem: DRError) -> click.Command:
@@ -88,16 +87,27 @@ class LazyGroup(click.Group):
             return _unavailable(cmd_name, problem)
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+             epilog=exit_codes_epilog())
 @click.version_option(__version__, prog_name="k3s-dr")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
               help="Configuration file [default: $K3S_DR_CONFIG or /etc/k3s-dr/config.yaml if present].")
 @click.option("--debug", is_flag=True, default=False, help="Print tracebacks for errors.")
 @click.pass_context
 def cli(ctx: click.Context, config_path: str | None, debug: bool) -> None:
-    """Disaster recovery for k3s clusters: verified backups, safe restores, drills."""
+    """Disaster recovery for k3s clusters: verified backups, safe restores, drills.
+
+    Shell completion (bash; zsh and fish alike): eval "$(_K3S_DR_COMPLETE=bash_source k3s-dr)".
+    """
     ctx.obj = AppContext(config_path=config_path, debug=debug)
 
+
+def _one_line(exc: click.ClickException) -> str:
+    message = " ".join(exc.format_message().split())
+    context = getattr(exc, "ctx", None)
+    if isinstance(context, click.Context):
+        message += f" (see: {context.command_path} --help)"
+    return message
 
 
 def _debug_requested(argv: Sequence[str]) -> bool:
@@ -119,8 +129,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return ExitCode.INTERRUPTED
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
+    except click.ClickException as exc:  # click's own usage errors: one line too, with where to look
+        click.echo(f"k3s-dr: error: {_one_line(exc)}", err=True)
         return ExitCode.USAGE
     except KeyboardInterrupt:
         click.echo("k3s-dr: interrupted", err=True)

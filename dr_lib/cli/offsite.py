@@ -1,10 +1,11 @@
-"""``k3s-dr push | pull | ls``: offsite copies (S3, restic), encrypted with age where configured."""
+"""``k3s-dr push | pull``: offsite copies (S3, restic), encrypted with age where configured; ``k3s-dr list
+--remote`` lists them (``ls --remote``, the old spelling, stays as a hidden alias)."""
 
 from __future__ import annotations
 
 import click
 
-from dr_lib.cli.common import REPORTER, app, finish, gather, print_json
+from dr_lib.cli.common import REPORTER, app, finish, gather, print_json, signature_options
 from dr_lib.jobs.offsite import PullOptions, fetch_archive, remote_listing
 from dr_lib.jobs.push import PushOptions, push
 
@@ -42,10 +43,12 @@ def push_command(ctx: click.Context, options: PushOptions, as_json: bool) -> Non
               help="Where the archive goes [default: config backup.dir].")
 @click.option("--identity", default=None, type=click.Path(dir_okay=False),
               help="age identity file [default: config offsite.identity_file].")
+@signature_options("a copy")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @gather(options=PullOptions)
 def pull_command(ctx: click.Context, options: PullOptions, as_json: bool) -> None:
-    """Fetch NAME [default: the newest good copy], decrypt it, verify it, store it with its sidecar."""
+    """Fetch NAME [default: the newest good copy], decrypt it, verify it (its signature too), store it
+    with its sidecar. A plaintext copy is refused unless offsite.encrypt is off."""
     result = fetch_archive(app(ctx).config, options)
     if as_json:
         print_json(result.to_dict())
@@ -54,18 +57,8 @@ def pull_command(ctx: click.Context, options: PullOptions, as_json: bool) -> Non
                f"sha256 {result.sha256}{'' if result.identical else ', rebuilt: differs from the pushed file'})")
 
 
-@click.command("ls")
-@click.option("--remote", is_flag=True, help="List the copies on the offsite targets.")
-@click.option("--target", "target", default=None, help="Only this offsite target.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@click.pass_context
-def ls_command(ctx: click.Context, remote: bool, target: str | None, as_json: bool) -> None:
-    """Remote copies (with --remote): good ones, and incomplete uploads that are never used."""
-    if not remote:
-        from dr_lib.cli.backup import list_archives  # noqa: PLC0415 - `ls` alone is the local `list`
-
-        ctx.invoke(list_archives, directory=None, as_json=as_json)
-        return
+def print_remote_listing(ctx: click.Context, target: str | None, as_json: bool) -> None:
+    """`list --remote`: the copies on each offsite target."""
     listing = remote_listing(app(ctx).config, target)
     if as_json:
         print_json(listing.to_dict())
@@ -79,4 +72,5 @@ def ls_command(ctx: click.Context, remote: bool, target: str | None, as_json: bo
     finish(listing)
 
 
-COMMANDS: list[click.Command] = [push_command, pull_command, ls_command]
+
+COMMANDS: list[click.Command] = [push_command, pull_command]

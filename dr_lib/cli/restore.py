@@ -1,8 +1,8 @@
 """``k3s-dr restore`` and ``k3s-dr diff``: bring a cluster back from an archive, or compare them.
 
 Exit status of ``restore``: 0 complete, 3 partial (some objects failed; see the ledger), 1 failed
-(every object failed), 8 the archive was refused, 5 another run holds the lock, 130 interrupted
-(SIGTERM/SIGINT; the ledger says what was applied). ``diff`` exits 0 when the live cluster
+(every object failed), 8 the archive was refused (also its signature), 5 another run holds the lock, 130
+interrupted (SIGTERM/SIGINT; the ledger says what was applied). ``diff`` exits 0 when the live cluster
 matches the archive and 1 when something differs (like ``diff`` and ``kubectl diff``).
 """
 
@@ -13,9 +13,10 @@ import sys
 
 import click
 
-from dr_lib.cli.common import REPORTER, app, finish, gather, print_json
+from dr_lib.cli.common import REPORTER, app, finish, gather, print_json, signature_options
+from dr_lib.cli.params import DURATION, kubeconfig_option
 from dr_lib.cli.progress import RestoreProgress
-from dr_lib.cli.restore_options import RestoreMode, restore_filters, restore_modes
+from dr_lib.cli.restore_options import RestoreMode, plan_filters, restore_modes
 from dr_lib.config import Config
 from dr_lib.jobs.diff import DiffOptions, diff
 from dr_lib.jobs.restore import POLICIES, RestoreOptions, RestoreOutcome, restore
@@ -41,15 +42,16 @@ def _print_tables(outcome: RestoreOutcome, verbose: bool) -> None:
 
 @click.command("restore")
 @click.argument("archive", required=False, type=click.Path(dir_okay=False))
-@click.option("--kubeconfig", default=None, help="Kubeconfig of the cluster [default: config 'kubeconfig'].")
+@kubeconfig_option("Kubeconfig of the cluster to restore into")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--dry-run", is_flag=True, help="Server-side dry run of the whole plan (dryRun=All); nothing changes.")
 @click.option("--wait", is_flag=True, help="Wait until restored workloads are Ready and claims Bound.")
-@click.option("--wait-timeout", default=None, help="Deadline for --wait, e.g. 10m [default: restore.wait_timeout].")
+@click.option("--wait-timeout", type=DURATION, default=None,
+              help="Deadline for --wait: 90s, 10m, 1h30m; a plain number is seconds [default: restore.wait_timeout].")
 @click.option("--policy", type=click.Choice(POLICIES), default="skip", show_default=True,
               help="Objects that exist: skip (report differences), update (server-side apply), "
                    "recreate (delete, then create).")
-@restore_filters
+@plan_filters("restore")
 @click.option("--ledger-dir", default=None, help="Where the JSON ledger goes [default: <restore.state_dir>/ledgers].")
 @click.option("--workers", type=click.IntRange(1, 64), default=16, show_default=True, help="Concurrent writes.")
 @click.option("-v", "--verbose", is_flag=True, help="List every object in the table, created ones too.")
@@ -61,6 +63,7 @@ def _print_tables(outcome: RestoreOutcome, verbose: bool) -> None:
                    "decrypt and verify it, then restore it.")
 @click.option("--identity", default=None,
               help="age identity file for --from and ARCHIVE.age [default: offsite.identity_file].")
+@signature_options("an archive")
 @click.option("--test-disable-sanitizer", "test_disable_sanitizer", multiple=True, hidden=True,
               help="TEST-ONLY (drills): skip this resource's sanitizer; refused with --auto and --datastore.")
 @gather(options=RestoreOptions, mode=RestoreMode)
@@ -68,9 +71,9 @@ def restore_command(ctx: click.Context, options: RestoreOptions, mode: RestoreMo
                     verbose: bool) -> None:
     """Restore ARCHIVE [default: the snapshot link in backup.dir] into a cluster.
 
-    The archive is verified first; a corrupt or hostile one is refused before anything is
-    applied. Objects are created tier by tier (CRDs, namespaces, storage, RBAC, … workloads),
-    sanitized of what the new cluster must decide itself; the ledger records every object.
+    The archive is verified first, its signature too: a corrupt, hostile, forged or (with verify keys)
+    unsigned one is refused before anything is applied. Objects are created tier by tier (CRDs, namespaces,
+    storage, RBAC, … workloads), sanitized of what the new cluster must decide; a ledger records each.
     """
     mode.check(dry_run=options.dry_run, sabotage=options.test_disable_sanitizer)
     config = app(ctx).config
@@ -106,8 +109,8 @@ def _auto(config: Config, options: RestoreOptions, mode: RestoreMode, as_json: b
 def _datastore(config: Config, options: RestoreOptions, as_json: bool) -> None:
     from dr_lib.jobs.datastore import DatastoreOptions, restore_server_datastore  # noqa: PLC0415
 
-    done = restore_server_datastore(config, DatastoreOptions(options.archive, options.from_remote, options.identity),
-                                    REPORTER)
+    done = restore_server_datastore(config, DatastoreOptions(options.archive, options.from_remote, options.identity,
+                                                             options.verify_keys, options.allow_unsigned), REPORTER)
     if as_json:
         print_json(done.to_dict())
     else:
@@ -118,15 +121,14 @@ def _datastore(config: Config, options: RestoreOptions, as_json: bool) -> None:
 
 @click.command("diff")
 @click.argument("archive", required=False, type=click.Path(dir_okay=False))
-@click.option("--kubeconfig", default=None, help="Kubeconfig of the cluster [default: config 'kubeconfig'].")
+@kubeconfig_option("Kubeconfig of the cluster to compare with")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@restore_filters
+@plan_filters("compare")
 @gather(options=DiffOptions)
 def diff_command(ctx: click.Context, options: DiffOptions, as_json: bool) -> None:
-    """Per object, what differs between ARCHIVE and the live cluster (after sanitizing both).
-
-    Exit status 0: no differences; 1: objects missing or differing.
-    """
+    """Compare ARCHIVE [default: the snapshot link in backup.dir] with the live cluster, object by
+    object, after sanitizing both as restore would: which are missing, which differ and how. Changes
+    nothing. Exit status 0: no differences; 1: objects missing or differing (like diff)."""
     differences = diff(app(ctx).config, options)
     if as_json:
         print_json(differences.to_dict())

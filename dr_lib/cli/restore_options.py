@@ -8,31 +8,39 @@ from typing import Any, TypeVar
 
 import click
 
+from dr_lib.cli.params import namespace_option
 from dr_lib.errors import UsageError
 from dr_lib.jobs.restore_options import sabotaged_sanitizers
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def restore_filters(command: F) -> F:
-    """The filter and mapping options (:class:`dr_lib.jobs.restore_options.PlanFilters`), added to a command."""
-    options = [
-        click.option("-n", "--namespace", "namespaces", multiple=True,
-                     help="Restore only this namespace (repeatable)."),
-        click.option("--exclude-namespace", "exclude_namespaces", multiple=True, help="Leave out this namespace."),
-        click.option("--kind", "kinds", multiple=True,
-                     help="Restore only this kind: Deployment, deployments or deployments.apps (repeatable)."),
-        click.option("--exclude-kind", "exclude_kinds", multiple=True, help="Leave out this kind."),
-        click.option("--namespace-mapping", "mappings", multiple=True, metavar="OLD:NEW",
-                     help="Restore namespace OLD's objects into NEW (repeatable)."),
-        click.option("--cluster-resources/--no-cluster-resources", "cluster_resources", default=None,
-                     help="Include cluster-scoped objects [default: yes, unless --namespace is given]."),
-        click.option("--preserve-nodeports", is_flag=True,
-                     help="Keep every Service nodePort [default: only those set explicitly]."),
-    ]
-    for option in reversed(options):
-        command = option(command)
-    return command
+def plan_filters(verb: str) -> Callable[[F], F]:
+    """The filter and mapping options (:class:`dr_lib.jobs.restore_options.PlanFilters`), worded for
+    ``verb`` (``restore``, ``compare``): the same flags in restore and diff, each its own help."""
+
+    def add(command: F) -> F:
+        options = [
+            namespace_option("namespaces", f"{verb.capitalize()} only this namespace (repeatable)."),
+            click.option("--exclude-namespace", "exclude_namespaces", multiple=True,
+                         help=f"Do not {verb} this namespace (repeatable)."),
+            click.option("--kind", "kinds", multiple=True,
+                         help=f"{verb.capitalize()} only this kind: Deployment, deployments or deployments.apps "
+                              "(repeatable)."),
+            click.option("--exclude-kind", "exclude_kinds", multiple=True, help=f"Do not {verb} this kind."),
+            click.option("--namespace-mapping", "mappings", multiple=True, metavar="OLD:NEW",
+                         help=f"{verb.capitalize()} namespace OLD's objects as namespace NEW's (repeatable)."),
+            click.option("--cluster-resources/--no-cluster-resources", "cluster_resources", default=None,
+                         help=f"{verb.capitalize()} cluster-scoped objects too [default: yes, unless --namespace "
+                              "is given]."),
+            click.option("--preserve-nodeports", is_flag=True,
+                         help="Keep every Service nodePort [default: only those set explicitly]."),
+        ]
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return add
 
 
 def restore_modes(command: F) -> F:

@@ -23,7 +23,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Protocol, cast, runtime_checkable
 
-from dr_lib.errors import EnvironmentProblem, UsageError
+from dr_lib.errors import ExtraMissing, UsageError
 
 TESTBED_PACKAGE = "k3s_dr_testbed"
 TESTBED_SIDE = "provider"  # k3s_dr_testbed.provider: start(), prepare(), real_node(), *_images()
@@ -178,15 +178,15 @@ def missing_extra(installed: Callable[[str], bool] | None = None) -> list[str]:
     return [name for name in extra_requirements(requires) if not is_installed(name)]
 
 
-def unavailable(needed_by: str, missing: Iterable[str]) -> EnvironmentProblem:
+def unavailable(needed_by: str, missing: Iterable[str]) -> ExtraMissing:
     """The one line for a missing test bed: who needs it, what is missing, how to install it."""
     what = ", ".join(missing) or TESTBED_PACKAGE
-    return EnvironmentProblem(f"{needed_by} needs the test bed (the '{EXTRA}' extra; not installed here: {what}): "
-                              f"{INSTALL}")
+    return ExtraMissing(f"{needed_by} needs the test bed (the '{EXTRA}' extra; not installed here: {what})",
+                        extra=EXTRA)
 
 
 def load_testbed(module: str, needed_by: str) -> ModuleType:
-    """``k3s_dr_testbed.<module>``, or an :class:`EnvironmentProblem` naming the extra."""
+    """``k3s_dr_testbed.<module>``, or an :class:`ExtraMissing` naming the extra."""
     missing = missing_extra()
     if missing:
         raise unavailable(needed_by, missing)

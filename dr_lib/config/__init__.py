@@ -7,7 +7,16 @@ Precedence, lowest first: defaults (the seed's paths) → the YAML file → ``K3
 environment variables (``K3S_DR_BACKUP_DIR`` overrides ``backup.dir``).
 """
 
-from dr_lib.config.fields import CONFIG_ENV, DEFAULT_CONFIG_PATH, ENV_PREFIX, parse_duration, parse_size
+from dr_lib.config.fields import (
+    CONFIG_ENV,
+    DEFAULT_CONFIG_PATH,
+    DEFAULT_KEYS_DIR,
+    DURATION_ACCEPTED,
+    ENV_PREFIX,
+    parse_duration,
+    parse_size,
+)
+from dr_lib.config.kubeconfig import DEFAULT_KUBECONFIG, KUBECONFIG_ENV, kubeconfig_path
 from dr_lib.config.loader import config_from_text, duration_seconds, load_config
 from dr_lib.config.schema import (
     BackupConfig,
@@ -22,13 +31,18 @@ from dr_lib.config.schema import (
     OffsiteTargetConfig,
     RestoreConfig,
     TargetsConfig,
+    TrustConfig,
     UnitsConfig,
 )
 
 __all__ = [
     "CONFIG_ENV",
     "DEFAULT_CONFIG_PATH",
+    "DEFAULT_KEYS_DIR",
+    "DEFAULT_KUBECONFIG",
+    "DURATION_ACCEPTED",
     "ENV_PREFIX",
+    "KUBECONFIG_ENV",
     "BackupConfig",
     "ChecksConfig",
     "Config",
@@ -41,9 +55,11 @@ __all__ = [
     "OffsiteTargetConfig",
     "RestoreConfig",
     "TargetsConfig",
+    "TrustConfig",
     "UnitsConfig",
     "config_from_text",
     "duration_seconds",
+    "kubeconfig_path",
     "load_config",
     "parse_duration",
     "parse_size",

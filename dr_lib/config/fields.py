@@ -9,23 +9,26 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_CONFIG_PATH = Path("/etc/k3s-dr/config.yaml")
+DEFAULT_KEYS_DIR = "/etc/k3s-dr/keys"  # where `k3s-dr install` makes the signing key pair (root only)
 ENV_PREFIX = "K3S_DR_"
 CONFIG_ENV = "K3S_DR_CONFIG"
 
-_DURATION = re.compile(r"^(\d+)([smhd])$")
-_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
+_DURATION_UNITS = (86400, 3600, 60, 1)
+DURATION_ACCEPTED = "a duration such as 90s, 5m, 1h30m or 2d (a plain number is seconds)"
 _SIZE = re.compile(r"^(\d+)(Ki|Mi|Gi|Ti)?$")
 _SIZE_UNITS = {None: 1, "Ki": 1 << 10, "Mi": 1 << 20, "Gi": 1 << 30, "Ti": 1 << 40}
 
 
 def parse_duration(text: str) -> int:
-    """``"90s"``, ``"15m"``, ``"1h"``, ``"2d"`` or a plain number of seconds → seconds."""
-    if text.isdigit():
+    """``"90s"``, ``"15m"``, ``"1h30m"``, ``"2d"`` or a plain number of seconds → seconds (ValueError if not)."""
+    text = text.strip()
+    if text.isascii() and text.isdigit():
         return int(text)
-    match = _DURATION.match(text)
-    if match is None:
+    match = _DURATION.fullmatch(text)
+    if not text or match is None:
         raise ValueError(text)
-    return int(match.group(1)) * _DURATION_UNITS[match.group(2)]
+    return sum(int(part) * unit for part, unit in zip(match.groups(), _DURATION_UNITS, strict=True) if part)
 
 
 def parse_size(text: str) -> int:

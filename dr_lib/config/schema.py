@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dr_lib.config.fields import (
+    DEFAULT_KEYS_DIR,
     _absolute,
     _duration,
     _file_name,
@@ -176,11 +177,15 @@ class OffsiteTargetConfig:
     timeout: str = _spec("30m", "a duration such as 90s, 30m: the deadline of one push or pull", _duration)
     max_age: str = _spec("2h", "a duration such as 2h, 1d: how long newer backups may wait for a successful push "
                          "before DR-OFFSITE-001 fails", _duration)
+    allow_insecure_http: bool = _spec(False, "false (http:// endpoints only on loopback) or true (plain http to "
+                                      "another machine: credentials and copies in clear text)",
+                                      lambda v: isinstance(v, bool))
 
 
 @dataclass(frozen=True)
 class OffsiteConfig:
-    encrypt: str = _spec("auto", "auto (encrypt when recipients are set), required or off",
+    encrypt: str = _spec("auto", "auto or required (copies are encrypted for offsite.recipients, which must be set "
+                         "to push; plaintext copies are refused when pulled) or off (plaintext copies)",
                          lambda v: v in ("auto", "required", "off"))
     recipients: tuple[str, ...] = _spec((), "a list (or comma-separated text) of age X25519 recipients (age1…)",
                                         _age_recipients)
@@ -278,6 +283,26 @@ class DataConfig:
                          _duration)
 
 
+def _key_paths(value: Any) -> bool:
+    items = value.split(",") if isinstance(value, str) else value
+    return isinstance(items, (list, tuple)) and all(
+        isinstance(v, str) and (v.strip() == "auto" or _absolute(v.strip())) for v in items if str(v).strip())
+
+
+@dataclass(frozen=True)
+class TrustConfig:
+    """Archive and report signatures (dr_lib.signing, docs/security.md)."""
+
+    signing_key: str = _spec(
+        "auto", f"auto ({DEFAULT_KEYS_DIR}/signing-key.pem when it exists: `k3s-dr install` makes it), empty "
+        "(sign nothing) or the absolute path of an Ed25519 signing key (PEM, mode 0600)",
+        lambda v: v in ("auto", "") or _absolute(v))
+    verify_keys: tuple[str, ...] = _spec(
+        ("auto",), f"a list (or comma-separated text) of absolute paths of Ed25519 verify keys (PEM), or auto "
+        f"({DEFAULT_KEYS_DIR}/verify-key.pem when it exists); several for key rotation; none: signatures are "
+        "reported, not required", _key_paths)
+
+
 # An image reference as a container runtime takes it: [registry[:port]/]path[:tag][@sha256:digest], no spaces.
 _IMAGE_REF = re.compile(r"[a-z0-9][a-z0-9._-]*(:[0-9]{1,5})?(/[a-z0-9][a-z0-9._-]*)*"
                         r"(:[A-Za-z0-9_][A-Za-z0-9._-]{0,127})?(@sha256:[0-9a-f]{64})?")
@@ -305,9 +330,9 @@ class DrillConfig:
 
 @dataclass(frozen=True)
 class Config:
-    kubeconfig: str = _spec(
-        "/etc/rancher/k3s/k3s.yaml", "a path to a kubeconfig file", lambda v: isinstance(v, str) and bool(v)
-    )
+    # Empty: $KUBECONFIG, else /etc/rancher/k3s/k3s.yaml (dr_lib.config.kubeconfig: --kubeconfig comes first).
+    kubeconfig: str = _spec("", "a path to a kubeconfig file (empty: $KUBECONFIG, else /etc/rancher/k3s/k3s.yaml)",
+                            lambda v: isinstance(v, str))
     backup: BackupConfig = field(default_factory=BackupConfig)
     restore: RestoreConfig = field(default_factory=RestoreConfig)
     targets: TargetsConfig = field(default_factory=TargetsConfig)
@@ -317,5 +342,6 @@ class Config:
     offsite: OffsiteConfig = field(default_factory=OffsiteConfig)
     hooks: HooksConfig = field(default_factory=HooksConfig)
     data: DataConfig = field(default_factory=DataConfig)
+    trust: TrustConfig = field(default_factory=TrustConfig)
     drill: DrillConfig = field(default_factory=DrillConfig)
     source: str | None = field(default=None, compare=False)

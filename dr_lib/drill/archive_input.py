@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 import stat
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from dr_lib.archive.fsutil import ensure_private_dir
 from dr_lib.drill.timeline import iso
 from dr_lib.errors import UsageError
 from dr_lib.offsite.crypto import decrypt_into, is_encrypted
+from dr_lib.signing.policy import policy_of
 
 LATEST = "latest"
 ACCEPTED = "an archive file (k3s-dr-*.tar.gz, or .tar.gz.age with offsite.identity_file) or 'latest'"
@@ -99,12 +101,12 @@ def _copy_regular_file(source: Path, copy: Path) -> None:
             shutil.copyfileobj(reader, writer, 1024 * 1024)
 
 
-def verify_input(copy: Path) -> VerifyResult:
+def verify_input(copy: Path, verify_keys: Sequence[Path] = ()) -> VerifyResult:
     """The one check of an archive drill's input, the one ``k3s-dr verify`` and ``restore`` make
-    (:func:`dr_lib.archive.verify_archive`: tar safety, manifest, every sha256, every document).
-    Archive signatures, once archives carry them, are checked here against the configured verify
-    key, and the signer recorded in :attr:`ArchiveInput.signer`."""
-    return verify_archive(copy)
+    (:func:`dr_lib.archive.verify_archive`: signature, tar safety, manifest, every sha256, every
+    document). With verify keys (trust.verify_keys) an archive not signed by one of them is refused
+    before its manifest is parsed, as ``restore`` refuses it; the signer goes to :attr:`ArchiveInput.signer`."""
+    return verify_archive(copy, policy_of(verify_keys))
 
 
 @dataclass

@@ -67,15 +67,16 @@ def source(run: DrillRun) -> None:
     path, obtained, pulled = _obtain(run)
     t0, m0 = utc_now(), time.monotonic()
     copy = private_copy(path, run.work_dir, run.settings.identity_file)
-    verified = verify_input(copy)
+    verified = verify_input(copy, run.settings.verify_keys)
     given = run.settings.from_remote or str(run.settings.archive)
-    run.archive = ArchiveInput(given, path, copy, verified, obtained, encrypted=is_encrypted(path), pull=pulled)
+    run.archive = ArchiveInput(given, path, copy, verified, obtained, encrypted=is_encrypted(path), pull=pulled,
+                               signer=verified.signature.key_id if verified.signature.valid else None)
     cluster = verified.manifest.cluster
     run.identity.update({  # shown with the run's identity in the report and the JUnit properties
         "kubernetes_version_source": cluster.kubernetes_version, "archive": path.name,
         "archive_sha256": verified.sha256, "archive_created": iso(verified.manifest.created_at),
         "archive_source_cluster": f"{cluster.server} (kube-system {cluster.kube_system_uid})",
-        "archive_signer": run.archive.signer or "unsigned (archives carry no signature yet)"})
+        "archive_signer": run.archive.signer or verified.signature.describe()})
     run.phase("source", "archive", t0, m0,
               f"{path.name}: sha256 {verified.sha256}, {verified.objects} objects, created "
               f"{iso(verified.manifest.created_at)} on {cluster.server} (Kubernetes {cluster.kubernetes_version}), "

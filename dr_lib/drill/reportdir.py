@@ -15,12 +15,13 @@ from dr_lib.reportdir import (
     check_manifest,
     new_report_dir,
     report_files,
+    seal_report,
     write_file,
     write_manifest,
 )
 
 __all__ = ["MANIFEST_NAME", "REPORT_FILE_MODE", "check_manifest", "create_report_dir", "report_dir_name",
-           "report_files", "scrub_directory", "write_file", "write_manifest"]
+           "report_files", "scrub_directory", "seal_report", "write_file", "write_manifest"]
 
 _TEXT_SUFFIXES = (".html", ".xml", ".json", ".txt", ".log", ".md")
 

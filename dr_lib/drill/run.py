@@ -74,6 +74,8 @@ class DrillSettings:
     reviewer: str | None = None
     backup_interval_seconds: int | None = None  # config backup.interval
     volume_roots: tuple[str, ...] = DEFAULT_VOLUME_ROOTS  # config data.volume_roots: where restores put volumes
+    signing_key: Path | None = None  # signs the report's SHA256SUMS (config trust.signing_key, a CI identity)
+    verify_keys: tuple[Path, ...] = ()  # an archive drill's input must be signed by one (config trust.verify_keys)
     test_disable_sanitizers: tuple[str, ...] = ()  # TEST-ONLY: resources whose sanitizer the restore skips
 
     def test_options(self) -> dict[str, str]:

@@ -41,6 +41,9 @@ CONTROL_REFERENCES: Mapping[str, tuple[Reference, ...]] = MappingProxyType({
     "DR-LINK-004": (_R(NIST_CP9, "CP-9: the backup auto-restore would use holds the users' information, not a wiped "
                               "cluster's"),
                     _R(ISO_A813, "a backup of a wiped cluster does not replace the last copy of the information")),
+    "DR-TRUST-001": (_R(NIST_CP9, "CP-9(8) cryptographic protection: the backup the recovery would use is signed "
+                                  "by a key the host trusts, so its integrity and origin are proven"),
+                     _R(NIST_CP10, _RECOVERY + ": it refuses a snapshot not signed by a configured key")),
     "DR-ARCH-001": (_R(NIST_CP9, "CP-9(1): the newest archive is tested for integrity"),
                     _R(ISO_A813, "the backup copy is checked, not only kept")),
     "DR-ARCH-002": (_R(NIST_CP9, "the backup holds the kinds of information it must"),

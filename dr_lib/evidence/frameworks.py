@@ -98,6 +98,11 @@ DRILL_STEP_REFERENCES: Mapping[str, tuple[Reference, ...]] = MappingProxyType({
 })
 
 # The boot drill (k3s-dr lab host drill): the datastore lost, the host rebooted, the auto-restore judged.
+INCIDENT_REFERENCES: tuple[Reference, ...] = (
+    Reference(NIST_CP10, "a real recovery by the documented runbook, every object checked back by `k3s-dr diff`"),
+    Reference(ISO_A530, "the time from declaring the disaster to recovery is recorded against the RTO"),
+    Reference(SOC2_A13, "the recovery procedure as operators follow it, with its evidence sealed"),
+)
 BOOT_DRILL_REFERENCES: tuple[Reference, ...] = (
     Reference(NIST_CP10, "the node recovers its datastore unattended at boot, from the snapshot the schedule keeps"),
     Reference(ISO_A530, "readiness of the automatic recovery is tested by real reboots"),

@@ -16,7 +16,7 @@ from dr_lib.evidence.svg import Point, seconds_label, trend_svg
 from dr_lib.reportdir import MANIFEST_NAME
 
 TITLE = "k3s-dr evidence index"
-_DRILLS = ("synthetic", "archive", "boot")
+_DRILLS = ("synthetic", "archive", "boot", "incident")
 
 
 def _utc(moment: datetime | None) -> str:

@@ -54,8 +54,9 @@ class Seal:
             return f"unsealed: no {MANIFEST_NAME}"
         if self.status == TAMPERED:
             return "TAMPERED: " + "; ".join(self.problems[:5]) + ("; …" if len(self.problems) > 5 else "")
-        signed = {"valid": f", signed by {self.signer or 'a trusted key'}",
-                  "not checked": ", signature present but not checked (no verify key)"}.get(self.signature, "")
+        signed = {"valid": f", signature valid: signed by {self.signer or 'a trusted key'}",
+                  "not checked": ", signature present but not checked (no verify key)",
+                  "none": f", unsigned (no {SIGNATURE_NAME})"}.get(self.signature, "")
         return f"checksums verified{signed}"
 
     def to_json(self) -> dict[str, object]:

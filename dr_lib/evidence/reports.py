@@ -16,11 +16,12 @@ from typing import Any
 
 from dr_lib.evidence.control_frameworks import control_references
 from dr_lib.evidence.files import mapping, number, sequence, text
-from dr_lib.evidence.frameworks import BOOT_DRILL_REFERENCES, drill_references, requirement_ids
+from dr_lib.evidence.frameworks import BOOT_DRILL_REFERENCES, INCIDENT_REFERENCES, drill_references, requirement_ids
 
 DRILL_FORMAT = "k3s-dr-drill-evidence"
 BOOT_FORMAT = "k3s-dr-boot-drill-evidence"
-KINDS = ("synthetic", "archive", "boot", "checks")
+INCIDENT_FORMAT = "k3s-dr-runbook-incident"  # built by dr_lib.evidence.incident from an incident directory
+KINDS = ("synthetic", "archive", "boot", "checks", "incident")
 UNKNOWN = "unknown"
 _STAMP = re.compile(r"(\d{8}T\d{6}Z)")
 
@@ -28,7 +29,7 @@ _STAMP = re.compile(r"(\d{8}T\d{6}Z)")
 @dataclass(frozen=True)
 class ReportEntry:
     path: str  # relative to the indexed directory
-    kind: str = UNKNOWN  # synthetic | archive | boot | checks | unknown
+    kind: str = UNKNOWN  # synthetic | archive | boot | checks | incident | unknown
     started: datetime | None = None
     verdict: str = UNKNOWN  # pass | fail | unknown
     limited_scope: bool = False
@@ -160,12 +161,44 @@ def read_checks(doc: dict[str, Any], entry: ReportEntry) -> ReportEntry:
     )
 
 
+def is_incident(doc: dict[str, Any]) -> bool:
+    return doc.get("format") == INCIDENT_FORMAT
+
+
+def _incident_verdict(restore: dict[str, Any], diff: dict[str, Any]) -> tuple[str, str]:
+    counts, diffs = mapping(restore.get("counts")), mapping(diff.get("counts"))
+    if not restore or not diffs:
+        return "unknown", "no restore.json or diff.json: the runbook did not reach its check"
+    failed, missing, differs = number(counts.get("failed")), number(diffs.get("missing")), number(diffs.get("differs"))
+    if failed is None or missing is None or differs is None:
+        return "unknown", "restore.json or diff.json without their counts"
+    shown = f"{missing:.0f} missing, {differs:.0f} different after the restore ({failed:.0f} objects failed)"
+    return ("pass" if failed == missing == differs == 0 else "fail"), shown
+
+
+def read_incident(doc: dict[str, Any], entry: ReportEntry) -> ReportEntry:
+    declared, recovered = parse_time(doc.get("declared_at")), parse_time(doc.get("recovered_at"))
+    verify, restore = mapping(doc.get("verify")), mapping(doc.get("restore"))
+    created = parse_time(verify.get("created"))
+    verdict, detail = _incident_verdict(restore, mapping(doc.get("diff")))
+    rto = (recovered - declared).total_seconds() if declared and recovered and recovered >= declared else None
+    rpo = (declared - created).total_seconds() if declared and created and declared >= created else None
+    return replace(
+        entry, kind="incident", started=declared or entry.started, verdict=verdict,
+        rto_seconds=rto, rpo_seconds=rpo,
+        archive=text(verify.get("archive")) or text(restore.get("archive")),
+        archive_sha256=text(verify.get("sha256"), 64) or text(restore.get("archive_sha256"), 64),
+        detail=f"runbook: declared → recovered; {detail}", requirements=requirement_ids(INCIDENT_REFERENCES),
+    )
+
+
 Reader = Callable[[dict[str, Any], ReportEntry], ReportEntry]
 # (kind of document, how it is recognised, how it is read): the first row that matches reads it.
 READERS: tuple[tuple[str, Callable[[dict[str, Any]], bool], Reader], ...] = (
     ("drill evidence (k3s-dr drill)", is_drill, read_drill),
     ("boot drill evidence (k3s-dr lab host drill)", is_boot, read_boot),
     ("host check results (pytest tests/checks, k3s-dr check)", is_checks, read_checks),
+    ("a runbook incident directory (docs/runbook.md)", is_incident, read_incident),
 )
 
 

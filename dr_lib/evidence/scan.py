@@ -15,6 +15,7 @@ from typing import Any
 
 from dr_lib.errors import UsageError
 from dr_lib.evidence.files import Unreadable, read_json
+from dr_lib.evidence.incident import incident_document, is_incident_dir
 from dr_lib.evidence.manifest import UNSEALED, verify_seal
 from dr_lib.evidence.reports import ReportEntry, is_checks, reader_for, stamp_of
 from dr_lib.reportdir import MANIFEST_NAME, regular_file
@@ -36,6 +37,8 @@ def _document(directory: Path) -> tuple[Any, str] | None:
     Raises :class:`Unreadable` when the evidence file is there but cannot be taken."""
     if regular_file(directory, directory / EVIDENCE_NAME) != "missing":
         return read_json(directory, directory / EVIDENCE_NAME, MAX_EVIDENCE_BYTES), EVIDENCE_NAME
+    if is_incident_dir(directory):  # a runbook's incident directory: its own files, no evidence.json
+        return incident_document(directory), "declared-at"
     candidates = sorted(p for p in directory.glob("*.json") if not p.name.startswith("."))
     for path in candidates[:MAX_JSON_CANDIDATES]:
         try:

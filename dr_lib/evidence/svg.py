@@ -19,7 +19,7 @@ ROW = 18
 COLOURS = {"passed": "#2da44e", "failed": "#cf222e", "skipped": "#8c959f", "phase": "#54aeff",
            "pass": "#1a7f37", "fail": "#cf222e", "unknown": "#6e7781"}
 MAX_PLOTTED = 1e8  # seconds (three years): a larger RTO or RPO is a broken report, not a point
-SHAPES = {"synthetic": "circle", "archive": "square", "boot": "diamond"}
+SHAPES = {"synthetic": "circle", "archive": "square", "boot": "diamond", "incident": "triangle"}
 SVG_HEAD = '<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{w}" height="{h}" viewBox="0 0 {w} {h}" ' \
            'font-family="sans-serif" font-size="11" id="{id}">'
 
@@ -118,7 +118,7 @@ def _rto_budget(y: float, rto: float | None, target: float) -> str:
 class Point:
     when: datetime
     value: float
-    kind: str  # synthetic | archive | boot
+    kind: str  # synthetic | archive | boot | incident
     verdict: str  # pass | fail | unknown
     label: str  # what the point's title says (the report's path)
     flagged: bool = False  # tampered: drawn, crossed out
@@ -133,6 +133,9 @@ def _mark(x: float, y: float, point: Point) -> str:
     cls = f'class="point point-{escape(point.kind)}{" tampered" if point.flagged else ""}"'
     if shape == "square":
         body = f'<rect {cls} x="{x - 4:.1f}" y="{y - 4:.1f}" width="8" height="8" fill="{colour}">{title}</rect>'
+    elif shape == "triangle":
+        body = (f'<polygon {cls} points="{x:.1f},{y - 5:.1f} {x + 5:.1f},{y + 4:.1f} {x - 5:.1f},{y + 4:.1f}" '
+                f'fill="{colour}">{title}</polygon>')
     elif shape == "diamond":
         body = (f'<polygon {cls} points="{x:.1f},{y - 5:.1f} {x + 5:.1f},{y:.1f} {x:.1f},{y + 5:.1f} '
                 f'{x - 5:.1f},{y:.1f}" fill="{colour}">{title}</polygon>')

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from dr_lib.archive.fsutil import os_problem, replace_symlink, temp_path
 from dr_lib.atomic import fsync_dir, write_atomic
+from dr_lib.signing.keys import generate_keypair
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,10 @@ class Root:
             self(path).chmod(mode)
         except OSError as exc:
             raise os_problem(exc, "create the directory", path) from None
+
+    def keygen(self, directory: str) -> None:
+        """A new signing key pair in ``directory`` (0700); an existing key is never replaced."""
+        generate_keypair(self(directory))
 
     def relink(self, link: str, target_name: str) -> None:
         """Point ``link`` at ``target_name`` (relative, in the same directory) in one rename."""

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from dr_lib.checks.hostfacts import EXPORTER_UNIT
 from dr_lib.checks.units import UnitFacts
-from dr_lib.config import Config
+from dr_lib.config import DEFAULT_KEYS_DIR, Config
 from dr_lib.errors import UsageError
 from dr_lib.host.exporter import EXPORTER_PATH, exporter_steps, removal_steps
 from dr_lib.host.fsops import Root
@@ -25,6 +25,9 @@ from dr_lib.host.sandbox import created_directories
 from dr_lib.host.steps import Kind, Step, apply_steps, file_steps
 from dr_lib.host.systemd import Systemctl, systemctl, unit_states
 from dr_lib.host.units import ADMIN_UNIT_DIR, FOREIGN_SUFFIX, ManagedFile, render_all
+from dr_lib.signing.keyid import pem_key_id
+from dr_lib.signing.keys import SIGNING_KEY_NAME, VERIFY_KEY_NAME
+from dr_lib.signing.policy import AUTO
 
 MASK = "mask"
 FOREIGN = "foreign"
@@ -36,6 +39,7 @@ class InstallState:
     admin: Mapping[str, str | None]  # what /etc/systemd/system/<unit> is: None, MASK or FOREIGN
     units: Mapping[str, UnitFacts]
     dirs: Mapping[str, int | None]  # current mode of each directory, None when missing
+    signing_key: bool = True  # the key pair trust.signing_key "auto" names exists (or another key is configured)
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,7 @@ class HostChange:
     steps: tuple[Step, ...]
     dry_run: bool
     remaining: tuple[tuple[str, str], ...] = ()  # (control, problem) left after a fix
+    notes: tuple[str, ...] = ()  # what the operator must do that install cannot (copy the verify key offsite)
 
     @property
     def changed(self) -> bool:
@@ -138,10 +143,38 @@ def plan_install(config: Config, exe: str, config_path: str, state: InstallState
         steps.append(Step(Kind.SYSTEMCTL, "systemd", "unit files changed", args=("daemon-reload",)))
     relinked = {s.target.rsplit("/", 1)[-1] for s in moved if s.kind is Kind.MOVE_ASIDE}
     steps += enable_steps(config, state.units, relinked)
+    steps += key_steps(state)
     # Last: a port in use fails this start, after everything recovery depends on is in place.
     steps += exporter_steps(config, state.units, rewritten=rewrites(steps, EXPORTER_PATH),
                             relinked=EXPORTER_UNIT in relinked)
     return steps
+
+
+def key_steps(state: InstallState) -> list[Step]:
+    """The signing key pair, when trust.signing_key is auto and none exists: signed and checked by default."""
+    if state.signing_key:
+        return []
+    return [Step(Kind.KEYGEN, DEFAULT_KEYS_DIR, "no signing key: archives and reports would be unsigned, and "
+                 "restores could not tell a forged archive from ours")]
+
+
+def install_notes(config: Config, root: Root) -> tuple[str, ...]:
+    """What install cannot do itself, said once it ran: keys offsite, recipients missing (pure but the key id)."""
+    notes: list[str] = []
+    verify = root(f"{DEFAULT_KEYS_DIR}/{VERIFY_KEY_NAME}")
+    key_id = pem_key_id(verify.read_text(encoding="ascii", errors="replace")) if verify.is_file() else None
+    if config.trust.signing_key == AUTO and key_id is not None:
+        notes.append(f"copy the verify key {DEFAULT_KEYS_DIR}/{VERIFY_KEY_NAME} (key {key_id}) offsite and to every "
+                     "host that may restore these archives: without it a restore on a new host cannot check them "
+                     "(trust.verify_keys there, or --verify-key)")
+    if not config.trust.verify_keys:
+        notes.append("trust.verify_keys is empty: restores, pulls and the auto-restore do not check signatures")
+    offsite = config.offsite
+    recipients = offsite.recipients.split(",") if isinstance(offsite.recipients, str) else offsite.recipients
+    if offsite.targets and offsite.encrypt != "off" and not any(r.strip() for r in recipients):
+        notes.append("offsite targets are configured but offsite.recipients is empty: pushes are refused (plaintext "
+                     "copies only with offsite.encrypt: off); add an age recipient (`age-keygen -y IDENTITY`)")
+    return tuple(notes)
 
 
 def _admin_entry(root: Root, name: str) -> str | None:
@@ -169,6 +202,7 @@ def read_state(config: Config, config_path: str, files: tuple[ManagedFile, ...],
         admin={name: _admin_entry(root, name) for name in names},
         units=unit_states(run, [*names, *([] if EXPORTER_UNIT in names else [EXPORTER_UNIT])]),
         dirs={path: _mode(root, path) for path in directories(config, config_path)},
+        signing_key=config.trust.signing_key != AUTO or root(f"{DEFAULT_KEYS_DIR}/{SIGNING_KEY_NAME}").exists(),
     )
 
 
@@ -190,4 +224,4 @@ def install(config: Config, exe: str, config_path: str, *, dry_run: bool, root: 
     steps = plan_install(config, exe, config_path, read_state(config, config_path, files, base, run), extra)
     if not dry_run:
         apply_steps(steps, base, run)
-    return HostChange(tuple(steps), dry_run)
+    return HostChange(tuple(steps), dry_run, notes=install_notes(config, base))

@@ -25,6 +25,7 @@ class Kind(StrEnum):
     SYSTEMCTL = "systemctl"
     RELINK = "relink"
     REMOVE = "remove"
+    KEYGEN = "keygen"  # a new signing key pair in the directory named (dr_lib.signing.keys)
 
 
 @dataclass(frozen=True)
@@ -100,5 +101,7 @@ def apply_steps(steps: Sequence[Step], root: Root, systemctl: Systemctl) -> list
             root.relink(step.target, step.args[0])
         elif step.kind is Kind.REMOVE:
             root.remove(step.target)
+        elif step.kind is Kind.KEYGEN:
+            root.keygen(step.target)
         done.append(step.describe())
     return done

@@ -46,6 +46,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--dr-no-reports", action="store_true", default=False,
                     help="write no report directory (explicit --html, --junitxml and --dr-json still apply)")
     group.addoption("--dr-json", default=None, metavar="PATH", help="also write every control's result as JSON")
+    group.addoption("--dr-signing-key", default=None, metavar="FILE",
+                    help="sign the report's SHA256SUMS with this Ed25519 key (k3s-dr keygen; `k3s-dr check` passes "
+                         "trust.signing_key): `k3s-dr report verify DIR --verify-key` then proves who sealed it")
     parser.addini("dr_checks", type="bool", default=False,
                   help="this directory's pytest runs are k3s-dr check runs (reports by default)")
 

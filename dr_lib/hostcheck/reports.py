@@ -12,7 +12,8 @@ from pathlib import Path
 
 from dr_lib.checks.report import ControlResult, results_json
 from dr_lib.evidence.control_frameworks import references_json
-from dr_lib.reportdir import new_report_dir, write_file, write_manifest
+from dr_lib.reportdir import new_report_dir, seal_report, write_file
+from dr_lib.signing.keys import load_signing_key
 
 HTML_NAME = "report.html"
 JUNIT_NAME = "junit.xml"
@@ -40,6 +41,7 @@ def write_results(path: Path, results: Sequence[ControlResult]) -> Path:
     return write_file(path, json.dumps({**results_json(results), "frameworks": frameworks}, indent=2) + "\n")
 
 
-def seal(directory: Path) -> Path:
-    """``SHA256SUMS`` over every file, written last (after pytest-html and JUnit wrote theirs)."""
-    return write_manifest(directory)
+def seal(directory: Path, signing_key: str | None = None) -> Path:
+    """``SHA256SUMS`` over every file, written last (after pytest-html and JUnit wrote theirs); signed
+    with ``signing_key`` when one is given (``--dr-signing-key``)."""
+    return seal_report(directory, None if not signing_key else load_signing_key(Path(signing_key)))

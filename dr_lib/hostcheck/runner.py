@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from dr_lib.checks.report import ControlResult, summary_counts
-from dr_lib.errors import EnvironmentProblem
+from dr_lib.errors import EnvironmentProblem, ExtraMissing
 from dr_lib.hostcheck import test_controls
 from dr_lib.hostcheck.hosts import is_local
 from dr_lib.hostcheck.reports import HTML_NAME, JSON_NAME, JUNIT_NAME
@@ -39,6 +39,7 @@ class CheckOptions:
     config_path: str  # k3s-dr's config file on the hosts under test
     sudo: bool = False
     workers: int | None = None  # hosts judged in parallel (pytest-xdist)
+    signing_key: Path | None = None  # signs the report's SHA256SUMS (this machine's trust.signing_key)
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,8 @@ def pytest_args(options: CheckOptions) -> list[str]:
         args.append(f"--hosts={','.join(options.hosts)}")
     if options.sudo:
         args.append("--sudo")
+    if options.signing_key is not None:
+        args.append(f"--dr-signing-key={options.signing_key}")
     if options.workers is not None:
         args += ["-n", str(options.workers), "--dist", "loadgroup"]
     if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):
@@ -126,8 +129,8 @@ def _check_environment(options: CheckOptions, progress: Progress) -> None:
         try:
             import xdist  # type: ignore[import-untyped]  # noqa: F401, PLC0415 - optional: only -n needs it
         except ImportError:
-            raise EnvironmentProblem(f"-n {options.workers} judges hosts in parallel with pytest-xdist, which is "
-                                     f"not installed: pip install 'k3s-dr[{XDIST_EXTRA}]' (or leave out -n)") from None
+            raise ExtraMissing(f"--workers {options.workers} judges hosts in parallel with pytest-xdist, which is "
+                               "not installed (leave out --workers, or install it)", extra=XDIST_EXTRA) from None
     try:
         options.reports_root.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

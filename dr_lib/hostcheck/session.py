@@ -134,7 +134,7 @@ class CheckSession:
     @pytest.hookimpl(trylast=True)  # after pytest-html and JUnit have written their files
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         if self.report_dir is not None:
-            seal(self.report_dir)
+            seal(self.report_dir, config.getoption("--dr-signing-key"))
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_html_report_title(self, report: Any) -> None:

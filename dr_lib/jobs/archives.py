@@ -16,6 +16,14 @@ from dr_lib.clock import utc_now
 from dr_lib.config import Config
 from dr_lib.errors import DRError, IntegrityError
 from dr_lib.jobs.report import Reporter
+from dr_lib.signing.policy import signature_policy
+
+
+@dataclass(frozen=True)
+class VerifyOptions:
+    archive: str
+    verify_keys: tuple[str, ...] = ()  # default: config trust.verify_keys
+    allow_unsigned: bool = False  # accept an archive without a signature (never one with an invalid signature)
 
 
 @dataclass(frozen=True)
@@ -23,10 +31,14 @@ class Verified:
     result: VerifyResult
     sidecar_written: bool
     legacy: LegacyArchive | None = None  # an archive of the seed's scripts: checked as far as its layout allows
+    refusal: IntegrityError | None = None  # why the signature is not acceptable (the archive is intact otherwise)
 
     def to_dict(self) -> dict[str, Any]:
         result, manifest = self.result, self.result.manifest
-        summary = {"archive": str(result.path), "ok": True, "objects": result.objects,
+        signature = result.signature
+        summary = {"archive": str(result.path), "ok": self.refusal is None, "objects": result.objects,
+                   "signature": signature.state, "key_id": signature.key_id or None,
+                   "signature_problem": None if self.refusal is None else self.refusal.message,
                    "user_objects": result.user_objects, "bytes": result.bytes,
                    "sha256": result.sha256, "kinds": object_counts(manifest), "created": manifest.created,
                    "format_version": manifest.format_version,
@@ -40,12 +52,19 @@ class Verified:
 
     def text(self) -> str:
         result = self.result
-        what = (f"ok: {result.path} ({result.objects} objects, {result.user_objects} of them user objects, in "
-                f"{len(result.manifest.files)} kinds, sha256 {result.sha256}, checked in {result.seconds:.2f} s)")
+        state = "REFUSED" if self.refusal else "ok"
+        what = (f"{state}: {result.path} ({result.objects} objects, {result.user_objects} of them user objects, in "
+                f"{len(result.manifest.files)} kinds, sha256 {result.sha256}, "
+                + ("" if self.legacy else f"{result.signature.describe()}, ")
+                + f"checked in {result.seconds:.2f} s)")
         if self.legacy is None:
             return what
         return (f"{what}\nlegacy archive of the seed's scripts, unsigned. Checked: {'; '.join(CHECKED)}.\n"
                 f"Not checked: {'; '.join(NOT_CHECKED)}.")
+
+    @property
+    def exit_error(self) -> DRError | None:
+        return self.refusal
 
 
 def builtin_types(group: str, kind: str) -> tuple[str, bool] | None:
@@ -56,15 +75,22 @@ def builtin_types(group: str, kind: str) -> tuple[str, bool] | None:
     return by_kind(group, kind)
 
 
-def verify(archive: str, reporter: Reporter) -> Verified:
-    """Verify (raises when the archive fails); then write its sidecar, a warning if that fails.
+def verify(config: Config, options: VerifyOptions, reporter: Reporter) -> Verified:
+    """Verify (raises when the archive is damaged or hostile) and judge its signature; when that is
+    acceptable too, write its sidecar (a warning if that fails).
 
     A legacy archive (the seed's) is checked as far as its layout allows and gets no sidecar: a sidecar
-    says k3s-dr verified every checksum of the file, which such an archive does not have."""
-    if is_legacy_archive(archive):
-        legacy = read_legacy(archive, builtin_types)
-        return Verified(legacy.verified, sidecar_written=False, legacy=legacy)
-    result = verify_archive(archive)
+    says k3s-dr verified every checksum of the file, which such an archive does not have. It was never
+    signed either: with verify keys it is refused unless unsigned archives are allowed."""
+    trust = signature_policy(config.trust, options.verify_keys, allow_unsigned=options.allow_unsigned)
+    if is_legacy_archive(options.archive):
+        legacy = read_legacy(options.archive, builtin_types)
+        refusal = trust.refusal_error(legacy.verified.signature, f"{Path(options.archive).name} refused")
+        return Verified(legacy.verified, sidecar_written=False, legacy=legacy, refusal=refusal)
+    result = verify_archive(options.archive, trust, enforce=False)
+    refusal = trust.refusal_error(result.signature, f"{Path(options.archive).name} refused")
+    if refusal is not None:
+        return Verified(result, sidecar_written=False, refusal=refusal)
     try:
         write_sidecar(result, utc_now())
     except DRError as exc:
@@ -78,9 +104,11 @@ class Listing:
     directory: Path
     archives: list[ArchiveInfo]  # newest first
     links: list[LinkState]
+    exists: bool = True  # False: the directory is missing (nothing listed; `list` says so)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"dir": str(self.directory), "archives": [a.to_dict() for a in self.archives],
+        return {"dir": str(self.directory), "dir_exists": self.exists,
+                "archives": [a.to_dict() for a in self.archives],
                 "links": {link.name: link.to_dict() for link in self.links}}
 
 
@@ -97,6 +125,8 @@ def _legacy_info(path: Path, links: list[LinkState]) -> ArchiveInfo:
 def list_archives(config: Config, directory: str | None) -> Listing:
     backup = config.backup
     where = Path(directory or backup.dir)
+    if not where.is_dir():
+        return Listing(where, [], [], exists=False)
     archives, links = scan(where, (backup.latest_link, backup.snapshot_link))
     archives += [_legacy_info(path, links) for path in legacy_archives(where)]
     archives.sort(key=lambda info: (info.created, info.path.name), reverse=True)

@@ -16,7 +16,7 @@ from dr_lib.backup.result import BackupResult
 from dr_lib.backup.run import BackupRequest, run_backup
 from dr_lib.backup.scope import ScopeOptions
 from dr_lib.clock import utc_now
-from dr_lib.config import Config
+from dr_lib.config import Config, kubeconfig_path
 from dr_lib.errors import DRError, NotPromoted, PartialFailure
 from dr_lib.hooks import DataCollector, HookSettings
 from dr_lib.jobs import record
@@ -24,6 +24,7 @@ from dr_lib.jobs.archives import builtin_types
 from dr_lib.jobs.autopush import AfterBackup, as_json, check_choice, failure, push_after, push_error
 from dr_lib.jobs.report import Reporter
 from dr_lib.kube.listing import DEFAULT_PAGE_SIZE
+from dr_lib.signing.policy import configured_signing_key, signature_policy
 
 __all__ = ["DEFAULT_PAGE_SIZE", "DEFAULT_WORKERS", "BackupOptions", "BackupOutcome", "Progress", "backup"]
 
@@ -32,7 +33,7 @@ DATASTORE_CHOICE = {None: "auto", True: "on", False: "off"}  # --datastore/--no-
 
 @dataclass(frozen=True)
 class BackupOptions:
-    kubeconfig: str | None = None  # default: config kubeconfig
+    kubeconfig: str | None = None  # default: $KUBECONFIG, config kubeconfig, /etc/rancher/k3s/k3s.yaml
     directory: str | None = None  # default: config backup.dir
     scope: ScopeOptions = field(default_factory=ScopeOptions)
     datastore: bool | None = None  # None: when this host is a k3s server
@@ -41,6 +42,7 @@ class BackupOptions:
     workers: int = DEFAULT_WORKERS
     page_size: int = DEFAULT_PAGE_SIZE
     push: bool | None = None  # None: config offsite.push_after_backup
+    signing_key: str | None = None  # default: config trust.signing_key (auto: the pair `install` made)
 
 
 class BackupProgress(Protocol):
@@ -83,10 +85,12 @@ def _request(config: Config, options: BackupOptions, progress: BackupProgress | 
         data=config.data),
     ) if options.data else None
     return BackupRequest.from_config(
-        config.backup, kubeconfig=Path(options.kubeconfig or config.kubeconfig),
+        config.backup, kubeconfig=Path(kubeconfig_path(config, options.kubeconfig)),
         directory=Path(options.directory) if options.directory else None, options=scope,
         allow_shrink=options.allow_shrink, datastore=DATASTORE_CHOICE[options.datastore], workers=options.workers,
-        page_size=options.page_size, progress=progress, data_collector=collector, legacy_types=builtin_types)
+        page_size=options.page_size, progress=progress, data_collector=collector, legacy_types=builtin_types,
+        # Loaded before anything is exported: a key that cannot sign fails the run at once, not after the LISTs.
+        signing_key=configured_signing_key(config.trust, options.signing_key), trust=signature_policy(config.trust))
 
 
 def backup(config: Config, options: BackupOptions, reporter: Reporter,

@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dr_lib.config import CONFIG_ENV, DEFAULT_CONFIG_PATH
+from dr_lib.config import CONFIG_ENV, DEFAULT_CONFIG_PATH, load_config
 from dr_lib.errors import ChecksFailed, DRError
 from dr_lib.jobs.report import Reporter
+from dr_lib.signing.policy import signing_key_path
 
 if TYPE_CHECKING:
     from dr_lib.hostcheck.runner import CheckOutcome
@@ -43,6 +44,15 @@ class Checked:
                             f"(report: {outcome.report_html})")
 
 
+def report_signing_key(chosen_config: str | None) -> Path | None:
+    """This machine's trust.signing_key, which seals the report; none when its config cannot be read (the
+    checks judge that file: DR-CONF-001; the report is then sealed, unsigned)."""
+    try:
+        return signing_key_path(load_config(chosen_config).trust)
+    except DRError:
+        return None
+
+
 def check_hosts(options: HostCheckOptions, reporter: Reporter, chosen_config: str | None) -> Checked:
     from dr_lib.hostcheck.hosts import parse_hosts  # noqa: PLC0415 - see the module's docstring
     from dr_lib.hostcheck.runner import CheckOptions, run_checks  # noqa: PLC0415
@@ -50,5 +60,5 @@ def check_hosts(options: HostCheckOptions, reporter: Reporter, chosen_config: st
     config_path = options.dr_config or chosen_config or os.environ.get(CONFIG_ENV) or str(DEFAULT_CONFIG_PATH)
     run = CheckOptions(hosts=parse_hosts(options.hosts) if options.hosts is not None else (),
                        reports_root=Path(options.reports), config_path=config_path, sudo=options.sudo,
-                       workers=options.workers)
+                       workers=options.workers, signing_key=report_signing_key(chosen_config))
     return Checked(run_checks(run, reporter.note))

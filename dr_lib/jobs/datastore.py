@@ -19,6 +19,7 @@ from dr_lib.jobs.offsite import archive_for_restore
 from dr_lib.jobs.report import Reporter
 from dr_lib.jobs.restore_options import resolve_archive
 from dr_lib.restore.datastore import DatastoreResult, DatastoreTarget, SystemdK3s, restore_datastore
+from dr_lib.signing.policy import signature_policy
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,8 @@ class DatastoreOptions:
     archive: str | None = None  # default: the snapshot link in backup.dir
     from_remote: str | None = None  # REMOTE[:NAME]: pull the archive first
     identity: str | None = None  # age identity for --from and ARCHIVE.age
+    verify_keys: tuple[str, ...] = ()  # default: config trust.verify_keys
+    allow_unsigned: bool = False
 
 
 @dataclass(frozen=True)
@@ -42,13 +45,14 @@ class DatastoreRestored:
 
 
 def restore_server_datastore(config: Config, options: DatastoreOptions, reporter: Reporter) -> DatastoreRestored:
+    trust = signature_policy(config.trust, options.verify_keys, allow_unsigned=options.allow_unsigned)
     archive = resolve_archive(config, archive_for_restore(config, options.archive, options.from_remote,
-                                                          options.identity, reporter))
+                                                          options.identity, reporter, trust=trust))
     data_dir = Path(config.backup.k3s_data_dir)
     try:
         with exclusive_lock(config.backup.lock_file, "restore the datastore"):
             result = restore_datastore(archive, DatastoreTarget(data_dir), SystemdK3s(config.units.k3s, data_dir),
-                                       now=utc_now())
+                                       now=utc_now(), trust=trust)
     except DRError as exc:
         record.restore_failed(config, exc, reporter)
         raise

@@ -7,16 +7,16 @@ and ``k3s-dr drill --help``, starts without it.
 from __future__ import annotations
 
 import dataclasses
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dr_lib.config import Config, duration_seconds
+from dr_lib.config import Config, duration_seconds, kubeconfig_path
 from dr_lib.drill import DESTROY_MODES, PROVIDERS
 from dr_lib.errors import DRError, DrillFailed, UsageError
 from dr_lib.jobs import record
 from dr_lib.jobs.report import Reporter
+from dr_lib.signing.policy import configured_verify_keys, signing_key_path
 
 if TYPE_CHECKING:
     from dr_lib.drill.run import DrillSettings
@@ -31,7 +31,7 @@ class DrillOptions:
     real_node: bool = False
     reports: str = "reports"  # the report directory <UTC time>-<id>/ is created under it
     destroy: str | None = None  # one of DESTROY_MODES; default: fresh, wipe for the kubeconfig provider
-    kubeconfig: str | None = None  # the kubeconfig provider's cluster; default: $KUBECONFIG
+    kubeconfig: str | None = None  # the kubeconfig provider's cluster; default: $KUBECONFIG, config, k3s's
     nodes: int = 2
     wait_timeout: str = "5m"  # of `k3s-dr restore --wait` inside the drill
     ticket: str | None = None  # the change or incident ticket the drill answers (in the report)
@@ -73,7 +73,7 @@ def settings(config: Config, options: DrillOptions, config_path: str | None) -> 
         raise UsageError("--destroy does not apply to a drill of a real archive (its source cluster is never "
                          "touched): accepted is --archive or --from without --destroy")
     on_kubeconfig = options.provider == "kubeconfig"
-    kubeconfig = (options.kubeconfig or os.environ.get("KUBECONFIG")) if on_kubeconfig else None
+    kubeconfig = kubeconfig_path(config, options.kubeconfig) if on_kubeconfig else None
     return DrillSettings(
         provider=options.provider, real_node=options.real_node,
         destroy=options.destroy or ("wipe" if on_kubeconfig else "fresh"),
@@ -83,6 +83,8 @@ def settings(config: Config, options: DrillOptions, config_path: str | None) -> 
         ticket=options.ticket, reviewer=options.reviewer, kubernetes_version=options.kubernetes_version,
         test_disable_sanitizers=tuple(options.test_disable_sanitizer),
         backup_interval_seconds=duration_seconds(config.backup.interval),
+        signing_key=signing_key_path(config.trust),  # K3S_DR_TRUST_SIGNING_KEY: a CI identity (docs/drill.md)
+        verify_keys=tuple(configured_verify_keys(config.trust)),
         images=dataclasses.asdict(config.drill.images), volume_roots=volume_roots(config.data),
         archive=(resolve_archive_option(options.archive, config.backup.dir, config.backup.latest_link)
                  if options.archive else None),

@@ -64,7 +64,7 @@ class HostResult:
             "steps": [s.as_json() for s in change.steps],
             "remaining": [{"control": cid, "problem": problem, "fixable": fixable(cid)}
                           for cid, problem in change.remaining],
-            "config": self.config_path,
+            "config": self.config_path, "notes": list(change.notes),
             **({} if self.exe is None else {"exec": self.exe}),
             **({} if self.migration is None else {"migration": self.migration.to_dict()}),
             "seed_found": list(self.seed_found),

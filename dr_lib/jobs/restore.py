@@ -25,6 +25,7 @@ from dr_lib.kube.client import Kube
 from dr_lib.restore.ledger import Entry, Ledger
 from dr_lib.restore.objects import POLICIES
 from dr_lib.restore.run import RestoreOutcome, RestoreRequest, restore_archive
+from dr_lib.signing.policy import signature_policy
 
 __all__ = ["POLICIES", "AppData", "PlanFilters", "RestoreOptions", "RestoreOutcome", "RestoreResult", "restore"]
 
@@ -45,6 +46,8 @@ class RestoreOptions:
     data: bool = True  # application data: volume copies before the objects, dumps after
     from_remote: str | None = None  # REMOTE[:NAME]: pull the archive first
     identity: str | None = None  # age identity for --from and ARCHIVE.age
+    verify_keys: tuple[str, ...] = ()  # --verify-key: only archives signed by these; default trust.verify_keys
+    allow_unsigned: bool = False  # accept an unsigned archive though verify keys are given (never an invalid one)
     # TEST-ONLY (hidden flag, passed by drills): resources whose sanitizer is skipped; refused with --auto
     test_disable_sanitizer: tuple[str, ...] = ()
 
@@ -112,8 +115,10 @@ def prepare(config: Config, options: RestoreOptions, reporter: Reporter, *,
     # Imported here: the offsite code (age, the targets) loads when a restore runs, not for --help.
     from dr_lib.jobs.offsite import archive_for_restore  # noqa: PLC0415
 
+    trust = signature_policy(config.trust, options.verify_keys, allow_unsigned=options.allow_unsigned)
     broken = sabotaged_sanitizers(options.test_disable_sanitizer, auto=auto, datastore=False)
-    archive = archive_for_restore(config, options.archive, options.from_remote, options.identity, reporter)
+    archive = archive_for_restore(config, options.archive, options.from_remote, options.identity, reporter,
+                                  trust=trust)
     if broken:
         reporter.warn(f"TEST-ONLY: the sanitizer of {', '.join(sorted(broken))} is switched off: this restore is "
                       "broken on purpose")
@@ -127,10 +132,11 @@ def prepare(config: Config, options: RestoreOptions, reporter: Reporter, *,
         lock_file=Path(config.backup.lock_file), plan_options=filters, policy=options.policy,
         dry_run=options.dry_run, wait=options.wait,
         wait_timeout=float(duration_seconds(options.wait_timeout or config.restore.wait_timeout)),
-        workers=options.workers,
+        wait_progress=reporter.note, workers=options.workers,
         before_apply=restorer.before_apply if restorer else None,
         after_apply=restorer.after_apply if restorer else None,
         backup_dir=Path(config.backup.dir), shrink_warn_threshold=config.restore.shrink_warn_threshold,
+        trust=trust,
     )
     return request, restorer
 

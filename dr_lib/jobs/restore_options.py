@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from dr_lib.config import Config
+from dr_lib.config import Config, kubeconfig_path
 from dr_lib.errors import UsageError
 from dr_lib.restore.plan import PlanOptions
 
@@ -92,4 +92,5 @@ def resolve_archive(config: Config, archive: str | None, *, must_exist: bool = T
 
 
 def resolve_kubeconfig(config: Config, kubeconfig: str | None) -> str:
-    return kubeconfig or config.kubeconfig
+    """--kubeconfig, $KUBECONFIG, config ``kubeconfig``, the k3s default: :func:`dr_lib.config.kubeconfig_path`."""
+    return kubeconfig_path(config, kubeconfig)

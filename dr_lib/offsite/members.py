@@ -7,6 +7,8 @@ key and any in-archive data members of format v1) unchanged kinds cost nothing a
 only their changed chunks (repository data travels as its own snapshots: ``datacopy``). The
 archive is rebuilt with the archive writer, which is deterministic (fixed mtimes, owner,
 order, compression level): for archives this tool wrote, the rebuilt file is byte-identical.
+The manifest is stored as the bytes the archive held and its signature (``manifest.json.sig``)
+beside it, so a signed archive comes back signed.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from dr_lib.archive import format as fmt
 from dr_lib.archive.fsutil import create_private, os_problem
 from dr_lib.archive.manifest import Manifest, parse_manifest
 from dr_lib.archive.reader import check_member_name, copy_member, open_archive
-from dr_lib.archive.writer import write_archive
+from dr_lib.archive.writer import ArchiveHead, write_archive
 from dr_lib.errors import IntegrityError
 
 
@@ -52,17 +54,38 @@ def extract_members(archive: Path, directory: Path) -> Manifest:
             except OSError as exc:
                 raise os_problem(exc, "write", target) from None
         stream.finish()
-    (directory / fmt.MANIFEST_MEMBER).write_bytes(manifest.to_json())
-    (directory / fmt.MANIFEST_MEMBER).chmod(0o600)
+    _write_head(directory, stream.manifest_bytes, stream.signature_bytes)
     return manifest
+
+
+def _write_head(directory: Path, manifest: bytes, signature: bytes | None) -> None:
+    for name, data in ((fmt.MANIFEST_MEMBER, manifest), (fmt.SIGNATURE_MEMBER, signature)):
+        if data is not None:
+            (directory / name).write_bytes(data)
+            (directory / name).chmod(0o600)
+
+
+def _read_head(members: Path) -> ArchiveHead:
+    """The stored manifest's bytes and its signature, if any (bounded: a restored copy is untrusted)."""
+    parts: dict[str, bytes | None] = {}
+    for name, limit in ((fmt.MANIFEST_MEMBER, fmt.MAX_MANIFEST_BYTES), (fmt.SIGNATURE_MEMBER, fmt.MAX_SIGNATURE_BYTES)):
+        path = members / name
+        if name == fmt.SIGNATURE_MEMBER and not (path.exists() or path.is_symlink()):
+            parts[name] = None
+            continue
+        if path.is_symlink() or not path.is_file() or path.stat().st_size > limit:
+            raise IntegrityError(f"the restored copy's {name} is not a regular file of at most {limit} bytes")
+        parts[name] = path.read_bytes()
+    return ArchiveHead(parts[fmt.MANIFEST_MEMBER] or b"", parts[fmt.SIGNATURE_MEMBER])
 
 
 def rebuild_archive(members: Path, directory: Path) -> Path:
     """The archive whose members are the files under ``members``, written atomically into ``directory``."""
     try:
-        manifest = parse_manifest((members / fmt.MANIFEST_MEMBER).read_bytes())
+        head = _read_head(members)
     except OSError as exc:
         raise IntegrityError(f"the restored copy has no readable {fmt.MANIFEST_MEMBER}: {exc.strerror}") from None
+    manifest = parse_manifest(head.manifest)
     sources: dict[str, Path] = {}
     for member in manifest.member_paths():
         check_member_name(member)
@@ -70,4 +93,4 @@ def rebuild_archive(members: Path, directory: Path) -> Path:
         if not source.is_file() or source.is_symlink():
             raise IntegrityError(f"the restored copy lacks member {member!r} named in its manifest")
         sources[member] = source
-    return write_archive(directory, manifest, sources)
+    return write_archive(directory, manifest, sources, head=head)

@@ -32,6 +32,7 @@ from dr_lib.offsite.crypto import decrypt_into, is_encrypted, plain_name
 from dr_lib.offsite.datacopy import archive_data, pull_data
 from dr_lib.offsite.model import RemoteCopy
 from dr_lib.offsite.targets import Target, open_target, selected
+from dr_lib.signing.policy import NO_KEYS, SignaturePolicy
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ def choose_copy(copies: Sequence[RemoteCopy], name: str | None, target: str) -> 
     if name in (None, "", "latest"):
         if not good:
             raise RemoteMissing(f"offsite target {target!r} holds no good copy",
-                                hint="push one first; `k3s-dr ls --remote` shows what is there")
+                                hint="push one first; `k3s-dr list --remote` shows what is there")
         return good[0]
     wanted = plain_name(str(name))
     for copy in good:
@@ -79,7 +80,7 @@ def _publish(work: Path, final: Path) -> None:
 
 
 def _fetch_into(target: Target, copy: RemoteCopy, directory: Path, identity: Path | None, *,
-                deadline: float, now: datetime) -> tuple[Path, str, int]:
+                deadline: float, now: datetime, trust: SignaturePolicy) -> tuple[Path, str, int]:
     work = directory / f"{fmt.TEMP_PREFIX}pull-{os.getpid()}"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(mode=0o700)
@@ -90,7 +91,7 @@ def _fetch_into(target: Target, copy: RemoteCopy, directory: Path, identity: Pat
             plain = decrypt_into(fetched, work, identity)
         if plain.name != copy.archive:
             raise IntegrityError(f"the copy of {copy.archive} unpacked as {plain.name}")
-        result = verify_archive(plain)
+        result = verify_archive(plain, trust)
         final = directory / copy.archive
         _publish(plain, final)
         write_sidecar(dataclasses.replace(result, path=final), now)
@@ -99,8 +100,20 @@ def _fetch_into(target: Target, copy: RemoteCopy, directory: Path, identity: Pat
         shutil.rmtree(work, ignore_errors=True)
 
 
+def refuse_plaintext(copy: RemoteCopy, offsite: OffsiteConfig, kind: str) -> None:
+    """A copy stored unencrypted is accepted only with ``offsite.encrypt: off``: whoever can write the
+    bucket can put a plaintext archive where an encrypted one was, and nothing else would notice."""
+    if offsite.encrypt == "off" or kind == "restic":  # restic encrypts every repository itself
+        return
+    encryption = copy.record.encryption if copy.record else None  # the record is the bucket's: the name decides
+    if not encryption or not is_encrypted(copy.ref):
+        raise IntegrityError(f"offsite target {copy.target!r}: the copy of {copy.archive} is not encrypted, and "
+                             f"offsite.encrypt is {offsite.encrypt!r}: refused",
+                             hint="set offsite.encrypt: off to accept plaintext copies (only for a bucket you trust)")
+
+
 def pull_copy(target: Target, copy: RemoteCopy, directory: Path, identity: Path | None, *, timeout: float,
-              now: datetime, lock_file: Path | None = None) -> PullResult:
+              now: datetime, lock_file: Path | None = None, trust: SignaturePolicy = NO_KEYS) -> PullResult:
     started = time.monotonic()
     deadline = time.monotonic() + timeout
     ensure_private_dir(directory)
@@ -112,10 +125,10 @@ def pull_copy(target: Target, copy: RemoteCopy, directory: Path, identity: Path 
         if sha256 != expected:
             raise UsageError(f"{final} exists and differs from the remote copy: refusing to replace it",
                              hint="move it away to pull the remote copy")
-        result = verify_archive(final)
+        result = verify_archive(final, trust)
         return PullResult(target.name, copy, final, "present", sha256, result.objects, encrypted, True,
                           time.monotonic() - started, _pull_data(target, final, deadline, lock_file))
-    path, sha256, objects = _fetch_into(target, copy, directory, identity, deadline=deadline, now=now)
+    path, sha256, objects = _fetch_into(target, copy, directory, identity, deadline=deadline, now=now, trust=trust)
     return PullResult(target.name, copy, path, "fetched", sha256, objects, encrypted, sha256 == expected,
                       time.monotonic() - started, _pull_data(target, path, deadline, lock_file))
 
@@ -133,8 +146,9 @@ def _pull_data(target: Target, archive: Path, deadline: float, lock_file: Path |
 
 def pull(offsite: OffsiteConfig, target_name: str | None, name: str | None, directory: Path,
          identity: Path | None, *, now: datetime, work_dir: Path | None = None,
-         lock_file: Path | None = None) -> PullResult:
-    """Pull from the target named, or from the first configured target that has the copy."""
+         lock_file: Path | None = None, trust: SignaturePolicy = NO_KEYS) -> PullResult:
+    """Pull from the target named, or from the first configured target that has the copy; the copy is
+    refused when it is plaintext (unless ``offsite.encrypt: off``) or its signature is (``trust``)."""
     errors: list[DRError] = []
     for target_name_, config in selected(offsite, target_name):
         timeout = float(duration_seconds(config.timeout))
@@ -144,7 +158,9 @@ def pull(offsite: OffsiteConfig, target_name: str | None, name: str | None, dire
         except DRError as exc:
             errors.append(exc)
             continue
-        return pull_copy(target, copy, directory, identity, timeout=timeout, now=now, lock_file=lock_file)
+        refuse_plaintext(copy, offsite, target.kind)
+        return pull_copy(target, copy, directory, identity, timeout=timeout, now=now, lock_file=lock_file,
+                         trust=trust)
     if len(errors) == 1:
         raise errors[0]
     raise RemoteMissing("no offsite target could provide the copy: " + "; ".join(str(e) for e in errors))

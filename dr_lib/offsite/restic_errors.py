@@ -57,7 +57,12 @@ def credentials_env(config: OffsiteTargetConfig) -> dict[str, str]:
 
 def aws_env(config: OffsiteTargetConfig) -> dict[str, str]:
     """The target's AWS credentials and region as restic's S3 backend reads them (its environment)."""
-    import boto3  # noqa: PLC0415 - only S3 repositories need it
+    try:
+        import boto3  # noqa: PLC0415 - only S3 repositories need it
+    except ModuleNotFoundError as exc:
+        from dr_lib.offsite.targets import s3_extra_missing  # noqa: PLC0415 - the one S3 extra line
+
+        raise s3_extra_missing(exc, f"restic repository {config.repository!r}'s AWS credentials") from None
 
     session = boto3.session.Session(profile_name=config.profile or None)
     found = session.get_credentials()

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from dr_lib.archive import format as fmt
-from dr_lib.archive.fsutil import create_private, unlink_quietly
+from dr_lib.archive.fsutil import child_path, create_private, unlink_quietly
 from dr_lib.config import OffsiteTargetConfig
 from dr_lib.errors import DeadlineExceeded, RemoteIntegrityError
 from dr_lib.offsite.crypto import plain_name
@@ -58,7 +58,6 @@ class S3Bucket:
         self.part_size = part_size
         self.client = client if client is not None else make_client(config)
         self._records: dict[str, CopyRecord] = {}  # listing cache for this process; fetch always re-reads
-
     @property
     def where(self) -> str:
         return f"s3://{self.bucket}/{self.prefix}"
@@ -210,9 +209,19 @@ class S3Bucket:
 
     # -- fetch, delete, cleanup -----------------------------------------------------------------
     def fetch(self, copy: RemoteCopy, directory: Path, deadline: float) -> Path:
-        """Download a good copy into ``directory``; its size and SHA-256 must match its record."""
+        """Download a good copy into ``directory`` under the name it was listed with; its size and SHA-256
+        must match its record, re-read now and re-checked against the listing (the bucket may change)."""
         record = self._record(copy.ref + RECORD_SUFFIX, fresh=True)  # never trust a listing made earlier
-        target = directory / record.copy
+        listed = copy.ref[len(self.prefix):]
+        if record.copy != listed or record.archive != copy.archive:
+            raise RemoteIntegrityError(
+                f"offsite target {self.name!r}: the record of {listed} changed since it was listed: it names the "
+                f"copy {record.copy[:120]!r} of {record.archive[:80]!r}: refused, nothing written",
+                hint="someone is writing the bucket: check its access and object versions")
+        target = child_path(directory, listed)
+        if target is None:
+            raise RemoteIntegrityError(f"offsite target {self.name!r}: the copy name {listed[:120]!r} is not a plain "
+                                       f"file name inside {directory}: refused, nothing written")
         unlink_quietly(target)
         try:
             with self._errors(f"download {copy.ref}"), open(create_private(target), "wb", closefd=True) as out:

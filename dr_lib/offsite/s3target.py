@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -27,14 +27,17 @@ DATA_PREFIX = "data"  # the data repository's objects: under <prefix>data/, neve
 class S3Offsite(S3Bucket):
     kind = "s3"
 
-    def __init__(self, name: str, config: OffsiteTargetConfig, *, recipients: Sequence[str] = (),
-                 work_dir: Path | None = None, client: Any = None, part_size: int = PART_SIZE) -> None:
+    def __init__(self, name: str, config: OffsiteTargetConfig, *,
+                 recipients: Sequence[str] | Callable[[], Sequence[str]] = (), work_dir: Path | None = None,
+                 client: Any = None, part_size: int = PART_SIZE) -> None:
         super().__init__(name, config, client=client, part_size=part_size)
-        self.recipients = tuple(recipients)
+        self._recipients = recipients  # a function: the offsite policy, judged when a push needs it
+        self.recipients: tuple[str, ...] = ()
         self.work_dir = work_dir
 
     def push(self, archive: LocalArchive, deadline: float) -> PushOutcome:
         started = time.monotonic()
+        self.recipients = tuple(self._recipients() if callable(self._recipients) else self._recipients)
         features = self.bucket_features()
         staging = Path(tempfile.mkdtemp(prefix="k3s-dr-push-", dir=self.work_dir))
         try:

@@ -10,6 +10,7 @@ restore a verified plaintext archive beside it. Only the identity holder can do 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import datetime
 from pathlib import Path
@@ -30,6 +31,7 @@ from dr_lib.offsite.crypto import (
     open_for_reading,
     parse_recipients,
 )
+from dr_lib.signing.policy import NO_KEYS, SignaturePolicy
 
 
 def _write_sealed_sidecar(sealed: Path, plain: VerifyResult, recipients: tuple[str, ...] | None,
@@ -70,7 +72,7 @@ def verify_sealed(sealed: Path, identity: Path | None, now: datetime) -> dict[st
     return _write_sealed_sidecar(sealed, plain, None, now)
 
 
-def unseal(sealed: Path, identity: Path | None, now: datetime) -> Path:
+def unseal(sealed: Path, identity: Path | None, now: datetime, trust: SignaturePolicy = NO_KEYS) -> Path:
     """A verified plaintext archive for ``<archive>.age``, published beside it (reused when present)."""
     if not is_encrypted(sealed) or fmt.archive_time(sealed.name[: -len(ENCRYPTED_SUFFIX)]) is None:
         raise UsageError(f"{str(sealed)!r} is not an encrypted archive: accepted is k3s-dr-<time>.tar.gz.age")
@@ -81,7 +83,7 @@ def unseal(sealed: Path, identity: Path | None, now: datetime) -> Path:
             raise UsageError(f"{final} exists and differs from the plaintext of {sealed.name}: refusing to replace it")
         return final
     with open_for_reading(sealed, identity, work_dir=sealed.parent) as plain_path:
-        plain = verify_archive(plain_path)
+        plain = verify_archive(plain_path, trust)
         if expected and plain.sha256 != expected:
             raise IntegrityError(f"{sealed.name} decrypts to an archive whose sha256 differs from its sidecar")
         try:
@@ -89,7 +91,7 @@ def unseal(sealed: Path, identity: Path | None, now: datetime) -> Path:
             fsync_dir(final.parent)
         except OSError as exc:
             raise os_problem(exc, "publish the decrypted archive as", final) from None
-    write_sidecar(VerifyResult(final, plain.sha256, plain.bytes, plain.manifest, plain.seconds), now)
+    write_sidecar(dataclasses.replace(plain, path=final), now)
     return final
 
 

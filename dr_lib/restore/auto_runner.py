@@ -110,7 +110,7 @@ def _observe(request: RestoreRequest, kube: Kube, boot_id: str) -> tuple[Observa
     if not request.archive.exists():
         return Observation(boot_id, "", 0, 0, cluster_uid(kube)), request
     trusted = trust_snapshot(request.archive, request.backup_dir or request.archive.parent)
-    verified, plan = load_plan(trusted.path, request.plan_options)
+    verified, plan = load_plan(trusted.path, request.plan_options, request.trust)
     check_digest(trusted, verified.sha256)
     keys = user_keys(plan)
     pinned = replace(request, archive=trusted.path, expected_sha256=verified.sha256)

@@ -27,6 +27,7 @@ from dr_lib.archive import DatastoreFiles, extract_datastore, verify_archive
 from dr_lib.atomic import fsync_dir, write_atomic_with
 from dr_lib.clock import monotonic
 from dr_lib.errors import DeadlineExceeded, EnvironmentProblem, IntegrityError, ToolMissing, UsageError
+from dr_lib.signing.policy import NO_KEYS, SignaturePolicy
 
 SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
 _COPY_CHUNK = 1 << 20
@@ -103,8 +104,8 @@ def _put_back(moved: list[tuple[Path, Path]]) -> None:
         kept.replace(original)
 
 
-def _extract(archive: Path, work: Path) -> DatastoreFiles:
-    verify_archive(archive)
+def _extract(archive: Path, work: Path, trust: SignaturePolicy) -> DatastoreFiles:
+    verify_archive(archive, trust)
     files = extract_datastore(archive, work)
     if files is None:
         raise UsageError(f"archive {archive.name} holds no datastore snapshot",
@@ -115,13 +116,13 @@ def _extract(archive: Path, work: Path) -> DatastoreFiles:
 
 
 def restore_datastore(archive: Path, target: DatastoreTarget, control: ServerControl, *,
-                      now: datetime) -> DatastoreResult:
+                      now: datetime, trust: SignaturePolicy = NO_KEYS) -> DatastoreResult:
     started = monotonic()
     if not target.db_path.parent.is_dir():
         raise EnvironmentProblem(f"{target.db_path.parent} does not exist: is {target.data_dir} a k3s server's "
                                  "data dir?", hint="set backup.k3s_data_dir")
     with tempfile.TemporaryDirectory(prefix=".k3s-dr-datastore-", dir=target.db_path.parent) as work:
-        files = _extract(archive, Path(work))
+        files = _extract(archive, Path(work), trust)
         control.stop()
         previous: Path | None = None
         try:

@@ -40,6 +40,7 @@ from dr_lib.restore.preflight import Preflight, run_preflight
 from dr_lib.restore.spool import SpooledBodies
 from dr_lib.restore.userloss import fewer_user_objects
 from dr_lib.restore.wait import wait_until_ready
+from dr_lib.signing.policy import NO_KEYS, SignaturePolicy
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,7 @@ class RestoreRequest:
     dry_run: bool = False
     wait: bool = False
     wait_timeout: float = 600.0
+    wait_progress: Callable[[str], None] | None = None  # a line every 15 s while --wait waits
     workers: int = 16
     crd_timeout: float = 60.0
     namespace_timeout: float = 120.0
@@ -66,6 +68,7 @@ class RestoreRequest:
     backup_dir: Path | None = None
     shrink_warn_threshold: float = 0.5
     expected_sha256: str | None = None  # auto-restore: the sha256 the trusted snapshot was verified with
+    trust: SignaturePolicy = NO_KEYS  # whose signature the archive must carry (trust.verify_keys, --verify-key)
     journal_window: int = JOURNAL_WINDOW  # the most objects a killed restore applied that its journal does not name
 
 
@@ -113,16 +116,22 @@ def _refusal(archive: Path) -> Iterator[None]:
                              hint=exc.hint) from None
 
 
-def load_plan(archive: Path, options: PlanOptions) -> tuple[VerifyResult, Plan]:
-    """Verify the whole archive, then plan it: IntegrityError before anything else happens.
+def load_plan(archive: Path, options: PlanOptions,
+              trust: SignaturePolicy = NO_KEYS) -> tuple[VerifyResult, Plan]:
+    """Verify the whole archive (its signature first, by ``trust``), then plan it: IntegrityError before
+    anything else happens. The one verification every restore of objects takes (plain, ``--from``,
+    ``--auto``, the drill of a real archive); ``--datastore`` and ``pull`` call ``verify_archive`` with
+    the same policy.
 
     An archive of the seed's scripts (named like theirs: dr_lib.archive.legacy) is read and checked as
-    far as its layout allows, into the same planner."""
+    far as its layout allows, into the same planner; it was never signed, so verify keys refuse it
+    unless unsigned archives are allowed (``--allow-unsigned``)."""
     with _refusal(archive):
         if is_legacy_archive(archive):
             legacy = read_legacy(archive, by_kind)
+            trust.enforce(legacy.verified.signature, f"{archive.name} (an archive of the seed's scripts) refused")
             return legacy.verified, build_plan(lambda: iter_legacy_objects(legacy), options, bodies=SpooledBodies())
-        verified = verify_archive(archive)
+        verified = verify_archive(archive, trust)
         # Read twice (facts, then objects); the planned bodies wait in a spool file, not in memory.
         return verified, build_plan(lambda: iter_archive_objects(archive), options, bodies=SpooledBodies())
 
@@ -140,7 +149,7 @@ def restore_archive(request: RestoreRequest, kube: Kube, *, now: datetime,
         started = clock()
         if not request.dry_run:  # under the lock: no other restore writes this directory now
             recover_journals(request.ledger_dir)
-        verified, plan = load_plan(archive, request.plan_options)
+        verified, plan = load_plan(archive, request.plan_options, request.trust)
         if request.expected_sha256 is not None and verified.sha256 != request.expected_sha256:
             raise IntegrityError(f"archive {archive.name} refused, nothing applied: it changed since it was checked "
                                  "(its sha256 differs)")
@@ -197,7 +206,8 @@ def _apply(request: RestoreRequest, archive: Path, planned: tuple[Writer, Prefli
                       stop=stop, on_batch=journal.batch)
     ledger.entries = applier.apply(plan.tiers)
     if request.wait and not request.dry_run and not stop.stopped:
-        ledger.wait = wait_until_ready(writer, ledger.entries, request.wait_timeout, clock=deadlines).to_dict()
+        ledger.wait = wait_until_ready(writer, ledger.entries, request.wait_timeout, clock=deadlines,
+                                       progress=request.wait_progress).to_dict()
 
 
 def _warnings(request: RestoreRequest, verified: VerifyResult) -> tuple[str, ...]:

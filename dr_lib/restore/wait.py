@@ -159,17 +159,37 @@ def _pending(writer: Writer, watched: set[ObjectKey]) -> dict[str, str]:
     return pending
 
 
+PROGRESS_EVERY_SECONDS = 15.0
+PROGRESS_NAMES = 3
+
+
+def progress_line(pending: dict[str, str], watched: int, elapsed: float, timeout: float) -> str:
+    """``waiting: 2 of 5 not ready after 30 s of 600 s — deployments shop/web: 0/1 ready, …``. Pure."""
+    shown = ", ".join(f"{key}: {why}" for key, why in sorted(pending.items())[:PROGRESS_NAMES])
+    more = f", and {len(pending) - PROGRESS_NAMES} more" if len(pending) > PROGRESS_NAMES else ""
+    return (f"waiting: {len(pending)} of {watched} workloads and claims not ready after {elapsed:.0f} s of "
+            f"{timeout:.0f} s — {shown}{more}")
+
+
 def wait_until_ready(writer: Writer, entries: list[Entry], timeout: float, *,
                      clock: Callable[[], float] = monotonic, sleep: Callable[[float], None] = time.sleep,
-                     interval: float = 1.0) -> WaitResult:
-    """Wait for every restored workload and claim of ``entries`` (failed ones excluded)."""
+                     interval: float = 1.0, progress: Callable[[str], None] | None = None,
+                     every: float = PROGRESS_EVERY_SECONDS) -> WaitResult:
+    """Wait for every restored workload and claim of ``entries`` (failed ones excluded); every
+    ``every`` seconds tell ``progress`` what is still pending, so a long wait is never silent."""
     watched = {ObjectKey(e.resource, e.namespace, e.name) for e in entries
                if e.resource in READINESS and e.result != FAILED}
     started = clock()
     rounds: list[dict[str, str]] = []
+    shown_at = started
 
     def pending_now() -> dict[str, str]:
+        nonlocal shown_at
         rounds.append(_pending(writer, watched) if watched else {})
+        now = clock()
+        if progress is not None and rounds[-1] and now - shown_at >= every:
+            shown_at = now
+            progress(progress_line(rounds[-1], len(watched), now - started, timeout))
         return rounds[-1]
 
     poll_until(pending_now, lambda pending: not pending, started + timeout, clock=clock, sleep=sleep,

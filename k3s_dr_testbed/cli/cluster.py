@@ -7,6 +7,8 @@ from typing import Any
 import click
 
 from dr_lib.cli.common import print_json
+from dr_lib.cli.params import DURATION
+from dr_lib.config import parse_duration
 from k3s_dr_testbed.clusters.build import build_binaries
 from k3s_dr_testbed.clusters.cleanup import sweep_stale
 from k3s_dr_testbed.clusters.local import LocalCluster, open_local, start_local
@@ -61,16 +63,17 @@ def cluster() -> None:
 @click.option("--nodes", type=int, default=DEFAULT_NODES, show_default=True, help="Fake (kwok) nodes.")
 @click.option("--real-node", is_flag=True, help="Also run one real node (kubelet + containerd).")
 @click.option("--port", "api_port", type=int, default=None, help="API server port [default: a free one].")
-@click.option("--timeout", "timeout_seconds", type=float, default=90.0, show_default=True,
-              help="Seconds to wait for the cluster to be ready.")
+@click.option("--timeout", "timeout", type=DURATION, default="90s", show_default=True,
+              help="How long to wait for the cluster to be ready: 90s, 5m; a plain number is seconds.")
 @click.option("--kubernetes-version", default=None, metavar="VERSION",
               help=_VERSION_HELP + " A stopped cluster resumes on the release it was created with.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def up(name: str, nodes: int, real_node: bool, api_port: int | None, timeout_seconds: float,  # noqa: PLR0917
+def up(name: str, nodes: int, real_node: bool, api_port: int | None, timeout: str,  # noqa: PLR0917
        kubernetes_version: str | None, as_json: bool) -> None:
     """Start a local cluster (or resume a stopped one of that name) and wait until ready."""
     handle = start_local(ClusterSpec(name, nodes=nodes, real_node=real_node, api_port=api_port,
-                                     timeout_seconds=timeout_seconds, kubernetes_version=kubernetes_version))
+                                     timeout_seconds=float(parse_duration(timeout)),
+                                     kubernetes_version=kubernetes_version))
     if as_json:
         print_json(_up_json(handle))
         return

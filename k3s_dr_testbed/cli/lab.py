@@ -16,12 +16,14 @@ import click
 
 from dr_lib.archive.fsutil import atomic_write
 from dr_lib.cli.common import print_json
+from dr_lib.cli.params import DURATION
+from dr_lib.config import parse_duration
 from dr_lib.errors import DRError
 from k3s_dr_testbed.clusters.binaries import locate_binaries
 from k3s_dr_testbed.lab.bootdrill_host import run_boot_drill
 from k3s_dr_testbed.lab.host import host_down, host_up
 
-UP_SECONDS = 900.0  # a cold first run also builds the Debian base image (~1.5 min) and the host image
+UP_TIMEOUT = "15m"  # a cold first run also builds the Debian base image (~1.5 min) and the host image
 
 
 @click.group("lab")
@@ -36,12 +38,12 @@ def host() -> None:
 
 @host.command("up")
 @click.option("--name", required=True, help="Container name (then: pytest tests/checks --hosts=docker://NAME).")
-@click.option("--timeout", "timeout", type=float, default=UP_SECONDS, show_default=True,
-              help="Seconds allowed, image builds included.")
+@click.option("--timeout", "timeout", type=DURATION, default=UP_TIMEOUT, show_default=True,
+              help="Time allowed, image builds included: 15m, 900s; a plain number is seconds.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def up(name: str, timeout: float, as_json: bool) -> None:
+def up(name: str, timeout: str, as_json: bool) -> None:
     """Start a reference host: installed, its units enabled, one backup taken."""
-    started = host_up(name, locate_binaries(), time.monotonic() + timeout)
+    started = host_up(name, locate_binaries(), time.monotonic() + parse_duration(timeout))
     if as_json:
         print_json(started.as_dict())
     else:
@@ -65,14 +67,16 @@ def down(name: str, as_json: bool) -> None:
 
 @host.command("drill")
 @click.option("--name", required=True, help="A reference host started with `up` (it is rebooted three times).")
-@click.option("--timeout", "timeout", type=float, default=600.0, show_default=True, help="Seconds allowed.")
+@click.option("--timeout", "timeout", type=DURATION, default="10m", show_default=True,
+              help="Time allowed: 10m, 600s; a plain number is seconds.")
 @click.option("--evidence", "evidence_path", type=click.Path(dir_okay=False), default=None,
               help="Also write the evidence JSON to this file.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (the evidence).")
-def drill(name: str, timeout: float, evidence_path: str | None, as_json: bool) -> None:
+def drill(name: str, timeout: str, evidence_path: str | None, as_json: bool) -> None:
     """The boot drill: lose the datastore, reboot, see the auto-restore bring the objects back;
     reboot again (no restore); lose it again the same day (restore again). docs/boot-drill.md"""
-    result = run_boot_drill(name, time.monotonic() + timeout, lambda line: click.echo(f"k3s-dr: {line}", err=True))
+    result = run_boot_drill(name, time.monotonic() + parse_duration(timeout),
+                            lambda line: click.echo(f"k3s-dr: {line}", err=True))
     if evidence_path:
         atomic_write(Path(evidence_path), (json.dumps(result, indent=2) + "\n").encode())
     if as_json:

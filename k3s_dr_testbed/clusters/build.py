@@ -115,7 +115,7 @@ def _run_go(argv: list[str], *, cwd: Path, env: dict[str, str], log: Path, what:
         except subprocess.TimeoutExpired:
             raise DeadlineExceeded(f"{what} did not finish within {BUILD_SECONDS:.0f} s; log: {log}") from None
     if result.returncode != 0:
-        raise EnvironmentProblem(f"{what} failed (exit {result.returncode}); last lines of {log}:\n{log_tail(log)}")
+        raise EnvironmentProblem(f"{what} failed (exit {result.returncode}); last lines of {log}: {log_tail(log)}")
 
 
 def _go_env(**extra: str) -> dict[str, str]:

@@ -112,6 +112,7 @@ def spawn(name: str, argv: Sequence[str], log_path: Path, *, env: Mapping[str, s
 
 
 def log_tail(path: str | Path, lines: int = 15, max_bytes: int = 16384) -> str:
+    """The log's last non-empty lines joined by `` | ``: an error that quotes them stays one line."""
     try:
         with Path(path).open("rb") as handle:
             handle.seek(0, os.SEEK_END)
@@ -120,7 +121,8 @@ def log_tail(path: str | Path, lines: int = 15, max_bytes: int = 16384) -> str:
             data = handle.read().decode("utf-8", "replace")
     except OSError:
         return "(no log)"
-    return "\n".join(data.splitlines()[-lines:])
+    kept = [line.strip() for line in data.splitlines() if line.strip()][-lines:]
+    return " | ".join(kept) if kept else "(empty log)"
 
 
 def _signal(record: ProcessRecord, sig: int) -> None:
@@ -167,5 +169,5 @@ def check_running(records: Iterable[ProcessRecord]) -> None:
             code = _EXIT_STATUS.get(record.pid)
             status = "" if code is None else f" with status {code}"
             raise ClusterError(
-                f"{record.name} exited{status} while the cluster was starting; last lines of {record.log}:\n"
+                f"{record.name} exited{status} while the cluster was starting; last lines of {record.log}: "
                 f"{log_tail(record.log)}")

@@ -9,76 +9,29 @@ reused. By hand: ``python -m k3s_dr_testbed.s3.server`` builds it and prints its
 
 from __future__ import annotations
 
-import fcntl
 import os
-import shutil
 import socket
 import subprocess
-import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from dr_lib.errors import DeadlineExceeded, EnvironmentProblem, ToolMissing
+from dr_lib.errors import DeadlineExceeded, EnvironmentProblem
+from k3s_dr_testbed.gotools import TOOLS, ensure_tool, tool_path
 
-VERSITYGW_VERSION = "v1.8.0"
-VERSITYGW_PACKAGE = "github.com/versity/versitygw/cmd/versitygw"
-CACHE_ENV = "K3S_DR_CACHE"
-BUILD_SECONDS = 20 * 60.0
+VERSITYGW_VERSION = TOOLS["versitygw"].version
 START_SECONDS = 30.0
 
 
-def cache_root() -> Path:
-    return Path(os.environ.get(CACHE_ENV) or "~/.cache/k3s-dr").expanduser()
-
-
 def versitygw_path(version: str = VERSITYGW_VERSION) -> Path:
-    return cache_root() / "bin" / f"versitygw-{version}" / "versitygw"
+    return tool_path(replace(TOOLS["versitygw"], version=version))
 
 
 def ensure_versitygw(progress: Callable[[str], None] = lambda _line: None,
                      version: str = VERSITYGW_VERSION) -> Path:
     """The cached versitygw binary, built with ``go install`` when missing (one build at a time)."""
-    final = versitygw_path(version)
-    if final.is_file() and os.access(final, os.X_OK):
-        return final
-    go = shutil.which("go")
-    if go is None:
-        raise ToolMissing("the Go toolchain ('go') is not on PATH: it builds versitygw, the S3 server of the "
-                          "offsite tests", hint=f"install Go, or put a versitygw binary at {final}")
-    locks = cache_root() / "locks"
-    locks.mkdir(parents=True, exist_ok=True)
-    with (locks / "versitygw.lock").open("a") as lock:
-        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
-        if final.is_file():
-            return final
-        final.parent.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".tmp-versitygw-{version}-", dir=final.parent.parent))
-        try:
-            progress(f"building versitygw {version} (go install, about a minute)")
-            _go_install(go, f"{VERSITYGW_PACKAGE}@{version}", tmp)
-            tmp.chmod(0o755)
-            shutil.rmtree(final.parent, ignore_errors=True)  # an incomplete entry of an interrupted copy
-            tmp.rename(final.parent)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-    return final
-
-
-def _go_install(go: str, module: str, bin_dir: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if k not in ("GOFLAGS", "GOBIN")} | {"GOBIN": str(bin_dir)}
-    log = bin_dir / "build.log"
-    with log.open("wb") as out:
-        try:
-            result = subprocess.run([go, "install", module], env=env, cwd=bin_dir, stdout=out,
-                                    stderr=subprocess.STDOUT, timeout=BUILD_SECONDS, check=False)
-        except subprocess.TimeoutExpired:
-            raise DeadlineExceeded(f"go install {module} took more than {BUILD_SECONDS:.0f} s") from None
-    if result.returncode != 0:
-        tail = log.read_text(errors="replace")[-2000:]
-        raise EnvironmentProblem(f"go install {module} failed (exit {result.returncode}):\n{tail}")
-    log.unlink()
+    return ensure_tool(replace(TOOLS["versitygw"], version=version), progress)
 
 
 def free_port() -> int:

@@ -14,7 +14,9 @@ import html
 import json
 import os
 import re
+import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,7 @@ from dr_lib.drill import browser
 from dr_lib.drill.app import secret_values
 from dr_lib.drill.reportdir import check_manifest
 from dr_lib.drill.timeline import STEP_NAMES, step_label
+from dr_lib.signing.keys import KeyFiles, generate_keypair
 from k3s_dr_testbed.clusters import versions
 
 
@@ -35,9 +38,18 @@ def asked_release(pytestconfig: pytest.Config) -> versions.Release:
 
 
 @pytest.fixture(scope="module")
-def passing(tmp_path_factory: pytest.TempPathFactory,
+def ci_key(tmp_path_factory: pytest.TempPathFactory) -> KeyFiles:
+    """A CI identity, as the monthly workflow gives one (a key file from a secret, named in the environment)."""
+    return generate_keypair(tmp_path_factory.mktemp("ci-key") / "keys")
+
+
+@pytest.fixture(scope="module")
+def passing(tmp_path_factory: pytest.TempPathFactory, ci_key: KeyFiles,
             asked_release: versions.Release) -> tuple[int, dict[str, Any], str]:
-    return run_drill_cli(tmp_path_factory.mktemp("reports"), "--kubernetes-version", asked_release.minor)
+    # The drill's backups are signed with it and its restores require that signature; the report is sealed with it.
+    env = {**os.environ, "K3S_DR_TRUST_SIGNING_KEY": str(ci_key.signing_key),
+           "K3S_DR_TRUST_VERIFY_KEYS": str(ci_key.verify_key)}
+    return run_drill_cli(tmp_path_factory.mktemp("reports"), "--kubernetes-version", asked_release.minor, env=env)
 
 
 def _decoded_extras(report_html: str) -> list[str]:
@@ -86,6 +98,31 @@ def test_report_dir_is_new_named_by_utc_time_and_hashed(passing: tuple[int, dict
     done = subprocess.run(["sha256sum", "-c", "SHA256SUMS"], cwd=report_dir, capture_output=True, text=True,
                           check=False)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_signed_seal_verifies_and_an_edited_report_with_new_checksums_does_not(
+        passing: tuple[int, dict[str, Any], str], ci_key: KeyFiles, tmp_path: Path) -> None:
+    _code, result, stderr = passing
+    report_dir = Path(result["report_dir"])
+    assert (report_dir / "SHA256SUMS.sig").is_file() and f"signed by key {ci_key.key_id}" in stderr
+    verify = [sys.executable, "-m", "dr_lib", "report", "verify", "--verify-key", str(ci_key.verify_key), "--json"]
+    done = subprocess.run([*verify, str(report_dir)], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert json.loads(done.stdout)["signer"] == ci_key.key_id
+    edited = tmp_path / report_dir.name
+    shutil.copytree(report_dir, edited)
+    evidence = json.loads((edited / "evidence.json").read_text())
+    evidence["rto_seconds"] = 1  # a better RTO than the drill measured
+    (edited / "evidence.json").write_text(json.dumps(evidence, indent=2, sort_keys=True) + "\n")
+    sums = subprocess.run(["sha256sum", *sorted(p.name for p in edited.iterdir() if p.name not in
+                                                ("SHA256SUMS", "SHA256SUMS.sig"))],
+                          cwd=edited, capture_output=True, text=True, check=True)
+    (edited / "SHA256SUMS").write_text(sums.stdout)  # regenerated: `sha256sum -c` passes again
+    checked = subprocess.run(["sha256sum", "-c", "SHA256SUMS"], cwd=edited, capture_output=True, check=False)
+    assert checked.returncode == 0
+    done = subprocess.run([*verify, str(edited)], capture_output=True, text=True, check=False)
+    assert done.returncode == 8, done.stdout + done.stderr
+    assert json.loads(done.stdout)["signature"] == "invalid"
 
 
 @pytest.mark.compat

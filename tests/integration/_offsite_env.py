@@ -29,6 +29,7 @@ from dr_lib.config import OffsiteConfig, OffsiteTargetConfig
 from dr_lib.errors import ToolMissing
 from dr_lib.offsite.s3client import make_client
 from k3s_dr_testbed.s3.server import S3Server, ensure_versitygw, start_s3_server
+from tests.skip_rule import unavailable
 from tests.unit._archive_factory import CONFIGMAPS, good_archive
 
 ACCESS_KEY = "K3SDRTESTACCESS"
@@ -40,7 +41,7 @@ def versitygw_or_skip() -> Path:
     try:
         return ensure_versitygw()
     except ToolMissing as exc:
-        pytest.skip(f"needs versitygw (built with go): {exc}")
+        unavailable(f"needs versitygw (built with go): {exc}")
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +111,7 @@ def object_file(server: S3Server, bucket: str, key: str) -> Path:
 def restic_or_skip() -> str:
     found = shutil.which("restic")
     if found is None:
-        pytest.skip("needs restic (apt-get install restic)")
+        unavailable("needs restic (apt-get install restic)")
     return found
 
 

@@ -1,4 +1,4 @@
-"""Reference hosts for tests: start (skipping with the missing tool named), judge, run the suite.
+"""Reference hosts for tests: start (skipping with the missing tool named; failing in CI), judge, run the suite.
 
 Judging in-process uses exactly the suite's path: testinfra's docker backend as the transport,
 :func:`dr_lib.checks.gather.gather` for the facts, the controls' verdicts. Tests that need the
@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
 import testinfra
 
 from dr_lib.checks.evaluate import evaluate_all
@@ -33,6 +32,7 @@ from dr_lib.reportdir import check_manifest
 from k3s_dr_testbed.clusters.binaries import locate_binaries
 from k3s_dr_testbed.docker import ensure_engine
 from k3s_dr_testbed.lab.host import exec_in, host_down, host_up
+from tests.skip_rule import unavailable
 
 ROOT = Path(__file__).resolve().parents[2]
 UP_SECONDS = 900.0  # a cold machine builds the Debian image (~1.5 min) and the host images first
@@ -40,18 +40,18 @@ _names = itertools.count()
 
 
 def require_tools() -> Path:
-    """The binaries directory, or a skip that names what this machine lacks."""
+    """The binaries directory, or a skip that names what this machine lacks (a failure in CI)."""
     for tool, package in (("openssl", "openssl"), ("debootstrap", "debootstrap")):
         if shutil.which(tool) is None:
-            pytest.skip(f"{tool} is not installed (Debian package {package}): the reference host cannot be built")
+            unavailable(f"{tool} is not installed (Debian package {package}): the reference host cannot be built")
     try:
         ensure_engine(time.monotonic() + 120)
     except DRError as exc:
-        pytest.skip(f"no Docker engine can run here: {exc}")
+        unavailable(f"no Docker engine can run here: {exc}")
     try:
         return locate_binaries()
     except DRError as exc:
-        pytest.skip(f"the control-plane binaries are not built: {exc}")
+        unavailable(f"the control-plane binaries are not built: {exc}")
 
 
 @contextlib.contextmanager

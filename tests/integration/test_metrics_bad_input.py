@@ -6,20 +6,19 @@ from __future__ import annotations
 import os
 import shutil
 import socket
-import subprocess
 import tempfile
 from pathlib import Path
-
-import pytest
 
 from dr_lib.archive.access import verify_archive
 from dr_lib.archive.links import promote
 from dr_lib.archive.sidecar import write_sidecar
 from dr_lib.clock import utc_now
-from tests.integration._metrics_helpers import K3S_DR, cli, exporter, make_layout, value
+from dr_lib.config import load_config
+from dr_lib.jobs.metrics import metrics_text
+from tests.integration._metrics_helpers import cli, exporter, make_layout, parse, value
+from tests.skip_rule import unavailable
 from tests.unit._archive_factory import CONFIGMAPS, good_archive
-
-NOBODY = 65534
+from tests.unit._as_nobody import run_as_nobody
 
 
 def one_good_archive(backups: Path) -> Path:
@@ -92,33 +91,18 @@ def test_a_damaged_state_file_is_a_metric_not_a_crash(tmp_path):
     assert value(got, "k3s_dr_backup_count") == 1  # everything else still collected
 
 
-def _nobody_can_run_us(root: Path) -> str | None:
-    if os.geteuid() != 0:
-        return "needs root to drop to another user"
-    setpriv = shutil.which("setpriv")
-    if setpriv is None:
-        return "setpriv not installed (Debian package: util-linux)"
-    probe = subprocess.run([setpriv, f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", *K3S_DR, "--version"],
-                           capture_output=True, text=True, timeout=60, check=False, cwd=root)
-    if probe.returncode != 0:
-        return f"the venv is not usable by uid {NOBODY}: {probe.stderr.strip()[-200:]}"
-    return None
-
-
 def test_a_permission_denied_backup_directory_is_a_metric(tmp_path):
+    """Collected as nobody (a forked child of this root process: CI's Python cannot be run by nobody)."""
+    if os.geteuid() != 0:
+        unavailable("needs root to drop to another user")
     root = Path(tempfile.mkdtemp(prefix="k3s-dr-metrics-"))
     try:
         root.chmod(0o755)
-        reason = _nobody_can_run_us(root)
-        if reason:
-            pytest.skip(reason)
         layout = make_layout(root)
         one_good_archive(layout.backups)  # 0700, owned by root: unreadable for nobody
         layout.config.chmod(0o644)
-        argv = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
-        with exporter(layout, prefix_argv=argv) as running:
-            got = running.scrape()
-            assert value(got, "k3s_dr_collection_error", source="backup_dir") == 1
-            assert running.scrape()  # still serving
+        got = parse(run_as_nobody(lambda: metrics_text(load_config(layout.config, env={}))))
+        assert value(got, "k3s_dr_collection_error", source="backup_dir") == 1
+        assert value(got, "k3s_dr_collection_error", source="state") == 0  # only the directory is unreadable
     finally:
         shutil.rmtree(root, ignore_errors=True)

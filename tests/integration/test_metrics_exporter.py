@@ -30,7 +30,7 @@ def test_every_metric_after_a_real_backup_restore_and_auto_decision(cluster, kub
     layout = make_layout(tmp_path / "host")
     seed(kube, namespace)
     started = time.time()
-    backup = cli(layout, "backup", "--kubeconfig", cluster.kubeconfig, "--include-namespace", namespace, "--json")
+    backup = cli(layout, "backup", "--kubeconfig", cluster.kubeconfig, "-n", namespace, "--json")
     assert backup.code == 0, backup.stderr
     taken = backup.json()
 
@@ -101,7 +101,7 @@ def test_every_metric_after_a_real_backup_restore_and_auto_decision(cluster, kub
 def test_the_seed_prefix_exports_the_seeds_names(cluster, kube, namespace, tmp_path):
     layout = make_layout(tmp_path / "seed", extra="  prefix: insightlearn_dr_\n")
     seed(kube, namespace, count=2)
-    backup = cli(layout, "backup", "--kubeconfig", cluster.kubeconfig, "--include-namespace", namespace, "--json")
+    backup = cli(layout, "backup", "--kubeconfig", cluster.kubeconfig, "-n", namespace, "--json")
     assert backup.code == 0, backup.stderr
     with exporter(layout) as running:
         got = running.scrape()

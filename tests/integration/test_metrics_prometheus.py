@@ -72,7 +72,7 @@ def panel_results(server: Prometheus, prefix: str, job: str) -> dict[str, int]:
 
 
 def backup(layout: Layout, cluster, namespace: str) -> dict:
-    ran = cli(layout, "backup", "--kubeconfig", cluster.kubeconfig, "--include-namespace", namespace, "--json")
+    ran = cli(layout, "backup", "--kubeconfig", cluster.kubeconfig, "-n", namespace, "--json")
     assert ran.code == 0, ran.stderr[-3000:]
     return ran.json()
 

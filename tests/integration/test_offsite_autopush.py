@@ -7,7 +7,8 @@ manual push holding the offsite lock is waited for, as long as a push may take."
 from __future__ import annotations
 
 import hashlib
-import threading
+import os
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,8 @@ from dr_lib.offsite.s3client import make_client
 from k3s_dr_testbed.s3.server import S3Server
 from tests.integration._metrics_helpers import parse, value
 from tests.integration._offsite_env import (
+    K3S_DR,
+    Run,
     aws_env,
     cli_env,
     k3s_dr,
@@ -141,50 +144,78 @@ def test_backups_push_offsite_and_a_failed_push_keeps_the_backup(s3_server: S3Se
     # 5. Fixed: the next backup pushes again; the remote holds only good copies.
     again = k3s_dr(config, "backup", "--kubeconfig", cluster.kubeconfig, "--json")
     assert again.code == 0 and again.json["push"]["ok"], again.stderr
-    listed = k3s_dr(config, "ls", "--remote", "--target", "lab", "--json")
+    listed = k3s_dr(config, "list", "--remote", "--target", "lab", "--json")
     copies = listed.json["targets"][0]["copies"]
     assert [c["archive"] for c in copies if c["state"] == "good"] == [Path(again.json["archive"]).name, archive]
 
 
-def _hold_offsite_lock(config_path: Path, seconds: float, released: list[float]) -> threading.Thread:
-    """A stand-in for a manual `k3s-dr push`: the offsite lock held by this process for ``seconds``."""
+def _offsite_lock(config_path: Path) -> Path:
     from dr_lib.config import load_config  # noqa: PLC0415
     from dr_lib.jobs.push import lock_path  # noqa: PLC0415
 
-    taken = threading.Event()
+    return lock_path(load_config(config_path)).resolve()
 
-    def hold() -> None:
-        with exclusive_lock(lock_path(load_config(config_path)), "push offsite"):
-            taken.set()
-            time.sleep(seconds)
-            released.append(time.time())
 
-    thread = threading.Thread(target=hold, daemon=True)
-    thread.start()
-    assert taken.wait(10), "the offsite lock could not be taken"
-    return thread
+def _start(config: Path, *args: str | Path) -> subprocess.Popen[str]:
+    return subprocess.Popen([K3S_DR, "--config", str(config), *map(str, args)], env=cli_env(), text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def _finish(process: subprocess.Popen[str]) -> Run:
+    stdout, stderr = process.communicate(timeout=600)
+    return Run(process.returncode, stdout, stderr)
+
+
+def _has_open(pid: int, path: Path) -> bool:
+    """The process has ``path`` open: /proc/PID/fd, as the kernel sees it (a waiter polls the lock)."""
+    try:
+        fds = list(Path(f"/proc/{pid}/fd").iterdir())
+    except OSError:
+        return False
+    for fd in fds:
+        try:
+            if Path(os.readlink(fd)) == path:
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def _observe_waiting(process: subprocess.Popen[str], lock: Path, seconds: float = 300) -> None:
+    """Until the backup's push has the offsite lock file open while this test holds the lock: the push
+    is waiting for it. Observed, never guessed from a sleep; bounded by a deadline."""
+    deadline = time.monotonic() + seconds
+    while not _has_open(process.pid, lock):
+        assert process.poll() is None, f"the backup ended before its push waited: {_finish(process)}"
+        assert time.monotonic() < deadline, f"the backup's push did not reach the lock {lock} in {seconds} s"
+        time.sleep(0.05)
 
 
 def test_the_push_after_a_backup_waits_for_a_manual_push(s3_server: S3Server, cluster: Any, tmp_path: Path) -> None:
     host = tmp_path / "host"
     config = write_config(host, endpoint=s3_server.endpoint, bucket=new_bucket(s3_server), recipient=None,
                           identity=None, keep=5)
-    released: list[float] = []
-    holder = _hold_offsite_lock(config, 2.0, released)
-    run = k3s_dr(config, "backup", "--kubeconfig", cluster.kubeconfig, "--json")
-    holder.join()
+    lock = _offsite_lock(config)
+    # A manual `k3s-dr push` stands in: this test holds the offsite lock until the push is seen waiting.
+    with exclusive_lock(lock, "push offsite"):
+        backup = _start(config, "backup", "--kubeconfig", cluster.kubeconfig, "--json")
+        _observe_waiting(backup, lock)
+        released = time.time()
+    run = _finish(backup)
     assert run.code == 0 and run.json["push"]["ok"], run.stderr
     record = parse_push_state((host / "state" / PUSH_STATE_NAME).read_text())
     assert record["lab"].last is not None and record["lab"].last.ok
-    assert record["lab"].last.at >= released[0]  # pushed after the manual push let go, not beside it
+    assert record["lab"].last.at >= released  # pushed after the manual push let go, not beside it
 
     # A manual push that outlasts the wait (the targets' timeouts: 2 s here): backed up, not offsite.
+    # The lock is held until the backup has ended, whatever the machine's load.
     document = yaml.safe_load(config.read_text())
     document["offsite"]["targets"]["lab"]["timeout"] = "2s"
     config.write_text(yaml.safe_dump(document))
-    holder = _hold_offsite_lock(config, 8.0, released)
-    late = k3s_dr(config, "backup", "--kubeconfig", cluster.kubeconfig, "--json")
-    holder.join()
+    with exclusive_lock(lock, "push offsite"):
+        late_backup = _start(config, "backup", "--kubeconfig", cluster.kubeconfig, "--json")
+        _observe_waiting(late_backup, lock)
+        late = _finish(late_backup)
     assert late.code == ExitCode.PARTIAL, late.stderr
     assert late.json["promoted"] and late.json["push"]["ok"] is False
     assert "holds the lock" in late.json["push"]["error"] and "(waited 2 s)" in late.json["push"]["error"]

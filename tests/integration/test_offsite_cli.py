@@ -1,4 +1,5 @@
-"""``k3s-dr push | pull | ls --remote`` as a process: JSON on stdout, clear errors, exit codes."""
+"""``k3s-dr push | pull | list --remote`` (and ``ls --remote``, its old spelling) as a process: JSON on
+stdout, clear errors, exit codes."""
 
 from __future__ import annotations
 
@@ -57,7 +58,7 @@ def test_push_ls_pull(setup: tuple[Path, Path, Path], tmp_path: Path) -> None:
     assert by_target["lab"]["push"]["encrypted"] and by_target["lab"]["push"]["ref"].endswith(".tar.gz.age")
     assert by_target["home"]["push"]["details"]["checked"]
     assert f"k3s-dr push {latest.name} → lab: pushed" in pushed.stderr
-    listed = k3s_dr(config, "ls", "--remote", "--json")
+    listed = k3s_dr(config, "list", "--remote", "--json")
     assert listed.code == 0, listed.stderr
     assert {t["target"]: t["good"] for t in listed.json["targets"]} == {"home": 1, "lab": 1}
     for target in ("lab", "home"):

@@ -132,5 +132,5 @@ def test_more_remote_copies_than_retention_keeps(host: Path) -> None:
         in findings["DR-OFFSITE-003"].problem
     assert k3s_dr(host, "push").code == 0  # retention applied: back to 2
     assert judge(host)["DR-OFFSITE-003"].outcome is Outcome.PASS
-    listed = k3s_dr(host, "ls", "--remote", "--json")
+    listed = k3s_dr(host, "list", "--remote", "--json")
     assert listed.json["targets"][0]["good"] == 2

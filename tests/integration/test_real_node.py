@@ -34,6 +34,7 @@ from k3s_dr_testbed.docker.mounts import current_mounts_under
 from k3s_dr_testbed.realnode.config import NodeLayout
 from k3s_dr_testbed.realnode.host import link_exists, pids_naming
 from k3s_dr_testbed.realnode.images import APP_REF, prepare_image_tars
+from tests.skip_rule import unavailable
 
 pytestmark = [pytest.mark.real_node, pytest.mark.slow]
 
@@ -43,7 +44,7 @@ def start_real_cluster(name: str) -> Any:
     try:
         return start_cluster(ClusterSpec(name, nodes=1, real_node=True, owned_by_process=True))
     except ToolMissing as exc:
-        pytest.skip(f"the local cluster cannot run here: {exc}")
+        unavailable(f"the local cluster cannot run here: {exc}")
 
 
 @pytest.fixture(scope="module")
@@ -208,7 +209,7 @@ def test_a_taken_kubelet_port_is_a_clear_error_and_leaves_nothing(
     try:
         plain = start_cluster(ClusterSpec(f"rn{os.getpid()}p", nodes=0, owned_by_process=True))
     except ToolMissing as exc:
-        pytest.skip(f"the local cluster cannot run here: {exc}")
+        unavailable(f"the local cluster cannot run here: {exc}")
     holder = socket.socket()
     try:
         holder.bind(("127.0.0.1", 0))

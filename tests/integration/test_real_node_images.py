@@ -21,6 +21,7 @@ from k3s_dr_testbed.docker import (
     image_id,
     save_image,
 )
+from tests.skip_rule import unavailable
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -28,7 +29,7 @@ pytestmark = [pytest.mark.docker, pytest.mark.slow]
 @pytest.fixture(scope="module")
 def engine() -> str:
     if shutil.which("dockerd") is None and not os.path.exists("/usr/sbin/dockerd"):
-        pytest.skip("no Docker engine: dockerd is not installed (apt-get install docker.io)")
+        unavailable("no Docker engine: dockerd is not installed (apt-get install docker.io)")
     return ensure_engine(time.monotonic() + 60).cli
 
 

@@ -92,7 +92,7 @@ MUTATIONS = [
              f"ln -sfn /srv/planted/$(basename {NEWEST}) {D}/k3s-cluster-snapshot.tar.gz", "DR-LINK-003",
              cleanup="rm -r /srv/planted"),
     Mutation("snapshot on a backup without user objects (--allow-shrink)",
-             "k3s-dr backup --include-namespace kube-system --allow-shrink", "DR-LINK-004", undo=NEW_BACKUP),
+             "k3s-dr backup -n kube-system --allow-shrink", "DR-LINK-004", undo=NEW_BACKUP),
     Mutation("latest link missing", f"rm {D}/latest-backup.tar.gz", "DR-LINK-001"),
     Mutation("auto-restore disabled (seed problem 2)", f"systemctl disable {RESTORE}", "DR-RESTORE-001"),
     Mutation("auto-restore masked", f"systemctl mask {RESTORE}", "DR-RESTORE-001"),

@@ -1,8 +1,9 @@
 """The product without the test bed: the wheel, installed with no extra into a clean venv.
 
-What an operator's k3s server gets (``pip install k3s-dr``): the CLI starts, every product
-command answers ``--help``, the test bed's commands fail with one line naming the ``testbed``
-extra (exit 7), and a real backup → loss → restore works against a cluster the test bed started
+What an operator's k3s server gets (``pip install k3s-dr``): the core dependencies only (no test
+bed, no boto3), the CLI starts, every product command answers ``--help``, the test bed's commands
+fail with one line naming the ``testbed`` extra and an S3 target with one line naming ``s3`` (exit
+7), and a real backup → loss → restore works against a cluster the test bed started
 from the project's own venv. The wheel is built from a copy of the sources (``build/`` in the
 checkout may hold files of modules that have moved since). pip may fetch the core dependencies
 from the package index.
@@ -34,8 +35,9 @@ from dr_lib.kube.client import Kube
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
-SOURCES = ("pyproject.toml", "README.md", "docs/runbook.md", "dr_lib", "k3s_dr_testbed")  # the runbook: a data file
-PRODUCT_COMMANDS = ("backup", "restore", "verify", "list", "diff", "metrics", "install")
+SOURCES = ("pyproject.toml", "README.md", "LICENSE", "docs", "dr_lib", "k3s_dr_testbed")  # docs: the runbook data file
+PRODUCT_COMMANDS = ("backup", "restore", "verify", "list", "diff", "check", "drill", "metrics", "install", "fix",
+                    "push", "pull", "ls", "report", "exporter")
 EXTRA_LINE = ("needs the test bed (the 'testbed' extra; not installed here: testcontainers): "
               "pip install 'k3s-dr[testbed]'")
 LABEL = "k3s-dr.io/wheel-test"
@@ -90,12 +92,25 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Venv]:
 def test_the_venv_has_the_wheel_and_no_testbed_dependency(venv: Venv) -> None:
     probe = ("import importlib.util, json, dr_lib, k3s_dr_testbed; "
              "print(json.dumps({'dr_lib': dr_lib.__file__, 'testbed': k3s_dr_testbed.__file__, "
-             "'missing': [m for m in ('testcontainers', 'docker') if importlib.util.find_spec(m) is None]}))")
+             "'missing': [m for m in ('testcontainers', 'docker', 'boto3', 'xdist') "
+             "if importlib.util.find_spec(m) is None]}))")
     found = json.loads(_ok(_run([venv.python, "-c", probe], timeout=60, cwd=venv.root)))
     assert Path(found["dr_lib"]).is_relative_to(venv.root), found  # the wheel's copy, not the checkout
     assert Path(found["testbed"]).is_relative_to(venv.root), found  # same distribution, its extra left out
-    assert found["missing"] == ["testcontainers", "docker"]
+    assert found["missing"] == ["testcontainers", "docker", "boto3", "xdist"]  # the extras' dependencies
     _ok(_run([venv.python, "-m", "pip", "check"], timeout=120, cwd=venv.root))
+
+
+def test_the_wheel_carries_the_license_and_bounded_requirements(venv: Venv) -> None:
+    probe = ("import json; from importlib import metadata; d = metadata.distribution('k3s-dr'); "
+             "print(json.dumps({'license': d.metadata['License-Expression'], 'requires': d.requires, "
+             "'files': [str(f) for f in d.files if 'licenses' in str(f)]}))")
+    found = json.loads(_ok(_run([venv.python, "-c", probe], timeout=60, cwd=venv.root)))
+    assert found["license"] == "Apache-2.0"
+    assert found["files"] == [f"k3s_dr-{dr_lib.__version__}.dist-info/licenses/LICENSE"]
+    unbounded = [r for r in found["requires"] if "==" not in r and not ("<" in r and ">=" in r)
+                 and not r.startswith("k3s-dr[")]
+    assert unbounded == [], "every requirement needs a lower and an upper bound"
 
 
 def test_the_wheel_ships_the_runbook_the_alerts_link_to(venv: Venv) -> None:
@@ -113,6 +128,16 @@ def test_version(venv: Venv) -> None:
 def test_product_commands_answer_help(venv: Venv, command: str) -> None:
     out = _ok(_run([venv.k3s_dr, command, "--help"], timeout=60, cwd=venv.root))
     assert out.startswith(f"Usage: k3s-dr {command} ")
+
+
+def test_an_s3_target_without_the_s3_extra_is_one_line_naming_it(venv: Venv, tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(f"backup: {{dir: {tmp_path / 'backups'}}}\n"
+                      "offsite: {targets: {far: {type: s3, bucket: dr-archives, endpoint_url: 'http://127.0.0.1:9'}}}\n")
+    result = _run([venv.k3s_dr, "--config", config, "pull", "--json"], timeout=60, cwd=tmp_path)
+    assert (result.returncode, result.stdout) == (ExitCode.ENVIRONMENT, "")
+    assert result.stderr == ("k3s-dr: error: offsite target 'far' (type s3) needs boto3, which is not installed: "
+                             "pip install 'k3s-dr[s3]'\n")
 
 
 def test_help_lists_the_testbed_commands_and_the_extra(venv: Venv) -> None:

@@ -9,13 +9,16 @@ import json
 import tarfile
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from dr_lib.archive import format as fmt
-from dr_lib.archive.documents import encode_documents
+from dr_lib.archive.documents import encode_documents, iter_documents
 from dr_lib.archive.manifest import ClusterIdentity, DatastoreEntry, FileEntry, Manifest
-from dr_lib.archive.writer import Spool, write_archive
+from dr_lib.archive.writer import Spool, archive_head, write_archive
+from dr_lib.signing.keys import SigningKey
+from dr_lib.signing.verify import sign
 
 CREATED = "2026-11-28T10:00:00Z"
 IDENTITY = ClusterIdentity("https://127.0.0.1:6443", "v1.34.2", "11111111-2222-3333-4444-555555555555")
@@ -52,8 +55,10 @@ def sha(data: bytes) -> str:
 
 def good_archive(directory: Path, content: dict[Kind, list[dict[str, Any]]], *, created: str = CREATED,
                  datastore: tuple[bytes, bytes] | None = None,
-                 user_objects: dict[Kind, int] | None = None, rules: int | None = None) -> Path:
-    """An archive written by the real writer; ``datastore`` is (sqlite bytes, token bytes).
+                 user_objects: dict[Kind, int] | None = None, rules: int | None = None,
+                 signer: SigningKey | None = None) -> Path:
+    """An archive written by the real writer; ``datastore`` is (sqlite bytes, token bytes); signed by
+    ``signer`` as a backup signs it.
 
     ``user_objects`` records per-kind user-object counts (what a backup writes) counted by rules
     version ``rules``; without it the manifest counts none, as before k3s-dr counted them.
@@ -80,7 +85,8 @@ def good_archive(directory: Path, content: dict[Kind, list[dict[str, Any]]], *, 
         entry = DatastoreEntry("sqlite", fmt.SQLITE_MEMBER, fmt.TOKEN_MEMBER, sha(db), len(db), sha(token), len(token))
     manifest = Manifest(tool_version="0.1.0", created=created, cluster=IDENTITY, files=tuple(files), datastore=entry,
                         scope={"kinds": "test"}, user_objects_rules=rules)
-    path = write_archive(directory, manifest, sources)
+    sign_with = None if signer is None else partial(sign, key=signer, signed=fmt.MANIFEST_MEMBER)
+    path = write_archive(directory, manifest, sources, head=archive_head(manifest, sign_with))
     for leftover in spool_dir.iterdir():
         leftover.unlink()
     spool_dir.rmdir()
@@ -131,3 +137,38 @@ def raw_archive(path: Path, members: Sequence[Member], *, trailing: bytes = b"")
 
 def manifest_member(data: dict[str, Any]) -> Member:
     return Member(fmt.MANIFEST_MEMBER, json.dumps(data).encode())
+
+
+def archive_members(path: Path) -> list[tuple[str, bytes]]:
+    """Every member of one of our (benign) archives, in order."""
+    with tarfile.open(path, "r:gz") as tar:
+        return [(m.name, tar.extractfile(m).read()) for m in tar]  # type: ignore[union-attr]
+
+
+def write_members(path: Path, members: Sequence[tuple[str, bytes]]) -> Path:
+    """A tar.gz of exactly these members, written as our writer writes (pax, regular files)."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name, data in members:
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), 0o600
+            tar.addfile(info, io.BytesIO(data))
+    path.write_bytes(gzip.compress(buffer.getvalue()))
+    path.chmod(0o600)
+    return path
+
+
+def forge(path: Path, target: Path | None = None, *, value: str = "forged") -> Path:
+    """What someone who can write the archive but holds no signing key makes of it: one object changed (the
+    first object's ``data`` replaced), every sha256 and size recomputed, the old signature member kept."""
+    members = archive_members(path)
+    manifest = json.loads(members[0][1])
+    entry = next(e for e in manifest["files"] if e["objects"] > 0)
+    index = next(i for i, (name, _) in enumerate(members) if name == entry["path"])
+    objects = [json.loads(doc) for doc in iter_documents(io.BytesIO(members[index][1]), where="forge")]
+    objects[0]["data"] = {"forged": value}
+    data = encode_documents(objects)
+    members[index] = (entry["path"], data)
+    entry["bytes"], entry["sha256"] = len(data), sha(data)
+    members[0] = (fmt.MANIFEST_MEMBER, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
+    return write_members(target or path, members)

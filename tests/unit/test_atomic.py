@@ -5,6 +5,8 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -12,6 +14,7 @@ from typing import BinaryIO
 import pytest
 
 from dr_lib.atomic import fsync_dir, replace_symlink, sha256_file, wait_for_flock, write_atomic, write_atomic_with
+from tests.unit._as_nobody import NOBODY, run_as_nobody
 
 
 @pytest.fixture
@@ -109,18 +112,32 @@ def test_a_parent_that_is_a_file_is_an_oserror_and_creates_nothing(tmp_path: Pat
     assert names(tmp_path) == ["file"] and (tmp_path / "file").read_text() == "x"
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only directories")
-def test_a_read_only_directory_is_a_permission_error_and_leaves_the_file(tmp_path: Path) -> None:
-    target = tmp_path / "f"
+def _refused_everywhere(target: Path) -> str:
+    for temp_name in (None, ".f.tmp"):
+        with pytest.raises(PermissionError):
+            write_atomic(target, b"new", temp_name=temp_name)
+    return "refused"
+
+
+def test_a_read_only_directory_is_a_permission_error_and_leaves_the_file() -> None:
+    """Root writes into read-only directories: as root, the writes run as nobody (a forked child)."""
+    work = Path(tempfile.mkdtemp(prefix="k3s-dr-atomic-"))  # under /tmp: nobody can reach it, unlike tmp_path
+    target = work / "f"
     target.write_bytes(b"old")
-    tmp_path.chmod(0o500)
     try:
-        for temp_name in (None, ".f.tmp"):
-            with pytest.raises(PermissionError):
-                write_atomic(target, b"new", temp_name=temp_name)
+        if os.geteuid() == 0:
+            os.chown(work, NOBODY, NOBODY)
+            os.chown(target, NOBODY, NOBODY)
+        work.chmod(0o500)
+        if os.geteuid() == 0:
+            assert run_as_nobody(lambda: _refused_everywhere(target)) == "refused"
+        else:
+            _refused_everywhere(target)
+        work.chmod(0o700)
+        assert target.read_bytes() == b"old" and names(work) == ["f"]
     finally:
-        tmp_path.chmod(0o700)
-    assert target.read_bytes() == b"old" and names(tmp_path) == ["f"]
+        work.chmod(0o700)
+        shutil.rmtree(work)
 
 
 @pytest.mark.parametrize("temp_name", [None, ".k3s-dr-tmp-latest.1"])

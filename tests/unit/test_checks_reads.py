@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from _host_facts import LAYOUT, NOW, healthy, with_unit
+from test_checks_signatures import signed_host
 from test_checks_verdicts import MUTATIONS
 from test_offsite_checks import attempt, offsite_host, with_lab
 
@@ -18,6 +19,9 @@ from dr_lib.checks.hostfacts import HostFacts
 from dr_lib.checks.model import Control
 from dr_lib.checks.model import Fact as F
 from dr_lib.checks.units import PathCondition
+
+VERIFY_PEM = ("-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE=\n"
+              "-----END PUBLIC KEY-----\n")  # an Ed25519 verify key (RFC 8032 test vector 1's public key)
 
 # Every field and method of HostFacts and FileFacts a verdict may touch, and the fact it is.
 HOST_FIELDS: Mapping[str, F | None] = {
@@ -62,6 +66,8 @@ def hosts() -> list[HostFacts]:
         # another path the auto-restore unit waits for (DR-RESTORE-002 then stats it)
         with_unit(healthy(), units.auto_restore, path_conditions=(
             PathCondition(LAYOUT.snapshot_link), PathCondition("/etc/k3s-dr/restore-allowed"))),
+        # a verify key configured (DR-TRUST-001 then reads the snapshot's record)
+        signed_host(VERIFY_PEM, {"state": "valid", "key_id": "ab" * 8}),
     ]
     return found + [mutate(healthy()) for _, mutate, _ in MUTATIONS]
 

@@ -45,7 +45,8 @@ def failing(facts: HostFacts) -> dict[str, str]:
 def test_healthy_host_passes_every_control() -> None:
     findings = evaluate_all(healthy())
     assert {cid for cid, f in findings.items() if f.outcome is not Outcome.PASS} == {
-        "DR-METRICS-001", "DR-OFFSITE-001", "DR-OFFSITE-002", "DR-OFFSITE-003"}
+        "DR-METRICS-001", "DR-OFFSITE-001", "DR-OFFSITE-002", "DR-OFFSITE-003", "DR-TRUST-001"}
+    assert findings["DR-TRUST-001"].outcome is Outcome.NOT_APPLICABLE  # no verify key: install made none here
     assert findings["DR-METRICS-001"].outcome is Outcome.NOT_APPLICABLE  # no textfile and checks.metrics: auto
     assert "k3s-dr-exporter.service: load=loaded file=enabled active=active/running" in \
         findings["DR-METRICS-003"].evidence
@@ -188,8 +189,9 @@ def test_each_problem_is_caught_by_its_control_only(seeded: str, mutate: Callabl
 
 def test_mutations_cover_every_control() -> None:
     covered = {m[2] for m in MUTATIONS}
-    assert {c.id for c in CONTROLS} - covered == {  # judged in other tests (offsite: test_offsite_checks.py)
-        "DR-CONF-001", "DR-ARCH-001", "DR-OFFSITE-001", "DR-OFFSITE-002", "DR-OFFSITE-003"}
+    assert {c.id for c in CONTROLS} - covered == {  # judged in other tests (offsite: test_offsite_checks.py,
+        # signatures: test_checks_signatures.py)
+        "DR-CONF-001", "DR-ARCH-001", "DR-OFFSITE-001", "DR-OFFSITE-002", "DR-OFFSITE-003", "DR-TRUST-001"}
 
 
 def test_application_data_members_are_part_of_an_intact_archive() -> None:

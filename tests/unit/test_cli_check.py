@@ -82,7 +82,7 @@ def test_a_hostile_config_path_is_only_ever_a_path(tmp_path: Path) -> None:
 
 
 def test_parallel_hosts_without_pytest_xdist_name_the_extra(tmp_path: Path) -> None:
-    done = k3s_dr("check", "-n", "2", "--hosts", "docker://a,docker://b", cwd=tmp_path, code=WITHOUT_XDIST)
+    done = k3s_dr("check", "--workers", "2", "--hosts", "docker://a,docker://b", cwd=tmp_path, code=WITHOUT_XDIST)
     assert done.returncode == 7 and done.stdout == ""
     assert done.stderr.count("\n") == 1 and "pip install 'k3s-dr[checks]'" in done.stderr, done.stderr
 

@@ -140,3 +140,22 @@ def test_a_damaged_copy_fails_verification(archive: Path, tmp_path: Path) -> Non
     copy.write_bytes(bytes(data))
     with pytest.raises(IntegrityError):
         verify_input(copy)
+
+
+def test_with_verify_keys_the_drill_takes_only_an_archive_signed_by_one(tmp_path: Path) -> None:
+    """The drill of a real archive checks signatures as restore does (trust.verify_keys)."""
+    from dr_lib.signing.keys import generate_keypair, load_signing_key  # noqa: PLC0415
+
+    ours, theirs = generate_keypair(tmp_path / "ours"), generate_keypair(tmp_path / "theirs")
+    content = {CONFIGMAPS: [CONFIGMAPS.obj("settings", data={"a": "1"})]}
+    (tmp_path / "signed").mkdir()
+    (tmp_path / "unsigned").mkdir()
+    signed = good_archive(tmp_path / "signed", content, signer=load_signing_key(ours.signing_key))
+    unsigned = good_archive(tmp_path / "unsigned", content)
+    verified = verify_input(signed, [ours.verify_key])
+    assert verified.signature.valid and verified.signature.key_id == ours.key_id
+    with pytest.raises(IntegrityError, match="not signed"):
+        verify_input(unsigned, [ours.verify_key])
+    with pytest.raises(IntegrityError):
+        verify_input(signed, [theirs.verify_key])
+    assert verify_input(unsigned).signature.state == "missing"  # no keys configured: reported, not refused

@@ -13,8 +13,8 @@ from dr_lib.errors import ExitCode
 
 @pytest.mark.parametrize(("args", "message"), [
     (["--cluster", "kubeconfig", "--destroy", "fresh", "--kubeconfig", "/k"], "cannot make a fresh target cluster"),
-    (["--cluster", "kubeconfig"], "--cluster kubeconfig needs --kubeconfig"),
-    (["--wait-timeout", "soon"], "wait timeout 'soon' is not valid"),
+    (["--wait-timeout", "soon"], "Invalid value for '--wait-timeout': 'soon' is not a duration: accepted is"),
+    (["--wait-timeout", "0s"], "'0s' is no length of time"),
     (["--cluster", "openstack"], "Invalid value for '--cluster'"),
     (["--cluster", "kubeconfig", "--kubeconfig", "/k"],
      "config names none for the drill's pods (app: Deployment insightlearn/web"),

@@ -27,7 +27,7 @@ def test_an_untouched_report_verifies_with_sha256sum_too(tmp_path: Path) -> None
     directory = _report(tmp_path)
     seal = verify_seal(directory)
     assert seal.intact and seal.status == "verified" and seal.signature == "none"
-    assert seal.describe() == "checksums verified"
+    assert seal.describe() == "checksums verified, unsigned (no SHA256SUMS.sig)"
     done = subprocess.run(["sha256sum", "-c", MANIFEST_NAME], cwd=directory, capture_output=True, check=False)
     assert done.returncode == 0
 

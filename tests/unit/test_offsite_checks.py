@@ -142,7 +142,7 @@ def test_no_local_archive_yet_and_no_push_is_not_applicable() -> None:
 
 @pytest.mark.parametrize(("encrypt", "recipients", "outcome"), [
     ("off", RECIPIENT, Outcome.NOT_APPLICABLE),  # not required: a clear copy is what was asked for
-    ("auto", "", Outcome.NOT_APPLICABLE),
+    ("auto", "", Outcome.FAIL),  # plaintext copies only with encrypt: off (issue 14), recipients or not
     ("auto", RECIPIENT, Outcome.FAIL),  # recipients set: copies are meant to be encrypted
     ("required", RECIPIENT, Outcome.FAIL),
 ])

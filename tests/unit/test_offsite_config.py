@@ -68,10 +68,33 @@ def test_encryption_policy() -> None:
     assert recipients_for(with_recipient) == (RECIPIENT,)
     off = config_from_text(f"offsite: {{encrypt: 'off', recipients: ['{RECIPIENT}']}}", "test").offsite
     assert recipients_for(off) == ()
-    assert recipients_for(config_from_text("", "test").offsite) == ()
-    required = config_from_text("offsite: {encrypt: required}", "test").offsite
-    with pytest.raises(ConfigError, match="at least one age recipient"):
-        recipients_for(required)
+    for text in ("", "offsite: {encrypt: required}"):  # plaintext copies only when asked for: encrypt off
+        with pytest.raises(ConfigError, match="at least one age recipient") as caught:
+            recipients_for(config_from_text(text, "test").offsite)
+        assert "plaintext copies only with offsite.encrypt: off" in str(caught.value)
+
+
+@pytest.mark.parametrize(("target", "refused"), [
+    ("{bucket: abc, endpoint_url: 'https://s3.example.com'}", None),
+    ("{bucket: abc, endpoint_url: 'http://127.0.0.1:9000'}", None),  # loopback: never leaves this machine
+    ("{bucket: abc, endpoint_url: 'http://localhost:9000'}", None),
+    ("{bucket: abc, endpoint_url: 'http://[::1]:9000'}", None),
+    ("{bucket: abc, endpoint_url: 'http://10.0.0.5:9000'}", "endpoint_url"),
+    ("{bucket: abc, endpoint_url: 'http://127.0.0.1.evil.example:9000'}", "endpoint_url"),
+    ("{bucket: abc, endpoint_url: 'http://localhost.example.com'}", "endpoint_url"),
+    ("{bucket: abc, endpoint_url: 'http://10.0.0.5:9000', allow_insecure_http: true}", None),
+    ("{type: restic, repository: 's3:http://minio.lan/bucket', password_file: /p}", "repository"),
+    ("{type: restic, repository: 's3:http://127.0.0.1:9000/bucket', password_file: /p}", None),
+    ("{type: restic, repository: 's3:https://minio.lan/bucket', password_file: /p}", None),
+])
+def test_plain_http_is_refused_off_this_machine_unless_allowed(target: str, refused: str | None) -> None:
+    config = config_from_text(f"offsite: {{targets: {{x: {target}}}}}", "test")
+    if refused is None:
+        check_target("x", config.offsite.targets["x"])
+        return
+    with pytest.raises(ConfigError, match="allow_insecure_http") as caught:
+        check_target("x", config.offsite.targets["x"])
+    assert caught.value.key == f"offsite.targets.x.{refused}"
 
 
 def test_no_or_unknown_target_is_a_usage_error() -> None:

@@ -16,6 +16,7 @@ from dr_lib.errors import IntegrityError, UsageError, WrongIdentity
 from dr_lib.jobs.offsite import archive_for_restore
 from dr_lib.jobs.report import Collected
 from dr_lib.offsite.sealed import seal_archive, sealed_sidecar, unseal, verify_sealed
+from dr_lib.signing.policy import NO_KEYS
 from tests.unit._archive_factory import CONFIGMAPS, good_archive
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -69,12 +70,13 @@ def test_restore_of_an_encrypted_archive_decrypts_it_beside(sealed: tuple[Path, 
     path, identity, plain_sha = sealed
     config = config_from_text(f"offsite: {{identity_file: {identity}}}", "test")
     said = Collected()
-    plain = archive_for_restore(config, str(path), None, None, said)
+    plain = archive_for_restore(config, str(path), None, None, said, trust=NO_KEYS)
     assert plain == str(path.with_name(path.name.removesuffix(".age")))
     assert _sha(Path(plain)) == plain_sha and is_verified(Path(plain))
     assert said.notes == [f"k3s-dr: decrypted {path.name} to {plain} (verified)"]
-    assert archive_for_restore(config, str(path), None, None, said) == plain  # reused, not decrypted twice
-    assert archive_for_restore(config, "/some/plain.tar.gz", None, None, said) == "/some/plain.tar.gz"
+    # reused, not decrypted twice
+    assert archive_for_restore(config, str(path), None, None, said, trust=NO_KEYS) == plain
+    assert archive_for_restore(config, "/some/plain.tar.gz", None, None, said, trust=NO_KEYS) == "/some/plain.tar.gz"
     assert len(said.notes) == 2 and not said.warnings
 
 

@@ -179,3 +179,22 @@ def test_wait_until_ready_polls_each_round_until_ready_or_the_deadline(
     assert (result.ready, result.pending, result.watched) == (ready, pending, 1)  # the failed entry is not watched
     assert now[0] == pytest.approx(slept) and result.seconds == pytest.approx(slept)
     assert set(writer.asked) == {"/api/v1/pods"}
+
+
+def test_a_long_wait_tells_what_it_waits_for_at_intervals_and_a_short_one_stays_quiet() -> None:
+    now = [0.0]
+    lines: list[str] = []
+    pods = [_pod(f"p{i}", False) for i in range(5)]
+    entries = [Entry("workloads", "pods", "Pod", "a", f"p{i}", CREATED) for i in range(5)]
+    result = wait_until_ready(FakeWriter([pods]), entries, 60.0, clock=lambda: now[0],  # type: ignore[arg-type]
+                              sleep=lambda s: now.__setitem__(0, now[0] + s), interval=1.0,
+                              progress=lines.append, every=15.0)
+    assert not result.ready
+    assert len(lines) == 4, lines  # at 15, 30, 45 and 60 s of 60
+    assert lines[0] == ("waiting: 5 of 5 workloads and claims not ready after 15 s of 60 s — pods a/p0: pod Running, "
+                        "not Ready, pods a/p1: pod Running, not Ready, pods a/p2: pod Running, not Ready, and 2 more")
+    now[0], quiet = 0.0, []
+    ready_soon = FakeWriter([[_pod("p0", False)], [_pod("p0", True)]])
+    wait_until_ready(ready_soon, entries[:1], 60.0, clock=lambda: now[0],  # type: ignore[arg-type]
+                     sleep=lambda s: now.__setitem__(0, now[0] + s), interval=1.0, progress=quiet.append)
+    assert quiet == []

@@ -17,6 +17,7 @@ from dr_lib.host.fsops import Root
 from dr_lib.host.install import InstallState, install, read_state
 from dr_lib.host.steps import Kind
 from dr_lib.host.units import FOREIGN_SUFFIX, render_all
+from dr_lib.signing.keyid import pem_key_id
 
 EXE = "/usr/local/bin/k3s-dr"
 CFG = "/etc/k3s-dr/config.yaml"
@@ -250,3 +251,29 @@ def test_fix_installs_a_missing_exporter_unit(tmp_path: Path) -> None:
     assert [(s.kind, s.control) for s in steps] == [(Kind.WRITE, "DR-METRICS-003"), (Kind.SYSTEMCTL, "reload"),
                                                     (Kind.SYSTEMCTL, "DR-METRICS-003")]
     assert steps[-1].args == ("enable", "--now", EXPORTER_UNIT)
+
+
+def test_install_makes_the_signing_key_pair_once_and_says_to_copy_the_verify_key(tmp_path: Path) -> None:
+    root, fake = Root(tmp_path), FakeSystemctl()
+    dry = install(Config(), EXE, CFG, dry_run=True, root=root, run=fake)
+    assert [s.target for s in dry.steps if s.kind is Kind.KEYGEN] == ["/etc/k3s-dr/keys"]
+    assert not (tmp_path / "etc/k3s-dr/keys").exists()  # a dry run makes no key
+    first = install(Config(), EXE, CFG, dry_run=False, root=root, run=fake)
+    keys = tmp_path / "etc/k3s-dr/keys"
+    assert keys.stat().st_mode & 0o777 == 0o700 and (keys / "signing-key.pem").stat().st_mode & 0o777 == 0o600
+    key_id = pem_key_id((keys / "verify-key.pem").read_text())
+    assert any(f"/etc/k3s-dr/keys/verify-key.pem (key {key_id}) offsite" in note for note in first.notes)
+    signing = (keys / "signing-key.pem").read_bytes()
+    again = install(Config(), EXE, CFG, dry_run=False, root=root, run=fake)
+    assert again.steps == () and (keys / "signing-key.pem").read_bytes() == signing  # never replaced
+    # the configuration written "because none existed" names the pair as auto: signed and checked by default
+    written = config_from_text((tmp_path / CFG.lstrip("/")).read_text(), "written")
+    assert written.trust.signing_key == "auto" and written.trust.verify_keys == ("auto",)
+
+
+def test_install_makes_no_key_when_another_is_configured_and_names_missing_recipients(tmp_path: Path) -> None:
+    config = config_from_text("trust: {signing_key: /srv/keys/mine.pem}\n"
+                              "offsite: {targets: {office: {bucket: dr-copies}}}\n", "test")
+    change = install(config, EXE, CFG, dry_run=True, root=Root(tmp_path), run=FakeSystemctl())
+    assert not [s for s in change.steps if s.kind is Kind.KEYGEN]
+    assert any("offsite.recipients is empty: pushes are refused" in note for note in change.notes)

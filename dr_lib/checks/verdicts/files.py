@@ -11,6 +11,7 @@ from dr_lib.checks.model import Finding, failed, not_applicable, passed
 
 ARCHIVE_FORMAT = "k3s-dr-archive"
 ARCHIVE_FORMAT_VERSIONS = (1, 2)  # 2: the archive references data in the data repository
+SIGNATURE_MEMBER = "manifest.json.sig"  # the manifest's signature: beside it, never listed in it (DR-TRUST-001)
 MANIFEST_MEMBER = "manifest.json"
 PRIVATE_BITS = 0o077  # group and others
 MAX_FAILURE_SHOWN = 400  # of one recorded failure, in a finding (the archive's text: bounded)
@@ -194,7 +195,8 @@ def _manifest_problems(manifest: Mapping[str, Any], members: Mapping[str, Mappin
             problems.append(f"{path} is listed in the manifest but missing")
         elif sha is not None and member.get("sha256") != sha:
             problems.append(f"{path}: sha256 {str(member.get('sha256'))[:12]}… ≠ manifest {str(sha)[:12]}…")
-    problems += [f"{name} is not listed in the manifest" for name in members if name not in listed]
+    problems += [f"{name} is not listed in the manifest" for name in members
+                 if name not in listed and name != SIGNATURE_MEMBER]
     counted = sum(int(e.get("objects") or 0) for e in manifest.get("files") or [])
     if manifest.get("objects") != counted:
         problems.append(f"manifest says {manifest.get('objects')} objects, its files add up to {counted}")

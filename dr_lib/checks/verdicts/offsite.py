@@ -94,12 +94,9 @@ def _current(name: str, config: OffsiteTargetConfig, pushes: TargetPushes, facts
 def _encryption_required(facts: HostFacts) -> str | None:
     """Why the configuration requires encrypted copies, or None when it does not."""
     offsite = facts.layout.config.offsite
-    recipients = [r for r in offsite.recipients if str(r).strip()]
-    if offsite.encrypt == "required":
-        return "offsite.encrypt is required"
-    if offsite.encrypt == "auto" and recipients:
-        return "offsite.recipients are set (offsite.encrypt: auto)"
-    return None
+    if offsite.encrypt == "off":
+        return None
+    return f"offsite.encrypt is {offsite.encrypt} (plaintext copies only with offsite.encrypt: off)"
 
 
 def _encrypted(name: str, config: OffsiteTargetConfig, pushes: TargetPushes, facts: HostFacts) -> Finding:
@@ -141,8 +138,7 @@ def offsite_current(facts: HostFacts) -> Finding:
 def offsite_encrypted(facts: HostFacts) -> Finding:
     mode = facts.layout.config.offsite.encrypt
     if facts.layout.config.offsite.targets and _encryption_required(facts) is None:
-        return not_applicable(f"the configuration does not require encrypted copies (offsite.encrypt: {mode}"
-                              + (", no recipients)" if mode == "auto" else ")"))
+        return not_applicable(f"the configuration does not require encrypted copies (offsite.encrypt: {mode})")
     return _per_target(facts, _encrypted)
 
 

@@ -18,13 +18,12 @@ import platform
 import secrets
 import sys
 import time
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from html import escape
 from pathlib import Path
 from typing import Any
 
 import pytest
-from _pytest.junitxml import xml_key
 from pytest_html import extras
 from pytest_metadata.plugin import metadata_key  # type: ignore[import-untyped]
 
@@ -34,7 +33,7 @@ from dr_lib.drill.evidence import build_evidence
 from dr_lib.drill.identity import run_identity
 from dr_lib.drill.redact import Scrubber, secret_strings
 from dr_lib.drill.report import failures_table, junit_in_utc, place_summary, row_values, seconds_text, title
-from dr_lib.drill.reportdir import create_report_dir, scrub_directory, write_file, write_manifest
+from dr_lib.drill.reportdir import create_report_dir, scrub_directory, seal_report, write_file
 from dr_lib.drill.run import DrillRun, DrillSettings, command_env, new_work_dir
 from dr_lib.drill.steps import current_verdict
 from dr_lib.drill.summary import summary_block
@@ -42,6 +41,7 @@ from dr_lib.drill.timeline import STEP_NAMES, Timeline, iso, step_label
 from dr_lib.drill.trigger import run_context
 from dr_lib.drill.verdict import Verdict
 from dr_lib.errors import DRError
+from dr_lib.signing.keys import load_signing_key
 
 DRILL_RUN_KEY = pytest.StashKey[DrillRun]()
 PLUGIN_NAME = "k3s-dr-drill"
@@ -66,6 +66,9 @@ class DrillPlugin:
         self.cleanup_problems: list[str] = []
         self.notes: list[str] = []
         self._config: pytest.Config | None = None
+        self._suite_property: Callable[[str, object], None] | None = None
+        # Loaded now: a key that cannot sign stops the drill before it starts, not after its report is written.
+        self.signer = None if settings.signing_key is None else load_signing_key(settings.signing_key)
 
     # -- progress on the terminal, through pytest's output capture ------------------------
     def progress(self, line: str) -> None:
@@ -107,6 +110,12 @@ class DrillPlugin:
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         self._update_metadata(session.config)
+
+    @pytest.fixture(scope="session", autouse=True)
+    def _drill_junit_suite_property(self, record_testsuite_property: Callable[[str, object], None]) -> None:
+        """JUnit's suite-level properties through pytest's public recorder, kept for the session's end:
+        the evidence they come from exists only once every step has run."""
+        self._suite_property = record_testsuite_property
 
     def _update_metadata(self, config: pytest.Config) -> None:
         if self.run is not None and metadata_key in config.stash:
@@ -215,10 +224,9 @@ class DrillPlugin:
         write_file(run.report_dir / EVIDENCE_NAME, json.dumps(evidence, indent=2, sort_keys=True) + "\n")
         self.evidence = evidence
         self._update_metadata(session.config)
-        junit = session.config.stash.get(xml_key, None) if self.own_report else None
-        if junit is not None:  # suite-level properties: the one JUnit place every family keeps
+        if self.own_report and self._suite_property is not None:  # the one JUnit place every family keeps
             for name, value in junit_properties(evidence):
-                junit.add_global_property(name, value)
+                self._suite_property(name, value)
 
     @pytest.hookimpl(trylast=True)
     def pytest_unconfigure(self, config: pytest.Config) -> None:
@@ -250,7 +258,9 @@ class DrillPlugin:
                 self.progress(f"  screenshot failed: {exc}")
         else:
             self.progress("  no screenshot: chromium is not installed (apt-get install -y chromium)")
-        write_manifest(run.report_dir)
+        seal_report(run.report_dir, self.signer)
+        if self.signer is not None:
+            self.progress(f"  report sealed: SHA256SUMS signed by key {self.signer.key_id}")
         verdict = self.verdict
         if verdict is not None:
             scope = " (limited scope)" if self.evidence and self.evidence["scope"]["limited"] and verdict.passed else ""

@@ -116,7 +116,7 @@ def alert_rules(options: AssetOptions, tuning: AlertTuning = SHIPPED) -> tuple[A
             "{{ $labels.instance }}",
             f"Backups are pushed after each hourly backup; for {human_duration(offsite_age)} none reached this "
             "target (or none ever did). "
-            "If the host is lost now, more than the RPO is lost with it. Check `k3s-dr ls --remote` and "
+            "If the host is lost now, more than the RPO is lost with it. Check `k3s-dr list --remote` and "
             "offsite.push_after_backup (pushing on another schedule? raise the threshold here).",
             "pushes can stop while every local backup succeeds"),
         AlertRule(

@@ -12,7 +12,7 @@ import json
 import typing
 from typing import TYPE_CHECKING, Any
 
-from dr_lib.errors import EnvironmentProblem
+from dr_lib.errors import ExtraMissing
 from dr_lib.metrics.assets.options import AssetOptions
 from dr_lib.metrics.assets.panels import BARGAUGE, STAT, TIMESERIES, PanelSpec, dashboard_rows, instance_query
 
@@ -26,9 +26,8 @@ EXTRA = "monitoring"
 DATASOURCE_UID = "${datasource}"
 
 
-def sdk_missing() -> EnvironmentProblem:
-    return EnvironmentProblem(f"rendering the dashboard needs grafana-foundation-sdk, which is not installed; "
-                              f"install the extra: pip install 'k3s-dr[{EXTRA}]'")
+def sdk_missing() -> ExtraMissing:
+    return ExtraMissing("rendering the dashboard needs grafana-foundation-sdk, which is not installed", extra=EXTRA)
 
 
 def _require_sdk() -> None:
