@@ -4,7 +4,7 @@ applier with no journal and no window (every object of a tier handed to the pool
 
     .venv/bin/python bench/restore_journal.py --objects 10000
 
-The archive is bench/restore.py's (N ConfigMaps in 10 namespaces, with what a LIST returns), verified
+The archive is bench/restore.py's (its object mix of N objects, as a LIST returns them), verified
 and planned once; only the apply phase is timed, in process, each run on a FRESH local cluster. The
 two alternate, the order swapped every run (the machine's load drifts). The LAST line printed is one
 JSON object {"objects", "journaled_s", "baseline_s", "ratio", ...}; the lines before it give the runs.
@@ -57,13 +57,12 @@ def measure(plan: Plan, kubeconfig: Path, work: Path, *, journaled: bool) -> tup
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--objects", type=int, default=10000, help="ConfigMaps in the archive [10000]")
+    parser.add_argument("--objects", type=int, default=10000, help="objects (bench/_objects.py's mix) [10000]")
     parser.add_argument("--runs", type=int, default=3, help="pairs, alternating; medians reported [3]")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="k3s-dr-bench-journal-") as tmp:
         work = Path(tmp)
-        namespaces, configmaps = archived_objects(args.objects)
-        _verified, plan = load_plan(write_bench_archive(work, namespaces, configmaps), PlanOptions())
+        _verified, plan = load_plan(write_bench_archive(work, archived_objects(args.objects)), PlanOptions())
         times: dict[str, list[float]] = {"journaled": [], "baseline": []}
         for run in range(args.runs):
             order = ["journaled", "baseline"] if run % 2 == 0 else ["baseline", "journaled"]

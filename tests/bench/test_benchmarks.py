@@ -47,13 +47,18 @@ BENCHMARKS = (
     Benchmark("offsite.py", ("--objects", "200", "--backups", "2"),
               ("plain_stored_bytes", "restic_stored_bytes", "plain_push_s_median", "restic_push_s_median"),
               (("objects", 200), ("backups", 2)), "two hourly cycles: a first restic push and an incremental one"),
+    Benchmark("data.py", ("--volume-mb", "8", "--change-percent", "10", "--rows", "0", "--hourly", "2"),
+              ("volume_mb", "full_backup_s", "zstd_baseline_s", "restic_full_s", "restic_restore_s",
+               "incremental_backup_s", "incremental_bytes", "full_bytes", "restore_s", "unzstd_baseline_s",
+               "hourly_total_bytes", "hourly_ratio"), (("volume_mb", 8),),
+              "an 8 MB volume on a real node: full, incremental, restore, two hourly backups; no database part"),
+    Benchmark("restore_journal.py", ("--objects", "200", "--runs", "1"),
+              ("objects", "journaled_s", "baseline_s", "ratio"), (("objects", 200 + 10 + 1),),
+              "200 objects (+10 namespaces, 1 CRD): one journaled and one baseline apply, each on a fresh cluster"),
 )
 
 # Scripts in bench/ this tier does not run yet, each with the reason.
-NOT_RUN: dict[str, str] = {
-    "data.py": "crashes on main (issue 19: ready() reads .body as a dict); the datapath branch fixes it and adds "
-               "its row here",
-}
+NOT_RUN: dict[str, str] = {}
 
 
 def last_json_line(output: str) -> dict[str, Any]:
