@@ -90,7 +90,10 @@ def test_a_seed_host_is_migrated_checked_restored_from_a_legacy_archive_and_undo
         assert one["format"] == "legacy" and one["verified"] is False and one["user_objects"] == 6, one
         assert one["links"] == ["latest-backup.tar.gz", "k3s-cluster-snapshot.tar.gz"]
         assert " legacy " in sh(name, "k3s-dr list")
-        verified = as_json(name, f"k3s-dr verify {D}/k3s-cluster-backup-1.tar.gz --json")
+        # install made the signing pair, so verify keys are configured: a seed archive was never signed
+        refused = run(name, f"k3s-dr verify {D}/k3s-cluster-backup-1.tar.gz")
+        assert refused.returncode == 8 and "--allow-unsigned" in refused.stderr, refused.stderr
+        verified = as_json(name, f"k3s-dr verify {D}/k3s-cluster-backup-1.tar.gz --allow-unsigned --json")
         assert (verified["format"], verified["signed"], verified["sidecar_written"]) == ("legacy", False, False)
         assert verified["user_objects"] == 6 and "checksums" in str(verified["not_checked"])
         assert verified["kinds"]["deployments.apps"] == 1  # type: ignore[index]
@@ -111,7 +114,7 @@ def test_a_seed_host_is_migrated_checked_restored_from_a_legacy_archive_and_undo
         lose_datastore(name, time.monotonic() + 180)
         empty = read_inventory(name, time.monotonic() + 60)
         assert empty is not None and empty.objects == {}
-        done = run(name, f"k3s-dr restore {D}/k3s-cluster-backup-1.tar.gz --json")
+        done = run(name, f"k3s-dr restore {D}/k3s-cluster-backup-1.tar.gz --allow-unsigned --json")
         assert done.returncode == 0, done.stderr
         restored = json.loads(done.stdout)
         assert restored["complete"] is True and restored["counts"]["failed"] == 0, restored
