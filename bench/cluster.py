@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 from k3s_dr_testbed.clusters import components as cmd
-from k3s_dr_testbed.clusters.binaries import locate_binaries
+from k3s_dr_testbed.clusters.binaries import binary_versions, locate_binaries
 from k3s_dr_testbed.clusters.pki import ensure_admin_token, ensure_pki
 from k3s_dr_testbed.clusters.ports import choose_ports
 from k3s_dr_testbed.clusters.readiness import wait_readyz
@@ -57,7 +57,7 @@ def floor(work: Path) -> float:
                               stderr=subprocess.DEVNULL)]
     try:
         time.sleep(0.2)
-        procs.append(subprocess.Popen(cmd.apiserver_argv(bin_dir, layout, ports), stdout=subprocess.DEVNULL,
+        procs.append(subprocess.Popen(cmd.apiserver_argv(bin_dir, layout, ports, binary_versions(bin_dir).kubernetes), stdout=subprocess.DEVNULL,
                                       stderr=subprocess.DEVNULL))
         wait_readyz("127.0.0.1", ports["apiserver"], token, str(pki.ca_cert), deadline=time.monotonic() + 60,
                     check_alive=lambda: None)

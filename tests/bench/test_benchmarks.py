@@ -55,6 +55,9 @@ BENCHMARKS = (
     Benchmark("restore_journal.py", ("--objects", "200", "--runs", "1"),
               ("objects", "journaled_s", "baseline_s", "ratio"), (("objects", 200 + 10 + 1),),
               "200 objects (+10 namespaces, 1 CRD): one journaled and one baseline apply, each on a fresh cluster"),
+    Benchmark("signing.py", ("--objects", "200", "--runs", "3"),
+              ("objects", "write_ratio", "verify_ratio", "sign_ms", "check_ms", "first_key_load_ms"),
+              (("objects", 200),), "200 objects: signed and unsigned writes and verifies, no cluster"),
 )
 
 # Scripts in bench/ this tier does not run yet, each with the reason.
