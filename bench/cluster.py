@@ -57,7 +57,8 @@ def floor(work: Path) -> float:
                               stderr=subprocess.DEVNULL)]
     try:
         time.sleep(0.2)
-        procs.append(subprocess.Popen(cmd.apiserver_argv(bin_dir, layout, ports, binary_versions(bin_dir).kubernetes), stdout=subprocess.DEVNULL,
+        apiserver = cmd.apiserver_argv(bin_dir, layout, ports, binary_versions(bin_dir).kubernetes)
+        procs.append(subprocess.Popen(apiserver, stdout=subprocess.DEVNULL,
                                       stderr=subprocess.DEVNULL))
         wait_readyz("127.0.0.1", ports["apiserver"], token, str(pki.ca_cert), deadline=time.monotonic() + 60,
                     check_alive=lambda: None)
