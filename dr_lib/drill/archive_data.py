@@ -13,7 +13,6 @@ its data and the check says so.
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections import Counter
 from collections.abc import Iterable
@@ -22,9 +21,9 @@ from typing import Any
 from dr_lib.archive.dataentry import HOOK_DUMP, VOLUME
 from dr_lib.clock import utc_now
 from dr_lib.drill.live import cluster_nodes
-from dr_lib.drill.run import DrillRun
+from dr_lib.drill.run import DrillRun, drill_volume_roots
 from dr_lib.errors import StepFailed
-from dr_lib.hooks.confine import locate
+from dr_lib.hooks.confine import locate, remove_volume
 from dr_lib.kube.client import Kube
 
 MAX_NAMED = 10
@@ -114,5 +113,5 @@ def remove_placed(run: DrillRun) -> None:
     report = (run.restore.result.get("data") or {}) if run.restore is not None else {}
     for volume in report.get("volumes") or []:
         if isinstance(volume, dict) and volume.get("action") == PLACED:
-            # only below data.volume_roots, as the restore placed it (the path is the archive's: untrusted)
-            shutil.rmtree(locate(volume.get("node_path"), run.settings.volume_roots).resolved)
+            # only below the roots the drill's restore had, as it placed it (the path is the archive's: untrusted)
+            remove_volume(locate(volume.get("node_path"), drill_volume_roots(run.settings, run.work_dir)))

@@ -5,7 +5,9 @@ point inside that directory); ``--from REMOTE[:NAME]`` pulls one with ``k3s-dr p
 ``backup.dir``, the very code ``restore --from`` runs (``fetch_archive``). Either way the drill
 restores its own copy in its private work directory (0700, removed at the end: the archive holds
 Secrets), so the operator's file is only read, never changed (no sidecar refreshed beside it)
-and cannot change under the drill; a ``.age`` archive is decrypted into that copy.
+and cannot change under the drill; a ``.age`` archive is decrypted into that copy. The application
+data a format-2 archive references stays in the data repository beside the archive, which the
+drill's restore reads through a link beside its copy (:func:`link_data_repository`).
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ from typing import Any
 
 from dr_lib.archive import VerifyResult, object_counts, verify_archive
 from dr_lib.archive.fsutil import ensure_private_dir
+from dr_lib.datarepo.repository import REPOSITORY_DIR, DataRepository
 from dr_lib.drill.timeline import iso
-from dr_lib.errors import UsageError
+from dr_lib.errors import IntegrityError, UsageError
 from dr_lib.offsite.crypto import decrypt_into, is_encrypted
 from dr_lib.signing.policy import policy_of
 
@@ -82,6 +85,29 @@ def private_copy(source: Path, work_dir: Path, identity_file: Path | None) -> Pa
         _copy_regular_file(source, copy)
     copy.chmod(0o600)
     return copy
+
+
+def link_data_repository(source: Path, copy: Path, *, referenced: bool) -> Path | None:
+    """Where the drill's restore of ``copy`` finds the repository data the archive references (format 2):
+    ``copy``'s directory gets a link named ``data`` to the data repository beside ``source`` (the operator's
+    ``backup.dir/data``, or the one the pull filled), resolved. The restore only reads it — ``snapshots``,
+    ``ls`` and ``dump`` with ``--no-lock``, no cache — so the operator's repository is neither written nor
+    locked nor pruned, and is not copied (it may be large). None when the archive references no such data."""
+    if not referenced:
+        return None
+    repository = DataRepository(source.parent)
+    if not repository.exists():
+        raise IntegrityError(f"archive {source.name} references application data in a data repository, and "
+                             f"{repository.path} is none (no config file)",
+                             hint="drill the archive where it lies beside its data/ (backup.dir), or pull it with "
+                                  "its data (--from)")
+    link = copy.parent / REPOSITORY_DIR
+    try:
+        link.symlink_to(repository.path.resolve(), target_is_directory=True)
+    except OSError as exc:
+        raise UsageError(f"--archive {str(source)!r}: the drill cannot link its data repository at {link} "
+                         f"({exc.strerror}): accepted is {ACCEPTED}") from None
+    return link
 
 
 def _copy_regular_file(source: Path, copy: Path) -> None:

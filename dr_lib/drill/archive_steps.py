@@ -20,7 +20,7 @@ from typing import Any
 from dr_lib.archive import iter_archive_objects
 from dr_lib.clock import utc_now
 from dr_lib.drill import archive_data
-from dr_lib.drill.archive_input import ArchiveInput, private_copy, pull_args, verify_input
+from dr_lib.drill.archive_input import ArchiveInput, link_data_repository, private_copy, pull_args, verify_input
 from dr_lib.drill.commands import run_k3s_dr
 from dr_lib.drill.live import Unhealthy, get_object, wait_until
 from dr_lib.drill.redact import secret_strings
@@ -68,6 +68,7 @@ def source(run: DrillRun) -> None:
     t0, m0 = utc_now(), time.monotonic()
     copy = private_copy(path, run.work_dir, run.settings.identity_file)
     verified = verify_input(copy, run.settings.verify_keys)
+    link_data_repository(path, copy, referenced=bool(verified.manifest.stored_data))
     given = run.settings.from_remote or str(run.settings.archive)
     run.archive = ArchiveInput(given, path, copy, verified, obtained, encrypted=is_encrypted(path), pull=pulled,
                                signer=verified.signature.key_id if verified.signature.valid else None)

@@ -265,6 +265,14 @@ def new_work_dir() -> Path:
     return Path(tempfile.mkdtemp(prefix="k3s-dr-drill-"))
 
 
+def drill_volume_roots(settings: DrillSettings, work_dir: Path) -> tuple[str, ...]:
+    """The one list of roots a drill's restore puts volumes below and its cleanup removes them from.
+    The synthetic drill's volumes live in its work directory (steps.source seeds them there). An archive
+    drill's volumes go back to the node paths the archive names, where the real node's pods mount them:
+    only below the drill's configured ``data.volume_roots`` (checked by :func:`dr_lib.hooks.confine.locate`)."""
+    return settings.volume_roots if settings.of_archive else (str(work_dir / "volumes"),)
+
+
 def command_env(settings: DrillSettings, work_dir: Path, base: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment of the drill's ``k3s-dr`` commands: the operator's, with every path the
     commands write redirected into the drill's work directory (never the host's backups, lock or log)."""
@@ -276,8 +284,8 @@ def command_env(settings: DrillSettings, work_dir: Path, base: Mapping[str, str]
         "K3S_DR_RESTORE_STATE_DIR": str(work_dir / "state"),
         "K3S_DR_METRICS_STATE_FILE": str(work_dir / "state" / "metrics-state.json"),
         "K3S_DR_METRICS_TEXTFILE": str(work_dir / "metrics" / "k3s_dr.prom"),  # no such dir: not written
-        # The drill's volumes live in its work directory (steps.source): the only root its restore may write.
-        "K3S_DR_DATA_VOLUME_ROOTS": str(work_dir / "volumes"),
+        # The only roots the drill's restore may put volumes below (and its cleanup remove from).
+        "K3S_DR_DATA_VOLUME_ROOTS": ",".join(drill_volume_roots(settings, work_dir)),
         # The drill's throwaway backups must never reach the operator's offsite targets (nor their retention).
         "K3S_DR_OFFSITE_PUSH_AFTER_BACKUP": "false",
         # A drill's restore never moves a directory of this machine aside: a volume path in use keeps its data.

@@ -140,6 +140,29 @@ def remove_tree(parent_fd: int, name: str) -> None:
         shutil.rmtree(name, dir_fd=parent_fd)
 
 
+def remove_volume(target: Target) -> None:
+    """Remove the volume directory at ``target`` (what a restore placed there), reached from its resolved root
+    one component at a time with ``O_NOFOLLOW``: a link planted since :func:`locate` checked the path is never
+    followed, and a path already gone is nothing to remove."""
+    try:
+        fd = os.open(target.root, DIR_FLAGS)
+    except FileNotFoundError:
+        return
+    try:
+        for part in target.parents:
+            try:
+                child = os.open(part, DIR_FLAGS, dir_fd=fd)
+            except FileNotFoundError:
+                return
+            except OSError as exc:
+                raise _not_a_directory(target, part, exc, fd) from None
+            os.close(fd)
+            fd = child
+        remove_tree(fd, target.name)
+    finally:
+        os.close(fd)
+
+
 def check_dataset(dataset: object, allowed: Iterable[str]) -> str:
     """``dataset`` when it lies strictly below one of ``allowed``; OutsideRoots saying why not."""
     if not isinstance(dataset, str) or _DATASET.match(dataset) is None:

@@ -237,12 +237,21 @@ def test_the_archives_volume_data_comes_back_and_is_checked(tmp_path: Path) -> N
     try:
         with Kube.from_kubeconfig(source.kubeconfig) as kube:
             _shop.seed(kube, os.urandom(3).hex(), str(orders), volume_backup=True, timeout=240)
-        archive = _backup(source.kubeconfig, tmp_path / "backups", command_env(DrillSettings(), tmp_path / "work"))
+        # the volume lies below this machine's storage roots (data.volume_roots), for the backup and the drill
+        roots = {"K3S_DR_DATA_VOLUME_ROOTS": str(tmp_path)}
+        archive = _backup(source.kubeconfig, tmp_path / "backups",
+                          {**command_env(DrillSettings(), tmp_path / "work"), **roots})
     finally:
         source.stop()  # the disaster: the cluster and its node's disk are gone
     shutil.rmtree(orders)
-    assert [entry.kind for entry in read_manifest(archive).data] == ["volume"]
-    code, result, stderr = _drill(tmp_path / "reports", "--archive", str(archive), "--real-node", "--nodes", "0")
+    manifest = read_manifest(archive)
+    assert [entry.kind for entry in manifest.data] == ["volume"]
+    assert manifest.stored_data, "format 2: the volume's copy is in the data repository beside the archive"
+    repository = archive.parent / "data"
+    before = sorted((p.relative_to(repository), p.stat().st_mtime_ns) for p in repository.rglob("*"))
+    drill_env = {**os.environ, **roots}
+    code, result, stderr = _drill(tmp_path / "reports", "--archive", str(archive), "--real-node", "--nodes", "0",
+                                  env=drill_env)
     assert code == 0, stderr[-3000:]
     evidence = json.loads(Path(result["evidence_json"]).read_text())
     checks = evidence["archive"]["data_checks"]
@@ -253,11 +262,14 @@ def test_the_archives_volume_data_comes_back_and_is_checked(tmp_path: Path) -> N
     storefront = [p for p in evidence["coverage"]["pods"]["target"] if p["name"].startswith("storefront-")]
     assert [(p["node"], p["phase"], p["ready"]) for p in storefront] == [("localhost", "Running", True)]
     assert not orders.exists(), "the drill leaves this machine's disk as it found it"
+    assert sorted((p.relative_to(repository), p.stat().st_mtime_ns) for p in repository.rglob("*")) == before, \
+        "the drill only reads the operator's data repository (no lock, no write)"
 
     # The same path in use on this machine (the source's node still has it): kept, never replaced.
     orders.mkdir()
     (orders / "live.db").write_bytes(b"production data")
-    code, result, stderr = _drill(tmp_path / "reports", "--archive", str(archive), "--real-node", "--nodes", "0")
+    code, result, stderr = _drill(tmp_path / "reports", "--archive", str(archive), "--real-node", "--nodes", "0",
+                                  env=drill_env)
     assert code == ExitCode.FAILURE, stderr[-3000:]
     assert result["failed_step"] == "verify"
     assert f"kept-existing at {orders}, tree sha256 not verified" in result["reasons"][0]

@@ -12,6 +12,7 @@ import pytest
 from dr_lib.archive.links import promote
 from dr_lib.drill.archive_input import (
     ArchiveInput,
+    link_data_repository,
     private_copy,
     pull_args,
     resolve_archive_option,
@@ -159,3 +160,51 @@ def test_with_verify_keys_the_drill_takes_only_an_archive_signed_by_one(tmp_path
     with pytest.raises(IntegrityError):
         verify_input(signed, [theirs.verify_key])
     assert verify_input(unsigned).signature.state == "missing"  # no keys configured: reported, not refused
+
+
+def _repository(directory: Path) -> Path:
+    """A stand-in for a restic repository (named as such): only its config file, what ``exists()`` looks for."""
+    (directory / "data").mkdir(parents=True)
+    (directory / "data" / "config").write_bytes(b"fake restic config")
+    return directory / "data"
+
+
+def test_the_restore_of_the_copy_reads_the_data_repository_beside_the_archive(archive: Path, tmp_path: Path) -> None:
+    from dr_lib.datarepo.repository import DataRepository  # noqa: PLC0415
+
+    repository = _repository(archive.parent)
+    copy = private_copy(archive, tmp_path / "work", None)
+    assert link_data_repository(archive, copy, referenced=False) is None
+    assert not (copy.parent / "data").exists(), "no link where the archive references no repository data"
+    link = link_data_repository(archive, copy, referenced=True)
+    assert link == copy.parent / "data" and link.resolve() == repository.resolve()
+    assert DataRepository(copy.parent).exists()  # where the restore of the copy looks (the copy's directory)
+    assert (repository / "config").read_bytes() == b"fake restic config"
+
+
+def test_a_linked_backup_data_directory_is_linked_resolved(archive: Path, tmp_path: Path) -> None:
+    elsewhere = _repository(tmp_path / "elsewhere")
+    (archive.parent / "data").symlink_to(elsewhere)
+    copy = private_copy(archive, tmp_path / "work", None)
+    link = link_data_repository(archive, copy, referenced=True)
+    assert link is not None and os.readlink(link) == str(elsewhere.resolve())
+
+
+def test_referenced_data_without_a_repository_is_refused_naming_it(archive: Path, tmp_path: Path) -> None:
+    copy = private_copy(archive, tmp_path / "work", None)
+    with pytest.raises(IntegrityError, match=f"{archive.parent / 'data'} is none"):
+        link_data_repository(archive, copy, referenced=True)
+    (archive.parent / "data").mkdir()  # a directory that is no repository (no config)
+    with pytest.raises(IntegrityError, match="references application data"):
+        link_data_repository(archive, copy, referenced=True)
+
+
+def test_a_copy_named_data_is_never_replaced_by_the_link(archive: Path, tmp_path: Path) -> None:
+    """`data.age` beside a repository decrypts to a copy named `data`: the link is refused, the copy kept."""
+    _repository(archive.parent)
+    planted = tmp_path / "work" / "archive" / "data"
+    planted.parent.mkdir(parents=True)
+    planted.write_bytes(b"the copy")
+    with pytest.raises(UsageError, match="cannot link its data repository"):
+        link_data_repository(archive.with_name("data.age"), planted, referenced=True)
+    assert planted.read_bytes() == b"the copy"

@@ -3,6 +3,7 @@ data can be restored and checked where, and the data checks read from the restor
 
 from __future__ import annotations
 
+import shutil
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -13,9 +14,10 @@ from dr_lib.archive.dataentry import DataEntry
 from dr_lib.clock import utc_now
 from dr_lib.drill.archive_data import data_results, data_scope, remove_placed
 from dr_lib.drill.archive_steps import unservable
-from dr_lib.drill.run import DrillRun, DrillSettings, RestoreRecord
+from dr_lib.drill.run import DrillRun, DrillSettings, RestoreRecord, command_env, drill_volume_roots
 from dr_lib.drill.timeline import Timeline
 from dr_lib.errors import OutsideRoots
+from dr_lib.hooks.confine import locate, remove_volume
 from dr_lib.kube.discovery import Discovery, parse_resource_list
 from dr_lib.restore.plan import build_plan
 from tests.unit.restore_helpers import FakeEntry
@@ -115,9 +117,9 @@ def test_data_is_checked_where_the_restore_can_put_it(kinds: dict[str, int], rea
     assert len(reasons) == len(why) and all(r.startswith(w) for r, w in zip(reasons, why, strict=True)), reasons
 
 
-def _placed(tmp_path: Path, roots: tuple[str, ...], node_path: str) -> DrillRun:
-    run = DrillRun(DrillSettings(volume_roots=roots), "ab12cd", tmp_path / "report", tmp_path / "work",
-                   Timeline(utc_now()), {})
+def _placed(tmp_path: Path, roots: tuple[str, ...], node_path: str, *, archive: bool = True) -> DrillRun:
+    settings = DrillSettings(volume_roots=roots, archive=tmp_path / "k3s-dr-x.tar.gz" if archive else None)
+    run = DrillRun(settings, "ab12cd", tmp_path / "report", tmp_path / "work", Timeline(utc_now()), {})
     run.restore = RestoreRecord(result={"data": {"volumes": [{"action": "placed", "node_path": node_path}]}})
     return run
 
@@ -135,3 +137,42 @@ def test_the_drill_removes_a_volume_it_placed_only_below_the_volume_roots(tmp_pa
     assert (home / ".ssh").is_dir()
     remove_placed(_placed(tmp_path, (str(root),), str(root / "pvc-1")))
     assert not (root / "pvc-1").exists() and (home / ".ssh").is_dir()
+
+
+def test_the_drills_restore_and_its_cleanup_have_the_same_roots(tmp_path: Path) -> None:
+    """One list: the roots the drill's restore may write below are the only ones its cleanup removes from."""
+    from dr_lib.config import load_config  # noqa: PLC0415
+    from dr_lib.hooks.settings import volume_roots  # noqa: PLC0415
+
+    work = tmp_path / "work"
+    roots = (str(tmp_path / "storage"), str(tmp_path / "other storage"))
+    archive = DrillSettings(volume_roots=roots, archive=tmp_path / "a.tar.gz")
+    synthetic = DrillSettings(volume_roots=roots)
+    assert drill_volume_roots(archive, work) == roots
+    assert drill_volume_roots(synthetic, work) == (str(work / "volumes"),)
+    for settings in (archive, synthetic):
+        restore = load_config("/dev/null", env=command_env(settings, work, base={})).data
+        assert volume_roots(restore) == drill_volume_roots(settings, work)
+
+
+def test_a_synthetic_drill_removes_nothing_below_the_operators_roots(tmp_path: Path) -> None:
+    root = tmp_path / "storage"
+    (root / "pvc-1").mkdir(parents=True)
+    with pytest.raises(OutsideRoots, match="outside the storage roots"):
+        remove_placed(_placed(tmp_path, (str(root),), str(root / "pvc-1"), archive=False))
+    assert (root / "pvc-1").is_dir()
+
+
+def test_a_link_planted_after_the_check_is_not_followed_by_the_cleanup(tmp_path: Path) -> None:
+    root, home = tmp_path / "storage", tmp_path / "home"
+    (root / "ns" / "pvc-1").mkdir(parents=True)
+    (home / "pvc-1").mkdir(parents=True)
+    (home / "pvc-1" / "keep").write_text("the operator's")
+    target = locate(str(root / "ns" / "pvc-1"), (str(root),))
+    shutil.rmtree(root / "ns")
+    (root / "ns").symlink_to(home)  # swapped in between the check and the removal
+    with pytest.raises(OutsideRoots, match="symbolic link"):
+        remove_volume(target)
+    assert (home / "pvc-1" / "keep").read_text() == "the operator's"
+    (root / "ns").unlink()
+    remove_volume(target)  # gone already: nothing to remove
