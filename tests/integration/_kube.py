@@ -46,14 +46,18 @@ def user_objects(kube: Kube) -> set[str]:
     return found
 
 
-def settled_user_objects(kube: Kube, timeout: float = 90) -> set[str]:
-    """The user objects once two listings in a row agree (controllers finish what seeding started)."""
-    previous: list[set[str]] = [set()]
+def settled_user_objects(kube: Kube, timeout: float = 90, quiet: float = 3.0) -> set[str]:
+    """The user objects once the listing has not changed for ``quiet`` seconds: controllers finish what
+    seeding started (an Endpoints object counts as a user's until the endpoints controller marks it,
+    when the Service's pods come up: listings 0.2 s apart agreed while that was still to happen)."""
+    seen: list[tuple[set[str], float] | None] = [None]
 
-    def same_twice() -> set[str] | None:
-        now = user_objects(kube)
-        settled = now if now == previous[0] else None
-        previous[0] = now
-        return settled
+    def unchanged_long_enough() -> set[str] | None:
+        now, at = user_objects(kube), time.monotonic()
+        last = seen[0]
+        if last is None or last[0] != now:
+            seen[0] = (now, at)
+            return None
+        return now if at - last[1] >= quiet else None
 
-    return wait_for(same_twice, timeout, "the user objects to settle")  # type: ignore[no-any-return]
+    return wait_for(unchanged_long_enough, timeout, "the user objects to settle")  # type: ignore[no-any-return]
