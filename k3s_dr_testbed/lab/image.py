@@ -15,8 +15,6 @@ An image whose tag exists is current by construction (the tag is its content key
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -24,11 +22,12 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 from dr_lib.errors import DeadlineExceeded, EnvironmentProblem
 from k3s_dr_testbed.docker import DEBIAN_TAG, docker_cli, ensure_debian_image, ensure_engine, image_id
+from k3s_dr_testbed.docker.filelock import held
 from k3s_dr_testbed.lab import standin
 from k3s_dr_testbed.lab.debs import PACKAGES, download_for_image
 from k3s_dr_testbed.lab.wheel import build_wheel, copy_wheelhouse, dependency_wheels
@@ -39,7 +38,6 @@ LAB_LABEL = "org.k3s-dr.lab"
 CACHE_DIR = Path.home() / ".cache" / "k3s-dr"
 _BUILD_ROOT = CACHE_DIR / "lab-build"
 _LOCK = CACHE_DIR / "locks" / "lab-image.lock"
-_POLL = 0.2
 DEBS_DIR = "/tmp/k3s-dr-debs"
 WHEELHOUSE_DIR = "/tmp/k3s-dr-wheelhouse"
 VENV = "/opt/k3s-dr"
@@ -47,26 +45,6 @@ VENV = "/opt/k3s-dr"
 INSTALL_SHELL = (f"python3 -m venv {VENV} && {VENV}/bin/pip install --quiet --disable-pip-version-check --no-index "
                  f"--find-links {WHEELHOUSE_DIR} k3s-dr && ln -s {VENV}/bin/k3s-dr /usr/local/bin/k3s-dr && "
                  f"rm -rf {WHEELHOUSE_DIR}")
-
-
-@contextlib.contextmanager
-def _locked(deadline: float) -> Iterator[None]:
-    """One image build at a time on this machine (parallel test workers share the engine)."""
-    _LOCK.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise DeadlineExceeded(f"another process built the reference host image until the deadline "
-                                           f"({_LOCK})") from None
-                time.sleep(_POLL)
-        yield
-    finally:
-        os.close(fd)
 
 
 def _binaries_identity(bin_dir: Path) -> str:
@@ -143,7 +121,7 @@ def ensure_standin_image(bin_dir: Path, deadline: float) -> str:
     standin_tag = f"{STANDIN_REPO}:{standin_key(base_id, bin_dir)}"
     if image_id(standin_tag, deadline):
         return standin_tag
-    with _locked(deadline):
+    with held(_LOCK, deadline, "build the reference host image"):  # one build at a time on this machine
         if not image_id(standin_tag, deadline):
             def fill(root: Path) -> None:
                 standin.write_standin_tree(root, bin_dir)
@@ -162,7 +140,7 @@ def ensure_host_image(bin_dir: Path, deadline: float) -> str:
     host_tag = f"{HOST_REPO}:{host_key(standin_tag, wheel, dependencies)}"
     if image_id(host_tag, deadline):
         return host_tag
-    with _locked(deadline):
+    with held(_LOCK, deadline, "build the reference host image"):  # one build at a time on this machine
         if image_id(host_tag, deadline):
             return host_tag
 

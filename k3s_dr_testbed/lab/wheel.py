@@ -10,9 +10,7 @@ cached by those requirements and pins, and fetched from the package index only w
 
 from __future__ import annotations
 
-import contextlib
 import email.parser
-import fcntl
 import hashlib
 import os
 import shutil
@@ -26,6 +24,7 @@ from importlib import metadata
 from pathlib import Path
 
 from dr_lib.errors import DeadlineExceeded, EnvironmentProblem
+from k3s_dr_testbed.docker.filelock import held
 
 DIST_NAME = "k3s-dr"
 WHEEL_ENV = "K3S_DR_LAB_WHEEL"  # a wheel to use instead of building one (a test bed installed without sources)
@@ -35,7 +34,6 @@ CACHE_DIR = Path(os.environ.get("K3S_DR_CACHE") or Path.home() / ".cache" / "k3s
 _WHEELS = CACHE_DIR / "lab-wheel"
 _HOUSES = CACHE_DIR / "wheelhouse"
 _LOCK = CACHE_DIR / "locks" / "lab-wheel.lock"
-_POLL = 0.2
 
 
 def source_tree() -> Path:
@@ -66,25 +64,6 @@ def sources_hash(root: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-@contextlib.contextmanager
-def _locked(deadline: float) -> Iterator[None]:
-    """One build of the wheel and wheelhouse at a time on this machine."""
-    _LOCK.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise DeadlineExceeded(f"another process held {_LOCK} until the deadline") from None
-                time.sleep(_POLL)
-        yield
-    finally:
-        os.close(fd)
-
-
 def _run(argv: list[str], what: str, deadline: float, cwd: Path | None = None) -> None:
     left = deadline - time.monotonic()
     if left <= 0:
@@ -105,7 +84,7 @@ def build_wheel(deadline: float) -> Path:
         return Path(given)
     root = source_tree()
     out = _WHEELS / sources_hash(root)
-    with _locked(deadline):
+    with held(_LOCK, deadline, "build the wheel and wheelhouse"):  # one build at a time on this machine
         found = sorted(out.glob("k3s_dr-*.whl"))
         if found:
             return found[0]
@@ -156,7 +135,7 @@ def dependency_wheels(wheel: Path, deadline: float) -> Path:
     constraints = pins()
     key = hashlib.sha256("\n".join([sys.version, *requirements, "--", *constraints]).encode()).hexdigest()[:16]
     house = _HOUSES / key
-    with _locked(deadline):
+    with held(_LOCK, deadline, "build the wheel and wheelhouse"):  # one build at a time on this machine
         if not (house / "complete").is_file():
             shutil.rmtree(house, ignore_errors=True)
             house.mkdir(parents=True)
