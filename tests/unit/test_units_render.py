@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from _unit_files import directives
 
 from dr_lib.checks.units import parse_conditions
 from dr_lib.config import Config, config_from_text, load_config
@@ -63,19 +64,10 @@ def test_logrotate_names_the_log_file() -> None:
     assert render_logrotate(Config()).splitlines()[2] == "/var/log/k3s-dr.log {"
 
 
-def _directives(text: str) -> dict[str, list[str]]:
-    found: dict[str, list[str]] = {}
-    for line in text.splitlines():
-        if "=" in line and not line.startswith("#"):
-            key, _, value = line.partition("=")
-            found.setdefault(key, []).append(value)
-    return found
-
-
 def test_exporter_unit_runs_the_exporter_as_a_restarting_notify_service() -> None:
     text = render_exporter(Config(), EXE, CFG)
     assert text.startswith(MANAGED_MARKER)
-    found = _directives(text)
+    found = directives(text)
     assert found["ExecStart"] == ["'/opt/k3s dr/bin/k3s-dr' --config /etc/k3s-dr/config.yaml exporter"]
     assert found["Type"] == ["notify"]  # `k3s-dr exporter` sends READY=1 once it listens
     assert found["Restart"] == ["on-failure"] and found["RestartSec"] == ["5s"]
@@ -87,7 +79,7 @@ def test_exporter_unit_runs_the_exporter_as_a_restarting_notify_service() -> Non
 
 
 def test_exporter_sandbox_only_reads() -> None:
-    found = _directives(render_exporter(Config(), EXE, CFG))
+    found = directives(render_exporter(Config(), EXE, CFG))
     assert found["ProtectSystem"] == ["strict"] and "ReadWritePaths" not in found  # it writes nothing
     assert found["NoNewPrivileges"] == ["yes"] and found["UMask"] == ["0077"]
     assert found["CapabilityBoundingSet"] == ["CAP_NET_BIND_SERVICE CAP_DAC_READ_SEARCH"]

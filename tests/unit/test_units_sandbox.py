@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+from _unit_files import directives
 
 from dr_lib.config import Config, config_from_text
 from dr_lib.host.install import directories
@@ -25,22 +26,13 @@ CFG = "/etc/k3s-dr/config.yaml"
 SECURITY_DOC = Path(__file__).resolve().parents[2] / "docs" / "security.md"
 
 
-def _directives(text: str) -> dict[str, list[str]]:
-    found: dict[str, list[str]] = {}
-    for line in text.splitlines():
-        if "=" in line and not line.startswith("#"):
-            key, _, value = line.partition("=")
-            found.setdefault(key, []).append(value)
-    return found
-
-
 def _writable(text: str) -> list[str]:
-    (line,) = _directives(text)["ReadWritePaths"]
+    (line,) = directives(text)["ReadWritePaths"]
     return line.split()
 
 
 def test_the_backup_unit_writes_its_archives_state_lock_log_and_metrics_only() -> None:
-    found = _directives(render_backup_service(Config(), EXE, CFG))
+    found = directives(render_backup_service(Config(), EXE, CFG))
     assert found["ProtectSystem"] == ["strict"] and found["PrivateTmp"] == ["yes"]
     assert found["NoNewPrivileges"] == ["yes"] and found["ProtectHome"] == ["read-only"]
     assert "RuntimeDirectory" not in found  # systemd would remove the lock's directory when one run ends
@@ -54,7 +46,7 @@ def test_the_auto_restore_unit_writes_state_lock_metrics_and_volumes_but_not_the
     text = render_auto_restore(Config(), EXE, CFG)
     assert _writable(text) == ["-/var/lib/k3s-dr", "-/run/k3s-dr", "-/var/lib/node_exporter/textfile_collector",
                                "-/var/lib/rancher/k3s/storage"]
-    found = _directives(text)
+    found = directives(text)
     assert found["CapabilityBoundingSet"] == ["CAP_CHOWN CAP_DAC_OVERRIDE CAP_DAC_READ_SEARCH CAP_FOWNER CAP_FSETID"]
     # the sandbox is in [Service], before [Install]
     assert text.index("ProtectSystem=strict") < text.index("[Install]")
@@ -95,9 +87,9 @@ def test_a_path_named_twice_is_written_once() -> None:
 def test_the_zfs_backend_keeps_its_device_and_capability() -> None:
     config = config_from_text("hooks: {volume_backend: zfs}\n", "test")
     for text in (render_backup_service(config, EXE, CFG), render_auto_restore(config, EXE, CFG)):
-        found = _directives(text)
+        found = directives(text)
         assert "PrivateDevices" not in found and found["CapabilityBoundingSet"][0].endswith(" CAP_SYS_ADMIN")
-    assert _directives(render_backup_service(Config(), EXE, CFG))["PrivateDevices"] == ["yes"]
+    assert directives(render_backup_service(Config(), EXE, CFG))["PrivateDevices"] == ["yes"]
 
 
 def test_every_setting_and_path_says_why() -> None:
@@ -108,7 +100,7 @@ def test_every_setting_and_path_says_why() -> None:
 
 
 def test_the_exporter_keeps_its_read_only_sandbox() -> None:
-    assert "ReadWritePaths" not in _directives(render_exporter(Config(), EXE, CFG))
+    assert "ReadWritePaths" not in directives(render_exporter(Config(), EXE, CFG))
 
 
 def test_install_writes_the_tmpfiles_line_for_the_lock_directory() -> None:
