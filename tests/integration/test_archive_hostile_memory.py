@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.unit._archive_factory import tar_header
+
 pytestmark = pytest.mark.slow
 
 MiB = 1024 * 1024
@@ -31,18 +33,6 @@ print(json.dumps({"code": done.returncode, "stderr": done.stderr,
 """
 
 
-def header(name: bytes, size: int, kind: bytes) -> bytes:
-    block = bytearray(512)
-    block[:len(name)] = name
-    block[100:108] = b"0000600\0"
-    block[124:136] = f"{size:011o}\0".encode()
-    block[156:157] = kind
-    block[257:265] = b"ustar  \0"
-    block[148:156] = b" " * 8
-    block[148:156] = f"{sum(block):06o}\0 ".encode()
-    return bytes(block)
-
-
 def name_bytes() -> bytes:
     """1 MiB of a long name that compresses ~20x, as the issue's archive did: below the gzip-bomb ratio
     (200x), so only a bound on header sizes stops it — not the bomb check."""
@@ -54,10 +44,10 @@ def long_name_archive(path: Path) -> Path:
     """A real 200 MiB long name (streamed, never held in memory here), then a small manifest member."""
     chunk = name_bytes()
     with gzip.open(path, "wb", compresslevel=6) as out:
-        out.write(header(b"././@LongLink", LONG_NAME, b"L"))
+        out.write(tar_header(b"././@LongLink", LONG_NAME, b"L"))
         for _ in range(LONG_NAME // MiB):
             out.write(chunk)
-        out.write(header(b"manifest.json", 2, b"0") + b"{}" + b"\0" * 510 + b"\0" * 1024)
+        out.write(tar_header(b"manifest.json", 2, b"0") + b"{}" + b"\0" * 510 + b"\0" * 1024)
     return path
 
 

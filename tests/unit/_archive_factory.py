@@ -172,3 +172,17 @@ def forge(path: Path, target: Path | None = None, *, value: str = "forged") -> P
     entry["bytes"], entry["sha256"] = len(data), sha(data)
     members[0] = (fmt.MANIFEST_MEMBER, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
     return write_members(target or path, members)
+
+
+def tar_header(name: bytes, size: int, kind: bytes) -> bytes:
+    """One raw tar header block (GNU magic) of ``kind`` for ``name``, announcing ``size`` bytes of payload,
+    its checksum right: the start of archives built to hurt (a huge long name, a huge pax header)."""
+    block = bytearray(512)
+    block[:len(name)] = name
+    block[100:108] = b"0000600\0"
+    block[124:136] = f"{size:011o}\0".encode()
+    block[156:157] = kind
+    block[257:265] = b"ustar  \0"
+    block[148:156] = b" " * 8
+    block[148:156] = f"{sum(block):06o}\0 ".encode()
+    return bytes(block)

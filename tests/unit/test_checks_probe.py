@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from _archive_factory import CONFIGMAPS, DEPLOYMENTS, NAMESPACES, good_archive
+from _archive_factory import CONFIGMAPS, DEPLOYMENTS, NAMESPACES, good_archive, tar_header
 
 from dr_lib.archive import verify_archive, write_sidecar
 from dr_lib.checks.gather import probe_command
@@ -95,19 +95,6 @@ def test_the_command_text_runs_with_a_plain_python3(layout: Layout) -> None:
     assert data["inspected"]["manifest"]["format"] == "k3s-dr-archive"
 
 
-def _hostile_header(kind: bytes, size: int) -> bytes:
-    """One tar header block of ``kind`` announcing ``size`` bytes of payload, checksum right."""
-    header = bytearray(512)
-    header[:13] = b"././@LongLink"
-    header[100:108] = b"0000644\0"
-    header[124:136] = f"{size:011o}\0".encode()
-    header[156:157] = kind
-    header[257:263] = b"ustar "
-    header[148:156] = b" " * 8
-    header[148:156] = f"{sum(header):06o}\0 ".encode()
-    return bytes(header)
-
-
 @pytest.mark.parametrize(("kind", "what"), [(b"L", "GNU long-name"), (b"x", "pax")])
 def test_the_probe_refuses_a_huge_extension_header_before_reading_it(layout: Layout, kind: bytes, what: str) -> None:
     """An archive built to hurt: its first header announces a 64 MiB name (tarfile would read it whole)."""
@@ -116,7 +103,7 @@ def test_the_probe_refuses_a_huge_extension_header_before_reading_it(layout: Lay
     archive = _backup(layout)
     size = 64 * 1024 * 1024
     with gzip.open(archive, "wb") as out:  # the sidecar still claims the archive: the probe inspects it
-        out.write(_hostile_header(kind, size))
+        out.write(tar_header(b"././@LongLink", size, kind))
         for _ in range(size // (1024 * 1024)):
             out.write(b"\0" * (1024 * 1024))
     inspected = collect(layout.probe_request())["inspected"]
