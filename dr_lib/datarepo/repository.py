@@ -14,11 +14,13 @@ import json
 import os
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from dr_lib.clock import utc_now
+from dr_lib.datarepo import fastkey
 from dr_lib.datarepo.restic import CommandResult, ResticRepo, Sink, failure, restic
 from dr_lib.errors import DRError, EnvironmentProblem, IntegrityError
 
@@ -141,6 +143,16 @@ def parse_backup_summary(result: CommandResult) -> BackupSummary:
     raise IntegrityError("restic backup finished without a summary: no snapshot to reference")
 
 
+def _current_key(text: str) -> str | None:
+    """The short id ``restic key list --json`` marks as the key it opened the repository with."""
+    try:
+        listed = json.loads(text or "[]")
+    except ValueError:
+        return None
+    current = [k for k in listed if isinstance(k, dict) and k.get("current")] if isinstance(listed, list) else []
+    return str(current[0].get("id")) if len(current) == 1 else None
+
+
 def pattern_escape(path: str) -> str:
     """An exact path as a restic exclude pattern (its special characters escaped)."""
     return "".join("\\" + c if c in "*?[]\\" else c for c in path)
@@ -154,7 +166,15 @@ class DataRepository:
         self.path = directory / REPOSITORY_DIR
         self.key_file = key_file or directory / KEY_FILE
         self.timeout = timeout
-        self.repo = ResticRepo(str(self.path), self.key_file, f"data repository {self.path}")
+        self._plain = ResticRepo(str(self.path), self.key_file, f"data repository {self.path}")
+        self._hint: str | None = None
+
+    @property
+    def repo(self) -> ResticRepo:
+        """The repository as restic is told about it, naming its fast key when it has one (fastkey.py)."""
+        if self._hint is None:
+            self._hint = fastkey.fast_key_hint(self.path) or ""
+        return replace(self._plain, key_hint=self._hint or None)
 
     def exists(self) -> bool:
         return (self.path / "config").is_file()
@@ -176,6 +196,7 @@ class DataRepository:
         """Create the key file and the repository when missing; True when the repository was created."""
         self._ensure_key()
         if self.exists():
+            self._ensure_fast_key(deadline)
             return False
         try:
             self.path.mkdir(mode=0o700)
@@ -185,7 +206,27 @@ class DataRepository:
             raise EnvironmentProblem(f"cannot create the data repository {self.path}: {exc.strerror}") from None
         self.run(["init", "--repository-version", "2"], deadline, "create it", lock_wait=0)
         os.chmod(self.path, 0o700)  # noqa: PTH101 - restic creates it 0700 too; made explicit
+        self._ensure_fast_key(deadline)
         return True
+
+    def _ensure_fast_key(self, deadline: float) -> None:
+        """Add the fast key once (repositories made before it get it at their next backup), used only once
+        restic proves it opens the repository with it; otherwise removed (the calibrated key still works)."""
+        if self.repo.key_hint is not None:
+            return
+        try:
+            name = fastkey.add_fast_key(self.path, self.key_file.read_bytes(),
+                                        utc_now().strftime("%Y-%m-%dT%H:%M:%SZ"))
+        except (IntegrityError, OSError):  # a key we cannot open or a keys directory we cannot write: go slow
+            self._hint = ""
+            return
+        hinted = replace(self._plain, key_hint=name)
+        listed = restic(hinted, ["key", "list", "--json"], deadline=deadline, doing="list its keys", check=False)
+        if listed.returncode == 0 and _current_key(listed.stdout) == name[:8]:
+            self._hint = name
+            return
+        fastkey.remove_key(self.path, name)
+        self._hint = ""
 
     def _ensure_key(self) -> None:
         if self.key_file.is_file():

@@ -41,6 +41,7 @@ class ResticRepo:
     label: str  # how messages name it, e.g. "data repository /var/backups/k3s-cluster/data"
     env: Mapping[str, str] = field(default_factory=dict)  # backend credentials: never logged or shown
     cache: bool = False  # restic's local cache: a remote repository gains from it, a local one does not
+    key_hint: str | None = None  # the key restic tries first (the data repository's fast key: fastkey.py)
 
 
 def restic_binary() -> str:
@@ -59,7 +60,8 @@ def environment(repo: ResticRepo) -> dict[str, str]:
 
 
 def argv_for(repo: ResticRepo, args: Sequence[str]) -> list[str]:
-    return [restic_binary(), *([] if repo.cache else ["--no-cache"]), *args]
+    hint = ["--key-hint", repo.key_hint] if repo.key_hint else []
+    return [restic_binary(), *([] if repo.cache else ["--no-cache"]), *hint, *args]
 
 
 # What restic prints when it fails, and what it means here: (text, class, sentence). Rules as data,

@@ -100,16 +100,20 @@ def _listed(repo: ResticRepo, deadline: float) -> list[Snapshot]:
     return found
 
 
+def _from_hint(source: ResticRepo) -> list[str]:
+    return ["--from-key-hint", source.key_hint] if source.key_hint else []
+
+
 def _copy(source: ResticRepo, destination: ResticRepo, ids: Sequence[str], deadline: float,
           *, create: bool) -> CommandResult:
     """``restic copy`` of ``ids`` from ``source`` into ``destination`` (created first when ``create``)."""
     both = replace(destination, env={**source.env, **destination.env})  # credentials of either backend
     if create:
         restic(both, ["init", "--repository-version", "2", "--copy-chunker-params", "--from-repo",
-                      source.location, "--from-password-file", str(source.password_file)],
+                      source.location, "--from-password-file", str(source.password_file), *_from_hint(source)],
                deadline=deadline, doing="create it")
     return restic(both, ["copy", "--from-repo", source.location, "--from-password-file",
-                         str(source.password_file), *ids], deadline=deadline,
+                         str(source.password_file), *_from_hint(source), *ids], deadline=deadline,
                   doing=f"copy {len(ids)} data snapshots from {source.label}", lock_wait=LOCK_WAIT)
 
 
