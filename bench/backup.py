@@ -41,6 +41,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from _child import run_measured  # noqa: E402
 from _floor import bare_list  # noqa: E402  (bench/ is on sys.path when run as a script)
 from _objects import CRD_GROUP, bench_object, collection_path, crd, namespace_count  # noqa: E402
 
@@ -126,16 +127,11 @@ def _wait_served(kube: Kube, path: str, timeout: float = 60.0) -> None:
 
 def _run_measured(argv: list[str], env: dict[str, str] | None = None, stdout: Any = subprocess.DEVNULL) -> tuple[
         float, float, int]:
-    """Wall seconds, peak RSS (MB) and exit status of one child process (wait4 gives *its* rusage)."""
-    started = time.perf_counter()
-    child = subprocess.Popen(argv, env=env, stdout=stdout, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(child.pid, 0)
-    seconds = time.perf_counter() - started
-    child.returncode = os.waitstatus_to_exitcode(status)
-    if child.returncode != 0:
-        stderr = child.stderr.read().decode() if child.stderr else ""
-        raise RuntimeError(f"{argv[0]} exited {child.returncode}: {stderr[-800:]}")
-    return seconds, usage.ru_maxrss / 1024, child.returncode
+    """Wall seconds, peak RSS (MB: the child's own, see bench/_child.py) and exit status of one child process."""
+    measured = run_measured(argv, env, stdout)
+    if measured.returncode != 0:
+        raise RuntimeError(f"{argv[0]} exited {measured.returncode}")
+    return measured.seconds, measured.peak_rss_mb, measured.returncode
 
 
 def measure_ours(kubeconfig: Path, work: Path) -> tuple[float, float, float, dict[str, float]]:

@@ -37,7 +37,6 @@ import resource
 import shutil
 import ssl
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -53,6 +52,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from _child import run_measured  # noqa: E402
 from _objects import CRD_GROUP, CRD_NAME, bench_object, collection_path, crd, namespace_count  # noqa: E402
 
 from dr_lib.archive import format as fmt  # noqa: E402
@@ -146,18 +146,14 @@ def write_bench_archive(directory: Path, members: list[Member]) -> Path:
 
 
 def _run_measured(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, float, float, str]:
-    """Wall seconds, peak RSS (MB), CPU seconds and stdout of one child process (wait4 gives *its* rusage)."""
+    """Wall seconds, peak RSS (MB: the child's own, see bench/_child.py), CPU seconds and stdout of one child."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        started = time.perf_counter()
-        child = subprocess.Popen(argv, env=env, stdout=out, stderr=err)
-        _, status, usage = os.wait4(child.pid, 0)
-        seconds = time.perf_counter() - started
-        code = os.waitstatus_to_exitcode(status)
+        measured = run_measured(argv, env, out, err)
         out.seek(0)
         err.seek(0)
-        if code != 0:
-            raise RuntimeError(f"{argv[0]} exited {code}: {err.read().decode()[-800:]}")
-        return seconds, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime, out.read().decode()
+        if measured.returncode != 0:
+            raise RuntimeError(f"{argv[0]} exited {measured.returncode}: {err.read().decode()[-800:]}")
+        return measured.seconds, measured.peak_rss_mb, measured.cpu_s, out.read().decode()
 
 
 def measure_ours(archive: Path, kubeconfig: Path, work: Path) -> tuple[float, float, float, dict[str, Any]]:
