@@ -36,6 +36,7 @@ FAST_N, FAST_R, FAST_P = 1 << 10, 8, 1
 MAX_KEY_FILES = 20  # restic itself tries at most 20 keys
 MAX_KEY_BYTES = 4096
 MAX_SCRYPT_MEMORY = 256 << 20  # restic calibrates to 60 MiB at most; a key asking for more is not opened
+MAX_SCRYPT_WORK = 1 << 26  # N·r·p: restic's calibration gave 2^15·8·7 ≈ 2^20.8 here; far more is a CPU bomb
 SALT_BYTES = 64
 NONCE_BYTES = 16
 TAG_BYTES = 16
@@ -51,9 +52,9 @@ class UserKey:
 
 
 def derive(password: bytes, salt: bytes, n: int, r: int, p: int) -> UserKey:
-    if 128 * r * (n + p + 2) > MAX_SCRYPT_MEMORY:
+    if min(n, r, p) < 1 or 128 * r * (n + p + 2) > MAX_SCRYPT_MEMORY or n * r * p > MAX_SCRYPT_WORK:
         raise IntegrityError(f"a repository key asks scrypt for N={n} r={r} p={p}: over "
-                             f"{MAX_SCRYPT_MEMORY >> 20} MiB, not opened")
+                             f"{MAX_SCRYPT_MEMORY >> 20} MiB or {MAX_SCRYPT_WORK} N·r·p, not opened")
     raw = hashlib.scrypt(password, salt=salt, n=n, r=r, p=p, maxmem=MAX_SCRYPT_MEMORY + (1 << 20), dklen=64)
     return UserKey(raw[:32], raw[32:48], raw[48:64])
 

@@ -40,11 +40,14 @@ def _flip_data(document: dict[str, object]) -> dict[str, object]:
     (lambda d: d, b"another password", "does not open"),
     (_flip_data, PASSWORD, "does not open"),
     (lambda d: {**d, "N": 1 << 24}, PASSWORD, "not opened"),  # 2 GiB of scrypt memory: refused before deriving
+    (lambda d: {**d, "N": 1 << 16, "r": 1, "p": 1 << 12}, PASSWORD, "not opened"),  # little memory, hours of CPU
+    (lambda d: {**d, "p": 0}, PASSWORD, "not opened"),
     (lambda d: {**d, "kdf": "argon2"}, PASSWORD, "not scrypt"),
     (lambda d: {**d, "N": "1024"}, PASSWORD, "not scrypt"),
     (lambda d: {**d, "salt": "not base64!"}, PASSWORD, "no valid 'salt'"),
     (lambda d: {**d, "data": base64.b64encode(b"short").decode()}, PASSWORD, "too short"),
-], ids=["other password", "tampered data", "huge N", "other kdf", "N as text", "bad salt", "short data"])
+], ids=["other password", "tampered data", "huge N", "huge p", "zero p", "other kdf", "N as text", "bad salt",
+        "short data"])
 def test_hostile_key_documents_are_refused(change: Callable[[dict[str, object]], dict[str, object]], password: bytes,
                                            message: str) -> None:
     with pytest.raises(IntegrityError, match=message):
