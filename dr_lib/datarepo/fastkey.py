@@ -24,12 +24,14 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import hmac
 import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dr_lib.atomic import fsync_dir
 from dr_lib.errors import IntegrityError
 
 FAST_N, FAST_R, FAST_P = 1 << 10, 8, 1
@@ -89,7 +91,7 @@ def open_sealed(key: UserKey, sealed: bytes) -> bytes:
     if len(sealed) < NONCE_BYTES + TAG_BYTES:
         raise IntegrityError("a repository key's data is too short to be sealed")
     nonce, ciphertext, tag = sealed[:NONCE_BYTES], sealed[NONCE_BYTES:-TAG_BYTES], sealed[-TAG_BYTES:]
-    if not _constant_equal(_tag(key, nonce, ciphertext), tag):
+    if not hmac.compare_digest(_tag(key, nonce, ciphertext), tag):
         raise IntegrityError("a repository key does not open with the data repository's password")
     return _ctr(key, nonce, ciphertext)
 
@@ -97,12 +99,6 @@ def open_sealed(key: UserKey, sealed: bytes) -> bytes:
 def seal(key: UserKey, nonce: bytes, plaintext: bytes) -> bytes:
     ciphertext = _ctr(key, nonce, plaintext)
     return nonce + ciphertext + _tag(key, nonce, ciphertext)
-
-
-def _constant_equal(a: bytes, b: bytes) -> bool:
-    import hmac  # noqa: PLC0415
-
-    return hmac.compare_digest(a, b)
 
 
 def _b64(document: dict[str, Any], field: str) -> bytes:
@@ -173,6 +169,9 @@ def fast_key_hint(repository: Path) -> str | None:
 def add_fast_key(repository: Path, password: bytes, created: str) -> str:
     """Write the fast key into ``repository/keys`` (mode 0400, atomically); its name.
 
+    Not :func:`dr_lib.atomic.write_atomic`: its temporary file is a sibling of the target, and restic
+    lists ``keys/``, so ours is made beside the repository and renamed in.
+
     The master key comes from the first calibrated key the password opens (IntegrityError if none).
     """
     password = password.strip()  # restic reads a password file with its surrounding whitespace trimmed
@@ -200,6 +199,7 @@ def add_fast_key(repository: Path, password: bytes, created: str) -> str:
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
+    fsync_dir(target.parent)  # the new name survives a power cut, as every write of dr_lib.atomic does
     return name
 
 
