@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -39,25 +40,30 @@ def _hwm_kb(pid: int) -> int | None:
     return None
 
 
-def run_measured(argv: list[str], env: dict[str, str] | None = None, stdout: IO[Any] | int = subprocess.DEVNULL,
-                 stderr: IO[Any] | int = subprocess.PIPE) -> Measured:
-    started = time.perf_counter()
-    child = subprocess.Popen(argv, env=env, stdout=stdout, stderr=stderr)
-    peak = [0]
-    done = threading.Event()
+def run_measured(argv: list[str], env: dict[str, str] | None = None,
+                 stdout: IO[Any] | int = subprocess.DEVNULL) -> Measured:
+    """Run ``argv`` to its end, measured; RuntimeError with the tail of its stderr when it fails."""
+    with tempfile.TemporaryFile() as stderr:  # a file, not a pipe nobody reads while we wait
+        started = time.perf_counter()
+        child = subprocess.Popen(argv, env=env, stdout=stdout, stderr=stderr)
+        peak = [0]
+        done = threading.Event()
 
-    def watch() -> None:
-        while not done.is_set():
-            seen = _hwm_kb(child.pid)
-            if seen is not None:
-                peak[0] = max(peak[0], seen)
-            time.sleep(POLL_SECONDS)
+        def watch() -> None:
+            while not done.is_set():
+                seen = _hwm_kb(child.pid)
+                if seen is not None:
+                    peak[0] = max(peak[0], seen)
+                time.sleep(POLL_SECONDS)
 
-    watcher = threading.Thread(target=watch, daemon=True)
-    watcher.start()
-    _, status, usage = os.wait4(child.pid, 0)
-    seconds = time.perf_counter() - started
-    done.set()
-    watcher.join()
-    child.returncode = os.waitstatus_to_exitcode(status)
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        _, status, usage = os.wait4(child.pid, 0)
+        seconds = time.perf_counter() - started
+        done.set()
+        watcher.join()
+        child.returncode = os.waitstatus_to_exitcode(status)
+        if child.returncode != 0:
+            stderr.seek(0)
+            raise RuntimeError(f"{argv[0]} exited {child.returncode}: {stderr.read().decode()[-800:]}")
     return Measured(seconds, peak[0] / 1024, usage.ru_utime + usage.ru_stime, child.returncode)

@@ -129,8 +129,6 @@ def _run_measured(argv: list[str], env: dict[str, str] | None = None, stdout: An
         float, float, int]:
     """Wall seconds, peak RSS (MB: the child's own, see bench/_child.py) and exit status of one child process."""
     measured = run_measured(argv, env, stdout)
-    if measured.returncode != 0:
-        raise RuntimeError(f"{argv[0]} exited {measured.returncode}")
     return measured.seconds, measured.peak_rss_mb, measured.returncode
 
 
