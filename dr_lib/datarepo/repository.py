@@ -94,7 +94,10 @@ def parse_listing(text: str) -> tuple[Snapshot, dict[str, SnapNode]]:
         if item.get("struct_type") == "snapshot":
             snapshot = next(iter(parse_snapshots(json.dumps([item]))), None)
         elif item.get("struct_type") == "node":
-            nodes[str(item.get("path", ""))] = SnapNode(str(item.get("type", "")), int(item.get("size") or 0),
+            path = str(item.get("path", ""))
+            if path in nodes:  # a tree holding one name twice: a restore would write through the first
+                raise IntegrityError(f"the snapshot holds {path!r} twice: it is not what restic backup makes")
+            nodes[path] = SnapNode(str(item.get("type", "")), int(item.get("size") or 0),
                                                         rfc3339_ns(str(item.get("mtime", ""))),
                                                         rfc3339_ns(str(item.get("ctime", ""))))
     if snapshot is None:
@@ -289,8 +292,18 @@ class DataRepository:
         self.run(["dump", "--no-lock", snapshot, path], deadline, f"read {path} of snapshot {snapshot[:12]}",
                  stdout_to=sink)
 
+    def restore(self, snapshot: str, path: str, target: str, deadline: float) -> None:
+        """``restic restore`` of ``path`` (exactly: its pattern escaped) of a snapshot below ``target``.
+
+        restic's parallel restorer checks every blob's sha256 against its id as it writes it; the
+        directories above ``path`` are made below ``target`` too (``TARGET/var/lib/...``).
+        """
+        self.run(["restore", "--no-lock", "--quiet", snapshot, "--target", target,
+                  "--include", pattern_escape(path)], deadline, f"restore {path} of snapshot {snapshot[:12]}")
+
     def listing(self, snapshot: str, deadline: float, *paths: str) -> tuple[Snapshot, dict[str, SnapNode]]:
         """The snapshot (full id, tree) and its nodes (all, or those under ``paths``) by absolute path."""
-        out = self.run(["ls", "--no-lock", "--json", snapshot, *paths], deadline,
+        # with paths, restic 0.14 lists only each path and its direct children unless told to descend
+        out = self.run(["ls", "--no-lock", "--json", *(["--recursive"] if paths else []), snapshot, *paths], deadline,
                        f"list snapshot {snapshot[:12]}").stdout
         return parse_listing(out)

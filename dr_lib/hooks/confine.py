@@ -120,19 +120,23 @@ def existing_kind(parent_fd: int, name: str) -> str | None:
     return "directory" if stat.S_ISDIR(info.st_mode) else "link" if stat.S_ISLNK(info.st_mode) else "file"
 
 
-def rename_noreplace(parent_fd: int, old: str, new: str) -> None:
-    """rename(2) that fails with FileExistsError instead of replacing an (empty) directory."""
+def rename_noreplace(parent_fd: int, old: str, new: str, *, new_dir_fd: int | None = None) -> None:
+    """rename(2) that fails with FileExistsError instead of replacing an (empty) directory.
+
+    ``old`` is relative to ``parent_fd``, ``new`` to ``new_dir_fd`` (default: the same directory).
+    """
+    to_fd = parent_fd if new_dir_fd is None else new_dir_fd
     libc = ctypes.CDLL(None, use_errno=True)
     function = getattr(libc, "renameat2", None)
     if function is not None:
-        if function(parent_fd, os.fsencode(old), parent_fd, os.fsencode(new), _RENAME_NOREPLACE) == 0:
+        if function(parent_fd, os.fsencode(old), to_fd, os.fsencode(new), _RENAME_NOREPLACE) == 0:
             return
         code = ctypes.get_errno()
         if code not in (errno.ENOSYS, errno.EINVAL):
             raise OSError(code, os.strerror(code), new)
-    if existing_kind(parent_fd, new) is not None:  # no renameat2 here: check, then rename (same parent, under lock)
+    if existing_kind(to_fd, new) is not None:  # no renameat2 here: check, then rename (under lock)
         raise FileExistsError(errno.EEXIST, "exists", new)
-    os.rename(old, new, src_dir_fd=parent_fd, dst_dir_fd=parent_fd)
+    os.rename(old, new, src_dir_fd=parent_fd, dst_dir_fd=to_fd)
 
 
 def remove_tree(parent_fd: int, name: str) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -20,10 +19,9 @@ from types import TracebackType
 
 from dr_lib.archive.access import read_repository_key
 from dr_lib.archive.dataentry import DataEntry
-from dr_lib.datarepo.repository import DataRepository, SnapNode, Snapshot
+from dr_lib.datarepo.repository import DataRepository, Snapshot
 from dr_lib.errors import DRError, IntegrityError
-
-ALLOWED_TYPES = ("file", "dir", "symlink")
+from dr_lib.hooks.snaplisting import Expected, expected_tree
 
 
 class RepositorySource:
@@ -91,36 +89,11 @@ class RepositorySource:
     def dump(self, entry: DataEntry, sink: Callable[[bytes], None]) -> None:
         self.repository.dump(self.snapshot_of(entry), str(entry.source), self.deadline(), sink)
 
-    def foreign_nodes(self, entry: DataEntry) -> list[str]:
-        """What is wrong with the entry's snapshot: another root tree than the manifest's, or nodes under the
-        entry's path that a volume never holds (devices, FIFOs, sockets)."""
+    def expected_tree(self, entry: DataEntry) -> dict[str, Expected]:
+        """The entry's tree as restic lists it, judged before restic may write any of it (see snaplisting)."""
         snapshot, nodes = self.repository.listing(self.snapshot_of(entry), self.deadline(), str(entry.source))
-        wrong = [f"its root tree {snapshot.tree[:12]}… is not the manifest's {str(entry.tree)[:12]}…"] \
-            if snapshot.tree != entry.tree else []
-        return wrong + sorted(f"{path} ({node.kind})" for path, node in nodes.items() if _foreign(node))
+        return expected_tree(str(entry.source), str(entry.tree), snapshot, nodes)
 
-    def foreign_nodes_in_background(self, entry: DataEntry) -> Callable[[], list[str]]:
-        """Start :meth:`foreign_nodes` in a thread (it overlaps the dump); the returned call waits for it."""
-        result: list[list[str]] = []
-        failure: list[BaseException] = []
-
-        def work() -> None:
-            try:
-                result.append(self.foreign_nodes(entry))
-            except BaseException as exc:  # noqa: BLE001 - re-raised by the waiting call
-                failure.append(exc)
-
-        thread = threading.Thread(target=work, name="restic-ls", daemon=True)
-        thread.start()
-
-        def wait() -> list[str]:
-            thread.join()
-            if failure:
-                raise failure[0]
-            return result[0]
-
-        return wait
-
-
-def _foreign(node: SnapNode) -> bool:
-    return node.kind not in ALLOWED_TYPES
+    def restore(self, entry: DataEntry, target: str) -> None:
+        """restic restores the entry's path below ``target`` (``target`` + the path, directories above included)."""
+        self.repository.restore(self.snapshot_of(entry), str(entry.source), target, self.deadline())

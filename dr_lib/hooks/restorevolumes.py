@@ -1,18 +1,21 @@
-"""Volumes during a restore: refused as a whole unless every target is allowed, then unpacked, proven, placed.
+"""Volumes during a restore: refused as a whole unless every target is allowed, then restored, proven, placed.
 
 :func:`preflight` runs after the archive was verified and before any object is created: every
 wanted volume must name a place below the storage roots (``data.volume_roots``; ZFS datasets
 below ``data.zfs_datasets``) and a directory volume must carry its tree digest. One bad entry
 refuses the whole restore — a consistent archive that aims at ``/etc`` is hostile, not partly
 usable — naming each path and reason; nothing is written. :class:`VolumeRestorer` then puts each
-volume back from where it lives: an in-archive tar (format v1) or a repository snapshot (v2,
-through ``restic dump``), unpacked by our own code into a private staging directory, its digest
-compared, renamed into place (see :mod:`dr_lib.hooks.volrestore`).
+volume back from where it lives, through a private staging directory beside its target (see
+:mod:`dr_lib.hooks.volrestore`): an in-archive tar (format v1) unpacked by our own code, its
+tree digest compared; or a repository snapshot (v2) whose listing is judged first
+(:mod:`dr_lib.hooks.snaplisting`), restored there by ``restic restore`` (its parallel restorer
+checks every blob's sha256), then stripped and compared entry by entry (:mod:`dr_lib.hooks.settle`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import secrets
 import threading
 import time
@@ -26,9 +29,11 @@ from dr_lib.clock import utc_now
 from dr_lib.errors import DRError, OutsideRoots, VolumeContentRefused
 from dr_lib.hooks.confine import Target, check_dataset, locate
 from dr_lib.hooks.datasource import RepositorySource
-from dr_lib.hooks.extract import Owner
+from dr_lib.hooks.extract import DIR_FLAGS, Owner
 from dr_lib.hooks.settings import HookSettings
-from dr_lib.hooks.volrestore import ChunkPipe, Staged, place, stage, unpack, unpack_from_producer
+from dr_lib.hooks.settle import Settled, settle
+from dr_lib.hooks.snaplisting import Expected
+from dr_lib.hooks.volrestore import ChunkPipe, Staged, move_into_place, place, stage, unpack
 from dr_lib.hooks.zfs import ZfsBackend
 
 JSONObject = dict[str, Any]
@@ -132,15 +137,37 @@ class VolumeRestorer:
                 continue
             target = stage(self.targets[entry.path], self.token)
             try:
-                foreign = source.foreign_nodes_in_background(entry)
-                unpack_from_producer(target, lambda sink: source.dump(entry, sink),  # noqa: B023 - used at once
-                                     prefix=str(entry.source).lstrip("/") + "/", where=entry.path)
-                _refuse_foreign(foreign())
-                self._place(entry, target, started, root_owner(entry.meta.get("root")))
+                expected = source.expected_tree(entry)  # judged before restic writes anything
+                staging_fd = os.open(target.staging, DIR_FLAGS, dir_fd=target.parent_fd)
+                try:
+                    # restic reaches the staging directory through our descriptor: no path above it is resolved again
+                    source.restore(entry, f"/proc/{os.getpid()}/fd/{staging_fd}")
+                    self._place_restored(entry, target, staging_fd, expected, started)
+                finally:
+                    os.close(staging_fd)
             except (VolumeContentRefused, DRError, OSError) as exc:
                 self.failed(entry, _reason(exc))
             finally:
                 target.close()
+
+    def _place_restored(self, entry: DataEntry, target: Staged, staging_fd: int, expected: dict[str, Expected],
+                        started: float) -> None:
+        """Prove and place the volume restic restored at ``<staging>/<its path in the snapshot>``."""
+        *above, name = str(entry.source).strip("/").split("/")
+        parent_fd = _open_below(staging_fd, above)
+        try:
+            volume_fd = os.open(name, DIR_FLAGS, dir_fd=parent_fd)
+            try:
+                settled = settle(volume_fd, expected)
+            finally:
+                os.close(volume_fd)
+            _check_counts(entry, settled)
+            outcome = move_into_place(target, parent_fd, name, root=root_owner(entry.meta.get("root")),
+                                      policy=self.settings.restore_volumes, stamp=self.stamp,
+                                      summary=(settled.files, settled.content_bytes, str(entry.meta["tree_sha256"])))
+        finally:
+            os.close(parent_fd)
+        self.report({"path": entry.path, **outcome, "seconds": round(time.monotonic() - started, 3)})
 
     def _zfs_from_repository(self, source: RepositorySource, entry: DataEntry, started: float) -> None:
         pipe = ChunkPipe()
@@ -194,9 +221,24 @@ class VolumeRestorer:
                      "verified": True, "seconds": round(time.monotonic() - started, 3)})
 
 
-def _refuse_foreign(strangers: list[str]) -> None:
-    if strangers:
-        raise VolumeContentRefused(f"the snapshot is not what the backup stored: {', '.join(strangers[:5])}")
+def _open_below(fd: int, parts: list[str]) -> int:
+    """The directory ``fd``/``parts``, opened one component at a time with O_NOFOLLOW (restic made them)."""
+    current = os.dup(fd)
+    for part in parts:
+        try:
+            opened = os.open(part, DIR_FLAGS, dir_fd=current)
+        finally:
+            os.close(current)
+        current = opened
+    return current
+
+
+def _check_counts(entry: DataEntry, settled: Settled) -> None:
+    """The restored tree against the manifest's own counts (the listing it was compared with came from restic)."""
+    recorded = (entry.meta.get("files"), entry.meta.get("content_bytes"))
+    if recorded != (settled.files, settled.content_bytes):
+        raise VolumeContentRefused(f"the restored tree holds {settled.files} files of {settled.content_bytes} bytes, "
+                                   f"the manifest {recorded[0]} of {recorded[1]}")
 
 
 def _reason(exc: BaseException) -> str:

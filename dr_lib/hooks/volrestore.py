@@ -1,10 +1,11 @@
 """Put one volume back: stage it privately inside its root, prove it, then rename it into place.
 
 :func:`stage` opens the target's parent (below a storage root, see :mod:`dr_lib.hooks.confine`)
-and creates a private (0700) staging directory there; the tar stream — a format-v1 archive
-member or a ``restic dump`` — is unpacked into it by :mod:`dr_lib.hooks.extract`; :func:`place`
-compares the tree digest with the manifest's (required), gives the volume directory its owner
-and (safe) mode, and renames it into place without ever replacing an existing directory.
+and creates a private (0700) staging directory there. A format-v1 archive member is unpacked into
+it by :mod:`dr_lib.hooks.extract` and :func:`place` compares its tree digest with the manifest's
+(required); a format-v2 volume is restored there by restic and proven by
+:mod:`dr_lib.hooks.settle`. :func:`move_into_place` then gives the volume directory its owner and
+(safe) mode and renames it into place without ever replacing an existing directory.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import os
 import queue
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +20,6 @@ from dr_lib.errors import VolumeRefused
 from dr_lib.hooks.confine import Target, existing_kind, open_parent, remove_tree, rename_noreplace, staging_name
 from dr_lib.hooks.extract import DIR_FLAGS, Extracted, Owner, apply_owner, extract_stream
 from dr_lib.hooks.tarstream import Read, TarStream
-from dr_lib.hooks.treedigest import TreeDigest
 
 REPLACED_SUFFIX = ".k3s-dr-replaced-"
 
@@ -60,7 +59,7 @@ def unpack(staged: Staged, read: Read, *, prefix: str, where: str) -> Extracted:
 
 
 def place(staged: Staged, *, expected: str, root: Owner | None, policy: str, stamp: str) -> dict[str, Any]:
-    """Rename the checked staging directory to the target: ``placed``, ``replaced`` or ``kept-existing``."""
+    """Compare the unpacked tree's digest with ``expected``, then :func:`move_into_place` the staging directory."""
     extracted = staged.extracted
     if extracted is None:
         raise VolumeRefused("nothing was unpacked")
@@ -68,11 +67,19 @@ def place(staged: Staged, *, expected: str, root: Owner | None, policy: str, sta
     if digest != expected:
         raise VolumeRefused(f"the unpacked data differs from the backup (tree sha256 {digest[:12]}… ≠ "
                             f"{expected[:12]}…): not put in place")
-    owner = root or extracted.root
-    if owner is not None:
-        fd = os.open(staged.staging, DIR_FLAGS, dir_fd=staged.parent_fd)
+    return move_into_place(staged, staged.parent_fd, staged.staging, root=root or extracted.root, policy=policy,
+                           stamp=stamp, summary=extracted.digest.summary())
+
+
+def move_into_place(staged: Staged, from_fd: int, from_name: str, *, root: Owner | None, policy: str, stamp: str,
+                    summary: tuple[int, int, str]) -> dict[str, Any]:
+    """Rename the proven directory ``from_name`` (below ``from_fd``, inside the staging directory or the staging
+    directory itself) to the target: ``placed``, ``replaced`` or ``kept-existing``. ``summary``: (files, content
+    bytes, tree sha256) as reported."""
+    if root is not None:
+        fd = os.open(from_name, DIR_FLAGS, dir_fd=from_fd)
         try:
-            apply_owner(fd, owner)
+            apply_owner(fd, root)
         finally:
             os.close(fd)
     name = staged.target.name
@@ -82,16 +89,16 @@ def place(staged: Staged, *, expected: str, root: Owner | None, policy: str, sta
         raise VolumeRefused(f"{staged.target.resolved} exists and is a {existing}: not touched")
     if existing == "directory":
         if policy != "replace":
-            return _report(staged, extracted.digest, "kept-existing", None)
+            return _report(staged, summary, "kept-existing", None)
         moved = f"{name}{REPLACED_SUFFIX}{stamp}"
         rename_noreplace(staged.parent_fd, name, moved)
-    rename_noreplace(staged.parent_fd, staged.staging, name)
+    rename_noreplace(from_fd, from_name, name, new_dir_fd=staged.parent_fd)
     os.fsync(staged.parent_fd)
-    return _report(staged, extracted.digest, "replaced" if moved else "placed", moved)
+    return _report(staged, summary, "replaced" if moved else "placed", moved)
 
 
-def _report(staged: Staged, digest: TreeDigest, action: str, moved: str | None) -> dict[str, Any]:
-    files, content, sha = digest.summary()
+def _report(staged: Staged, summary: tuple[int, int, str], action: str, moved: str | None) -> dict[str, Any]:
+    files, content, sha = summary
     parent = staged.target.resolved.rsplit("/", 1)[0]
     return {"action": action, "moved_aside": f"{parent}/{moved}" if moved else None, "files": files,
             "content_bytes": content, "tree_sha256": sha, "verified": True, "node_path": staged.target.resolved}
@@ -138,35 +145,3 @@ class ChunkPipe:
         piece = self._buffer[self._offset:self._offset + count]
         self._offset += len(piece)
         return piece
-
-
-def unpack_from_producer(staged: Staged, produce: Callable[[Callable[[bytes], None]], None], *, prefix: str,
-                         where: str) -> Extracted:
-    """Run ``produce(sink)`` (e.g. ``restic dump``) in a thread and unpack what it writes into ``staged``."""
-    pipe = ChunkPipe()
-    failure: list[BaseException] = []
-
-    def producer() -> None:
-        try:
-            produce(pipe.push)
-        except BaseException as exc:  # noqa: BLE001 - handed to the consuming thread, raised there
-            failure.append(exc)
-        finally:
-            pipe.close()
-
-    thread = threading.Thread(target=producer, name="restic-dump", daemon=True)
-    thread.start()
-    try:
-        extracted = unpack(staged, pipe.read, prefix=prefix, where=where)
-        while pipe.read(1 << 20):  # what follows the tar's end (padding) is drained, not left to block restic
-            pass
-    except BaseException:
-        pipe.stopped.set()
-        thread.join()
-        if failure and not isinstance(failure[0], VolumeRefused):
-            raise failure[0] from None
-        raise
-    thread.join()
-    if failure:
-        raise failure[0]
-    return extracted

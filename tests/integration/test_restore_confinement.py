@@ -40,6 +40,7 @@ from dr_lib.hooks.treedigest import TreeDigest
 from dr_lib.hooks.treescan import walk
 from dr_lib.kube.client import Kube
 from dr_lib.offsite.members import extract_members
+from tests.integration._restic_forge import ForgedDir, ForgedFile, ForgedLink, forge_snapshot
 
 pytestmark = pytest.mark.slow
 
@@ -90,6 +91,8 @@ def source(cluster: Any, kube: Kube, tmp_path_factory: pytest.TempPathFactory) -
     (data / "index.json").write_text('{"clips": 1}')
     (data / "tool").write_bytes(b"#!/bin/sh\n")
     (data / "tool").chmod(0o4755)  # setuid: must never come back setuid
+    os.setxattr(data / "tool", "user.planted", b"1")  # restic stores extended attributes: never restored
+    os.setxattr(data, "user.planted", b"1")
     (data / "shared").mkdir()
     (data / "shared").chmod(0o2775)  # setgid, group-writable
     (data / "shared" / "notes").write_text("n")
@@ -182,7 +185,7 @@ def test_a_volume_without_its_tree_digest_is_refused(source: Source) -> None:
 
 
 def put_back(source: Source) -> dict[str, Any]:
-    """The genuine archive restores the volume: digest checked, modes made safe, hard links as copies."""
+    """The genuine archive restores the volume: proven against its snapshot and manifest, modes made safe."""
     if source.data.exists():
         shutil.rmtree(source.data)
     run = restore(source, source.archive)
@@ -198,8 +201,10 @@ def test_the_genuine_archive_comes_back_with_its_digest_and_nothing_unsafe(sourc
     modes = {name: oct((source.data / name).stat().st_mode & 0o7777)
              for name in ("tool", "shared", "shared/notes", "media")}
     assert modes == {"tool": "0o755", "shared": "0o755", "shared/notes": "0o644", "media": "0o755"}
-    assert (source.data / "index.hardlink").stat().st_nlink == 1  # a copy, inside the tree
+    # restic restores a hard link as one (both names inside the tree); setuid and group write never come back
+    assert (source.data / "index.hardlink").stat().st_ino == (source.data / "index.json").stat().st_ino
     assert (source.data / "index.hardlink").read_text() == '{"clips": 1}'
+    assert [os.listxattr(p) for p in (source.data, source.data / "tool")] == [[], []]
     assert not [p for p in source.root.iterdir() if p.name.startswith(".k3s-dr-restoring-")]
 
 
@@ -254,6 +259,36 @@ def test_a_snapshot_holding_what_a_volume_never_holds_is_not_put_in_place(source
         assert snapshot_of_disk(source) == before  # the staging directory is gone again, nothing placed
     finally:
         archive.unlink()
+        put_back(source)
+
+
+def test_a_snapshot_holding_a_name_twice_is_refused_before_restic_writes(source: Source) -> None:
+    """A snapshot forged into the repository (its key is in every archive): a link to a file outside, then an
+    empty setuid file of the same name — restic 0.14 alone would truncate the outside file and make it setuid."""
+    victim = source.outside / "victim"
+    victim.write_bytes(b"precious")
+    hostile = source.root / "hostile-src"
+    *above, name = str(hostile).strip("/").split("/")
+    tree = ForgedDir(name, [ForgedLink("x", str(victim)), ForgedFile("x", b"", 0o4777)])
+    for part in reversed(above):
+        tree = ForgedDir(part, [tree])
+    repository = DataRepository(source.backups)
+    snapshot, root_tree = forge_snapshot(repository.path, repository.key_file, [str(hostile)], ForgedDir("", [tree]),
+                                         tags=["k3s-dr-data", "archive:forged"])
+    archive = forge(source, with_volume(lambda e: dataclasses.replace(e, snapshot=snapshot, tree=root_tree,
+                                                                      source=str(hostile))))
+    shutil.rmtree(source.data)
+    before = snapshot_of_disk(source)
+    try:
+        run = restore(source, archive)
+        assert run.code == ExitCode.PARTIAL, run.stderr + run.stdout
+        failed = run.json["data"]["volumes"][0]
+        assert failed["action"] == "failed" and f"holds '{hostile}/x' twice" in failed["reason"], failed
+        assert snapshot_of_disk(source) == before  # the victim's size and mode included
+        assert victim.read_bytes() == b"precious"
+    finally:
+        archive.unlink()
+        victim.unlink()
         put_back(source)
 
 
