@@ -26,6 +26,7 @@ from dr_lib.archive.dataentry import HOOK_DUMP, RESTIC_STORE, VOLUME, DataContex
 from dr_lib.archive.fsutil import create_private, os_problem
 from dr_lib.datarepo.repository import ARCHIVE_TAG, BackupSummary, DataRepository, SnapNode, Snapshot
 from dr_lib.errors import DRError
+from dr_lib.hooks.cpushare import BesideRestic
 from dr_lib.hooks.digestcache import VolumeCache
 from dr_lib.hooks.treedigest import ROOT
 from dr_lib.hooks.treescan import Scan, hash_files, reconcile, walk
@@ -219,6 +220,8 @@ class DataBatch:
         result: list[BackupSummary] = []
         failure: list[BaseException] = []
 
+        share = BesideRestic()
+
         def backup() -> None:
             try:
                 result.append(self.repository.backup(
@@ -227,12 +230,14 @@ class DataBatch:
                     exclude_file=self.work / "excludes", deadline=self.deadline))
             except BaseException as exc:  # noqa: BLE001 - raised in the collecting thread below
                 failure.append(exc)
+            finally:
+                share.release()  # what is left to hash is now what the backup waits for
 
         worker = threading.Thread(target=backup, name="restic-backup", daemon=True)
         worker.start()
         for item in items:  # restic and we read the same files at once: one trip through the page cache
             if item.is_directory:
-                hash_files(scans[item.member], self.caches.get(item.source, {}))
+                hash_files(scans[item.member], self.caches.get(item.source, {}), share=share)
         worker.join()
         if failure:
             raise failure[0]

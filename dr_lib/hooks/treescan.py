@@ -20,11 +20,9 @@ hashes:
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import stat
-import threading
 import time
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -32,12 +30,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dr_lib.datarepo.repository import SnapNode
+from dr_lib.hooks.cpushare import BesideRestic
 from dr_lib.hooks.treedigest import ROOT, TreeDigest
 
 CHUNK = 1 << 20
 RACY_NS = 1_000_000_000  # metadata younger than this at read time is not cached
 HASH_WORKERS = 2
-BESIDE_NICE = 10
 
 
 @dataclass(frozen=True)
@@ -142,18 +140,12 @@ def stable_hash(path: Path, expected: Meta | None = None) -> tuple[Meta, str] | 
     return (before, digest.hexdigest()) if before == after else None
 
 
-def yield_cpu() -> None:
-    """Lower the calling thread's CPU priority (Linux: nice is per thread), so it takes only idle cycles."""
-    with contextlib.suppress(OSError, AttributeError):
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BESIDE_NICE)
-
-
-def hash_files(scan: Scan, cache: Mapping[str, tuple[Meta, str]], *, workers: int = HASH_WORKERS) -> None:
+def hash_files(scan: Scan, cache: Mapping[str, tuple[Meta, str]], *, workers: int = HASH_WORKERS,
+                share: BesideRestic | None = None) -> None:
     """Fill ``scan.hashes``: from ``cache`` when the metadata matches, else by reading (in threads).
 
-    The threads run at a lower CPU priority: they read beside ``restic backup``, the work the backup
-    waits for, which left ~25% of two cores idle (175% CPU measured on a 2 GB volume); the hashing
-    takes those cycles first instead of competing with restic for its own."""
+    Beside ``restic backup`` (``share``), the threads take only idle CPU until restic is done
+    (:mod:`dr_lib.hooks.cpushare`): restic is what the backup waits for."""
     started_ns = time.time_ns()
     todo = []
     for rel, meta in scan.nodes.items():
@@ -168,7 +160,8 @@ def hash_files(scan: Scan, cache: Mapping[str, tuple[Meta, str]], *, workers: in
     def read(rel: str) -> tuple[str, tuple[Meta, str] | None]:
         return rel, stable_hash(scan.root / rel, scan.nodes[rel])
 
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hash", initializer=yield_cpu) as pool:
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hash",
+                            initializer=share.enter if share else None) as pool:
         for rel, result in pool.map(read, todo):
             if result is None:
                 continue
@@ -176,6 +169,8 @@ def hash_files(scan: Scan, cache: Mapping[str, tuple[Meta, str]], *, workers: in
             scan.bytes_read += result[0].size
             if max(result[0].mtime_ns, result[0].ctime_ns) < started_ns - RACY_NS:
                 scan.cacheable[rel] = result
+    if share is not None:
+        share.forget()  # the pool's threads have ended: their ids may be reused
 
 
 def reconcile(scan: Scan, snapshot: Mapping[str, SnapNode]) -> tuple[TreeDigest, list[str]]:
