@@ -210,7 +210,7 @@ def test_the_genuine_archive_comes_back_with_its_digest_and_nothing_unsafe(sourc
 
 def hostile_snapshot(source: Source, build: Callable[[Path], None]) -> Path:
     """A snapshot made with restic itself (the repository's key: an attacker who has it), and a consistent
-    archive referencing it with the digest our unpacking computes of what restic dump gives."""
+    archive referencing it, with the tree digest of what the snapshot holds."""
     hostile = source.root / "hostile-src"
     hostile.mkdir()
     build(hostile)
@@ -232,7 +232,7 @@ def hostile_snapshot(source: Source, build: Callable[[Path], None]) -> Path:
         else:
             tree.file(rel, meta.size, hashlib.sha256((hostile / rel).read_bytes()).hexdigest())
     for special in scan.specials:
-        tree.file(special, 0, hashlib.sha256(b"").hexdigest())  # restic dump writes it as an empty file
+        tree.file(special, 0, hashlib.sha256(b"").hexdigest())
     digest = tree.hexdigest()
     shutil.rmtree(hostile)
     return forge(source, with_volume(lambda e: dataclasses.replace(
