@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from pathlib import Path
 
@@ -63,7 +64,9 @@ def test_a_fast_key_restic_does_not_open_is_never_used(tmp_path: Path) -> None:
     assert hint is not None
     (repository.path / "keys" / hint).unlink()
     master = b'{"mac": {"k": "a", "r": "b"}, "encrypt": "c"}'
-    raw = fastkey.fast_key_document(master, b"not the password", salt=bytes(64), nonce=bytes(16),
+    # random salt and nonce: restic refuses an all-zero nonce with a fatal "nonce is invalid" (not "wrong
+    # password"), which stops its search of the keys whenever the planted one is listed before the real one
+    raw = fastkey.fast_key_document(master, b"not the password", salt=os.urandom(64), nonce=os.urandom(16),
                                     created="2026-12-05T00:00:00Z")
     planted = hashlib.sha256(raw).hexdigest()
     (repository.path / "keys" / planted).write_bytes(raw)

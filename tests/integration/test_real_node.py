@@ -210,21 +210,24 @@ def test_a_taken_kubelet_port_is_a_clear_error_and_leaves_nothing(
         plain = start_cluster(ClusterSpec(f"rn{os.getpid()}p", nodes=0, owned_by_process=True))
     except ToolMissing as exc:
         unavailable(f"the local cluster cannot run here: {exc}")
-    holder = socket.socket()
+    holders = [socket.socket(), socket.socket()]
     try:
-        holder.bind(("127.0.0.1", 0))
-        holder.listen()
-        taken = holder.getsockname()[1]
-        # the race this guards against: another process takes the port after we chose it
-        monkeypatch.setattr(realnode, "choose_ports", lambda count: [taken, taken + 1][:count])
+        for holder in holders:
+            holder.bind(("127.0.0.1", 0))
+            holder.listen()
+        # both ports held (the kubelet binds its healthz port first; a neighbour port may belong to anyone):
+        # the race this guards against, another process taking a port after we chose it
+        taken = [holder.getsockname()[1] for holder in holders]
+        monkeypatch.setattr(realnode, "choose_ports", lambda count: taken[:count])
         node_dir = Path(plain.dir) / "node"
-        with pytest.raises(EnvironmentProblem, match=f"127.0.0.1:{taken} is taken"):
+        with pytest.raises(EnvironmentProblem, match=rf"127\.0\.0\.1:({taken[0]}|{taken[1]}) is taken"):
             realnode.start_real_node(Path(plain.dir), plain.kubeconfig, locate_binaries(), time.monotonic() + 60)
         assert pids_naming(str(node_dir)) == []
         assert current_mounts_under(node_dir) == []
         assert not NodeLayout(node_dir).state_file.exists()
     finally:
-        holder.close()
+        for holder in holders:
+            holder.close()
         plain.stop()
 
 
