@@ -1,8 +1,9 @@
 """What a volume's snapshot must hold before restic may restore it, judged from restic's own listing.
 
-restic 0.14's restorer writes through the paths it creates: a name listed twice (a link, then a
-directory of the same name) would carry its writes out of the staging directory; it also makes
-devices and FIFOs. So before ``restic restore`` runs, the listing of the volume's path in the
+restic 0.14's restorer writes through the paths it creates: given a name twice (a link, then an
+empty file of the same name) it creates the file through the link, outside the staging directory,
+and makes it setuid if told so (``tests/integration/test_restic_forge.py``); it also makes devices
+and FIFOs. So before ``restic restore`` runs, the listing of the volume's path in the
 snapshot must show the manifest's root tree, every path once (the listing parser refuses twins,
 :func:`dr_lib.datarepo.repository.parse_listing`), the volume's own path as a directory, and below
 it only files, directories and symbolic links with plain names. What passes is the tree the
