@@ -61,8 +61,9 @@ def volume_member(namespace: str, name: str, suffix: str = "dir") -> str:
 
 def is_plain_absolute(text: Any) -> bool:
     """An absolute POSIX path without '.', '..', empty components or a trailing slash."""
-    if not isinstance(text, str) or not text.startswith("/") or text == "/" or "\0" in text:
-        return False
+    if not isinstance(text, str) or not text.startswith("/") or text == "/" or text.startswith("//") \
+            or "\0" in text:
+        return False  # (PurePosixPath keeps a leading "//": POSIX leaves its meaning to the system)
     return str(PurePosixPath(text)) == text and ".." not in text.split("/")
 
 

@@ -98,8 +98,7 @@ def parse_listing(text: str) -> tuple[Snapshot, dict[str, SnapNode]]:
             if path in nodes:  # a tree holding one name twice: a restore would write through the first
                 raise IntegrityError(f"the snapshot holds {path!r} twice: it is not what restic backup makes")
             nodes[path] = SnapNode(str(item.get("type", "")), int(item.get("size") or 0),
-                                                        rfc3339_ns(str(item.get("mtime", ""))),
-                                                        rfc3339_ns(str(item.get("ctime", ""))))
+                                   rfc3339_ns(str(item.get("mtime", ""))), rfc3339_ns(str(item.get("ctime", ""))))
     if snapshot is None:
         raise IntegrityError("restic ls printed no snapshot")
     return snapshot, nodes

@@ -5,7 +5,7 @@ when it is a plain absolute path (no ``.``/``..``/empty components) that, after 
 symbolic links of every existing component (``realpath``), lies strictly below a configured
 root (``data.volume_roots``, itself resolved). Everything after that works from the resolved
 root through directory descriptors opened with ``O_NOFOLLOW``, one component at a time: a link
-planted later is never followed. The data is unpacked into a private staging directory beside
+planted later is never followed. The data is put into a private staging directory beside
 the target (inside the root), checked, and renamed into place with ``RENAME_NOREPLACE``: an
 existing directory — empty or not — is never replaced; with ``replace`` it is first renamed
 aside (never deleted).

@@ -65,7 +65,7 @@ class RepositorySource:
                     "or copy the backup directory's data/ beside it)"]
         if all(self.repository.has_snapshot_file(str(e.snapshot)) for e in entries):
             # made here: found by their exact ids without a listing (a copy pulled in has another id); the tree
-            # is compared by the listing beside each volume's dump, the content by our digest or sha256
+            # is compared by each volume's listing before its restore, a dump's content by its sha256
             self.local.update({e.path: Snapshot(str(e.snapshot), str(e.tree), None, (), (), "") for e in entries})
             return []
         try:

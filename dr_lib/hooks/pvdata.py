@@ -4,9 +4,10 @@ k3s's default storage (local-path) and hostPath volumes are plain directories on
 When that node is this machine, a volume is stored in the data repository (restic, see
 :mod:`dr_lib.hooks.databatch`) with ownership, modes and times, plus a *tree digest*: one
 sha256 over every entry's path, size and content hash (:mod:`dr_lib.hooks.treedigest`),
-independent of how it is stored, recomputed while a restore unpacks it to prove it holds the
-same data. Regular files, directories and symbolic links are kept; sockets, FIFOs and devices
-are left out and listed; hard links come back as copies.
+independent of how it is stored (a format-1 restore recomputes it while unpacking; a format-2
+restore proves the restored tree against the snapshot, see :mod:`dr_lib.hooks.settle`). Regular
+files, directories and symbolic links are kept; sockets, FIFOs and devices are left out and
+listed; hard links come back as hard links (format 2) or copies (format 1).
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@
 ``before_apply`` runs after the archive was verified and before any object is created. First
 the whole restore may be refused (exit 8, nothing applied, nothing written): a volume aimed
 outside the storage roots or without its tree digest, or repository data the archive references
-that is not in the repository beside it. Then each volume is unpacked into a private staging
-directory inside its root, its tree digest checked against the manifest, and renamed into place
+that is not in the repository beside it. Then each volume is put into a private staging
+directory inside its root, proven against the manifest, and renamed into place
 (an existing directory is kept, or with ``replace`` moved aside). So the restored pods find
 their data at first start.
 

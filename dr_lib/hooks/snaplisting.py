@@ -12,10 +12,10 @@ restored directory is compared with afterwards (:mod:`dr_lib.hooks.settle`). Pur
 
 from __future__ import annotations
 
-import posixpath
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from dr_lib.archive.dataentry import is_plain_absolute
 from dr_lib.datarepo.repository import SnapNode, Snapshot
 from dr_lib.errors import VolumeContentRefused
 
@@ -33,7 +33,7 @@ class Expected:
 
 def expected_tree(source: str, tree: str, snapshot: Snapshot, nodes: Mapping[str, SnapNode]) -> dict[str, Expected]:
     """Every entry below ``source`` by its path relative to it; VolumeContentRefused naming what is wrong."""
-    if not _plain_absolute(source):
+    if not is_plain_absolute(source):
         raise VolumeContentRefused(f"the volume's path in the repository {source!r} is not a plain absolute path")
     problems = [] if snapshot.tree == tree else \
         [f"its root tree {snapshot.tree[:12]}… is not the manifest's {tree[:12]}…"]
@@ -45,23 +45,14 @@ def expected_tree(source: str, tree: str, snapshot: Snapshot, nodes: Mapping[str
     for path, node in sorted(nodes.items()):
         if path == source:
             continue
-        rel = path[len(prefix):] if path.startswith(prefix) else None
-        if rel is None or not _plain_relative(rel):
+        if not (path.startswith(prefix) and is_plain_absolute(path)):  # below a plain source: plain names
             problems.append(f"{path!r} is not a plain path inside {source}")
         elif node.kind not in ALLOWED_KINDS:
             problems.append(f"{path} ({node.kind})")
         else:
-            expected[rel] = Expected(node.kind, node.size if node.kind == "file" else 0)
+            expected[path[len(prefix):]] = Expected(node.kind, node.size if node.kind == "file" else 0)
     if problems:
         more = f" and {len(problems) - SHOWN} more" if len(problems) > SHOWN else ""
         raise VolumeContentRefused(f"the snapshot is not what the backup stored: {', '.join(problems[:SHOWN])}{more}")
     return expected
 
-
-def _plain_absolute(path: str) -> bool:
-    return path.startswith("/") and path != "/" and "\0" not in path and posixpath.normpath(path) == path \
-        and not path.startswith("//")
-
-
-def _plain_relative(rel: str) -> bool:
-    return "\0" not in rel and all(part not in ("", ".", "..") for part in rel.split("/"))

@@ -1,8 +1,8 @@
 """A bounded, streaming tar reader for volume data we did not write in this process.
 
-Volume data comes back as a tar stream: a format-v1 archive member (our own tar of the
-volume) or ``restic dump`` of a snapshot's directory. Python's ``tarfile`` extraction filters
-are not relied upon (the 3.11.7 runtime predates the 2025 filter fixes); this reader only
+Format-v1 volume data comes back as a tar stream: the archive member, our own tar of the volume
+(format-v2 volumes are restored by restic, see :mod:`dr_lib.hooks.settle`). Python's ``tarfile``
+extraction filters are not relied upon (the 3.11.7 runtime predates the 2025 filter fixes); this reader only
 *parses*, member by member, and never touches the file system: :mod:`dr_lib.hooks.extract`
 decides what each member may become.
 

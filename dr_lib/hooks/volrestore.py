@@ -105,7 +105,8 @@ def _report(staged: Staged, summary: tuple[int, int, str], action: str, moved: s
 
 
 class ChunkPipe:
-    """restic's stdout chunks (pushed from its thread) as a ``read(n)`` for the tar reader (this thread)."""
+    """``restic dump``'s stdout chunks (pushed from its thread) as a ``read(n)`` for the consumer (this thread):
+    ``zfs receive``'s stdin for a ZFS volume."""
 
     def __init__(self, depth: int = 32) -> None:
         self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=depth)

@@ -36,6 +36,7 @@ def roots(tmp_path: Path) -> tuple[Path, Path]:
     ("{storage}/../outside/x", "not a plain absolute path"),
     ("{storage}/./x", "not a plain absolute path"),
     ("{storage}//x", "not a plain absolute path"),
+    ("/{storage}/x", "not a plain absolute path"),  # a leading "//": its meaning is the system's
     ("{storage}/x/", "not a plain absolute path"),
     ("{storage}", "outside the storage roots"),  # the root itself is never a volume
     ("{storage}/evil/x", "resolves to {outside}/x) is outside the storage roots"),

@@ -46,6 +46,7 @@ def test_a_good_listing_gives_each_entry_relative_to_the_volume() -> None:
     ("storage/pvc-a", TREE, GOOD, "is not a plain absolute path"),
     ("/", TREE, GOOD, "is not a plain absolute path"),
     ("/storage/pvc-a/", TREE, GOOD, "is not a plain absolute path"),
+    ("//storage/pvc-a", TREE, GOOD, "is not a plain absolute path"),
 ])
 def test_a_listing_built_to_hurt_is_refused_before_restic_writes(source: str, tree: str, nodes: dict[str, SnapNode],
                                                                   reason: str) -> None:
