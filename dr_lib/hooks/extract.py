@@ -53,14 +53,8 @@ def safe_mode(mode: int) -> int:
     return mode & SAFE_MODE_MASK
 
 
-def relative_name(name: str, prefix: str) -> str:
-    """The entry's path inside the volume: ``prefix`` removed, then checked to be plain and relative."""
-    if prefix:
-        if name.rstrip("/") == prefix.rstrip("/"):
-            return ROOT
-        if not name.startswith(prefix):
-            raise VolumeContentRefused(f"{name!r} is outside the volume's directory {prefix!r}")
-        name = name[len(prefix):]
+def relative_name(name: str) -> str:
+    """The entry's path inside the volume, checked to be plain and relative."""
     rel = name.rstrip("/") if name not in ("./", ".") else ROOT
     if rel.startswith("./"):
         rel = rel[2:]
@@ -120,7 +114,7 @@ class _Dirs:
             os.close(self.open.popitem()[1])
 
 
-def extract_stream(stream: TarStream, staging_fd: int, prefix: str = "") -> Extracted:
+def extract_stream(stream: TarStream, staging_fd: int) -> Extracted:
     """Unpack ``stream`` into the empty directory ``staging_fd``; VolumeContentRefused for a hostile entry."""
     result = Extracted()
     result.digest.directory(ROOT)
@@ -128,7 +122,7 @@ def extract_stream(stream: TarStream, staging_fd: int, prefix: str = "") -> Extr
     seen: set[str] = {ROOT}
     try:
         for member in stream:
-            rel = relative_name(member.name, prefix)
+            rel = relative_name(member.name)
             if rel == ROOT:
                 if member.type != tarfile.DIRTYPE:
                     raise VolumeContentRefused("the volume's root is not a directory")

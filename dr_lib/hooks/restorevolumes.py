@@ -110,7 +110,7 @@ class VolumeRestorer:
             target = stage(self.targets[entry.path], self.token)
             staged[entry.path] = (target, started)
             try:
-                unpack(target, stream.read, prefix="", where=entry.path)
+                unpack(target, stream.read, where=entry.path)
             except (VolumeContentRefused, OSError) as exc:
                 self.failed(entry, _reason(exc))
                 target.close()

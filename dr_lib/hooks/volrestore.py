@@ -49,10 +49,10 @@ def stage(target: Target, token: str) -> Staged:
     return Staged(target, fd, name)
 
 
-def unpack(staged: Staged, read: Read, *, prefix: str, where: str) -> Extracted:
+def unpack(staged: Staged, read: Read, *, where: str) -> Extracted:
     staging_fd = os.open(staged.staging, DIR_FLAGS, dir_fd=staged.parent_fd)
     try:
-        staged.extracted = extract_stream(TarStream(read, where), staging_fd, prefix)
+        staged.extracted = extract_stream(TarStream(read, where), staging_fd)
     finally:
         os.close(staging_fd)
     return staged.extracted

@@ -86,7 +86,7 @@ def staged_with(target_dir: Path, storage: Path, files: dict[str, bytes]) -> tup
             tar.addfile(info, io.BytesIO(data))
     buffer.seek(0)
     staged = stage(locate(str(target_dir), [str(storage)]), "tok")
-    extracted = unpack(staged, buffer.read, prefix="", where="test")
+    extracted = unpack(staged, buffer.read, where="test")
     assert isinstance(TarStream, type)
     return staged, extracted.digest.hexdigest()
 
